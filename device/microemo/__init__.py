@@ -1,0 +1,6 @@
+"""microemo: facial Action Units, emotions and micro-expressions on edge devices."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+RUNTIME_VERSION = __version__

@@ -1,0 +1,199 @@
+"""The typed configuration: one pydantic model per section, unknown keys refused.
+
+Every field has a default, bounds and a description, so ``microemo config check`` can say
+exactly which key is wrong and what it expected. Secrets are never read from the file: see
+``secrets.py``. Board profiles in ``firmware_config/*.toml`` are loaded through this model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DeviceConfig(Section):
+    id: str = Field("microemo-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                    description="device id used in MQTT topics and events")
+    state_dir: Path = Field(Path("/var/lib/microemo"),
+                            description="persistent state: spool, sequence numbers, models")
+
+
+class SourceConfig(Section):
+    type: Literal["file", "v4l2", "picamera2", "gstreamer", "rtsp", "frames", "image"] = Field(
+        "file", description="which capture back-end to use")
+    path: str = Field("", description="file, folder of frames, image, device path or URL")
+    device: int | str = Field(0, description="V4L2 index or /dev/videoN (type v4l2)")
+    pipeline: str = Field("", description="GStreamer pipeline ending in appsink (type gstreamer)")
+    width: int = Field(640, ge=64, le=4096, description="requested capture width")
+    height: int = Field(480, ge=48, le=4096, description="requested capture height")
+    fps: float = Field(30.0, gt=0, le=1000, description="requested rate; files use their own")
+    realtime: bool = Field(True, description="file sources: replay at the file's frame rate")
+    loop: bool = Field(False, description="file sources: start again at the end")
+    retry_initial_s: float = Field(0.5, gt=0, le=60, description="first back-off after a loss")
+    retry_max_s: float = Field(30.0, gt=0, le=600, description="longest back-off after a loss")
+
+
+class LandmarkerConfig(Section):
+    model_path: Path | None = Field(None, description="face_landmarker.task; default: search")
+    num_faces: int = Field(2, ge=1, le=10, description="most faces tracked at once")
+    min_detection_confidence: float = Field(0.5, ge=0, le=1, description="face detector score")
+    min_presence_confidence: float = Field(0.5, ge=0, le=1, description="face presence score")
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="landmark tracking")
+    max_width: int = Field(640, ge=160, le=4096,
+                           description="frames wider than this are downscaled first")
+
+
+class TrackerConfig(Section):
+    max_lost_ms: float = Field(5000.0, ge=0, le=600_000,
+                               description="a face gone this long gets a new id when it returns")
+    max_jump: float = Field(1.5, gt=0, le=10,
+                            description="largest move between frames, in face widths")
+
+
+class AUConfig(Section):
+    baseline_s: float = Field(20.0, ge=1, le=600, description="neutral baseline history length")
+    baseline_update_every: int = Field(8, ge=1, le=300,
+                                       description="frames between baseline re-estimates")
+    gamma: float = Field(0.7, gt=0.1, le=1.0,
+                         description="weak-signal amplification exponent (1 = linear)")
+    presence_on: float = Field(1.0, ge=0, le=5, description="intensity at which an AU is present")
+    presence_off: float = Field(0.6, ge=0, le=5, description="intensity at which it stops being")
+
+
+class SpottingConfig(Section):
+    on_threshold: float = Field(1.2, ge=0, le=5, description="AU intensity that starts an episode")
+    off_threshold: float = Field(0.7, ge=0, le=5, description="intensity that ends it")
+    min_duration_ms: float = Field(40.0, ge=0, le=2000, description="shorter bumps are noise")
+    max_duration_ms: float = Field(4000.0, ge=100, le=60_000,
+                                   description="episodes are closed after this long")
+    update_every_ms: float = Field(1000.0, ge=50, le=60_000,
+                                   description="re-send 'update' for long episodes this often")
+
+
+class ModelConfig(Section):
+    bundle: Path | None = Field(None, description="model bundle directory; default: built-in")
+    public_keys: list[str] = Field(default_factory=list,
+                                   description="trusted ed25519 public keys (base64 or PEM)")
+    require_signature: bool = Field(True, description="refuse bundles that are not signed")
+
+
+class OutputConfig(Section):
+    jsonl: str = Field("-", description="events as JSON lines: '-' for stdout, a path, or ''")
+    csv: str = Field("", description="per-frame OpenFace-style CSV path, '' for none")
+
+
+class MqttConfig(Section):
+    enabled: bool = Field(False, description="publish events over MQTT")
+    host: str = Field("localhost", description="broker host name")
+    port: int = Field(1883, ge=1, le=65535, description="broker port")
+    prefix: str = Field("microemo", pattern=r"^[^#+]+$", description="topic prefix")
+    username: str = Field("", description="user name; the password comes from credentials")
+    tls: bool = Field(False, description="use TLS")
+    ca_file: Path | None = Field(None, description="CA certificate for TLS")
+    cert_file: Path | None = Field(None, description="client certificate for TLS")
+    key_file: Path | None = Field(None, description="client key for TLS")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive")
+    state_interval_s: float = Field(1.0, ge=0.1, le=3600,
+                                    description="minimum seconds between retained face states")
+    stats_interval_s: float = Field(30.0, ge=1, le=3600, description="seconds between stats")
+    discovery: bool = Field(True, description="publish Home Assistant discovery configs")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
+    share_landmarks: bool = Field(False,
+                                  description="privacy: never publish landmarks unless true")
+
+
+class SpoolConfig(Section):
+    max_events: int = Field(100_000, ge=100, le=10_000_000,
+                            description="events kept while the broker is away; oldest dropped")
+
+
+class DaemonConfig(Section):
+    budget_ms: float = Field(100.0, gt=0, le=10_000, description="time budget per frame")
+    watchdog_budgets: int = Field(50, ge=2, le=10_000,
+                                  description="a frame loop stuck this many budgets is stalled")
+
+
+class Config(Section):
+    device: DeviceConfig = Field(default_factory=DeviceConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    landmarker: LandmarkerConfig = Field(default_factory=LandmarkerConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    au: AUConfig = Field(default_factory=AUConfig)
+    spotting: SpottingConfig = Field(default_factory=SpottingConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names file, key path and value."""
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Config
+    for key in path:
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        if field is None or not (isinstance(field.annotation, type)
+                                 and issubclass(field.annotation, BaseModel)):
+            return model if field is None else None
+        model = field.annotation
+    return model if isinstance(model, type) else None
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            known = list(parent.model_fields) if parent else []
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            did = f"; did you mean `{'.'.join([*map(str, loc[:-1]), hint[0]])}`?" if hint else ""
+            lines.append(f"  {key}: unknown key{did} (known: {', '.join(known)})")
+        else:
+            lines.append(f"  {key} = {err.get('input')!r}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None
+
+
+def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load a TOML file (or defaults when ``path`` is None), then apply dotted overrides."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return parse_config(data, source)

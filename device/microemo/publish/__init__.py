@@ -1,0 +1,1 @@
+"""Where events leave the pipeline: schema, sinks, writers, MQTT."""

@@ -1,0 +1,102 @@
+"""The values that flow between pipeline stages, one frame left to right.
+
+source -> Frame -> landmarker -> FaceObservation -> tracker -> TrackedFace
+-> normalizer -> NormalizedFace -> AU estimator -> AUFrame -> windows/classifier/spotter.
+Plain dataclasses holding numpy arrays: cheap to build per frame, easy to record as .npz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# AUs estimated on every frame, in OpenFace's column order (AU24 is ours, OpenFace lacks it).
+AU_IDS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 28, 45)
+AU_NAMES: tuple[str, ...] = tuple(f"AU{n:02d}" for n in AU_IDS)
+AU_INDEX: dict[int, int] = {n: i for i, n in enumerate(AU_IDS)}
+
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft",
+    "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft",
+    "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen",
+    "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower",
+    "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)
+BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
+
+
+@dataclass(slots=True)
+class Frame:
+    """One picture from a source. ``t_ms`` is the source's own clock (file position for
+    files, capture time for cameras); ``captured_at`` is ``time.monotonic()`` at capture and
+    is what latency is measured from."""
+
+    image: np.ndarray  # H x W x 3, BGR uint8
+    t_ms: float
+    index: int
+    captured_at: float = 0.0
+
+
+@dataclass(slots=True)
+class FaceObservation:
+    """One face as the landmarker saw it on one frame."""
+
+    landmarks: np.ndarray  # (478, 3) float32; x, y in [0, 1] of width/height, z in width units
+    blendshapes: np.ndarray  # (52,) float32, BLENDSHAPE_NAMES order
+    pose: np.ndarray  # (4, 4) float32 facial transformation matrix (canonical face -> camera, cm)
+    image_size: tuple[int, int]  # (width, height) in pixels
+
+
+@dataclass(slots=True)
+class TrackedFace:
+    face_id: int
+    obs: FaceObservation
+    confidence: float  # how sure the tracker is this is the same face (0-1)
+
+
+@dataclass(slots=True)
+class NormalizedFace:
+    """A face with head pose removed and scaled to unit face width."""
+
+    face_id: int
+    obs: FaceObservation
+    points: np.ndarray  # (478, 3) frontal, face-width units, y up, x to the subject's left
+    geometry: np.ndarray  # (n_geometry,) signals, see vision.geometry.GEOMETRY_NAMES
+    pose_t_mm: np.ndarray  # (3,) head translation, millimetres (OpenFace pose_T*)
+    pose_r_rad: np.ndarray  # (3,) pitch, yaw, roll in radians (OpenFace pose_R*)
+    face_width_px: float
+
+
+@dataclass(slots=True)
+class AUFrame:
+    """Action Units of one face on one frame, relative to that face's neutral baseline."""
+
+    face_id: int
+    t_ms: float
+    intensity: np.ndarray  # (len(AU_IDS),) float32 on OpenFace's 0-5 scale
+    present: np.ndarray  # (len(AU_IDS),) bool
+    features: np.ndarray  # (len(FRAME_FEATURES),) float32, see emotion.features
+    face: NormalizedFace
+    baseline_ready: bool = False  # False while the face's neutral estimate is still forming
+
+    def au(self, n: int) -> float:
+        return float(self.intensity[AU_INDEX[n]])
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """What the pipeline made of one frame: every face's AUs and any events it emitted."""
+
+    frame_index: int
+    t_ms: float
+    faces: list[AUFrame] = field(default_factory=list)
+    emotions: dict[int, dict] = field(default_factory=dict)  # face_id -> latest classification
+    events: list[dict] = field(default_factory=list)
+    stage_ms: dict[str, float] = field(default_factory=dict)
