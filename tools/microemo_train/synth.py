@@ -1,0 +1,471 @@
+"""``microemo-train synth``: ground-truth micro-expressions added to real faces.
+
+A real clip is run through the device's landmarker once; every output frame then gets its
+face warped so that one or more Action Units rise from the onset to the apex and fall back
+by the offset. The warp is piecewise affine: per-AU displacement templates on the
+MediaPipe mesh (in face-width units, in the face's own axes) are spread smoothly to the
+whole mesh, and the image is resampled over the Delaunay triangulation of the displaced
+mesh (``scipy`` LinearNDInterpolator on a coarse grid + ``cv2.remap``).
+
+Long clips are made by playing the source forward and backward (a continuous talking face,
+no cut). Clips above the source rate (e.g. 100 fps from 29.97) repeat the nearest earlier
+source frame; the expression itself is rendered at the full output rate, so its onset and
+apex are as sharp as a real high-speed camera would see them. Output is lossless HuffYUV
+AVI plus a JSON label file (episodes in ms and frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# MediaPipe mesh indices, (subject's right, subject's left) pairs; right is image-left.
+_R_FACE, _L_FACE = 234, 454
+_BRIDGE = 168
+
+# AU -> (sigma in face widths, [(right idx, left idx, out, up), ...]); displacement at
+# intensity 1.0 ("clear"), face-width units, "out" away from the face midline.
+_Handles = list[tuple[int, int, float, float]]
+TEMPLATES: dict[str, tuple[float, _Handles]] = {
+    "AU01": (
+        0.05,
+        [
+            (107, 336, 0.0, 0.04),
+            (55, 285, 0.0, 0.04),
+            (66, 296, 0.0, 0.03),
+            (65, 295, 0.0, 0.03),
+            (105, 334, 0.0, 0.012),
+            (52, 282, 0.0, 0.012),
+        ],
+    ),
+    "AU02": (
+        0.05,
+        [
+            (70, 300, 0.0, 0.04),
+            (46, 276, 0.0, 0.04),
+            (63, 293, 0.0, 0.035),
+            (53, 283, 0.0, 0.035),
+            (105, 334, 0.0, 0.02),
+            (52, 282, 0.0, 0.02),
+        ],
+    ),
+    "AU04": (
+        0.05,
+        [
+            (107, 336, -0.02, -0.035),
+            (55, 285, -0.02, -0.035),
+            (66, 296, -0.012, -0.03),
+            (65, 295, -0.012, -0.03),
+            (105, 334, -0.006, -0.02),
+            (52, 282, -0.006, -0.02),
+        ],
+    ),
+    "AU05": (
+        0.025,
+        [
+            (159, 386, 0.0, 0.016),
+            (158, 385, 0.0, 0.014),
+            (160, 387, 0.0, 0.014),
+            (157, 384, 0.0, 0.01),
+            (161, 388, 0.0, 0.01),
+            (145, 374, 0.0, 0.0),
+            (153, 380, 0.0, 0.0),
+            (144, 373, 0.0, 0.0),
+        ],
+    ),
+    "AU06": (
+        0.05,
+        [
+            (205, 425, 0.0, 0.03),
+            (50, 280, 0.0, 0.03),
+            (117, 346, 0.0, 0.025),
+            (118, 347, 0.0, 0.025),
+            (145, 374, 0.0, 0.01),
+            (144, 373, 0.0, 0.01),
+            (153, 380, 0.0, 0.01),
+            (159, 386, 0.0, 0.0),
+        ],
+    ),
+    "AU07": (
+        0.025,
+        [
+            (145, 374, 0.0, 0.014),
+            (144, 373, 0.0, 0.012),
+            (153, 380, 0.0, 0.012),
+            (163, 390, 0.0, 0.008),
+            (154, 381, 0.0, 0.008),
+            (159, 386, 0.0, 0.0),
+        ],
+    ),
+    "AU09": (
+        0.04,
+        [
+            (129, 358, 0.0, 0.025),
+            (98, 327, 0.0, 0.025),
+            (64, 294, 0.0, 0.022),
+            (48, 278, 0.0, 0.02),
+            (55, 285, 0.0, -0.012),
+            (107, 336, 0.0, -0.01),
+            (37, 267, 0.0, 0.01),
+        ],
+    ),
+    "AU10": (
+        0.03,
+        [
+            (37, 267, 0.0, 0.03),
+            (39, 269, 0.0, 0.028),
+            (40, 270, 0.0, 0.02),
+            (82, 312, 0.0, 0.03),
+            (81, 311, 0.0, 0.028),
+            (0, 0, 0.0, 0.03),
+            (13, 13, 0.0, 0.03),
+            (98, 327, 0.0, 0.008),
+            (14, 14, 0.0, 0.0),
+            (87, 317, 0.0, 0.0),
+            (178, 402, 0.0, 0.0),
+        ],
+    ),
+    "AU12": (
+        0.04,
+        [
+            (61, 291, 0.03, 0.035),
+            (185, 409, 0.015, 0.02),
+            (146, 375, 0.015, 0.02),
+            (78, 308, 0.028, 0.03),
+            (40, 270, 0.008, 0.01),
+            (91, 321, 0.008, 0.01),
+        ],
+    ),
+    "AU14": (
+        0.03,
+        [
+            (61, 291, -0.015, 0.006),
+            (78, 308, -0.015, 0.006),
+            (185, 409, -0.006, 0.0),
+            (146, 375, -0.006, 0.0),
+        ],
+    ),
+    "AU15": (
+        0.04,
+        [
+            (61, 291, 0.005, -0.03),
+            (78, 308, 0.005, -0.028),
+            (146, 375, 0.0, -0.015),
+            (185, 409, 0.0, -0.012),
+        ],
+    ),
+    "AU17": (
+        0.04,
+        [
+            (152, 152, 0.0, 0.02),
+            (175, 175, 0.0, 0.025),
+            (199, 199, 0.0, 0.025),
+            (200, 200, 0.0, 0.025),
+            (18, 18, 0.0, 0.02),
+            (17, 17, 0.0, 0.015),
+            (84, 314, 0.0, 0.012),
+        ],
+    ),
+    "AU20": (
+        0.04,
+        [
+            (61, 291, 0.035, -0.008),
+            (78, 308, 0.032, -0.008),
+            (146, 375, 0.015, -0.004),
+            (185, 409, 0.015, -0.004),
+        ],
+    ),
+}
+INTENSITY_LEVELS: dict[str, float] = {"subtle": 0.4, "medium": 0.7, "clear": 1.0}
+
+
+@dataclass
+class Episode:
+    """One injected expression: times in ms on the output clip, AUs with template scale."""
+
+    onset_ms: float
+    apex_ms: float
+    offset_ms: float
+    aus: dict[str, float]
+    intensity: str = ""
+    kind: str = ""  # micro | macro, by duration (< 500 ms is micro)
+
+    def __post_init__(self) -> None:
+        if not self.onset_ms < self.apex_ms < self.offset_ms:
+            raise ValueError(f"episode needs onset < apex < offset, got {self}")
+        unknown = [a for a in self.aus if a not in TEMPLATES]
+        if unknown:
+            raise ValueError(f"no template for {unknown}; known: {sorted(TEMPLATES)}")
+        self.kind = self.kind or ("micro" if self.offset_ms - self.onset_ms < 500 else "macro")
+
+    def weight(self, t_ms: float) -> float:
+        """Raised-cosine rise to the apex and fall to the offset, 0 outside."""
+        if t_ms <= self.onset_ms or t_ms >= self.offset_ms:
+            return 0.0
+        if t_ms <= self.apex_ms:
+            x = (t_ms - self.onset_ms) / (self.apex_ms - self.onset_ms)
+        else:
+            x = (self.offset_ms - t_ms) / (self.offset_ms - self.apex_ms)
+        return 0.5 - 0.5 * math.cos(math.pi * x)
+
+
+@dataclass
+class SourceClip:
+    """A real clip's frames and the landmarker's pixel landmarks on each (None: no face)."""
+
+    path: Path
+    fps: float
+    frames: list[np.ndarray]
+    landmarks: list[np.ndarray | None] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SourceClip:
+        from microemo.config import LandmarkerConfig
+        from microemo.types import Frame
+        from microemo.vision.landmarker import Landmarker
+
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise FileNotFoundError(f"{path}: cannot open video (check the path and codec)")
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        frames: list[np.ndarray] = []
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            frames.append(img)
+        cap.release()
+        if not frames:
+            raise ValueError(f"{path}: no frames decoded")
+        lms: list[np.ndarray | None] = []
+        with Landmarker(LandmarkerConfig()) as lm:
+            for i, img in enumerate(frames):
+                faces = lm.detect(Frame(img, i * 1000.0 / fps, i))
+                if not faces:
+                    lms.append(None)
+                    continue
+                h, w = img.shape[:2]
+                lms.append(faces[0].landmarks[:, :2] * np.array([w, h], np.float32))
+        logger.info(
+            "%s: %d frames at %.2f fps, face on %d",
+            path,
+            len(frames),
+            fps,
+            sum(x is not None for x in lms),
+        )
+        return cls(Path(path), fps, frames, lms)
+
+    def source_index(self, t_ms: float) -> int:
+        """Ping-pong playback: source frame shown at output time t (no cut at the loop)."""
+        n = len(self.frames)
+        k = int(t_ms * self.fps / 1000.0 + 1e-6)
+        period = 2 * (n - 1)
+        k %= period
+        return k if k < n else period - k
+
+
+def displacement(pts: np.ndarray, aus: dict[str, float]) -> np.ndarray:
+    """Pixel displacement of every mesh point for AU scales ``aus`` (template units)."""
+    u = pts[_L_FACE] - pts[_R_FACE]
+    fw = float(np.linalg.norm(u))
+    u = u / fw
+    up = np.array([u[1], -u[0]], np.float32)  # image y grows downwards
+    mid = pts[_BRIDGE]
+    disp = np.zeros_like(pts)
+    for au, scale in aus.items():
+        sigma, handles = TEMPLATES[au]
+        idx, vec = [], []
+        for r, left, out, upv in handles:
+            for i in {r, left}:
+                side = 1.0 if float((pts[i] - mid) @ u) >= 0 else -1.0
+                idx.append(i)
+                vec.append(fw * scale * (side * out * u + upv * up))
+        hidx = np.array(idx)
+        hvec = np.array(vec, np.float32)
+        d2 = ((pts[:, None, :] - pts[None, hidx, :]) ** 2).sum(-1) / (sigma * fw) ** 2
+        w = np.exp(-0.5 * d2)
+        au_disp = (w @ hvec) / np.maximum(1.0, w.sum(1))[:, None]
+        au_disp[hidx] = hvec  # handles (including zero anchors) move exactly as told
+        disp += au_disp
+    return disp
+
+
+def warp_face(image: np.ndarray, pts: np.ndarray, disp: np.ndarray, step: int = 3) -> np.ndarray:
+    """Piecewise-affine warp moving mesh ``pts`` by ``disp``; pixels off the face stay."""
+    from scipy.interpolate import LinearNDInterpolator
+
+    if not np.any(np.abs(disp) > 0.05):
+        return image
+    h, w = image.shape[:2]
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 4, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 4, [w - 1, h - 1])
+    dst = pts + disp
+    # a zero-displacement frame around the face keeps the warp inside the mesh's hull
+    ring = np.array(
+        [
+            [x0, y0],
+            [x1, y0],
+            [x0, y1],
+            [x1, y1],
+            [(x0 + x1) / 2, y0],
+            [(x0 + x1) / 2, y1],
+            [x0, (y0 + y1) / 2],
+            [x1, (y0 + y1) / 2],
+        ],
+        np.float32,
+    )
+    interp = LinearNDInterpolator(
+        np.vstack([dst, ring]), np.vstack([disp, np.zeros_like(ring)]), fill_value=0.0
+    )
+    gx = np.arange(x0, x1 + step, step, dtype=np.float32)
+    gy = np.arange(y0, y1 + step, step, dtype=np.float32)
+    mx, my = np.meshgrid(gx, gy)
+    d = interp(mx, my).astype(np.float32)
+    rw, rh = x1 - x0 + 1, y1 - y0 + 1
+    dx = cv2.resize(d[..., 0], (len(gx) * step, len(gy) * step))[:rh, :rw]
+    dy = cv2.resize(d[..., 1], (len(gx) * step, len(gy) * step))[:rh, :rw]
+    xs, ys = np.meshgrid(
+        np.arange(x0, x1 + 1, dtype=np.float32), np.arange(y0, y1 + 1, dtype=np.float32)
+    )
+    out = image.copy()
+    out[y0 : y1 + 1, x0 : x1 + 1] = cv2.remap(
+        image, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    return out
+
+
+def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.ndarray:
+    k = src.source_index(t_ms)
+    image, pts = src.frames[k], src.landmarks[k]
+    aus: dict[str, float] = {}
+    for ep in episodes:
+        wgt = ep.weight(t_ms)
+        if wgt > 0:
+            for au, s in ep.aus.items():
+                aus[au] = aus.get(au, 0.0) + wgt * s
+    if pts is None or not aus:
+        return image
+    return warp_face(image, pts, displacement(pts, aus))
+
+
+def write_clip(
+    src: SourceClip, out: Path, fps: float, duration_ms: float, episodes: list[Episode]
+) -> dict:
+    """Write ``out`` (.avi, HuffYUV, lossless) and ``out`` with .json labels; return labels."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    h, w = src.frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"HFYU"), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f"{out}: OpenCV cannot write HuffYUV AVI here")
+    n = int(duration_ms * fps / 1000.0)
+    for i in range(n):
+        writer.write(render_frame(src, i * 1000.0 / fps, episodes))
+    writer.release()
+    labels = {
+        "clip": out.name,
+        "source": src.path.name,
+        "fps": fps,
+        "n_frames": n,
+        "duration_ms": n * 1000.0 / fps,
+        "face": 0,
+        "upsampling": "none"
+        if abs(fps - src.fps) < 0.5
+        else f"nearest earlier source frame repeated ({src.fps:.2f} -> {fps:.2f} fps); "
+        "expression rendered at the output rate",
+        "episodes": [
+            dict(
+                asdict(e),
+                onset_frame=round(e.onset_ms * fps / 1000),
+                apex_frame=round(e.apex_ms * fps / 1000),
+                offset_frame=round(e.offset_ms * fps / 1000),
+            )
+            for e in episodes
+        ],
+    }
+    out.with_suffix(".json").write_text(json.dumps(labels, indent=1))
+    return labels
+
+
+def apex_png(src: SourceClip, ep: Episode, path: Path) -> None:
+    """Original and apex frame side by side (face crop, 2x) for a visual check."""
+    k = src.source_index(ep.apex_ms)
+    orig = src.frames[k]
+    warped = render_frame(src, ep.apex_ms, [ep])
+    pts = src.landmarks[k]
+    if pts is not None:
+        x0, y0 = np.maximum(pts.min(0).astype(int) - 10, 0)
+        x1, y1 = pts.max(0).astype(int) + 10
+        orig, warped = orig[y0:y1, x0:x1], warped[y0:y1, x0:x1]
+    pair = np.hstack([orig, warped])
+    pair = cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(path), pair)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="add ground-truth AU episodes to a real face clip",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("clip", type=Path, help="real face video (e.g. a CREMA-D .flv)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output .avi (labels: .json)")
+    p.add_argument(
+        "--au",
+        action="append",
+        required=True,
+        help=f"AU to add, e.g. AU12 or AU12:0.7 (scale); one of {sorted(TEMPLATES)}",
+    )
+    p.add_argument("--onset-ms", type=float, required=True)
+    p.add_argument("--apex-ms", type=float, required=True)
+    p.add_argument("--offset-ms", type=float, required=True)
+    p.add_argument(
+        "--intensity",
+        default="clear",
+        help=f"one of {sorted(INTENSITY_LEVELS)} or a number (1.0 = clear)",
+    )
+    p.add_argument("--fps", type=float, default=0.0, help="output fps (default: the source's)")
+    p.add_argument(
+        "--duration-ms",
+        type=float,
+        default=0.0,
+        help="output length; longer than the source plays it back and forth",
+    )
+    p.add_argument("--png", type=Path, help="also write original|apex face crops here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    level = INTENSITY_LEVELS.get(args.intensity)
+    scale = float(args.intensity) if level is None else level
+    aus = {}
+    for spec in args.au:
+        name, _, s = spec.partition(":")
+        aus[name.upper()] = float(s) if s else scale
+    ep = Episode(
+        args.onset_ms,
+        args.apex_ms,
+        args.offset_ms,
+        aus,
+        intensity=args.intensity if level is not None else "",
+    )
+    src = SourceClip.load(args.clip)
+    fps = args.fps or src.fps
+    duration = args.duration_ms or len(src.frames) * 1000.0 / src.fps
+    labels = write_clip(src, args.out, fps, duration, [ep])
+    if args.png:
+        apex_png(src, ep, args.png)
+    print(
+        f"{args.out}: {labels['n_frames']} frames at {fps:.2f} fps, labels "
+        f"{args.out.with_suffix('.json')}"
+    )
+    return 0
