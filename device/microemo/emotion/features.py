@@ -1,0 +1,34 @@
+"""The per-frame feature vector that windows, ReliefF and the CNN see.
+
+Order: the 19 AU intensities (0-5), the geometric signals as deviations from the face's
+neutral baseline (face-width units), then the 52 raw blendshapes. Names are the contract
+between the training tool and the device: a bundle lists the names it uses, and the device
+picks columns by name, so adding a feature here never silently shifts a model's inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microemo.types import AU_NAMES, BLENDSHAPE_NAMES, AUFrame
+from microemo.vision.geometry import GEOMETRY_NAMES
+
+FRAME_FEATURES: tuple[str, ...] = (
+    AU_NAMES + GEOMETRY_NAMES + tuple(f"bs_{n}" for n in BLENDSHAPE_NAMES)
+)
+FEATURE_INDEX: dict[str, int] = {n: i for i, n in enumerate(FRAME_FEATURES)}
+
+
+def frame_vector(au: AUFrame, geometry_deviation: np.ndarray) -> np.ndarray:
+    return np.concatenate(
+        [au.intensity, geometry_deviation, au.face.obs.blendshapes]
+    ).astype(np.float32)
+
+
+def columns(names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Column indices of ``names``; KeyError names the first unknown feature."""
+    missing = [n for n in names if n not in FEATURE_INDEX]
+    if missing:
+        raise KeyError(f"unknown feature {missing[0]!r}; this device computes {len(FEATURE_INDEX)}"
+                       " features listed in microemo.emotion.features.FRAME_FEATURES")
+    return np.array([FEATURE_INDEX[n] for n in names], dtype=np.int64)
