@@ -88,6 +88,14 @@ class ModelConfig(Section):
     public_keys: list[str] = Field(default_factory=list,
                                    description="trusted ed25519 public keys (base64 or PEM)")
     require_signature: bool = Field(True, description="refuse bundles that are not signed")
+    max_bundle_bytes: int = Field(4_000_000, ge=10_000, le=1_000_000_000,
+                                  description="refuse (and stop downloading) larger bundles")
+    download_timeout_s: float = Field(30.0, gt=0, le=3600,
+                                      description="connect/read timeout of a bundle download")
+    selftest_tolerance: float = Field(0.05, ge=0, le=1,
+                                      description="max abs difference of self-test outputs")
+    max_message_age_s: float = Field(7 * 86400, ge=0, le=10 * 365 * 86400,
+                                     description="refuse update commands issued longer ago")
 
 
 class OutputConfig(Section):
