@@ -67,7 +67,7 @@ class AUConfig(Section):
     baseline_s: float = Field(20.0, ge=1, le=600, description="neutral baseline history length")
     baseline_update_every: int = Field(8, ge=1, le=300,
                                        description="frames between baseline re-estimates")
-    gamma: float = Field(0.7, gt=0.1, le=1.0,
+    gamma: float = Field(0.8, gt=0.1, le=1.0,
                          description="weak-signal amplification exponent (1 = linear)")
     presence_on: float = Field(1.0, ge=0, le=5, description="intensity at which an AU is present")
     presence_off: float = Field(0.6, ge=0, le=5, description="intensity at which it stops being")
@@ -114,6 +114,10 @@ class MqttConfig(Section):
     cert_file: Path | None = Field(None, description="client certificate for TLS")
     key_file: Path | None = Field(None, description="client key for TLS")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive")
+    client_id: str = Field("", max_length=128, description="MQTT client id; '' = microemo-<device>")
+    reconnect_min_s: float = Field(1.0, gt=0, le=600, description="first reconnect back-off")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600,
+                                   description="longest reconnect back-off (with jitter)")
     state_interval_s: float = Field(1.0, ge=0.1, le=3600,
                                     description="minimum seconds between retained face states")
     stats_interval_s: float = Field(30.0, ge=1, le=3600, description="seconds between stats")
@@ -126,6 +130,11 @@ class MqttConfig(Section):
 class SpoolConfig(Section):
     max_events: int = Field(100_000, ge=100, le=10_000_000,
                             description="events kept while the broker is away; oldest dropped")
+    path: Path | None = Field(None, description="spool database; default: <state_dir>/spool.sqlite3")
+    fsync: bool = Field(True, description="fsync each commit (survives power loss, not only kill -9)")
+    inflight: int = Field(32, ge=1, le=1000, description="events published but not yet acknowledged")
+    handoff: int = Field(1024, ge=16, le=100_000,
+                         description="events waiting for the spool writer; past it they are counted")
 
 
 class DaemonConfig(Section):

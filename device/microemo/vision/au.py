@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 SIGNAL_NAMES: tuple[str, ...] = tuple(f"bs_{n}" for n in BLENDSHAPE_NAMES) + GEOMETRY_NAMES
 N_BS = len(BLENDSHAPE_NAMES)
 HISTORY = 300  # samples kept per face for the baseline
-DEAD_BAND = 0.04  # share of full scale treated as noise
+DEAD_BAND = 0.08  # share of full scale treated as noise
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class AUTable:
     full: np.ndarray  # (2 * n_signals,) full-scale change per directed signal
     geo_prior: np.ndarray  # (n_geometry,)
     geo_tol: np.ndarray  # (n_geometry,)
-    bs_cap: float
+    bs_cap: np.ndarray  # (n_blendshapes,) most a resting offset may be
     bs_quantile: float
     names: dict[str, str]  # AU -> FACS name
     terms: dict[str, list[list]]  # AU -> terms as written, for docs
@@ -71,8 +71,13 @@ def load_table(text: str | None = None) -> AUTable:
     prior = np.array([data["neutral"][g][0] for g in GEOMETRY_NAMES], np.float32)
     tol = np.array([data["neutral"][g][1] for g in GEOMETRY_NAMES], np.float32)
     b = data["blendshape_baseline"]
+    caps = np.full(N_BS, float(b["cap"]), np.float32)
+    for name, cap in b.get("caps", {}).items():
+        if name not in BLENDSHAPE_NAMES:
+            raise ValueError(f"au_signals.toml: cap for unknown blendshape {name!r}")
+        caps[BLENDSHAPE_NAMES.index(name)] = float(cap)
     return AUTable(
-        weights, full, prior, tol, float(b["cap"]), float(b["quantile"]),
+        weights, full, prior, tol, caps, float(b["quantile"]),
         {au: data["AU"][au]["name"] for au in AU_NAMES},
         {au: data["AU"][au]["terms"] for au in AU_NAMES},
     )

@@ -1,0 +1,95 @@
+"""Per-face emotion state: the int8 CNN over sliding windows gives the core emotion, the FACS
+rules give the micro-emotion and the evidence.
+
+Without a model bundle (or while a face's first window is still filling) the FACS
+prototypes decide the core emotion too, and results say so (``core_source = "rules"``).
+A model swap is picked up at the next window boundary, never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from microemo.emotion.rules import CORE_EMOTIONS, Classification, classify_aus
+from microemo.emotion.windows import WindowBuffer
+from microemo.models import Bundle
+
+logger = logging.getLogger(__name__)
+
+# Without a bundle the windows still run (for the state topic and the CSV's window columns).
+DEFAULT_WINDOW = {"window_ms": 1000.0, "hop_ms": 250.0, "window_frames": 16}
+
+
+class EmotionClassifier:
+    def __init__(self, bundle: Bundle | None = None) -> None:
+        self._lock = threading.Lock()
+        self._pending: tuple[Bundle | None] | None = None
+        self._windows: dict[int, WindowBuffer] = {}
+        self._probs: dict[int, dict[str, float]] = {}
+        self._cnn: Any = None
+        self.bundle: Bundle | None = None
+        self._install(bundle)
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        if self.bundle is None:
+            return {"name": "facs-rules", "version": "builtin", "sha256": None}
+        return dict(self.bundle.describe)
+
+    def _install(self, bundle: Bundle | None) -> None:
+        cnn = None
+        if bundle is not None:
+            from microemo.emotion.cnn import CnnClassifier  # the TFLite runtime, on demand
+
+            cnn = CnnClassifier(bundle)
+            unknown = [lab for lab in bundle.manifest.labels if lab not in CORE_EMOTIONS]
+            if unknown:
+                logger.warning("model labels %s are not core emotions; reported as given",
+                               unknown)
+        self._cnn, self.bundle = cnn, bundle
+        self._windows.clear()
+        self._probs.clear()
+
+    def swap_model(self, bundle: Bundle | None) -> None:
+        """Thread-safe; takes effect at the next window of any face."""
+        with self._lock:
+            self._pending = (bundle,)
+
+    def _window_shape(self) -> dict[str, float]:
+        if self.bundle is None:
+            return DEFAULT_WINDOW
+        m = self.bundle.manifest
+        return {"window_ms": m.window_ms, "hop_ms": m.hop_ms, "window_frames": m.window_frames}
+
+    def push(self, face_id: int, t_ms: float, features: np.ndarray) -> bool:
+        """Feed one frame of one face; True when a new window was classified."""
+        buf = self._windows.get(face_id)
+        if buf is None:
+            shape = self._window_shape()
+            buf = WindowBuffer(shape["window_ms"], shape["hop_ms"], int(shape["window_frames"]))
+            self._windows[face_id] = buf
+        window = buf.push(t_ms, features)
+        if window is None:
+            return False
+        if self._pending is not None:
+            with self._lock:
+                (bundle,), self._pending = self._pending, None
+            self._install(bundle)
+            logger.info("model now %s", self.model_info)
+            return False
+        if self._cnn is not None:
+            probs = self._cnn.predict(window)
+            labels = self.bundle.manifest.labels if self.bundle else []
+            self._probs[face_id] = {lab: float(p) for lab, p in zip(labels, probs)}
+        return True
+
+    def classify(self, face_id: int, intensity: np.ndarray) -> Classification:
+        return classify_aus(intensity, self._probs.get(face_id))
+
+    def forget(self, face_id: int) -> None:
+        self._windows.pop(face_id, None)
+        self._probs.pop(face_id, None)

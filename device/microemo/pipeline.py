@@ -1,0 +1,144 @@
+"""The pipeline: one frame in, every face's AUs, emotions and episode events out.
+
+landmarker -> tracker -> normalizer -> AU estimator -> windows/classifier -> spotter ->
+episodes. The daemon, ``microemo analyze`` and the training tool's extraction all drive
+this one object, so the features a model is trained on are the features the device computes.
+Everything runs in the calling thread; ``stage_ms`` says where the time went.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from microemo.config import Config
+from microemo.emotion.classify import EmotionClassifier
+from microemo.emotion.episodes import EpisodeManager
+from microemo.emotion.features import frame_vector
+from microemo.emotion.spotting import Spotter
+from microemo.models import Bundle
+from microemo.publish.events import EventFactory, MemorySequence
+from microemo.types import AUFrame, FaceObservation, Frame, FrameResult
+from microemo.vision.au import AUEstimator
+from microemo.vision.geometry import Normalizer
+from microemo.vision.tracker import FaceTracker
+
+logger = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        bundle: Bundle | None = None,
+        events: EventFactory | None = None,
+        landmarker: Any = None,
+    ) -> None:
+        self.config = config
+        if landmarker is None:
+            from microemo.vision.landmarker import Landmarker
+
+            landmarker = Landmarker(config.landmarker)
+        self.landmarker = landmarker
+        self.tracker = FaceTracker(config.tracker)
+        self.normalizer = Normalizer()
+        self.au = AUEstimator(config.au)
+        self.classifier = EmotionClassifier(bundle)
+        self.spotter = Spotter(config.spotting)
+        self.events = events or EventFactory(config.device.id, MemorySequence())
+        self.events.model = self.classifier.model_info
+        self.episodes = EpisodeManager(self.events, self.classifier)
+        self._last_t = 0.0
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        return self.classifier.model_info
+
+    def swap_model(self, bundle: Bundle | None) -> None:
+        """Thread-safe: the new model classifies from the next window on."""
+        self.classifier.swap_model(bundle)
+
+    def process(self, frame: Frame) -> FrameResult:
+        t0 = time.monotonic()
+        faces = self.landmarker.detect(frame)
+        t1 = time.monotonic()
+        result = self.process_faces(faces, frame.t_ms, frame.index)
+        result.stage_ms["landmarker"] = (t1 - t0) * 1000.0
+        return result
+
+    def process_faces(self, faces: list[FaceObservation], t_ms: float,
+                      index: int = 0) -> FrameResult:
+        """Everything after the landmarker (used directly on recorded landmarks)."""
+        self._last_t = t_ms
+        result = FrameResult(frame_index=index, t_ms=t_ms)
+        t0 = time.monotonic()
+        tracked, gone = self.tracker.update(faces, t_ms)
+        for face_id in gone:
+            self._end_face(face_id, t_ms, result)
+        t1 = time.monotonic()
+        for tf in tracked:
+            result.faces.append(self._face(tf, t_ms))
+        t2 = time.monotonic()
+        for au in result.faces:
+            self._emotions(au, result)
+        t3 = time.monotonic()
+        result.stage_ms.update(
+            track=(t1 - t0) * 1000.0, aus=(t2 - t1) * 1000.0, emotion=(t3 - t2) * 1000.0
+        )
+        return result
+
+    def _face(self, tf: Any, t_ms: float) -> AUFrame:
+        norm = self.normalizer(tf)
+        au = self.au(norm, t_ms)
+        au.features = frame_vector(au, self.au.geometry_deviation(norm))
+        return au
+
+    def _emotions(self, au: AUFrame, result: FrameResult) -> None:
+        if self.classifier.push(au.face_id, au.t_ms, au.features):
+            self.events.model = self.classifier.model_info
+        for spot in self.spotter.update(au):
+            event = self.episodes.on_spot(spot, au.intensity, au.t_ms)
+            if event is not None:
+                result.events.append(event)
+        cls = self.classifier.classify(au.face_id, au.intensity)
+        result.emotions[au.face_id] = {
+            "core": cls.core, "core_score": round(cls.core_score, 3),
+            "core_source": cls.core_source, "micro": cls.micro, "micro_rule": cls.micro_rule,
+        }
+
+    def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:
+        for spot in self.spotter.close_face(face_id, t_ms):
+            event = self.episodes.on_spot(spot, np.zeros(19, np.float32), t_ms)
+            if event is not None:
+                result.events.append(event)
+        self.au.forget(face_id)
+        self.classifier.forget(face_id)
+
+    def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]:
+        """End of stream: close every open episode and forget every face."""
+        t = self._last_t if t_ms is None else t_ms
+        result = FrameResult(frame_index=-1, t_ms=t)
+        for face_id in self.tracker.flush():
+            self._end_face(face_id, t, result)
+        return result.events
+
+    def new_stream(self) -> list[dict[str, Any]]:
+        """Between inputs: end the previous stream's faces and restart the clock."""
+        events = self.finish()
+        if hasattr(self.landmarker, "new_stream"):
+            self.landmarker.new_stream()
+        return events
+
+    def close(self) -> None:
+        if hasattr(self.landmarker, "close"):
+            self.landmarker.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
