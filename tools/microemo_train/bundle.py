@@ -1,0 +1,196 @@
+"""``microemo-train bundle``: pack the int8 model as the device's bundle (``Manifest`` of
+``microemo.models``): ``manifest.json``, ``model.tflite``, ``selftest.npz`` and, when a key
+is given, ``manifest.json.sig``. The device's own loader and runner check the result before
+the command reports success, and print where it is and how big.
+
+``selftest.npz`` holds reference windows and the probabilities this runner produced for
+them: ``windows`` (n, window_frames, len(feature_names)) float32 in ``feature_names`` order
+(the device's FRAME_FEATURES at training time), ``expected`` (n, len(labels)) float32,
+``atol``. A device re-runs them after installing a bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import microemo
+from microemo.emotion.cnn import CnnClassifier
+from microemo.emotion.features import FRAME_FEATURES
+from microemo.models import MANIFEST, SIGNATURE, Bundle, Manifest, TensorSpec, load_bundle
+from microemo.models import sha256_bytes as sha256
+from microemo_train import settings
+from microemo_train.select import load_windows, read_selection
+from microemo_train.windows import window_frames
+
+logger = logging.getLogger(__name__)
+
+SELFTEST_ATOL = 1e-4
+
+
+def git_commit() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "tools", "device"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        ).stdout
+        return rev + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def tensor_specs(model_bytes: bytes) -> tuple[TensorSpec, TensorSpec]:
+    from microemo.emotion.cnn import interpreter_class
+
+    cls, _ = interpreter_class()
+    it = cls(model_content=model_bytes)
+    specs = []
+    for d in (it.get_input_details()[0], it.get_output_details()[0]):
+        scale, zero = d["quantization"]
+        specs.append(
+            TensorSpec(
+                shape=[int(v) for v in d["shape"]],
+                dtype=np.dtype(d["dtype"]).name,
+                scale=float(scale),
+                zero_point=int(zero),
+            )
+        )
+    return specs[0], specs[1]
+
+
+def compact_metrics(wd: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if (wd / "metrics.json").is_file():
+        m = json.loads((wd / "metrics.json").read_text())
+        out["evaluation"] = m["scheme"]
+        out["subjects"] = m["subjects"]
+        out["windows"] = m["windows"]
+        for name in ("cnn", "logreg"):
+            out[name] = {
+                k: round(m[name][k], 4) for k in ("accuracy", "uf1", "uar", "clip_accuracy")
+            }
+    for name, key in (("parity.json", "int8_parity"), ("evaluation.json", "external")):
+        if (wd / name).is_file():
+            out[key] = json.loads((wd / name).read_text())
+    return out
+
+
+def pick_selftest(y: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
+    pool = np.flatnonzero(held) if held.any() else np.arange(len(y))
+    firsts = [pool[y[pool] == c][0] for c in np.unique(y[pool])]
+    return np.array(firsts[:n] if len(firsts) >= n else list(pool[:n]))
+
+
+def write_bundle(cfg: settings.TrainConfig, sign: bool = True) -> Path:
+    wd, out = cfg.workdir, cfg.bundle.out
+    ws, names = load_windows(cfg), read_selection(wd)
+    model_bytes = (wd / "model.tflite").read_bytes()
+    fit = np.load(wd / "fit.npz")
+    spec_in, spec_out = tensor_specs(model_bytes)
+    extracted = json.loads((wd / "extracted.json").read_text())["items"]
+    fields: dict[str, Any] = dict(
+        name=cfg.bundle.name,
+        version=cfg.bundle.version,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        labels=ws.labels,
+        window_ms=cfg.windows.window_ms,
+        hop_ms=cfg.windows.hop_ms,
+        fps=cfg.windows.fps,
+        window_frames=window_frames(cfg.windows),
+        features=names,
+        norm_mean=[float(v) for v in fit["mean"]],
+        norm_std=[float(v) for v in fit["std"]],
+        input=spec_in,
+        output=spec_out,
+        metrics=compact_metrics(wd),
+        source={
+            "adapter": cfg.data.adapter,
+            "root": str(cfg.data.root),
+            "inputs": len(extracted),
+            "subjects": len({r["subject"] for r in extracted}),
+            "windows": len(ws.y),
+            "commit": git_commit(),
+            "runtime": microemo.__version__,
+        },
+        min_runtime=microemo.__version__,
+    )
+    # expected outputs come from the device's own runner on the finished model
+    probe = Manifest(**fields, files={"model.tflite": sha256(model_bytes)}, selftest_file=None)
+    runner = CnnClassifier(Bundle(out, probe, "", model_bytes, None))
+    idx = pick_selftest(ws.y, np.isin(ws.groups, fit["holdout"]), cfg.bundle.selftest_windows)
+    windows = ws.x[idx]
+    expected = np.array([runner.predict(w) for w in windows], np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.tflite").write_bytes(model_bytes)
+    np.savez_compressed(
+        out / "selftest.npz",
+        windows=windows,
+        expected=expected,
+        feature_names=np.array(FRAME_FEATURES),
+        atol=np.float32(SELFTEST_ATOL),
+    )
+    files = {n: sha256((out / n).read_bytes()) for n in ("model.tflite", "selftest.npz")}
+    manifest = Manifest(**fields, files=files)
+    (out / MANIFEST).write_text(manifest.model_dump_json(indent=1) + "\n")
+    (out / SIGNATURE).unlink(missing_ok=True)  # an old signature never covers a new manifest
+    if sign and cfg.bundle.key is not None:
+        sign_with(out, cfg.bundle.key, cfg.bundle.public_key)
+    load_bundle(out, require_signature=False)  # the device's loader accepts it
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    signed = "signed" if (out / SIGNATURE).is_file() else "UNSIGNED"
+    print(
+        f"bundle {out} ({signed}): {size / 1024:.1f} KB, model.tflite "
+        f"{len(model_bytes) / 1024:.1f} KB, {len(names)} features, labels {ws.labels}"
+    )
+    return out
+
+
+def sign_with(out: Path, key: Path, public_key: Path | None) -> None:
+    try:
+        from microemo_train import signing
+    except ModuleNotFoundError:
+        logger.warning("microemo_train.signing is not installed: bundle left unsigned")
+        return
+    if not key.is_file():
+        if public_key is None or public_key.exists():
+            raise FileNotFoundError(
+                f"{key}: signing key not found; copy it here, or (for a new key) remove "
+                f"{public_key} and rerun, then ship the new public key to devices"
+            )
+        pub = signing.generate_keypair(key, public_key)
+        print(f"new signing key {key}; public key {public_key}: {pub}")
+    signing.sign_bundle(out, key)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bundle", help="write (and sign) the device model bundle")
+    settings.add_config_arg(p)
+    p.add_argument("--out", type=Path, help="bundle directory")
+    p.add_argument("--key", type=Path, help="ed25519 private key to sign with")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = settings.from_args(args)
+    if args.out:
+        cfg.bundle.out = args.out
+    if args.key:
+        cfg.bundle.key = args.key
+    write_bundle(cfg)
+    return 0

@@ -1,0 +1,143 @@
+"""The training configuration (``train.toml``): one typed section per step, unknown keys
+refused, every field with a default. Each subcommand reads the same file, so
+``microemo-train fit --config X`` and ``microemo-train all --config X`` agree."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(Section):
+    adapter: Literal["crema-d", "casme2", "samm", "generic", "manifest", "features"] = Field(
+        "generic", description="dataset layout; 'features' reads a synth-corpus index.csv"
+    )
+    root: Path = Field(Path("data"), description="dataset folder (or manifest CSV)")
+    sheet: Path | None = Field(None, description="coding sheet (CASME II / SAMM), xlsx or csv")
+    labels: list[str] = Field(
+        default_factory=list, description="labels in model order; empty: sorted labels found"
+    )
+    label_map: dict[str, str] = Field(
+        default_factory=dict, description="dataset label -> model label ('' drops)"
+    )
+    fps: float | None = Field(None, gt=0, description="frame rate of frame folders / stills")
+
+
+class ExtractConfig(Section):
+    cache: Path = Field(Path(".cache/microemo-train"), description="per-input feature cache")
+    jobs: int = Field(2, ge=1, le=256, description="parallel worker processes")
+    scheduler: str = Field("", description="Dask scheduler address; '' for local processes")
+
+
+class WindowConfig(Section):
+    window_ms: float = Field(1000.0, gt=0, le=10_000)
+    hop_ms: float = Field(250.0, gt=0, le=10_000)
+    fps: float = Field(30.0, gt=0, le=1000, description="rate windows are resampled to")
+
+
+class SelectConfig(Section):
+    n_features: int = Field(8, ge=1, le=512, description="features ReliefF keeps")
+    n_neighbors: int = Field(50, ge=1, le=1000, description="ReliefF neighbours (k)")
+    candidates: list[str] = Field(
+        default_factory=lambda: ["AU"], description="feature name prefixes ReliefF may choose from"
+    )
+    max_samples: int = Field(
+        2000, ge=50, le=50_000, description="windows ReliefF scores (its cost is quadratic)"
+    )
+
+
+class FitConfig(Section):
+    epochs: int = Field(30, ge=1, le=1000)
+    batch_size: int = Field(64, ge=1, le=4096)
+    filters: int = Field(16, ge=2, le=256, description="Conv1D filters per layer")
+    folds: int = Field(
+        5, ge=0, le=1000, description="GroupKFold by subject; 0 = leave one subject out"
+    )
+    holdout: float = Field(
+        0.15, ge=0, lt=0.9, description="share of subjects the shipped model never sees (parity)"
+    )
+    seed: int = 0
+
+
+class QuantizeConfig(Section):
+    representative: int = Field(300, ge=1, le=100_000, description="calibration windows")
+
+
+class BundleConfig(Section):
+    out: Path = Field(Path("out/bundle"), description="bundle directory written")
+    name: str = Field("microemo-core", min_length=1, max_length=64)
+    version: str = "0.1.0"
+    key: Path | None = Field(None, description="ed25519 private key; None leaves it unsigned")
+    public_key: Path | None = Field(
+        None,
+        description="where a key made on first use puts "
+        "its public half (generated only when both are absent)",
+    )
+    selftest_windows: int = Field(4, ge=1, le=64)
+
+
+class EvaluateConfig(Section):
+    adapter: str = Field("", description="adapter of an extra evaluation set ('' = none)")
+    root: Path | None = None
+    labels_csv: Path | None = Field(
+        None,
+        description="CREMA-D style labels.csv with intended_emotion and face_only_vote columns",
+    )
+
+
+class TrainConfig(Section):
+    workdir: Path = Field(Path("out/train"), description="intermediate files of each step")
+    data: DataConfig = Field(default_factory=DataConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    windows: WindowConfig = Field(default_factory=WindowConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    fit: FitConfig = Field(default_factory=FitConfig)
+    quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
+    bundle: BundleConfig = Field(default_factory=BundleConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+
+
+class TrainConfigError(Exception):
+    pass
+
+
+def load(path: Path | None) -> TrainConfig:
+    """Read ``train.toml``; relative paths in it are taken from the current directory."""
+    if path is None:
+        return TrainConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TrainConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        msgs = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise TrainConfigError(f"{path}: " + "; ".join(msgs)) from exc
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="train.toml (see models/train-default.toml)")
+    parser.add_argument("--workdir", type=Path, help="override [workdir]")
+
+
+def from_args(args: argparse.Namespace) -> TrainConfig:
+    cfg = load(args.config)
+    if getattr(args, "workdir", None):
+        cfg.workdir = args.workdir
+    return cfg
