@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "synth-corpus": "microemo_train.synthetic",
     "keygen": "microemo_train.signing",
     "sign": "microemo_train.signing",
+    "update-msg": "microemo_train.signing",
     "synth": "microemo_train.synth",
     "spot-eval": "microemo_train.spot_eval",
 }

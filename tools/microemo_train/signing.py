@@ -13,6 +13,7 @@ import argparse
 import base64
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,92 @@ def sign_message(payload: dict[str, Any], private_key_path: Path) -> dict[str, A
     return msg
 
 
+def pack_bundle(bundle_dir: Path, out: Path) -> str:
+    """Write the bundle's top-level files as a reproducible .tar.gz; return its sha256."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for p in sorted(Path(bundle_dir).iterdir()):
+            if not p.is_file() or p.is_symlink():
+                continue
+            info = tarfile.TarInfo(p.name)
+            info.size = p.stat().st_size
+            info.mode = 0o644
+            with p.open("rb") as f:
+                tar.addfile(info, f)
+    data = gzip.compress(raw.getvalue(), mtime=0)
+    Path(out).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def update_message(
+    bundle_dir: Path,
+    archive: Path,
+    private_key_path: Path,
+    *,
+    url: str | None = None,
+    chunks_topic: str | None = None,
+    chunk_size: int = 64_000,
+    allow_downgrade: bool = False,
+) -> dict[str, Any]:
+    """Pack ``bundle_dir`` into ``archive`` and return the signed update command for it,
+    fetched from ``url`` or from ``chunks_topic/0..N-1`` (retained chunks of ``chunk_size``)."""
+    import json
+
+    manifest = json.loads((Path(bundle_dir) / MANIFEST).read_text())
+    sha = pack_bundle(bundle_dir, archive)
+    msg: dict[str, Any] = {
+        "type": "update",
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "sha256": sha,
+        "allow_downgrade": allow_downgrade,
+    }
+    if url:
+        msg["url"] = url
+    elif chunks_topic:
+        size = Path(archive).stat().st_size
+        msg["chunks"] = {"topic": chunks_topic, "count": max(1, -(-size // chunk_size))}
+    else:
+        raise ValueError("an update command needs --url or --chunks-topic")
+    return sign_message(msg, private_key_path)
+
+
+def chunk_payloads(archive: Path, topic: str, chunk_size: int = 64_000) -> list[tuple[str, bytes]]:
+    """(topic, bytes) of each retained chunk message for ``update_message(chunks_topic=...)``."""
+    data = Path(archive).read_bytes()
+    parts = [data[i : i + chunk_size] for i in range(0, max(len(data), 1), chunk_size)]
+    return [(f"{topic.rstrip('/')}/{i}", part) for i, part in enumerate(parts)]
+
+
+def _run_update_msg(args: argparse.Namespace) -> int:
+    import json
+
+    if args.rollback:
+        msg = sign_message({"type": "rollback"}, Path(args.key))
+    else:
+        archive = Path(args.archive or f"{Path(args.bundle).name}.tar.gz")
+        msg = update_message(
+            Path(args.bundle),
+            archive,
+            Path(args.key),
+            url=args.url,
+            chunks_topic=args.chunks_topic,
+            chunk_size=args.chunk_size,
+            allow_downgrade=args.allow_downgrade,
+        )
+        print(f"archive: {archive} ({archive.stat().st_size} bytes)", file=sys.stderr)
+        if args.chunks_topic:
+            for topic, _ in chunk_payloads(archive, args.chunks_topic, args.chunk_size):
+                print(f"  publish retained: {topic}", file=sys.stderr)
+    print(json.dumps(msg))
+    return 0
+
+
 def _run_keygen(args: argparse.Namespace) -> int:
     out = Path(args.out)
     priv, pub = out / f"{args.name}.key", out / f"{args.name}.pub"
@@ -139,3 +226,13 @@ def add_parser(sub: Any) -> None:
     s.add_argument("bundle", help="bundle directory holding manifest.json")
     s.add_argument("--key", required=True, help="private key file from `microemo-train keygen`")
     s.set_defaults(func=_run_sign)
+    u = sub.add_parser("update-msg", help="pack a bundle and print a signed update command")
+    u.add_argument("bundle", nargs="?", default="", help="signed bundle directory")
+    u.add_argument("--key", required=True, help="private key file")
+    u.add_argument("--url", help="where devices download the archive (http/https)")
+    u.add_argument("--chunks-topic", help="retained-chunk topic for broker-only devices")
+    u.add_argument("--chunk-size", type=int, default=64_000)
+    u.add_argument("--archive", help="archive path to write (default BUNDLE_NAME.tar.gz)")
+    u.add_argument("--allow-downgrade", action="store_true")
+    u.add_argument("--rollback", action="store_true", help="a signed rollback command instead")
+    u.set_defaults(func=_run_update_msg)
