@@ -1,0 +1,147 @@
+"""Home Assistant MQTT discovery, and the state payloads its entities read.
+
+On every connect ``MqttSink`` publishes one retained config per entity under
+``{discovery_prefix}/{component}/{device}/{object_id}/config``; Home Assistant then shows a
+device with sensors for the current core emotion, micro-emotion, the main AUs, fps and
+spool depth, and a binary sensor "face present". ``MqttSink.retire()`` publishes empty
+retained payloads to the same topics, which removes the entities.
+
+The entities read the retained device summary (``{prefix}/{device}/state``, built by
+``summary_state``) and the stats topic; both carry only numbers and labels, never images
+or landmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import microemo
+from microemo.publish.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+MAIN_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU06", "AU12", "AU15", "AU26")
+
+# keys a state payload may never carry, whatever the caller passes (privacy)
+PRIVATE_KEYS = frozenset({"landmarks", "points", "mesh", "image", "frame", "face_image", "crop"})
+
+
+def face_state_payload(
+    face_id: int,
+    t_ms: float,
+    aus: Mapping[str, float],
+    emotion: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The state of one face as published on ``face/{id}/state`` (helper for the daemon).
+
+    ``emotion`` is a classification dict (``core``/``core_emotion``, ``micro``/
+    ``micro_emotion``, ``micro_rule``); missing keys become null.
+    """
+    emotion = emotion or {}
+    return {
+        "face_id": int(face_id),
+        "t_ms": round(float(t_ms), 1),
+        "core_emotion": emotion.get("core_emotion", emotion.get("core")),
+        "micro_emotion": emotion.get("micro_emotion", emotion.get("micro")),
+        "micro_rule": emotion.get("micro_rule"),
+        "aus": {k: round(float(v), 2) for k, v in aus.items()},
+    }
+
+
+def scrub(state: Mapping[str, Any], share_landmarks: bool = False) -> dict[str, Any]:
+    """Drop private keys (landmarks, images) unless the owner allowed landmarks."""
+    if share_landmarks:
+        return {k: v for k, v in state.items() if k not in PRIVATE_KEYS - {"landmarks"}}
+    return {k: v for k, v in state.items() if k not in PRIVATE_KEYS}
+
+
+def summary_state(faces: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """Device summary: how many faces, and the state of the longest-tracked (lowest id)."""
+    summary: dict[str, Any] = {
+        "faces": len(faces),
+        "face_id": None,
+        "core_emotion": None,
+        "micro_emotion": None,
+        "aus": {},
+    }
+    if faces:
+        first = min(faces)
+        state = faces[first]
+        summary.update(
+            face_id=first,
+            core_emotion=state.get("core_emotion"),
+            micro_emotion=state.get("micro_emotion"),
+            aus=dict(state.get("aus") or {}),
+        )
+    return summary
+
+
+def _device_block(topics: Topics, model: str) -> dict[str, Any]:
+    return {
+        "identifiers": [f"microemo_{topics.device_id}"],
+        "name": f"microemo {topics.device_id}",
+        "manufacturer": "microemo",
+        "model": model,
+        "sw_version": getattr(microemo, "__version__", "unknown"),
+    }
+
+
+def _entity(
+    topics: Topics, object_id: str, name: str, state_topic: str, template: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "object_id": f"microemo_{topics.device_id}_{object_id}",
+        "unique_id": f"microemo_{topics.device_id}_{object_id}",
+        "state_topic": state_topic,
+        "value_template": template,
+        "availability_topic": topics.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        **extra,
+    }
+
+
+def discovery_configs(topics: Topics, model: str = "edge") -> dict[str, dict[str, Any]]:
+    """Discovery topic -> config for every entity of the device."""
+    device = _device_block(topics, model)
+    state, stats = topics.state, topics.stats
+    entities: list[tuple[str, str, dict[str, Any]]] = [
+        ("sensor", "core_emotion", _entity(
+            topics, "core_emotion", "Core emotion", state,
+            "{{ value_json.core_emotion if value_json.core_emotion else 'none' }}",
+            icon="mdi:emoticon-outline")),
+        ("sensor", "micro_emotion", _entity(
+            topics, "micro_emotion", "Micro-emotion", state,
+            "{{ value_json.micro_emotion if value_json.micro_emotion else 'none' }}",
+            icon="mdi:emoticon-neutral-outline")),
+        ("sensor", "fps", _entity(
+            topics, "fps", "Frame rate", stats, "{{ value_json.fps | default(0) }}",
+            unit_of_measurement="fps", state_class="measurement",
+            entity_category="diagnostic")),
+        ("sensor", "spool_depth", _entity(
+            topics, "spool_depth", "Events waiting", stats,
+            "{{ value_json.spool.depth | default(0) }}",
+            state_class="measurement", entity_category="diagnostic")),
+        ("binary_sensor", "face_present", _entity(
+            topics, "face_present", "Face present", state,
+            "{{ 'ON' if value_json.faces | int(0) > 0 else 'OFF' }}",
+            device_class="occupancy")),
+    ]  # fmt: skip
+    for au in MAIN_AUS:
+        entities.append(("sensor", au.lower(), _entity(
+            topics, au.lower(), f"{au} intensity", state,
+            f"{{{{ value_json.aus.{au} | default(0) }}}}",
+            state_class="measurement", icon="mdi:face-recognition")))  # fmt: skip
+    configs = {}
+    for component, object_id, cfg in entities:
+        cfg["device"] = device
+        configs[topics.discovery(component, object_id)] = cfg
+    return configs
+
+
+def encode(config: dict[str, Any]) -> bytes:
+    return json.dumps(config, separators=(",", ":"), sort_keys=True).encode()

@@ -1,0 +1,398 @@
+"""The MQTT link thread of ``MqttSink``: connection, back-off, the spool drain, states.
+
+paho callbacks run on paho's network thread and only append to deques and set events;
+everything else happens on the ``microemo-mqtt`` thread, so no lock is ever held while
+calling into paho from a callback (paho holds its own message lock around ``on_publish``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as mqtt
+
+from microemo.publish import discovery
+from microemo.publish.spool import Drain
+
+if TYPE_CHECKING:
+    from microemo.publish.mqtt import MqttSink
+
+logger = logging.getLogger(__name__)
+
+_AUTH_HINT = (
+    "check mqtt.username and the mqtt_password credential "
+    "(env MICROEMO_MQTT_PASSWORD or $CREDENTIALS_DIRECTORY/mqtt_password)"
+)
+
+
+def backoff_s(attempt: int, low: float, high: float) -> float:
+    """Capped exponential back-off with "equal jitter": half fixed, half random."""
+    ceiling = min(high, low * 2 ** min(attempt, 30))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def cpu_temperature_c() -> float | None:
+    """The first thermal zone (Raspberry Pi, Jetson, most x86 laptops), None when absent."""
+    try:
+        return round(int(open("/sys/class/thermal/thermal_zone0/temp").read()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
+
+
+class Link:
+    def __init__(self, sink: MqttSink, client: mqtt.Client, drain: Drain) -> None:
+        self.sink = sink
+        self.client = client
+        self.drain = drain
+        self.topics = sink.topics
+        self.settings = sink.settings
+        self.connected = False
+        self.connected_event = threading.Event()
+        self.published = 0
+        self.acked = 0
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._deadline = 0.0
+        self._signals: deque[tuple[str, Any]] = deque()
+        self._acks: deque[int] = deque()
+        self._inflight: dict[int, int] = {}  # mid -> spool rowid
+        self._inflight_lock = threading.Lock()
+        self._loop_running = False
+        self._attempt = 0
+        self._next_try = 0.0
+        # face states: written by the frame loop under _state_lock, read here
+        self._state_lock = threading.Lock()
+        self._pending: dict[int, dict[str, Any] | None] = {}
+        self._faces: dict[int, dict[str, Any]] = {}
+        self._sent_at: dict[int, float] = {}
+        self._retained_faces: set[int] = set()
+        self._summary_at = 0.0
+        self._summary_faces = -1
+        self._summary_dirty = False
+        self._connect_started = 0.0
+        self._stats: dict[str, Any] | None = None
+        self._statuses: dict[str, bytes] = {}
+        self._commands: queue.Queue[tuple[str, bytes]] = queue.Queue(32)
+        self._callbacks: list[Callable[[str, bytes], None]] = []
+        self._dispatcher: threading.Thread | None = None
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._thread = threading.Thread(target=self._main, name="microemo-mqtt", daemon=True)
+
+    # -- API used by MqttSink -------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def busy_rowids(self) -> frozenset[int]:
+        with self._inflight_lock:
+            return frozenset(self._inflight.values())
+
+    def set_face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
+        with self._state_lock:
+            self._pending[face_id] = state
+        self._wake.set()
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        self._stats = stats
+        self._wake.set()
+
+    def publish_status(self, topic: str, data: bytes, retain: bool) -> bool:
+        if retain:
+            self._statuses[topic] = data
+        if not self.connected:
+            return False
+        return self.client.publish(topic, data, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
+
+    def add_command_callback(self, callback: Callable[[str, bytes], None]) -> None:
+        self._callbacks.append(callback)
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, name="microemo-mqtt-cmd", daemon=True
+            )
+            self._dispatcher.start()
+
+    def retire(self, timeout: float) -> bool:
+        if not self.connected_event.wait(timeout):
+            logger.error("retire: not connected to the broker; nothing removed")
+            return False
+        topics = [*discovery.discovery_configs(self.topics), self.topics.state]
+        topics += [self.topics.face_state(f) for f in set(self._retained_faces)]
+        infos = [self.client.publish(t, b"", qos=1, retain=True) for t in topics]
+        end = time.monotonic() + timeout
+        for info in infos:
+            info.wait_for_publish(max(0.0, end - time.monotonic()))
+        ok = all(info.is_published() for info in infos)
+        logger.info(
+            "retired %s from Home Assistant (%d topics cleared)", self.topics.base, len(topics)
+        )
+        return ok
+
+    # -- paho callbacks (network thread) --------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        if rc.is_failure:
+            self._signals.append(("refused", rc))
+        else:
+            client.subscribe(self.topics.cmd_filter, qos=1)
+            client.subscribe(self.topics.face_state_filter, qos=0)
+            client.publish(self.topics.availability, "online", qos=1, retain=True)
+            self._signals.append(("up", rc))
+        self._wake.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        self._signals.append(("down", rc))
+        self._wake.set()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any
+    ) -> None:
+        self._acks.append(mid)
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith(self.topics.base + "/cmd/"):
+            try:
+                self._commands.put_nowait((msg.topic, bytes(msg.payload)))
+            except queue.Full:
+                logger.error("command queue full: dropped a message on %s", msg.topic)
+        elif msg.retain and msg.payload:  # a retained face state, maybe left by a crash
+            self._signals.append(("stale_face", msg.topic))
+            self._wake.set()
+
+    # -- link thread ------------------------------------------------------------------------
+    def _main(self) -> None:
+        while True:
+            self._wake.wait(0.2)
+            self._wake.clear()
+            self._handle_signals()
+            self._handle_acks()
+            stopping = self._stop.is_set()
+            if stopping and (
+                not self.connected or self._idle() or time.monotonic() > self._deadline
+            ):
+                break
+            if self.connected:
+                self._pump()
+                self._publish_states()
+                self._publish_stats()
+            elif not self._loop_running and time.monotonic() >= self._next_try:
+                self._connect()
+            elif self._loop_running and time.monotonic() - self._connect_started > self._patience:
+                self._link_down()  # no CONNACK and no disconnect callback: start over
+                where = f"{self.settings.host}:{self.settings.port}"
+                self._problem(f"no answer from MQTT broker {where}", logging.WARNING)
+                self._schedule_retry()
+        self._shutdown()
+
+    @property
+    def _patience(self) -> float:
+        return 10.0 + 1.5 * self.settings.keepalive_s
+
+    def _idle(self) -> bool:
+        return not self._inflight and self.sink.spool.depth == 0
+
+    def _problem(self, message: str, level: int = logging.ERROR) -> None:
+        """Log a connection problem once; repeats of the same problem go to debug."""
+        if message != self.last_error:
+            logger.log(level, "%s; retrying with back-off up to %.0f s", message,
+                       self.settings.reconnect_max_s)  # fmt: skip
+            self.last_error = message
+        else:
+            logger.debug("%s (again)", message)
+
+    def _schedule_retry(self) -> None:
+        s = self.settings
+        self._next_try = time.monotonic() + backoff_s(
+            self._attempt, s.reconnect_min_s, s.reconnect_max_s
+        )
+        self._attempt += 1
+
+    def _connect(self) -> None:
+        s = self.settings
+        try:
+            self.client.connect(s.host, s.port, s.keepalive_s)
+        except ssl.SSLCertVerificationError as exc:
+            self._problem(
+                f"TLS: broker {s.host}:{s.port} certificate not trusted ({exc.verify_message}); "
+                f"check that mqtt.ca_file {s.ca_file} holds the CA that signed it"
+            )
+        except ssl.SSLError as exc:
+            self._problem(f"TLS handshake with {s.host}:{s.port} failed: {exc}")
+        except OSError as exc:
+            self._problem(f"cannot reach MQTT broker {s.host}:{s.port}: {exc.strerror or exc}",
+                          logging.WARNING)  # fmt: skip
+        else:
+            self._connect_started = time.monotonic()
+            self.client.loop_start()
+            self._loop_running = True
+            return
+        self._schedule_retry()
+
+    def _link_down(self) -> None:
+        if self._loop_running:
+            self.client.loop_stop()
+            self._loop_running = False
+        self.connected = False
+        self.connected_event.clear()
+
+    def _handle_signals(self) -> None:
+        while self._signals:
+            kind, arg = self._signals.popleft()
+            if kind == "up":
+                self._up()
+            elif kind == "refused":
+                self._link_down()
+                hint = _AUTH_HINT if int(arg.value) in (4, 5, 134, 135) else "check the broker log"
+                self._problem(f"MQTT broker {self.settings.host}:{self.settings.port} refused "
+                              f"the connection: {arg.getName()}; {hint}")  # fmt: skip
+                self._schedule_retry()
+            elif kind == "down" and self._loop_running:
+                was_up = self.connected
+                self._link_down()
+                if was_up:
+                    self._problem(f"lost the MQTT broker ({arg}); events wait in the spool",
+                                  logging.WARNING)  # fmt: skip
+                self._schedule_retry()
+            elif kind == "stale_face":
+                self._clear_stale(arg)
+
+    def _up(self) -> None:
+        if self.last_error is not None or self._attempt:
+            logger.warning(
+                "MQTT broker %s:%d connected again", self.settings.host, self.settings.port
+            )
+        else:
+            logger.info("connected to MQTT broker %s:%d", self.settings.host, self.settings.port)
+        self.connected = True
+        self.connected_event.set()
+        self.last_error = None
+        self._attempt = 0
+        self.drain.reset()
+        if self.settings.discovery:
+            for topic, cfg in discovery.discovery_configs(self.topics).items():
+                self.client.publish(topic, discovery.encode(cfg), qos=1, retain=True)
+        for topic, data in self._statuses.items():
+            self.client.publish(topic, data, qos=1, retain=True)
+        self._sent_at.clear()  # states go out again now
+        self._summary_faces = -1
+        with self._state_lock:
+            for face_id, state in self._faces.items():
+                self._pending.setdefault(face_id, state)
+
+    def _handle_acks(self) -> None:
+        rowids = []
+        with self._inflight_lock:
+            while self._acks:
+                rowid = self._inflight.pop(self._acks.popleft(), None)
+                if rowid is not None:
+                    rowids.append(rowid)
+        if rowids:
+            self.sink.spool.delete(rowids)
+            self.acked += len(rowids)
+
+    def _pump(self) -> None:
+        room = self.settings.inflight - len(self._inflight)
+        for ev in self.drain.select(room, self.busy_rowids()):
+            info = self.client.publish(ev.topic, ev.payload, qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                self.drain.unsent(ev.rowid)
+                break
+            with self._inflight_lock:  # NO_CONN: paho keeps it and sends it on reconnect
+                self._inflight[info.mid] = ev.rowid
+            self.published += 1
+
+    def _publish_states(self) -> None:
+        now = time.monotonic()
+        interval = self.settings.state_interval_s
+        with self._state_lock:
+            due = {f: s for f, s in self._pending.items()
+                   if s is None or now - self._sent_at.get(f, -1e9) >= interval}  # fmt: skip
+            for f in due:
+                del self._pending[f]
+        for face_id, state in due.items():
+            topic = self.topics.face_state(face_id)
+            if state is None:
+                self._faces.pop(face_id, None)
+                self._sent_at.pop(face_id, None)
+                self.client.publish(topic, b"", qos=0, retain=True)
+                self._retained_faces.discard(face_id)
+            else:
+                self._faces[face_id] = state
+                self._sent_at[face_id] = now
+                self.client.publish(topic, json.dumps(state).encode(), qos=0, retain=True)
+                self._retained_faces.add(face_id)
+        self._summary_dirty = self._summary_dirty or bool(due)
+        changed = len(self._faces) != self._summary_faces
+        if changed or (self._summary_dirty and now - self._summary_at >= interval):
+            summary = discovery.summary_state(self._faces)
+            self.client.publish(self.topics.state, json.dumps(summary).encode(), qos=0, retain=True)
+            self._summary_at, self._summary_faces = now, len(self._faces)
+            self._summary_dirty = False
+
+    def _clear_stale(self, topic: str) -> None:
+        parts = topic.split("/")
+        if len(parts) >= 2 and parts[-2].isdigit() and int(parts[-2]) not in self._faces:
+            with self._state_lock:
+                if int(parts[-2]) in self._pending:
+                    return
+            self.client.publish(topic, b"", qos=0, retain=True)
+
+    def _publish_stats(self) -> None:
+        stats, self._stats = self._stats, None
+        if stats is None:
+            return
+        stats["spool"] = {k: v for k, v in self.sink.health().items() if k != "last_error"}
+        if "temperature_c" not in stats:
+            stats["temperature_c"] = cpu_temperature_c()
+        self.client.publish(self.topics.stats, json.dumps(stats, default=str).encode(), qos=0)
+
+    def _dispatch(self) -> None:
+        while True:
+            topic, payload = self._commands.get()
+            for callback in list(self._callbacks):
+                try:
+                    callback(topic, payload)
+                except Exception:
+                    logger.exception("command callback %r failed on %s", callback, topic)
+
+    def _shutdown(self) -> None:
+        if self.connected:
+            info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
+            info.wait_for_publish(max(0.5, self._deadline - time.monotonic()))
+            self.client.disconnect()
+        if self._loop_running:
+            self.client.loop_stop()
+            self._loop_running = False
+        self.connected = False
+        self.connected_event.clear()
+        waiting = self.sink.spool.depth
+        if waiting:
+            logger.info("%d events stay in the spool for the next start", waiting)

@@ -1,0 +1,281 @@
+"""MQTT sink: events through a durable spool, face states, stats, availability, discovery.
+
+Threads and what each may block on:
+
+* the caller (frame loop): ``emit``/``face_state``/``stats`` only serialise and hand off to
+  bounded slots; they never touch the network or the disk.
+* ``microemo-spool`` commits handed-off events to the SQLite spool (one commit per burst).
+* ``microemo-mqtt`` connects (capped exponential back-off with jitter), publishes spooled
+  events within an in-flight window, deletes them on PUBACK, publishes states and stats.
+* paho's own network thread (``loop_start``) moves the bytes.
+
+Loss policy. An event committed to the spool is published until the broker acknowledges it
+(QoS 1), across reconnects, restarts and ``kill -9``; it may arrive twice (dedupe on
+``id`` + ``phase`` + ``seq``). On ``kill -9`` only events still in the hand-off queue
+(accepted by ``emit`` but not yet committed, normally none or one burst) are lost. When the
+hand-off queue is full (disk stalled) ``emit`` drops the event and counts it
+(``handoff_dropped``); when the spool is full the oldest are dropped and counted (``dropped``).
+Face states and stats are latest-wins and are not spooled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from microemo.config import Config, MqttConfig
+from microemo.publish import discovery
+from microemo.publish.events import event_schema
+from microemo.publish.link import Link
+from microemo.publish.spool import Drain, Spool, SpoolSequence
+from microemo.publish.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+CommandCallback = Callable[[str, bytes], None]
+
+
+class MqttError(Exception):
+    """MQTT cannot be set up (bad CA file, bad client certificate); names the file."""
+
+
+@dataclass
+class MqttSettings:
+    host: str = "localhost"
+    port: int = 1883
+    username: str = ""
+    password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = 30
+    client_id: str = ""
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    state_interval_s: float = 1.0
+    discovery: bool = True
+    share_landmarks: bool = False
+    inflight: int = 32
+    handoff: int = 1024
+
+    @classmethod
+    def from_config(cls, m: MqttConfig, **extra: Any) -> MqttSettings:
+        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff"}
+        values = {n: getattr(m, n) for n in names}
+        return cls(**values, password=read_mqtt_password(), **extra)
+
+
+def read_mqtt_password() -> str | None:
+    """The broker password: ``microemo.secrets`` when installed, else the same two places it
+    reads: env ``MICROEMO_MQTT_PASSWORD`` or ``$CREDENTIALS_DIRECTORY/mqtt_password``."""
+    try:
+        secrets: Any = importlib.import_module("microemo.secrets")
+    except ImportError:
+        secrets = None
+    for name in ("mqtt_password", "read_mqtt_password"):
+        fn = getattr(secrets, name, None)
+        if callable(fn):
+            value = fn()
+            return None if value is None else str(value)
+    value = os.environ.get("MICROEMO_MQTT_PASSWORD")
+    if value:
+        return value
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "mqtt_password").is_file():
+        return (Path(creds) / "mqtt_password").read_text().rstrip("\r\n")
+    return None
+
+
+class MqttSink:
+    """The ``Sink`` that publishes over MQTT; see the module docstring for the loss policy."""
+
+    def __init__(self, topics: Topics, spool: Spool, settings: MqttSettings) -> None:
+        self.topics = topics
+        self.settings = settings
+        self.spool = spool
+        self.sequence = SpoolSequence(spool)
+        self._run_key = f"{int(time.time() * 1000):x}"
+        self._handoff: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(settings.handoff)
+        self._event_keys = frozenset(event_schema()["properties"])
+        self.handoff_dropped = 0
+        self.rejected = 0
+        self._closed = False
+        self._link = Link(self, self._make_client(), Drain(spool))
+        self._writer = threading.Thread(
+            target=self._writer_main, name="microemo-spool", daemon=True
+        )
+        self._writer.start()
+        self._link.start()
+
+    @classmethod
+    def from_config(cls, config: Config) -> MqttSink:
+        """Open the spool (``spool.path`` or ``<state_dir>/spool.sqlite3``) and start."""
+        path = config.spool.path or config.device.state_dir / "spool.sqlite3"
+        spool = Spool(path, config.spool.max_events, fsync=config.spool.fsync)
+        topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
+        settings = MqttSettings.from_config(
+            config.mqtt, inflight=config.spool.inflight, handoff=config.spool.handoff
+        )
+        return cls(topics, spool, settings)
+
+    # -- client set-up ----------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=s.client_id or f"microemo-{self.topics.device_id}",
+            reconnect_on_failure=False,  # Link reconnects, with jitter
+        )
+        client.max_inflight_messages_set(s.inflight + 16)
+        if s.username:
+            client.username_pw_set(s.username, s.password)
+        elif s.password:
+            logger.warning("an MQTT password is set but mqtt.username is empty: not sending it")
+        client.will_set(self.topics.availability, "offline", qos=1, retain=True)
+        if s.tls:
+            self._set_tls(client)
+        return client
+
+    def _set_tls(self, client: mqtt.Client) -> None:
+        s = self.settings
+        for key, path in (("ca_file", s.ca_file), ("cert_file", s.cert_file),
+                          ("key_file", s.key_file)):  # fmt: skip
+            if path is not None and not Path(path).is_file():
+                raise MqttError(f"mqtt.{key} {path}: no such file; set mqtt.{key} to a PEM file")
+        try:
+            client.tls_set(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+            )
+        except (ssl.SSLError, ValueError, OSError) as exc:
+            raise MqttError(
+                f"mqtt TLS set-up failed ({exc}): check that mqtt.ca_file {s.ca_file} is a PEM "
+                f"CA bundle and that mqtt.cert_file {s.cert_file} matches mqtt.key_file "
+                f"{s.key_file}"
+            ) from None
+
+    # -- Sink protocol (frame loop: never blocks) -----------------------------------------
+    def emit(self, event: dict[str, Any]) -> None:
+        """Hand ``event`` to the spool writer; counted and dropped if the hand-off is full."""
+        if self._closed:
+            raise RuntimeError("MqttSink.emit after close()")
+        extra = event.keys() - self._event_keys
+        if extra:  # the schema forbids them; this also keeps landmarks and images home
+            self.rejected += 1
+            logger.error("event %s refused: fields not in the schema: %s", event.get("id"), extra)
+            return
+        key = f"{self._run_key}:{event.get('face_id')}"
+        row = (key, self.topics.events, json.dumps(event, separators=(",", ":")).encode())
+        try:
+            self._handoff.put_nowait(row)
+        except queue.Full:
+            self.handoff_dropped += 1
+            if self.handoff_dropped == 1 or self.handoff_dropped % 1000 == 0:
+                logger.error("spool writer behind: %d events dropped", self.handoff_dropped)
+
+    def face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
+        """Latest-wins: published retained at most every ``state_interval_s``; None clears."""
+        if state is not None:
+            state = discovery.scrub(state, self.settings.share_landmarks)
+        self._link.set_face_state(int(face_id), state)
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        self._link.set_stats(dict(stats))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Commit what was handed off, publish what the broker takes within ``timeout``,
+        send ``offline`` and disconnect. Unacknowledged events stay spooled for next time."""
+        if self._closed:
+            return
+        self._closed = True
+        self._handoff.put(None)
+        self._writer.join()
+        self._link.stop(timeout)
+        self.spool.close()
+
+    # -- for other components -------------------------------------------------------------
+    def on_command(self, callback: CommandCallback) -> None:
+        """Call ``callback(topic, payload)`` for each message under ``{base}/cmd/``; it runs
+        on a dedicated thread, one message at a time (at most 32 waiting, more are dropped)."""
+        self._link.add_command_callback(callback)
+
+    def publish_status(self, topic_suffix: str, payload: Any, retain: bool = True) -> bool:
+        """Publish on ``{prefix}/{device}/{topic_suffix}`` (QoS 1). Retained statuses are
+        remembered and published again on every connect; others are lost while offline.
+        Returns whether it was handed to a connected client."""
+        topic = self.topics.status(topic_suffix)
+        if isinstance(payload, (dict, list)):
+            data = json.dumps(payload, separators=(",", ":")).encode()
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = bytes(payload)
+        return self._link.publish_status(topic, data, retain)
+
+    def retire(self, timeout: float = 5.0) -> bool:
+        """Remove this device from Home Assistant: empty retained discovery configs, summary
+        and face states. Returns True when the broker acknowledged every removal."""
+        return self._link.retire(timeout)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every event handed to ``emit`` so far is committed to the spool."""
+        end = time.monotonic() + timeout
+        while self._handoff.unfinished_tasks:
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._link.connected_event.wait(timeout)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "connected": self._link.connected,
+            "spool_depth": self.spool.depth,
+            "dropped": self.spool.dropped,
+            "handoff_dropped": self.handoff_dropped,
+            "handoff_waiting": self._handoff.qsize(),
+            "rejected": self.rejected,
+            "published": self._link.published,
+            "acked": self._link.acked,
+            "in_flight": self._link.in_flight,
+            "last_error": self._link.last_error,
+        }
+
+    # -- spool writer thread ----------------------------------------------------------------
+    def _writer_main(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._handoff.get()]
+            while len(batch) < 512:
+                try:
+                    batch.append(self._handoff.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            rows = [r for r in batch if r is not None]
+            while rows:
+                try:
+                    self.spool.append(rows, self._link.busy_rowids)
+                    break
+                except Exception:
+                    logger.exception("spool %s: write failed; retrying in 1 s", self.spool.path)
+                    time.sleep(1.0)
+            for _ in batch:
+                self._handoff.task_done()
+            self._link.wake()

@@ -1,0 +1,106 @@
+"""Every MQTT topic microemo uses, built in one place.
+
+``{prefix}/{device}/...``:
+
+==============================  =====  ======  =============================================
+topic                           QoS    retain  payload
+==============================  =====  ======  =============================================
+availability                    1      yes     ``online`` / ``offline`` (last will)
+events                          1      no      event JSON (schema microemo.event/1), spooled
+state                           0      yes     device summary: faces present, first face's state
+face/{face_id}/state            0      yes     one face's current state; empty when it leaves
+stats                           0      no      health figures every ``mqtt.stats_interval_s``
+cmd/model                       -      -       reserved: model update commands (subscribed)
+model/status                    1      yes     model update status (published by the updater)
+==============================  =====  ======  =============================================
+
+Home Assistant discovery: ``{discovery_prefix}/{component}/{device}/{object_id}/config``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEGMENT = re.compile(r"^[^#+/\x00]+$")
+_SUFFIX = re.compile(r"^[^#+\x00]+$")
+
+
+def _check_segment(what: str, value: str) -> str:
+    if not _SEGMENT.match(value):
+        raise ValueError(f"{what} {value!r}: must be non-empty without '/', '+', '#'")
+    return value
+
+
+class Topics:
+    """Topic names for one device."""
+
+    def __init__(self, prefix: str, device_id: str, discovery_prefix: str = "homeassistant"):
+        if not prefix or not _SUFFIX.match(prefix) or prefix.startswith("/"):
+            raise ValueError(f"mqtt.prefix {prefix!r}: must be non-empty without '+' or '#'")
+        self.prefix = prefix.rstrip("/")
+        self.device_id = _check_segment("device id", device_id)
+        self.discovery_prefix = discovery_prefix.rstrip("/")
+        self.base = f"{self.prefix}/{self.device_id}"
+
+    @property
+    def availability(self) -> str:
+        return f"{self.base}/availability"
+
+    @property
+    def events(self) -> str:
+        return f"{self.base}/events"
+
+    @property
+    def state(self) -> str:
+        return f"{self.base}/state"
+
+    def face_state(self, face_id: int) -> str:
+        return f"{self.base}/face/{int(face_id)}/state"
+
+    @property
+    def face_state_filter(self) -> str:
+        return f"{self.base}/face/+/state"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.base}/stats"
+
+    @property
+    def cmd_model(self) -> str:
+        return f"{self.base}/cmd/model"
+
+    @property
+    def cmd_filter(self) -> str:
+        return f"{self.base}/cmd/#"
+
+    @property
+    def model_status(self) -> str:
+        return f"{self.base}/model/status"
+
+    def status(self, suffix: str) -> str:
+        """``{prefix}/{device}/{suffix}`` for other components (e.g. ``model/status``)."""
+        suffix = suffix.strip("/")
+        if not suffix or not _SUFFIX.match(suffix):
+            raise ValueError(f"topic suffix {suffix!r}: must be non-empty without '+' or '#'")
+        return f"{self.base}/{suffix}"
+
+    def discovery(self, component: str, object_id: str) -> str:
+        _check_segment("discovery component", component)
+        _check_segment("discovery object id", object_id)
+        return f"{self.discovery_prefix}/{component}/{self.device_id}/{object_id}/config"
+
+
+def subscription(prefix: str, device: str = "+") -> str:
+    """Filter for everything one device (or every device with ``+``) publishes."""
+    if device != "+":
+        _check_segment("device id", device)
+    return f"{prefix.rstrip('/')}/{device}/#"
+
+
+def parse(prefix: str, topic: str) -> tuple[str, str] | None:
+    """Split ``{prefix}/{device}/{rest}`` into (device, rest); None for foreign topics."""
+    head = prefix.rstrip("/") + "/"
+    if not topic.startswith(head):
+        return None
+    device, _, rest = topic[len(head) :].partition("/")
+    return (device, rest) if device and rest else None

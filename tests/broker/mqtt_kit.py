@@ -1,0 +1,169 @@
+"""Helpers for the broker tests: a real Mosquitto, a recording subscriber, synthetic events."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from microemo.publish.events import EventFactory
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float = 15.0, step: float = 0.02) -> bool:
+    """Poll until ``predicate()`` is true; readiness, not a timing assertion."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
+
+
+class Broker:
+    """One mosquitto process on 127.0.0.1:port with persistence in ``workdir``."""
+
+    def __init__(self, workdir: Path, password_file: Path | None = None) -> None:
+        if not Path(MOSQUITTO).exists():
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        self.port = free_port()
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            f"allow_anonymous {'false' if password_file else 'true'}",
+            "persistence true",
+            f"persistence_location {workdir}/",
+            f"log_dest file {workdir}/mosquitto.log",
+        ]
+        if password_file:
+            lines.append(f"password_file {password_file}")
+        if os.geteuid() == 0:  # else mosquitto drops to user "mosquitto", who cannot write here
+            lines.append("user root")
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def _accepting(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
+        if not wait_for(self._accepting, 10):
+            raise RuntimeError(f"mosquitto did not start; see {self.workdir}/mosquitto.log")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # graceful: saves the persistence db
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Recorder:
+    """A subscriber with a persistent session (QoS 1), so a broker restart loses nothing."""
+
+    def __init__(self, port: int, topic: str, client_id: str | None = None) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"recorder-{port}-{time.monotonic_ns()}",
+            clean_session=False,
+        )
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "recorder could not subscribe"
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def on(self, suffix: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t.endswith(suffix)]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(p) for p in self.on("/events")]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def make_episode(n: int, face_id: int) -> SimpleNamespace:
+    classification = SimpleNamespace(
+        core="happiness",
+        core_source="rules",
+        micro="excited",
+        micro_state="Happy",
+        micro_rule="AU12+AU26",
+        scores={"happiness": 0.8, "neutral": 0.2},
+    )
+    onset = 1000.0 * n
+    return SimpleNamespace(
+        episode_id=f"ep-{face_id}-{n:06d}",
+        face_id=face_id,
+        onset_ms=onset,
+        apex_ms=onset + 120.0,
+        offset_ms=onset + 300.0,
+        apex_aus={"AU12": 2.5, "AU26": 1.25},
+        classification=classification,
+    )
+
+
+def make_events(factory: EventFactory, start: int, count: int, faces: int = 2) -> Iterator[dict]:
+    """``count`` episodes spread over ``faces`` faces, each giving start, update and end."""
+    for n in range(start, start + count):
+        ep = make_episode(n, face_id=n % faces)
+        for phase, t in (("start", ep.onset_ms), ("update", ep.apex_ms), ("end", ep.offset_ms)):
+            yield factory.make(phase, ep, t)
+
+
+def dedupe(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """First occurrence of each (id, phase): what a consumer keeps."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in events:
+        key = (e["id"], e["phase"])
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def in_order_per_face(events: list[dict[str, Any]]) -> bool:
+    last: dict[int, int] = {}
+    for e in events:
+        if e["seq"] <= last.get(e["face_id"], 0):
+            return False
+        last[e["face_id"]] = e["seq"]
+    return True
