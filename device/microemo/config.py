@@ -74,13 +74,53 @@ class AUConfig(Section):
 
 
 class SpottingConfig(Section):
-    on_threshold: float = Field(1.2, ge=0, le=5, description="AU intensity that starts an episode")
+    on_threshold: float = Field(2.0, ge=0, le=5, description="AU intensity that starts an episode")
     off_threshold: float = Field(0.7, ge=0, le=5, description="intensity that ends it")
     min_duration_ms: float = Field(40.0, ge=0, le=2000, description="shorter bumps are noise")
     max_duration_ms: float = Field(4000.0, ge=100, le=60_000,
                                    description="episodes are closed after this long")
     update_every_ms: float = Field(1000.0, ge=50, le=60_000,
                                    description="re-send 'update' for long episodes this often")
+    smooth_ms: float = Field(15.0, ge=0, le=500,
+                             description="AU smoothing time constant before spotting")
+    baseline_window_ms: float = Field(1000.0, ge=100, le=30_000,
+                                      description="local baseline: lowest level over this long")
+    noise_tau_ms: float = Field(4000.0, ge=100, le=120_000,
+                                description="time constant of each AU's running noise level")
+    noise_floor: float = Field(0.3, ge=0.01, le=5,
+                               description="smallest noise level assumed for an AU")
+    noise_cap: float = Field(3.0, ge=0.1, le=5,
+                             description="rises are capped at this when measuring noise")
+    z_on: float = Field(5.0, ge=0, le=50,
+                        description="a rise must be this many times its AU's noise to start")
+    z_off: float = Field(1.5, ge=0, le=50,
+                         description="an episode ends when no AU is this many times its noise")
+    end_fraction: float = Field(0.3, ge=0, lt=1,
+                                description="an episode also ends below this share of its peak")
+    join_ms: float = Field(150.0, ge=0, le=2000,
+                           description="AUs crossing this soon after the onset join the episode")
+    confirm_ms: float = Field(25.0, ge=0, le=500,
+                              description="a rise must hold this long before 'start' is sent")
+    apex_drop: float = Field(0.75, gt=0, lt=1,
+                             description="apex is sent once the level falls to this share")
+    apex_au_fraction: float = Field(0.4, ge=0, le=1,
+                                    description="AUs at this share of the peak are named")
+    onset_fraction: float = Field(0.25, ge=0, le=1,
+                                  description="onset: last frame under this share of on_threshold")
+    max_onset_lookback_ms: float = Field(400.0, ge=0, le=5000,
+                                         description="onset is never backdated further")
+    warmup_ms: float = Field(1000.0, ge=0, le=60_000,
+                             description="no episodes while a new face's baseline forms")
+    max_rotation_rad_s: float = Field(1.5, gt=0, le=50,
+                                      description="faster head rotation gates new episodes")
+    max_pose_change_rad: float = Field(0.06, gt=0, le=3,
+                                       description="a rise during a larger head turn is no start")
+    motion_hold_ms: float = Field(250.0, ge=0, le=5000,
+                                  description="gate kept this long after fast rotation")
+    blink_level: float = Field(2.0, ge=0, le=5,
+                               description="AU45 at which lid AUs are ignored (a blink)")
+    blink_hold_ms: float = Field(150.0, ge=0, le=2000,
+                                 description="lid AUs stay ignored this long after a blink")
 
 
 class ModelConfig(Section):

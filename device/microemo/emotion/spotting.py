@@ -1,15 +1,42 @@
-"""Placeholder spotter (hysteresis on the strongest expressive AU); replaced by the spotting
-work of issue 7. Interface: ``Spotter.update(AUFrame) -> list[Spot]``."""
+"""Spotting: onset, apex and offset of expression episodes in each face's AU series.
+
+Per face and per AU, the intensity (already relative to the face's neutral) is smoothed
+over ``smooth_ms`` and detrended against a local baseline: the lowest value seen over the
+last ``baseline_window_ms`` (kept in fixed time slots, so 200 fps costs what 30 fps does),
+frozen while an episode is open. The rise above it is compared with that AU's own running
+noise (RMS of the rise while idle), so an AU that moves with speech on this face needs a
+bigger bump than one that is usually still. An episode starts when some carrying AU is at
+least ``on_threshold`` above its baseline and ``z_on`` times its noise for ``confirm_ms``;
+its onset is backdated to where the rise began, the apex is sent once the level has fallen
+to ``apex_drop`` of the peak, and the end once it is back under ``off_threshold``.
+
+Never carrying on their own: AU45 (blinks), AU25/AU26 (speech opens the mouth all the
+time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink.
+Fast head rotation (pose_r_rad speed above ``max_rotation_rad_s``) gates new starts for
+``motion_hold_ms`` and freezes the noise estimate. Micro (< 500 ms) versus macro is left to
+the consumer, from ``offset_ms - onset_ms``. Cost: a few small numpy ops per frame per face.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 
-from microemo.config import SpottingConfig
-from microemo.types import AU_NAMES, AUFrame
+import numpy as np
 
-_IGNORED = {"AU45", "AU25", "AU26"}
-_IDX = [i for i, n in enumerate(AU_NAMES) if n not in _IGNORED]
+from microemo.config import SpottingConfig
+from microemo.types import AU_INDEX, AU_NAMES, AUFrame
+
+logger = logging.getLogger(__name__)
+
+N_AU = len(AU_NAMES)
+_NEVER_ALONE = (25, 26, 45)
+CARRY = np.array([n not in _NEVER_ALONE for n in (int(a[2:]) for a in AU_NAMES)])
+_LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])
+_BLINK = AU_INDEX[45]
+N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
+N_HIST = 256  # recent (t, rise) rows for backdating the onset
 
 
 @dataclass
@@ -23,48 +50,204 @@ class Spot:
 
 
 @dataclass
-class _Open:
+class _Episode:
     onset_ms: float
-    apex_ms: float
-    apex_value: float
-    apex_aus: dict[str, float]
+    lead: int  # AU index that started it
+    peak: float
+    peak_ms: float
+    peak_rise: np.ndarray
+    carriers: np.ndarray  # bool, AUs that crossed their thresholds during the episode
     apex_sent: bool = False
 
 
+class _Face:
+    def __init__(self, t_ms: float) -> None:
+        self.first_ms = t_ms
+        self.last_ms = t_ms
+        self.smooth: np.ndarray | None = None
+        self.slots = np.full((N_SLOTS, N_AU), np.inf, np.float32)
+        self.slot_end = -math.inf
+        self.slot_i = 0
+        self.frozen: np.ndarray | None = None
+        self.var = np.zeros(N_AU, np.float32)
+        self.n_var = 0
+        self.pose: np.ndarray | None = None
+        self.gate_until = -math.inf
+        self.blink_until = -math.inf
+        self.cross_ms = math.inf  # first frame of the current above-threshold run
+        self.hist_t = np.zeros(N_HIST, np.float64)
+        self.hist_r = np.zeros((N_HIST, N_AU), np.float32)
+        self.hist_p = np.zeros((N_HIST, 3), np.float32)
+        self.hist_n = 0
+        self.ep: _Episode | None = None
+
+
 class Spotter:
+    """Stage: AUFrame -> list[Spot]. Causal; lag is ``confirm_ms`` at the start and the
+    fall to ``apex_drop``/``off_threshold`` at apex and end. One state per face id; call
+    ``close_face`` when a face is gone (its open episode is ended there)."""
+
     def __init__(self, config: SpottingConfig) -> None:
         self.config = config
-        self._open: dict[int, _Open] = {}
+        self._faces: dict[int, _Face] = {}
 
     def update(self, au: AUFrame) -> list[Spot]:
-        c = self.config
-        level = float(au.intensity[_IDX].max()) if au.baseline_ready else 0.0
-        ep = self._open.get(au.face_id)
-        if ep is None:
-            if level >= c.on_threshold:
-                aus = {AU_NAMES[i]: float(au.intensity[i]) for i in _IDX
-                       if au.intensity[i] >= c.off_threshold}
-                self._open[au.face_id] = _Open(au.t_ms, au.t_ms, level, aus)
-                return [Spot("start", au.face_id, au.t_ms, apex_aus=aus)]
-            return []
-        out: list[Spot] = []
-        if level > ep.apex_value:
-            ep.apex_ms, ep.apex_value = au.t_ms, level
-            ep.apex_aus = {AU_NAMES[i]: float(au.intensity[i]) for i in _IDX
-                           if au.intensity[i] >= c.off_threshold}
-        elif not ep.apex_sent and level < 0.8 * ep.apex_value:
-            ep.apex_sent = True
-            out.append(Spot("apex", au.face_id, ep.onset_ms, ep.apex_ms, None, ep.apex_aus))
-        if level < c.off_threshold or au.t_ms - ep.onset_ms > c.max_duration_ms:
-            out.extend(self.close_face(au.face_id, au.t_ms))
-        return out
+        st = self._faces.get(au.face_id)
+        if st is None:
+            st = self._faces[au.face_id] = _Face(au.t_ms)
+        rise = self._rise(st, au)
+        if st.ep is None:
+            return self._idle(st, au, rise)
+        return self._active(st, au, rise)
 
     def close_face(self, face_id: int, t_ms: float) -> list[Spot]:
-        ep = self._open.pop(face_id, None)
-        if ep is None:
+        st = self._faces.pop(face_id, None)
+        if st is None or st.ep is None:
             return []
+        return self._end(st, face_id, t_ms)
+
+    # -- signal ------------------------------------------------------------------------
+    def _rise(self, st: _Face, au: AUFrame) -> np.ndarray:
+        c = self.config
+        t = au.t_ms
+        dt = max(t - st.last_ms, 0.0)
+        x = np.asarray(au.intensity, np.float32)
+        if st.smooth is None:
+            st.smooth = x.copy()
+        else:
+            a = 1.0 - math.exp(-dt / c.smooth_ms) if c.smooth_ms > 0 else 1.0
+            st.smooth += np.float32(a) * (x - st.smooth)
+        xs = st.smooth
+        if st.frozen is not None:
+            base = st.frozen
+        else:
+            base = st.slots.min(0)
+            base = np.where(np.isfinite(base), base, xs)
+        # the ring stores what the face would show without the episode
+        stored = np.minimum(xs, base) if st.ep is not None else xs
+        if t >= st.slot_end:
+            st.slot_i = (st.slot_i + 1) % N_SLOTS
+            st.slots[st.slot_i] = stored
+            st.slot_end = t + c.baseline_window_ms / N_SLOTS
+        else:
+            np.minimum(st.slots[st.slot_i], stored, out=st.slots[st.slot_i])
+        rise = np.maximum(xs - base, 0.0)
+        self._motion(st, au, t, dt)
+        if x[_BLINK] >= c.blink_level:
+            st.blink_until = t + c.blink_hold_ms
+        if st.ep is None and t >= st.gate_until:
+            b = 1.0 - math.exp(-dt / c.noise_tau_ms) if st.n_var else 1.0
+            st.var += np.float32(b) * (np.minimum(rise, c.noise_cap) ** 2 - st.var)
+            st.n_var += 1
+        i = st.hist_n % N_HIST
+        st.hist_t[i] = t
+        st.hist_r[i] = rise
+        if st.pose is not None:
+            st.hist_p[i] = st.pose
+        st.hist_n += 1
+        st.last_ms = t
+        return rise
+
+    def _motion(self, st: _Face, au: AUFrame, t: float, dt: float) -> None:
+        pose = np.asarray(au.face.pose_r_rad, np.float32)
+        if st.pose is not None and dt > 0:
+            speed = float(np.abs(pose - st.pose).max()) * 1000.0 / dt
+            if speed > self.config.max_rotation_rad_s:
+                st.gate_until = t + self.config.motion_hold_ms
+        st.pose = pose
+
+    def _active_mask(
+        self, st: _Face, rise: np.ndarray, t: float, level: float, z: float
+    ) -> np.ndarray:
+        c = self.config
+        noise = np.maximum(np.sqrt(st.var), c.noise_floor)
+        mask: np.ndarray = CARRY & (rise >= level) & (rise >= z * noise)
+        if t < st.blink_until:
+            mask &= ~_LIDS
+        return mask
+
+    # -- state machine -----------------------------------------------------------------
+    def _idle(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
+        c, t = self.config, au.t_ms
+        warm = au.baseline_ready and t - st.first_ms >= c.warmup_ms
+        mask = self._active_mask(st, rise, t, c.on_threshold, c.z_on)
+        if not (warm and t >= st.gate_until and mask.any()):
+            st.cross_ms = math.inf
+            return []
+        st.cross_ms = min(st.cross_ms, t)
+        if t - st.cross_ms < c.confirm_ms:
+            return []
+        lead = int(np.argmax(np.where(mask, rise, -1.0)))
+        onset, turned = self._backdate(st, lead, t)
+        if turned > c.max_pose_change_rad:
+            # the head turned while the AU rose: the estimator's pose leakage, not a face
+            st.gate_until = t + c.motion_hold_ms
+            st.cross_ms = math.inf
+            return []
+        st.frozen = st.slots.min(0)
+        st.ep = _Episode(onset, lead, float(rise[lead]), t, rise.copy(), mask.copy())
+        return [Spot("start", au.face_id, onset, apex_aus=self._aus(st.ep.peak_rise, mask))]
+
+    def _backdate(self, st: _Face, lead: int, t: float) -> tuple[float, float]:
+        """Onset: the last recent frame where the lead AU was still near its baseline;
+        also how far the head turned (largest pose angle change, rad) since then."""
+        c = self.config
+        floor = c.onset_fraction * c.on_threshold
+        n = min(st.hist_n, N_HIST)
+        onset, i = t, (st.hist_n - 1) % N_HIST
+        now = st.hist_p[i]
+        for k in range(1, n + 1):
+            i = (st.hist_n - k) % N_HIST
+            if t - st.hist_t[i] > c.max_onset_lookback_ms:
+                break
+            onset = float(st.hist_t[i])
+            if st.hist_r[i, lead] <= floor:
+                break
+        turned = float(np.abs(now - st.hist_p[i]).max())
+        return onset, turned
+
+    def _active(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
+        c, t = self.config, au.t_ms
+        ep = st.ep
+        assert ep is not None
+        if t - ep.onset_ms <= c.join_ms:  # AUs rising together with the lead join it
+            ep.carriers |= self._active_mask(st, rise, t, c.on_threshold, c.z_on)
+        level = float(rise[ep.carriers].max())
+        off = max(c.off_threshold, c.end_fraction * ep.peak)
+        still = self._active_mask(st, rise, t, off, c.z_off) & ep.carriers
+        out: list[Spot] = []
+        if level > ep.peak:
+            ep.peak, ep.peak_ms, ep.peak_rise = level, t, rise.copy()
+        elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
+            ep.apex_sent = True
+            out.append(
+                Spot(
+                    "apex",
+                    au.face_id,
+                    ep.onset_ms,
+                    ep.peak_ms,
+                    None,
+                    self._aus(ep.peak_rise, ep.carriers),
+                )
+            )
+        if not still.any() or t - ep.onset_ms >= c.max_duration_ms:
+            out.extend(self._end(st, au.face_id, t))
+        return out
+
+    def _end(self, st: _Face, face_id: int, t: float) -> list[Spot]:
+        ep = st.ep
+        assert ep is not None
+        st.ep, st.frozen, st.cross_ms = None, None, math.inf
+        aus = self._aus(ep.peak_rise, ep.carriers)
         out = []
         if not ep.apex_sent:
-            out.append(Spot("apex", face_id, ep.onset_ms, ep.apex_ms, None, ep.apex_aus))
-        out.append(Spot("end", face_id, ep.onset_ms, ep.apex_ms, t_ms, ep.apex_aus))
+            out.append(Spot("apex", face_id, ep.onset_ms, ep.peak_ms, None, aus))
+        out.append(Spot("end", face_id, ep.onset_ms, ep.peak_ms, t, aus))
         return out
+
+    def _aus(self, rise: np.ndarray, carriers: np.ndarray) -> dict[str, float]:
+        """AUs that carried the episode with their rise at the apex, strongest first."""
+        c = self.config
+        keep = carriers & (rise >= c.apex_au_fraction * float(rise[carriers].max()))
+        order = np.argsort(-rise)
+        return {AU_NAMES[i]: round(float(rise[i]), 3) for i in order if keep[i]}
