@@ -14,7 +14,7 @@ import base64
 import logging
 import os
 import sys
-import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,9 @@ def sign_message(payload: dict[str, Any], private_key_path: Path) -> dict[str, A
     """Return ``payload`` plus ``issued`` (if absent) and ``signature``: base64 ed25519 over
     ``canonical_message`` of everything else."""
     msg = {k: v for k, v in payload.items() if k != SIGNATURE_FIELD}
-    msg.setdefault("issued", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    # milliseconds: the device ignores commands not issued after the last one it handled
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    msg.setdefault("issued", now.replace("+00:00", "Z"))
     sig = load_private_key(private_key_path).sign(canonical_message(msg))
     msg[SIGNATURE_FIELD] = base64.b64encode(sig).decode()
     return msg
