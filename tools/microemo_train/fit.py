@@ -190,7 +190,7 @@ def plot_confusion(cm: list[list[int]], labels: list[str], title: str, path: Pat
             ax.text(
                 j,
                 i,
-                int(m[i, j]),
+                str(int(m[i, j])),
                 ha="center",
                 va="center",
                 color="white" if rows[i, j] > 0.5 else "black",

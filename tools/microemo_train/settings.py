@@ -36,6 +36,13 @@ class DataConfig(Section):
     fps: float | None = Field(None, gt=0, description="frame rate of frame folders / stills")
 
 
+class SynthConfig(Section):
+    generate: bool = Field(False, description="write a synth-corpus at [data] root first")
+    subjects: int = Field(24, ge=2, le=10_000)
+    clips_per_label: int = Field(6, ge=1, le=1000)
+    seed: int = 0
+
+
 class ExtractConfig(Section):
     cache: Path = Field(Path(".cache/microemo-train"), description="per-input feature cache")
     jobs: int = Field(2, ge=1, le=256, description="parallel worker processes")
@@ -101,6 +108,7 @@ class EvaluateConfig(Section):
 class TrainConfig(Section):
     workdir: Path = Field(Path("out/train"), description="intermediate files of each step")
     data: DataConfig = Field(default_factory=DataConfig)
+    synthetic: SynthConfig = Field(default_factory=SynthConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     windows: WindowConfig = Field(default_factory=WindowConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)

@@ -123,7 +123,7 @@ def add_speech(x: np.ndarray, t: np.ndarray, subj: Subject, rng: np.random.Gener
     start, stop = rng.uniform(0, 0.5), t[-1] - rng.uniform(0, 0.5)
     on = ((t > start) & (t < stop)).astype(np.float32)
     phase = np.abs(np.sin(np.pi * rate * t + rng.uniform(0, np.pi)))
-    x[:, AU_INDEX[25]] += on * rng.uniform(1.0, 2.5) * phase
+    x[:, AU_INDEX[25]] += on * rng.uniform(1.0, 4.0) * phase
     x[:, AU_INDEX[26]] += on * rng.uniform(0.5, 2.0) * phase**2
     for au in SPEECH_LEAK:
         x[:, AU_INDEX[au]] += (
