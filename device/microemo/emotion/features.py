@@ -20,15 +20,17 @@ FEATURE_INDEX: dict[str, int] = {n: i for i, n in enumerate(FRAME_FEATURES)}
 
 
 def frame_vector(au: AUFrame, geometry_deviation: np.ndarray) -> np.ndarray:
-    return np.concatenate(
-        [au.intensity, geometry_deviation, au.face.obs.blendshapes]
-    ).astype(np.float32)
+    return np.concatenate([au.intensity, geometry_deviation, au.face.obs.blendshapes]).astype(
+        np.float32
+    )
 
 
 def columns(names: list[str] | tuple[str, ...]) -> np.ndarray:
     """Column indices of ``names``; KeyError names the first unknown feature."""
     missing = [n for n in names if n not in FEATURE_INDEX]
     if missing:
-        raise KeyError(f"unknown feature {missing[0]!r}; this device computes {len(FEATURE_INDEX)}"
-                       " features listed in microemo.emotion.features.FRAME_FEATURES")
+        raise KeyError(
+            f"unknown feature {missing[0]!r}; this device computes {len(FEATURE_INDEX)}"
+            " features listed in microemo.emotion.features.FRAME_FEATURES"
+        )
     return np.array([FEATURE_INDEX[n] for n in names], dtype=np.int64)

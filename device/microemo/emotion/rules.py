@@ -23,7 +23,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CORE_EMOTIONS: tuple[str, ...] = (
-    "happiness", "sadness", "anger", "fear", "surprise", "disgust", "contempt", "repression",
+    "happiness",
+    "sadness",
+    "anger",
+    "fear",
+    "surprise",
+    "disgust",
+    "contempt",
+    "repression",
     "neutral",
 )
 
@@ -84,8 +91,14 @@ def parse_tables(text: str) -> RuleTables:
             if au not in AU_INDEX:
                 raise ValueError(f"facs_rules.toml: micro {rule.name!r} uses unknown AU{au}")
     s = d["scoring"]
-    return RuleTables(core, micro, {k: tuple(v) for k, v in d["states"].items()},
-                      float(s["saturation"]), float(s["core_threshold"]), float(s["present"]))
+    return RuleTables(
+        core,
+        micro,
+        {k: tuple(v) for k, v in d["states"].items()},
+        float(s["saturation"]),
+        float(s["core_threshold"]),
+        float(s["present"]),
+    )
 
 
 def _level(intensity: np.ndarray, aus: tuple[int, ...], sat: float) -> float:
@@ -104,8 +117,9 @@ def core_scores(intensity: np.ndarray, tables: RuleTables | None = None) -> dict
     return scores
 
 
-def best_micro(intensity: np.ndarray, core: str,
-               tables: RuleTables | None = None) -> tuple[MicroRule, float] | None:
+def best_micro(
+    intensity: np.ndarray, core: str, tables: RuleTables | None = None
+) -> tuple[MicroRule, float] | None:
     t = tables or load_tables()
     best: tuple[tuple[int, int, float], MicroRule, float] | None = None
     for order, rule in enumerate(t.micro):
@@ -121,8 +135,11 @@ def best_micro(intensity: np.ndarray, core: str,
     return None if best is None else (best[1], best[2])
 
 
-def classify_aus(intensity: np.ndarray, core_probs: dict[str, float] | None = None,
-                 tables: RuleTables | None = None) -> Classification:
+def classify_aus(
+    intensity: np.ndarray,
+    core_probs: dict[str, float] | None = None,
+    tables: RuleTables | None = None,
+) -> Classification:
     """Classify one AU intensity vector. ``core_probs`` (from the CNN) decides the core
     emotion when given; otherwise the best prototype above the threshold does."""
     t = tables or load_tables()
@@ -137,8 +154,7 @@ def classify_aus(intensity: np.ndarray, core_probs: dict[str, float] | None = No
     result = Classification(core=core, core_source=source, core_score=core_score, scores=shown)
     if core in t.core:
         aus, optional = t.core[core]
-        result.aus = [f"AU{a:02d}" for a in aus + optional
-                      if intensity[AU_INDEX[a]] >= t.present]
+        result.aus = [f"AU{a:02d}" for a in aus + optional if intensity[AU_INDEX[a]] >= t.present]
     micro = best_micro(intensity, core, t)
     if micro is not None:
         rule, _ = micro

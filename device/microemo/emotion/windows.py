@@ -14,8 +14,9 @@ CAPACITY = 1024  # frames held; at 200 fps that is 5 s, longer than any window
 
 
 class WindowBuffer:
-    def __init__(self, window_ms: float, hop_ms: float, window_frames: int,
-                 n_features: int | None = None) -> None:
+    def __init__(
+        self, window_ms: float, hop_ms: float, window_frames: int, n_features: int | None = None
+    ) -> None:
         if window_ms <= 0 or hop_ms <= 0 or window_frames < 1:
             raise ValueError("window_ms and hop_ms must be > 0 and window_frames >= 1")
         self.window_ms = float(window_ms)

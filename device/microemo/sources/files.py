@@ -81,6 +81,15 @@ class VideoFileSource(FileSource):
             raise SourceError(f"{path}: no decodable frame (truncated or not a video)")
         self._pending: np.ndarray | None = first
 
+    @property
+    def decoded(self) -> int:
+        return self._index
+
+    @property
+    def truncated(self) -> bool:
+        """True when the file ended well before the frame count its header promised."""
+        return self.frame_count > 0 and self._index < self.frame_count * 0.95 - 1
+
     def read(self) -> Frame | None:
         if self._pending is not None:
             image, self._pending = self._pending, None
@@ -88,7 +97,9 @@ class VideoFileSource(FileSource):
             ok, image = self._cap.read()
             if not ok or image is None:
                 return None
-        frame = Frame(_as_bgr(image), self._index * 1000.0 / self.fps, self._index, time.monotonic())
+        frame = Frame(
+            _as_bgr(image), self._index * 1000.0 / self.fps, self._index, time.monotonic()
+        )
         self._index += 1
         return frame
 

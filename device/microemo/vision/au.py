@@ -77,7 +77,12 @@ def load_table(text: str | None = None) -> AUTable:
             raise ValueError(f"au_signals.toml: cap for unknown blendshape {name!r}")
         caps[BLENDSHAPE_NAMES.index(name)] = float(cap)
     return AUTable(
-        weights, full, prior, tol, caps, float(b["quantile"]),
+        weights,
+        full,
+        prior,
+        tol,
+        caps,
+        float(b["quantile"]),
         {au: data["AU"][au]["name"] for au in AU_NAMES},
         {au: data["AU"][au]["terms"] for au in AU_NAMES},
     )
@@ -137,8 +142,9 @@ class AUEstimator:
             st.frames_since_update = 0
         intensity = self.intensities(signals - st.baseline)
         cfg = self.config
-        st.present = np.where(st.present, intensity >= cfg.presence_off,
-                              intensity >= cfg.presence_on)
+        st.present = np.where(
+            st.present, intensity >= cfg.presence_off, intensity >= cfg.presence_on
+        )
         return AUFrame(
             face_id=face.face_id,
             t_ms=t_ms,
@@ -154,7 +160,7 @@ class AUEstimator:
         directed = np.concatenate([deviation, -deviation]) / self.table.full
         x = self.table.weights @ np.clip(directed, 0.0, 1.5)
         x = np.clip((x - DEAD_BAND) / (1.0 - DEAD_BAND), 0.0, 1.0)
-        return (5.0 * x ** self.config.gamma).astype(np.float32)
+        return (5.0 * x**self.config.gamma).astype(np.float32)
 
     def geometry_deviation(self, face: NormalizedFace) -> np.ndarray:
         st = self._state(face.face_id)

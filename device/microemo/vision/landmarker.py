@@ -52,8 +52,9 @@ class Landmarker:
         h, w = image.shape[:2]
         if w > self.config.max_width:
             scale = self.config.max_width / w
-            image = cv2.resize(image, (self.config.max_width, round(h * scale)),
-                               interpolation=cv2.INTER_AREA)
+            image = cv2.resize(
+                image, (self.config.max_width, round(h * scale)), interpolation=cv2.INTER_AREA
+            )
             h, w = image.shape[:2]
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         ts = max(self._offset + round(frame.t_ms), self._last_ts + 1)

@@ -68,14 +68,15 @@ class FaceTracker:
         out = []
         for i, obs in enumerate(faces):
             c, w = boxes[i]
-            tid = assigned.get(i)
-            if tid is None:
+            match = assigned.get(i)
+            if match is None:
                 tid = self._next_id
                 self._next_id += 1
                 self._tracks[tid] = _Track(tid, c, w, t_ms)
                 logger.info("face %d appeared", tid)
                 conf = 0.5
             else:
+                tid = match
                 tr = self._tracks[tid]
                 tr.center, tr.width, tr.last_ms = c, w, t_ms
                 tr.hits += 1
@@ -87,7 +88,8 @@ class FaceTracker:
             if tid not in seen:
                 tr.missed += 1
         gone = [
-            tid for tid, tr in self._tracks.items()
+            tid
+            for tid, tr in self._tracks.items()
             if tid not in seen and t_ms - tr.last_ms > self.config.max_lost_ms
         ]
         for tid in gone:

@@ -1,0 +1,73 @@
+"""File outputs: the per-frame CSV in OpenFace 2's column conventions, and JSON lines.
+
+OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
+millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
+0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
+after the AUs. A frame without a face gets one row with ``face_id`` -1 and ``success`` 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from microemo.types import AU_NAMES, FrameResult
+
+CSV_VERSION = 1
+POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
+EMOTION_COLUMNS = ["emotion", "emotion_score", "emotion_source", "micro_emotion", "micro_rule"]
+CSV_COLUMNS = (
+    ["frame", "face_id", "timestamp", "confidence", "success", *POSE_COLUMNS]
+    + [f"{n}_r" for n in AU_NAMES]
+    + [f"{n}_c" for n in AU_NAMES]
+    + EMOTION_COLUMNS
+)
+
+
+class CsvWriter:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._f: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self._w = csv.writer(self._f)
+        self._w.writerow(CSV_COLUMNS)
+        self.rows = 0
+
+    def write(self, result: FrameResult, confidence: dict[int, float] | None = None) -> None:
+        frame = result.frame_index + 1  # OpenFace counts frames from 1
+        ts = f"{result.t_ms / 1000.0:.3f}"
+        if not result.faces:
+            blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
+            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, "", "", "", "", ""])
+            self.rows += 1
+            return
+        for au in result.faces:
+            emo = result.emotions.get(au.face_id, {})
+            pose = [*au.face.pose_t_mm.tolist(), *au.face.pose_r_rad.tolist()]
+            conf = (confidence or {}).get(au.face_id, 0.98)
+            self._w.writerow(
+                [frame, au.face_id, ts, f"{conf:.2f}", 1]
+                + [f"{v:.1f}" for v in pose[:3]]
+                + [f"{v:.3f}" for v in pose[3:]]
+                + [f"{v:.2f}" for v in au.intensity.tolist()]
+                + [int(v) for v in au.present.tolist()]
+                + [
+                    emo.get("core", ""),
+                    emo.get("core_score", ""),
+                    emo.get("core_source", ""),
+                    emo.get("micro") or "",
+                    emo.get("micro_rule") or "",
+                ]
+            )
+            self.rows += 1
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def write_jsonl(path: Path, events: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for e in events:
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")

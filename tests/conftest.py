@@ -1,0 +1,63 @@
+"""Shared fixtures: the real CREMA-D clips, recorded landmarks, and one real-MediaPipe pass
+over the clips that several tests read (the landmarker is the costly part)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from microemo.types import FaceObservation
+
+DATA = Path(__file__).parent / "data"
+CLIPS = DATA / "crema_d" / "clips"
+EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+
+
+def clip_path(emotion: str) -> Path:
+    return CLIPS / f"1001_DFA_{emotion}_XX.flv"
+
+
+@pytest.fixture(scope="session")
+def recorded_faces() -> dict[str, list[FaceObservation]]:
+    d = np.load(DATA / "recorded" / "crema_hap_neu_faces.npz")
+    out: dict[str, list[FaceObservation]] = {"HAP": [], "NEU": []}
+    for lm, bs, pose, size, clip in zip(
+        d["landmarks"], d["blendshapes"], d["pose"], d["image_size"], d["clip"]
+    ):
+        out[str(clip)].append(FaceObservation(lm, bs, pose, (int(size[0]), int(size[1]))))
+    return out
+
+
+@dataclass
+class ClipRun:
+    results: list[Any] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def au_series(self, au: int) -> np.ndarray:
+        return np.array([f.faces[0].au(au) for f in self.results if f.faces])
+
+
+@pytest.fixture(scope="session")
+def clip_runs() -> dict[str, ClipRun]:
+    """Every clip through the real pipeline once (about 1 s of landmarker per clip)."""
+    from microemo.config import Config
+    from microemo.pipeline import Pipeline
+    from microemo.sources.files import open_file_source
+
+    runs: dict[str, ClipRun] = {}
+    with Pipeline(Config()) as pipeline:
+        for emo in EMOTIONS:
+            pipeline.new_stream()
+            run = ClipRun()
+            with open_file_source(clip_path(emo)) as source:
+                for frame in source:
+                    r = pipeline.process(frame)
+                    run.results.append(r)
+                    run.events.extend(r.events)
+            run.events.extend(pipeline.finish())
+            runs[emo] = run
+    return runs

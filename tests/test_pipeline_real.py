@@ -1,0 +1,78 @@
+"""The pipeline on real faces: what a user reading the AUs and emotions cares about."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microemo.publish.events import validate_event
+from microemo.types import AU_NAMES
+
+
+def test_happy_clip_smiles_and_neutral_does_not(clip_runs):
+    hap = clip_runs["HAP"].au_series(12)
+    neu = clip_runs["NEU"].au_series(12)
+    assert np.median(hap) > 2.5, f"AU12 on the happy clip: median {np.median(hap):.2f}"
+    assert np.median(hap) > np.median(neu) + 2.0
+    # cheek raiser accompanies the smile (Duchenne), above the neutral clip
+    assert np.mean(clip_runs["HAP"].au_series(6)) > np.mean(clip_runs["NEU"].au_series(6))
+
+
+def test_expressive_aus_follow_the_acted_emotion(clip_runs):
+    # disgust raises the upper lip and wrinkles the nose; fear raises the inner brows
+    assert np.mean(clip_runs["DIS"].au_series(10)) > np.mean(clip_runs["NEU"].au_series(10)) + 1
+    assert np.mean(clip_runs["DIS"].au_series(9)) > np.mean(clip_runs["NEU"].au_series(9)) + 1
+    assert np.mean(clip_runs["FEA"].au_series(1)) > np.mean(clip_runs["NEU"].au_series(1)) + 1
+    # anger lowers the brows
+    assert np.mean(clip_runs["ANG"].au_series(4)) > np.mean(clip_runs["HAP"].au_series(4))
+
+
+def test_core_emotion_of_happy_and_neutral_clips(clip_runs):
+    def share(emo: str, label: str) -> float:
+        seq = [r.emotions[0]["core"] for r in clip_runs[emo].results if 0 in r.emotions]
+        return seq.count(label) / len(seq)
+
+    assert share("HAP", "happiness") > 0.4
+    assert share("NEU", "neutral") > 0.3
+    assert share("NEU", "happiness") < 0.2
+
+
+def test_every_frame_has_one_stable_face(clip_runs):
+    for emo, run in clip_runs.items():
+        ids = {f.face_id for r in run.results for f in r.faces}
+        assert ids == {0}, f"{emo}: face ids {ids}"
+        assert all(len(r.faces) == 1 for r in run.results)
+
+
+def test_intensities_on_openface_scale_and_presence_consistent(clip_runs):
+    for run in clip_runs.values():
+        for r in run.results:
+            au = r.faces[0]
+            assert au.intensity.shape == (len(AU_NAMES),)
+            assert np.all((au.intensity >= 0) & (au.intensity <= 5))
+            assert not np.any(au.present & (au.intensity < 0.5))
+
+
+def test_episode_events_are_schema_valid_with_lifecycle(clip_runs):
+    total = 0
+    for run in clip_runs.values():
+        by_id: dict[str, list[str]] = {}
+        for e in run.events:
+            validate_event(e)
+            by_id.setdefault(e["id"], []).append(e["phase"])
+            assert "landmarks" not in e and "image" not in e
+        for phases in by_id.values():
+            assert phases[0] == "start" and phases[-1] == "end", phases
+        seqs = [e["seq"] for e in run.events]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        total += len(by_id)
+    assert total >= 3  # the acted clips do express something
+
+
+def test_episodes_carry_their_supporting_aus(clip_runs):
+    ends = [e for e in clip_runs["HAP"].events if e["phase"] == "end"]
+    assert ends, "the happy clip should produce an episode"
+    aus = {a["au"] for e in ends for a in e["aus"]}
+    assert "AU12" in aus
+    for e in ends:
+        assert e["offset_ms"] >= e["onset_ms"]
+        assert e["kind"] in ("micro", "macro")
