@@ -1,0 +1,114 @@
+"""``microemo config check FILE`` and ``microemo config show [FILE]``.
+
+``check`` runs exactly the validation the daemon runs at start (it is the unit's
+``ExecStartPre=``): exit 0 and a short summary, or exit 2 and the error naming the file, the
+key path and the value, with a did-you-mean for misspelt keys. ``show`` prints the effective
+configuration (file + ``--set`` overrides + defaults) as TOML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from microemo.config import Config, ConfigError
+from microemo.daemon.cli import add_common, load_from_args
+from microemo.secrets import describe
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "config",
+        help="check or show a configuration file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = sub.add_parser("check", help="validate a config file (exit 2 when invalid)")
+    check.add_argument("file", type=Path, help="TOML config file")
+    check.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides")
+    check.add_argument("--quiet", "-q", action="store_true", help="no summary, exit code only")
+    check.set_defaults(func=run_check, source=None)
+    show = sub.add_parser("show", help="print the effective configuration as TOML")
+    add_common(show)
+    show.add_argument("file", type=Path, nargs="?", default=None, help="TOML config file")
+    show.add_argument("--json", action="store_true", help="JSON instead of TOML")
+    show.set_defaults(func=run_show)
+
+
+def summary(config: Config, path: Path) -> str:
+    s, d, m = config.source, config.daemon, config.mqtt
+    where = {
+        "v4l2": str(s.device),
+        "picamera2": f"camera {s.device}",
+        "gstreamer": s.pipeline or "(default nvarguscamerasrc)",
+    }.get(s.type, s.path)
+    lines = [
+        f"{path}: OK",
+        f"  device      {config.device.id}, state in {config.device.state_dir}",
+        f"  source      {s.type} {where} {s.width}x{s.height} @ {s.fps:g} fps",
+        f"  budget      {d.budget_ms:g} ms/frame, stall after {d.watchdog_budgets} budgets",
+        f"  landmarker  up to {config.landmarker.num_faces} faces",
+        f"  model       {config.model.bundle or 'built-in / model store'}",
+        f"  events      jsonl {config.output.jsonl or 'off'}",
+    ]
+    if m.enabled:
+        pw = describe("mqtt_password")
+        lines.append(
+            f"  mqtt        {m.host}:{m.port} prefix {m.prefix}"
+            f"{', tls' if m.tls else ''}"
+            f"{f', user {m.username}, password {pw}' if m.username else ''}"
+        )
+    else:
+        lines.append("  mqtt        off")
+    return "\n".join(lines)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        config, _ = load_from_args(
+            argparse.Namespace(config=args.file, source=None, overrides=args.overrides)
+        )
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(summary(config, args.file))
+    return 0
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Sections of scalars and lists: all the config model holds. None values are left out
+    (TOML has no null; leaving the key out means its default, which is None)."""
+    out: list[str] = []
+    for section, fields in data.items():
+        out.append(f"[{section}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in fields.items() if v is not None]
+        out.append("")
+    return "\n".join(out)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    if args.file is not None and args.config is None:
+        args.config = args.file
+    try:
+        config, _ = load_from_args(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    data = config.model_dump(mode="json")
+    print(json.dumps(data, indent=2) if args.json else to_toml(data), end="\n")
+    return 0

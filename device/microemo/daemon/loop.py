@@ -1,0 +1,106 @@
+"""The frame loop: newest frame in, pipeline, events out to the sinks, every stage timed.
+
+It takes whatever frame is newest in the one-slot buffer, so when a frame costs more than the
+budget the frames that arrived meanwhile are replaced in the slot (counted as dropped) rather
+than queued: latency from capture to result stays about one frame plus one processing time,
+however slow the machine. Sinks must return at once (they hand off to their own threads);
+the loop never touches the network or the disk itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from microemo.daemon.metrics import Metrics
+from microemo.daemon.watchdog import Heartbeat
+from microemo.sources.capture import FrameSlot
+from microemo.types import Frame, FrameResult
+
+logger = logging.getLogger(__name__)
+
+
+class PipelineLike(Protocol):
+    def process(self, frame: Frame) -> FrameResult: ...
+
+    def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]: ...
+
+
+class FrameLoop:
+    def __init__(
+        self,
+        pipeline: PipelineLike,
+        sink: Any,
+        slot: FrameSlot,
+        *,
+        budget_ms: float,
+        metrics: Metrics | None = None,
+        heartbeat: Heartbeat | None = None,
+        face_timeout_ms: float = 5000.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sink = sink
+        self.slot = slot
+        self.budget_ms = budget_ms
+        self.metrics = metrics or Metrics(clock)
+        self.heartbeat = heartbeat or Heartbeat(clock)
+        self.face_timeout_ms = face_timeout_ms
+        self._clock = clock
+        self.last_t_ms: float | None = None
+        self._faces: dict[int, float] = {}  # face id -> t_ms last seen (for face_state None)
+
+    def step(self, timeout_s: float = 0.2) -> bool:
+        """Process the newest frame if one comes within ``timeout_s``.
+
+        Returns False once the source has ended and the slot is empty."""
+        self.heartbeat.beat()
+        frame = self.slot.take(timeout_s)
+        if frame is None:
+            return not self.slot.finished
+        self.process(frame)
+        return True
+
+    def process(self, frame: Frame) -> FrameResult:
+        clock, hb = self._clock, self.heartbeat
+        t0 = clock()
+        hb.enter("pipeline")
+        result = self.pipeline.process(frame)
+        t1 = clock()
+        hb.enter("sinks")
+        self._publish(result, frame.captured_at)
+        hb.leave()
+        t2 = clock()
+        m = self.metrics
+        for name, ms in result.stage_ms.items():
+            m.stage(name, ms)
+        m.stage("sinks", (t2 - t1) * 1000.0)
+        total_ms = (t2 - t0) * 1000.0
+        m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
+        self.last_t_ms = frame.t_ms
+        return result
+
+    def _publish(self, result: FrameResult, captured_at: float) -> None:
+        for event in result.events:
+            self.sink.emit(event)
+            self.metrics.event((self._clock() - captured_at) * 1000.0)
+        for face_id, state in result.emotions.items():
+            self.sink.face_state(face_id, state)
+            self._faces[face_id] = result.t_ms
+        for face_id, seen in list(self._faces.items()):
+            if result.t_ms - seen > self.face_timeout_ms:
+                del self._faces[face_id]
+                self.sink.face_state(face_id, None)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """End of stream or shutdown: close open episodes and hand their events over."""
+        events = self.pipeline.finish(self.last_t_ms)
+        for event in events:
+            self.sink.emit(event)
+            self.metrics.events += 1
+        for face_id in list(self._faces):
+            self.sink.face_state(face_id, None)
+        self._faces.clear()
+        return events

@@ -1,0 +1,331 @@
+"""The daemon: source, pipeline, sinks, frame loop, watchdog and systemd, wired together.
+
+Lifecycle: ``start()`` builds everything and sends READY; ``run()`` turns the frame loop
+until the source ends or ``request_stop()`` (SIGTERM); then capture stops, the pipeline
+ends every open episode, the sinks flush and ``run`` returns 0. ``request_reload()`` (SIGHUP)
+re-reads the config between frames: an invalid file is refused and the running config kept;
+a valid one is applied with the least disruption its changes allow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from microemo.config import Config, ConfigError, load_config
+from microemo.daemon.loop import FrameLoop
+from microemo.daemon.metrics import Metrics, status_line
+from microemo.daemon.notify import Notifier, watchdog_interval_s
+from microemo.daemon.watchdog import Heartbeat, Watchdog
+from microemo.publish.events import EventFactory, FileSequence
+from microemo.publish.sink import FanoutSink, JsonlSink
+from microemo.sources import FILE_TYPES, is_live, source_opener
+from microemo.sources.capture import Capture, FrameSlot
+
+logger = logging.getLogger(__name__)
+
+PipelineFactory = Callable[..., Any]
+
+
+class DaemonError(RuntimeError):
+    """The daemon cannot start; the message says what to change."""
+
+
+def build_sinks(config: Config) -> tuple[FanoutSink, Any | None]:
+    """JSON lines (``output.jsonl``) and, when ``mqtt.enabled``, the MQTT sink."""
+    sinks: list[Any] = []
+    if config.output.jsonl:
+        sinks.append(JsonlSink(config.output.jsonl))
+    if config.output.csv:
+        logger.warning(
+            "output.csv is written by `microemo analyze` only: the daemon keeps disk "
+            "I/O out of its frame loop"
+        )
+    mqtt = None
+    if config.mqtt.enabled:
+        try:
+            from microemo.publish.mqtt import MqttSink
+        except ImportError as exc:
+            raise DaemonError(
+                f"mqtt.enabled = true but the MQTT sink cannot load ({exc}): "
+                "install paho-mqtt or set mqtt.enabled = false"
+            ) from exc
+        mqtt = MqttSink.from_config(config)
+        sinks.append(mqtt)
+    return FanoutSink(sinks), mqtt
+
+
+def initial_bundle(config: Config) -> Any:
+    """The model to start with: the model store's current bundle when the store is part of
+    this install (it falls back to ``model.bundle``), else ``model.bundle``, else built-in."""
+    try:
+        from microemo.model_store import ModelStore
+    except ImportError:
+        pass
+    else:
+        return ModelStore(config).current()
+    if config.model.bundle is None:
+        return None
+    from microemo.models import load_bundle
+
+    m = config.model
+    return load_bundle(Path(m.bundle or ""), m.public_keys, require_signature=m.require_signature)
+
+
+def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | None:
+    """Field model updates (``microemo.updates``), when installed and MQTT is on: commands
+    arrive on the MQTT command topic and the new model goes live through
+    ``pipeline.swap_model``. Returns the running manager (stopped at shutdown) or None."""
+    if mqtt is None:
+        return None
+    try:
+        from microemo.model_store import ModelStore
+        from microemo.updates import UpdateManager
+    except ImportError:
+        return None
+    manager = UpdateManager(
+        config,
+        ModelStore(config),
+        pipeline.swap_model,
+        lambda status: mqtt.publish_status("model", status),
+    )
+    mqtt.on_command(manager.handle_message)
+    return manager.start()
+
+
+def _default_pipeline(config: Config, **kwargs: Any) -> Any:
+    from microemo.pipeline import Pipeline
+
+    return Pipeline(config, **kwargs)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        notifier: Notifier | None = None,
+        pipeline_factory: PipelineFactory = _default_pipeline,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = overrides or {}
+        self.notifier = notifier or Notifier()
+        self.pipeline_factory = pipeline_factory
+        self._clock = clock
+        self.metrics = Metrics(clock)
+        self.heartbeat = Heartbeat(clock)
+        self._stop_reason: str | None = None
+        self._reload = False
+        self._next: dict[str, float] = {}
+        self.sink: Any = None
+        self.mqtt: Any = None
+        self.pipeline: Any = None
+        self.updates: Any = None
+        self.capture: Capture | None = None
+        self.loop: FrameLoop | None = None
+        self.watchdog: Watchdog | None = None
+
+    # -- building --------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        self._check_source(cfg)
+        state = cfg.device.state_dir
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DaemonError(
+                f"device.state_dir = {str(state)!r} cannot be created "
+                f"({exc.strerror}): set device.state_dir to a writable "
+                "folder"
+            ) from exc
+        self.sink, self.mqtt = build_sinks(cfg)
+        sequence = getattr(self.mqtt, "sequence", None) or FileSequence(state / "seq")
+        events = EventFactory(cfg.device.id, sequence)
+        self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg), events=events)
+        self.updates = _attach_updates(cfg, self.pipeline, self.mqtt)
+        self._start_capture(cfg)
+        assert self.capture is not None
+        self.loop = FrameLoop(
+            self.pipeline,
+            self.sink,
+            self.capture.slot,
+            budget_ms=cfg.daemon.budget_ms,
+            metrics=self.metrics,
+            heartbeat=self.heartbeat,
+            face_timeout_ms=cfg.tracker.max_lost_ms,
+            clock=self._clock,
+        )
+        wd = watchdog_interval_s()
+        self.watchdog = Watchdog(
+            self.heartbeat,
+            self.notifier,
+            limit_s=self._stall_limit(cfg),
+            ping_interval_s=wd / 2 if wd else None,
+            clock=self._clock,
+        )
+        self.watchdog.start()
+        self._next["log"] = self._clock() + cfg.daemon.log_stats_s
+        logger.info(
+            "microemo running: device %s, source %s %s, model %s, notify %s",
+            cfg.device.id,
+            cfg.source.type,
+            self.capture.name,
+            self.pipeline.model_info.get("version"),
+            self.notifier.backend,
+        )
+        self.notifier.ready(f"running, source {self.capture.name}")
+
+    @staticmethod
+    def _stall_limit(cfg: Config) -> float:
+        return cfg.daemon.budget_ms * cfg.daemon.watchdog_budgets / 1000.0
+
+    @staticmethod
+    def _check_source(cfg: Config) -> None:
+        s = cfg.source
+        if s.type in FILE_TYPES and not (s.path and Path(s.path).exists()):
+            raise DaemonError(
+                f"source.path = {s.path!r}: no such file or folder (type "
+                f"{s.type}); set source.path or pass --source PATH"
+            )
+
+    def _start_capture(self, cfg: Config) -> None:
+        s = cfg.source
+        slot = FrameSlot(lossless=s.type in FILE_TYPES and not s.realtime)
+        self.capture = Capture(
+            source_opener(s),
+            slot,
+            live=is_live(s),
+            retry_initial_s=s.retry_initial_s,
+            retry_max_s=s.retry_max_s,
+            clock=self._clock,
+        )
+        self.capture.start()
+        self.capture.opened.wait(30.0 if is_live(s) else None)
+        if self.capture.error is not None:
+            raise DaemonError(str(self.capture.error))
+        if self.loop is not None:
+            self.loop.slot = slot
+
+    # -- running ---------------------------------------------------------------------------
+    def request_stop(self, reason: str = "stop requested") -> None:
+        self._stop_reason = reason
+
+    def request_reload(self) -> None:
+        self._reload = True
+
+    def run(self) -> int:
+        assert self.loop is not None
+        try:
+            while self._stop_reason is None:
+                if self._reload:
+                    self._do_reload()
+                if not self.loop.step():
+                    self._stop_reason = "end of stream"
+                    break
+                self._periodic()
+        finally:
+            self.shutdown()
+        return 0
+
+    def snapshot(self) -> dict[str, Any]:
+        cap = self.capture
+        snap = self.metrics.snapshot(
+            cap.slot.put_count if cap else 0,
+            cap.slot.dropped if cap else 0,
+            cap.status() if cap else None,
+        )
+        snap["device_id"] = self.config.device.id
+        snap["model"] = self.pipeline.model_info if self.pipeline is not None else {}
+        snap["stalls"] = self.watchdog.stalls if self.watchdog else 0
+        return snap
+
+    def _due(self, name: str, every_s: float) -> bool:
+        now = self._clock()
+        if every_s <= 0 or now < self._next.get(name, 0.0):
+            return False
+        self._next[name] = now + every_s
+        return True
+
+    def _periodic(self) -> None:
+        d = self.config.daemon
+        want_status = self.notifier.enabled and self._due("status", d.status_interval_s)
+        want_stats = self._due("stats", self.config.mqtt.stats_interval_s)
+        want_log = self._due("log", d.log_stats_s) and self.metrics.processed > 0
+        if not (want_status or want_stats or want_log):
+            return
+        snap = self.snapshot()
+        if want_status:
+            self.notifier.status(status_line(snap))
+        if want_stats:
+            self.sink.stats(snap)
+        if want_log:
+            logger.info("%s", status_line(snap))
+
+    # -- reload and shutdown ---------------------------------------------------------------
+    def _do_reload(self) -> None:
+        self._reload = False
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path, self.overrides)
+            self._check_source(new)
+        except (ConfigError, DaemonError) as exc:
+            logger.error("reload refused, the running configuration stays:\n%s", exc)
+            self.notifier.ready("reload refused; running the previous configuration")
+            return
+        changed = {k for k in Config.model_fields if getattr(new, k) != getattr(self.config, k)}
+        logger.info("reload: %s", ", ".join(sorted(changed)) or "nothing changed")
+        try:
+            self._apply(new, changed)
+        except Exception as exc:
+            logger.error("reload failed (%s): stopping so that systemd restarts us", exc)
+            self._stop_reason = "reload failed"
+            raise
+        self.notifier.ready("running (configuration reloaded)")
+
+    def _apply(self, new: Config, changed: set[str]) -> None:
+        old, self.config = self.config, new
+        assert self.loop is not None and self.watchdog is not None and self.capture is not None
+        self.loop.budget_ms = new.daemon.budget_ms
+        self.watchdog.limit_s = self._stall_limit(new)
+        rest = changed - {"daemon", "source", "model"}
+        if rest:  # sinks, device id, pipeline stages: rebuild all but the process
+            logger.info("rebuilding sinks and pipeline for %s", ", ".join(sorted(rest)))
+            self._teardown()
+            self.loop = None
+            self.start()
+            return
+        if "source" in changed:
+            self.capture.stop()
+            self._start_capture(new)
+        if "model" in changed or old.model != new.model:
+            self.pipeline.swap_model(initial_bundle(new))
+
+    def _teardown(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
+        if self.loop is not None:
+            self.loop.finish()
+        if self.updates is not None:
+            self.updates.stop()
+        if self.sink is not None:
+            self.sink.close()
+        if self.pipeline is not None:
+            self.pipeline.close()
+        if self.watchdog is not None:
+            self.watchdog.stop()
+
+    def shutdown(self) -> None:
+        reason = self._stop_reason or "error"
+        self.notifier.stopping(f"stopping: {reason}")
+        try:
+            self._teardown()
+        finally:
+            snap = self.snapshot()
+            logger.info("stopped (%s): %s", reason, status_line(snap))
