@@ -48,7 +48,7 @@ class MicroRule:
         return text + "".join(f"-AU{a}" for a in self.none)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity for the compiled cache
 class RuleTables:
     core: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # emotion -> (aus, optional)
     micro: tuple[MicroRule, ...]
@@ -101,19 +101,42 @@ def parse_tables(text: str) -> RuleTables:
     )
 
 
-def _level(intensity: np.ndarray, aus: tuple[int, ...], sat: float) -> float:
-    if not aus:
-        return 0.0
-    return float(np.mean([min(intensity[AU_INDEX[a]] / sat, 1.0) for a in aus]))
+def _mean_matrix(groups: list[tuple[int, ...]]) -> np.ndarray:
+    m = np.zeros((len(groups), len(AU_INDEX)), np.float32)
+    for row, aus in enumerate(groups):
+        for a in aus:
+            m[row, AU_INDEX[a]] = 1.0 / len(aus)
+    return m
+
+
+@lru_cache(maxsize=4)
+def _compiled(t: RuleTables) -> tuple[np.ndarray, ...]:
+    """The tables as matrices: one product per frame instead of Python loops."""
+    core_names = list(t.core)
+    base = _mean_matrix([t.core[e][0] for e in core_names])
+    full = _mean_matrix([t.core[e][0] + t.core[e][1] for e in core_names])
+    req = np.zeros((len(t.micro), len(AU_INDEX)), bool)
+    without = np.zeros_like(req)
+    for row, rule in enumerate(t.micro):
+        req[row, [AU_INDEX[a] for a in rule.all]] = True
+        without[row, [AU_INDEX[a] for a in rule.none]] = True
+    mean_req = _mean_matrix([r.all for r in t.micro])
+    n_aus = req.sum(axis=1)
+    return base, full, req, without, mean_req, n_aus
+
+
+@lru_cache(maxsize=64)
+def _compatible(t: RuleTables, core: str) -> np.ndarray:
+    return np.array([core in t.states.get(r.state, ()) for r in t.micro])
 
 
 def core_scores(intensity: np.ndarray, tables: RuleTables | None = None) -> dict[str, float]:
     t = tables or load_tables()
-    scores = {}
-    for emotion, (aus, optional) in t.core.items():
-        base = _level(intensity, aus, t.saturation)
-        scores[emotion] = max(base, _level(intensity, aus + optional, t.saturation))
-    scores["neutral"] = max(0.0, 1.0 - max(scores.values(), default=0.0) / t.core_threshold)
+    base, full, *_ = _compiled(t)
+    x = np.minimum(intensity / t.saturation, 1.0)
+    values = np.maximum(base @ x, full @ x)
+    scores = {e: float(v) for e, v in zip(t.core, values)}
+    scores["neutral"] = max(0.0, 1.0 - float(values.max(initial=0.0)) / t.core_threshold)
     return scores
 
 
@@ -121,18 +144,18 @@ def best_micro(
     intensity: np.ndarray, core: str, tables: RuleTables | None = None
 ) -> tuple[MicroRule, float] | None:
     t = tables or load_tables()
-    best: tuple[tuple[int, int, float], MicroRule, float] | None = None
-    for order, rule in enumerate(t.micro):
-        if any(intensity[AU_INDEX[a]] < t.present for a in rule.all):
-            continue
-        if any(intensity[AU_INDEX[a]] >= t.present for a in rule.none):
-            continue
-        score = _level(intensity, rule.all, t.saturation)
-        compatible = int(core in t.states.get(rule.state, ()))
-        key = (compatible, len(rule.all), score - order * 1e-6)
-        if best is None or key > best[0]:
-            best = (key, rule, score)
-    return None if best is None else (best[1], best[2])
+    _, _, req, without, mean_req, n_aus = _compiled(t)
+    present = intensity >= t.present
+    fires = ~(req & ~present).any(axis=1) & ~(without & present).any(axis=1)
+    if not fires.any():
+        return None
+    score = mean_req @ np.minimum(intensity / t.saturation, 1.0)
+    compatible = _compatible(t, core)
+    # compatible state first, then the more specific rule, then the stronger, then table order
+    key = np.where(fires, compatible * 1e6 + n_aus * 1e3 + score * 10 - np.arange(len(score))
+                   * 1e-4, -np.inf)
+    best = int(np.argmax(key))
+    return t.micro[best], float(score[best])
 
 
 def classify_aus(
