@@ -33,5 +33,3 @@ def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     b = Broker(work, password_file=pw)
     yield b
     b.stop()
-
-

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from microemo.publish.events import EventFactory
+from microemo.publish.events import EventFactory, event_schema, validate_event
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -86,7 +87,13 @@ class Broker:
 class Recorder:
     """A subscriber with a persistent session (QoS 1), so a broker restart loses nothing."""
 
-    def __init__(self, port: int, topic: str, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        topic: str,
+        client_id: str | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(
@@ -95,6 +102,8 @@ class Recorder:
             clean_session=False,
         )
         self.client.reconnect_delay_set(0.1, 0.5)
+        if auth:
+            self.client.username_pw_set(*auth)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.subscribed = threading.Event()
@@ -167,3 +176,49 @@ def in_order_per_face(events: list[dict[str, Any]]) -> bool:
             return False
         last[e["face_id"]] = e["seq"]
     return True
+
+
+class Producer:
+    """``producer.py`` as a subprocess; collects what it reports as committed."""
+
+    def __init__(self, port: int, state_dir: Path, start: int, count: int, **opts: Any) -> None:
+        script = Path(__file__).with_name("producer.py")
+        cmd = [sys.executable, str(script), "--port", str(port), "--state-dir", str(state_dir),
+               "--start", str(start), "--count", str(count)]  # fmt: skip
+        for k, v in opts.items():
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.committed: list[tuple[int, str, str]] = []
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.strip())
+            parts = line.split()
+            if parts and parts[0] == "committed":
+                self.committed.append((int(parts[1]), parts[2], parts[3]))
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._reader.join(10)
+
+    def wait(self, timeout: float = 60) -> int:
+        rc = self.proc.wait(timeout)
+        self._reader.join(10)
+        return rc
+
+
+def validate_all(events: list[dict[str, Any]]) -> None:
+    """Every payload against schema/event.v1.json. One compiled validator: the same check as
+    ``validate_event`` (which rebuilds its validator per call, ~40 ms each)."""
+    import jsonschema
+
+    schema = event_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    validate_event(events[0])
+    for event in events:
+        validator.validate(event)

@@ -6,11 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from mqtt_kit import Broker, Recorder, dedupe, in_order_per_face, make_events, wait_for
+from mqtt_kit import (
+    Broker,
+    Recorder,
+    dedupe,
+    in_order_per_face,
+    make_events,
+    validate_all,
+    wait_for,
+)
 
 from microemo.config import load_config
 from microemo.publish.discovery import face_state_payload
-from microemo.publish.events import EventFactory, validate_event
+from microemo.publish.events import EventFactory
 from microemo.publish.mqtt import MqttSink
 
 pytestmark = pytest.mark.broker
@@ -44,8 +52,7 @@ def test_every_payload_validates_and_arrives_once(broker: Broker, tmp_path: Path
     sink.close()
     assert wait_for(lambda: rec.on("/availability")[-1:] == [b"offline"])
     got = rec.events()
-    for event in got:
-        validate_event(event)
+    validate_all(got)
     kept = dedupe(got)
     assert [e["seq"] for e in kept] == [e["seq"] for e in sent]
     assert in_order_per_face(kept)

@@ -59,6 +59,7 @@ class Link:
         self.connected_event = threading.Event()
         self.published = 0
         self.acked = 0
+        self.attempts = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -222,7 +223,7 @@ class Link:
     def _problem(self, message: str, level: int = logging.ERROR) -> None:
         """Log a connection problem once; repeats of the same problem go to debug."""
         if message != self.last_error:
-            logger.log(level, "%s; retrying with back-off up to %.0f s", message,
+            logger.log(level, "%s; retrying with back-off up to %g s", message,
                        self.settings.reconnect_max_s)  # fmt: skip
             self.last_error = message
         else:
@@ -237,6 +238,7 @@ class Link:
 
     def _connect(self) -> None:
         s = self.settings
+        self.attempts += 1
         try:
             self.client.connect(s.host, s.port, s.keepalive_s)
         except ssl.SSLCertVerificationError as exc:

@@ -254,6 +254,7 @@ class MqttSink:
             "published": self._link.published,
             "acked": self._link.acked,
             "in_flight": self._link.in_flight,
+            "connect_attempts": self._link.attempts,
             "last_error": self._link.last_error,
         }
 
