@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_FIELD = "signature"
 QUEUE_SIZE = 4
+COMMAND_SUFFIX = "cmd/model"  # commands; other topics handed to us are bundle chunks
 
 
 class CommandError(BundleError):
@@ -197,8 +198,8 @@ class UpdateManager:
 
     def handle_message(self, topic: str, payload: bytes) -> None:
         """``MqttSink.on_command`` callback: chunks are kept (bounded), commands queued."""
-        if "/chunks/" in topic:
-            self._keep_chunk(topic, payload)
+        if not topic.rstrip("/").endswith(COMMAND_SUFFIX):
+            self._keep_chunk(topic, payload)  # anything else delivered to us is a chunk
             return
         try:
             msg = json.loads(payload)

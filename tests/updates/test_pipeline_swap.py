@@ -1,0 +1,56 @@
+"""An update delivered while faces stream through the real pipeline (recorded landmarks of a
+real CREMA-D clip): the frame loop never stops, the new model is live from the next window,
+and the events emitted after the switch name the new version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from update_kit import Kit
+
+from microemo.model_store import ModelStore
+from microemo.updates import UpdateManager
+from microemo_train.signing import update_message
+
+pipeline_mod = pytest.importorskip("microemo.pipeline")
+
+
+def _feed(pipeline, faces, t0: float, step: float = 33.4) -> list[dict]:
+    events = []
+    for i, face in enumerate(faces):
+        events.extend(pipeline.process_faces([face], t0 + i * step, i).events)
+    return events
+
+
+def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded_faces) -> None:
+    store = ModelStore(kit.config(tmp_path / "state"), default_bundle=kit.default)
+    store.install(kit.v1)
+    pipeline = pipeline_mod.Pipeline(store.config, bundle=store.current(), landmarker=object())
+    assert pipeline.model_info["version"] == "1.0.0"
+    updates = UpdateManager(store.config, store, pipeline.swap_model).start()
+    faces = recorded_faces["HAP"] + recorded_faces["NEU"]
+    try:
+        before = _feed(pipeline, faces, 0.0)
+        before += pipeline.finish(len(faces) * 33.4)
+        archive = tmp_path / "v2.tgz"
+        msg = update_message(kit.v2, archive, kit.key, chunks_topic="microemo/dev-1/cmd/model/c")
+        for i in range(msg["chunks"]["count"]):
+            data = archive.read_bytes()[i * 64_000 : (i + 1) * 64_000]
+            updates.handle_message(f"microemo/dev-1/cmd/model/c/{i}", data)
+        updates.handle_message("microemo/dev-1/cmd/model", json.dumps(msg).encode())
+        assert updates.wait_idle(60)
+        assert updates.last_status["step"] == "live", updates.last_status
+        # one window (800 ms) later the pipeline runs v2
+        t = 100_000.0
+        after = _feed(pipeline, faces[:30], t)
+        assert pipeline.model_info["version"] == "2.0.0"
+        after += _feed(pipeline, faces, t + 30 * 33.4)
+        after += pipeline.finish(t + 200_000.0)
+    finally:
+        updates.stop()
+    assert before and {e["model"]["version"] for e in before} == {"1.0.0"}
+    assert after, "no episode events after the switch"
+    assert after[-1]["model"]["version"] == "2.0.0"
+    assert {e["model"]["version"] for e in after if e["phase"] == "start"} <= {"2.0.0"}
