@@ -198,7 +198,7 @@ class Capture:
             self._lost_at = self._clock()
             self.state = "lost"
             logger.error(
-                "camera lost: %s; retrying with back-off up to %.0f s", exc, self.retry_max_s
+                "camera lost: %s; retrying with back-off up to %.3g s", exc, self.retry_max_s
             )
         else:
             logger.debug("camera still lost: %s", exc)

@@ -1,0 +1,116 @@
+"""The frame budget: a slow pipeline makes frames drop, not latency grow."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from daemon_kit import FakeClock, FakePipeline, ListSink
+
+from microemo.daemon.loop import FrameLoop
+from microemo.daemon.metrics import Latency, Metrics
+from microemo.sources.capture import Capture, FrameSlot
+from microemo.types import Frame
+
+IMAGE = np.zeros((8, 8, 3), np.uint8)
+
+
+def run_overloaded(n_steps: int, interval_s: float, cost_s: float):
+    """A camera at 1/interval_s fps feeding a pipeline that needs cost_s per frame, on a fake
+    clock: before each loop turn, every frame the camera produced meanwhile goes into the slot
+    (what the capture thread does in real life)."""
+    clock = FakeClock()
+    pipeline = FakePipeline(cost_s, clock)
+    sink = ListSink()
+    slot = FrameSlot()
+    loop = FrameLoop(
+        pipeline, sink, slot, budget_ms=interval_s * 1000, metrics=Metrics(clock), clock=clock
+    )
+    produced = 0
+    next_capture = clock.t
+    latencies = []
+    for _ in range(n_steps):
+        clock.t = max(clock.t, next_capture)  # the slot is empty: the loop idles until a frame
+        while next_capture <= clock.t:
+            slot.put(Frame(IMAGE, produced * interval_s * 1000, produced, next_capture))
+            produced += 1
+            next_capture += interval_s
+        frame_seen = len(pipeline.seen)
+        assert loop.step(0.0)
+        captured = pipeline.seen[frame_seen].captured_at
+        latencies.append(clock.t - captured)
+    return loop, slot, pipeline, sink, produced, latencies
+
+
+def test_slow_stage_drops_frames_and_latency_stays_bounded():
+    interval, cost = 0.010, 0.025  # camera 100 fps, machine 40 fps: 2.5x overloaded
+    loop, slot, pipeline, sink, produced, lat = run_overloaded(400, interval, cost)
+    snap = loop.metrics.snapshot(slot.put_count, slot.dropped)
+    # every frame is either processed or counted as dropped: nothing waits in a queue
+    assert snap["frames_processed"] == 400
+    assert slot.dropped + snap["frames_processed"] + (1 if slot.take(0) else 0) == produced
+    assert snap["frames_dropped"] >= 1.4 * 400
+    # the loop always works on the newest frame: latency is at most one frame + one processing
+    assert max(lat) <= cost + interval + 1e-9
+    # ... and does not creep up the longer it runs (a queue would make it grow linearly)
+    assert max(lat[-100:]) <= max(lat[:100]) + 1e-9
+    assert snap["frame_latency_ms"]["max"] <= (cost + interval) * 1000 + 1e-6
+    assert snap["over_budget"] == 400
+    # events still flow, with the same bounded capture-to-event latency
+    assert len(sink.events) == 40
+    assert snap["event_latency_ms"]["max"] <= (cost + interval) * 1000 + 1e-6
+    # frames are taken in order, skipping the dropped ones
+    idx = [f.index for f in pipeline.seen]
+    assert idx == sorted(idx) and idx[-1] - idx[0] > 2 * len(idx)
+
+
+def test_machine_fast_enough_drops_nothing():
+    loop, slot, pipeline, _, _produced, _lat = run_overloaded(200, 0.010, 0.004)
+    assert slot.dropped == 0
+    assert [f.index for f in pipeline.seen] == list(range(200))
+    assert loop.metrics.over_budget == 0
+
+
+def test_real_threads_newest_wins(caplog):
+    """A real capture thread at ~200 fps and a pipeline sleeping 20 ms: the loop sees a subset
+    of frames in order, and the rest are counted as dropped."""
+    stop = threading.Event()
+
+    class Fast:
+        name, fps = "fast", 200.0
+
+        def __init__(self):
+            self.i = 0
+
+        def read(self):
+            if stop.wait(0.005):
+                return None
+            self.i += 1
+            return Frame(IMAGE, self.i * 5.0, self.i)
+
+        def close(self):
+            pass
+
+    slot = FrameSlot()
+    cap = Capture(Fast, slot, live=True)
+    pipeline = FakePipeline(0.02)
+    loop = FrameLoop(pipeline, ListSink(), slot, budget_ms=5)
+    cap.start()
+    while len(pipeline.seen) < 30:
+        loop.step(1.0)
+    stop.set()
+    cap.stop()
+    idx = [f.index for f in pipeline.seen]
+    assert idx == sorted(set(idx))
+    assert slot.dropped > 0
+    assert slot.put_count >= slot.dropped + len(idx)
+
+
+def test_latency_percentiles():
+    lat = Latency(window=100)
+    for v in range(1, 201):
+        lat.add(float(v))
+    s = lat.summary()
+    assert s["n"] == 200 and s["max"] == 200.0  # window holds the last 100 values
+    assert 149 <= s["p50"] <= 151 and 194 <= s["p95"] <= 196
+    assert lat.max_ever == 200.0
