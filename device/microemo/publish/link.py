@@ -293,11 +293,11 @@ class Link:
             )
         else:
             logger.info("connected to MQTT broker %s:%d", self.settings.host, self.settings.port)
+        self.drain.reset()
         self.connected = True
         self.connected_event.set()
         self.last_error = None
         self._attempt = 0
-        self.drain.reset()
         if self.settings.discovery:
             for topic, cfg in discovery.discovery_configs(self.topics).items():
                 self.client.publish(topic, discovery.encode(cfg), qos=1, retain=True)
@@ -371,7 +371,15 @@ class Link:
         stats, self._stats = self._stats, None
         if stats is None:
             return
-        stats["spool"] = {k: v for k, v in self.sink.health().items() if k != "last_error"}
+        h = self.sink.health()
+        stats["spool"] = {
+            "depth": h["spool_depth"],
+            "dropped": h["dropped"],
+            "handoff_dropped": h["handoff_dropped"],
+            "in_flight": h["in_flight"],
+            "published": h["published"],
+            "acked": h["acked"],
+        }
         if "temperature_c" not in stats:
             stats["temperature_c"] = cpu_temperature_c()
         self.client.publish(self.topics.stats, json.dumps(stats, default=str).encode(), qos=0)
