@@ -43,7 +43,9 @@ def wait_for(predicate: Any, timeout: float = 15.0, step: float = 0.02) -> bool:
 class Broker:
     """One mosquitto process on 127.0.0.1:port with persistence in ``workdir``."""
 
-    def __init__(self, workdir: Path, password_file: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, password_file: Path | None = None, extra: list[str] | None = None
+    ) -> None:
         if not Path(MOSQUITTO).exists():
             pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
         self.port = free_port()
@@ -58,6 +60,7 @@ class Broker:
         ]
         if password_file:
             lines.append(f"password_file {password_file}")
+        lines += extra or []
         if os.geteuid() == 0:  # else mosquitto drops to user "mosquitto", who cannot write here
             lines.append("user root")
         self.conf = workdir / "mosquitto.conf"

@@ -210,3 +210,41 @@ def test_bad_ca_file_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(MqttError, match="no such file"):
         settings.ca_file = tmp_path / "missing.pem"
         MqttSink(Topics("microemo", "cabin-5"), Spool(tmp_path / "s2.db", 100), settings)
+
+
+def test_deploy_acl_lets_a_device_write_only_its_own_topics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    acl = Path(__file__).parents[2] / "deploy" / "mosquitto" / "acl.conf"
+    pw = tmp_path / "passwd"
+    for i, (user, secret) in enumerate(
+        [("cabin-1", "p1"), ("cabin-2", "p2"), ("homeassistant", "ha")]
+    ):
+        flags = ["-c"] if i == 0 else []
+        subprocess.run(["mosquitto_passwd", *flags, "-b", str(pw), user, secret], check=True)
+    broker = Broker(tmp_path / "mosq", password_file=pw, extra=[f"acl_file {acl}"])
+    try:
+        dash = Recorder(broker.port, "microemo/#", auth=("homeassistant", "ha"))
+        monkeypatch.setenv("MICROEMO_MQTT_PASSWORD", "p1")
+        sink = sink_for(broker.port, tmp_path, "cabin-1", **{"mqtt.username": "cabin-1"})
+        factory = EventFactory("cabin-1", sink.sequence)
+        sent = list(make_events(factory, 0, 3))
+        for event in sent:
+            sink.emit(event)
+        assert wait_for(lambda: len(dedupe(dash.events())) >= len(sent))
+        # the same credentials cannot speak for another cabin
+        rogue = Recorder(broker.port, "microemo/cabin-1/cmd/#", auth=("cabin-1", "p1"))
+        rogue.client.publish(
+            "microemo/cabin-2/events", b'{"forged": true}', qos=1
+        ).wait_for_publish(5)
+        rogue.client.publish("microemo/cabin-1/cmd/model", b"forged", qos=1).wait_for_publish(5)
+        sink.close()
+        assert wait_for(lambda: dash.on("cabin-1/availability")[-1:] == [b"offline"])
+        assert dash.on("microemo/cabin-2/events") == [] and dash.on("cmd/model") == []
+        check_all_arrived(sent, dash.events())
+        dash.close()
+        rogue.close()
+    finally:
+        broker.stop()
