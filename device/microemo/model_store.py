@@ -138,8 +138,7 @@ class ModelStore:
         self.predictor = predictor or default_predictor
         self._default = default_bundle
         self.running_source = "none"  # which link (or fallback) current() used
-        for d in (self.staging, self.bundles):
-            d.mkdir(parents=True, exist_ok=True)
+        # directories are made by the first install, so `microemo model status` reads only
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -204,6 +203,8 @@ class ModelStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        for d in (self.staging, self.bundles):
+            d.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
@@ -251,7 +252,7 @@ class ModelStore:
         return dest
 
     def clean_staging(self) -> None:
-        for p in self.staging.iterdir():
+        for p in self.staging.iterdir() if self.staging.is_dir() else ():
             shutil.rmtree(p, ignore_errors=True)
 
     def install(

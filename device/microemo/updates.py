@@ -375,6 +375,7 @@ class UpdateManager:
             return float("-inf")
 
     def _remember(self, issued: float) -> None:
+        self._seen_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._seen_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"issued": issued}))
         tmp.replace(self._seen_file)
