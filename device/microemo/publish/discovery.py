@@ -51,11 +51,18 @@ def face_state_payload(
     }
 
 
+_ALIASES = {"core": "core_emotion", "micro": "micro_emotion"}
+
+
 def scrub(state: Mapping[str, Any], share_landmarks: bool = False) -> dict[str, Any]:
-    """Drop private keys (landmarks, images) unless the owner allowed landmarks."""
-    if share_landmarks:
-        return {k: v for k, v in state.items() if k not in PRIVATE_KEYS - {"landmarks"}}
-    return {k: v for k, v in state.items() if k not in PRIVATE_KEYS}
+    """Drop private keys (landmarks, images) unless the owner allowed landmarks, and name
+    a classification's ``core``/``micro`` as ``core_emotion``/``micro_emotion``."""
+    private = PRIVATE_KEYS - {"landmarks"} if share_landmarks else PRIVATE_KEYS
+    out = {_ALIASES.get(k, k): v for k, v in state.items() if k not in private}
+    for short, long in _ALIASES.items():
+        if long in state and short in state:
+            out[long] = state[long]
+    return out
 
 
 def summary_state(faces: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
