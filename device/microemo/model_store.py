@@ -86,7 +86,10 @@ def run_selftest(bundle: Bundle, predict: Predict, tolerance: float) -> dict[str
     worst = 0.0
     t0 = time.monotonic()
     for i, (window, want) in enumerate(zip(windows, expected, strict=True)):
-        got = np.asarray(predict(window), dtype=np.float32).reshape(-1)
+        try:
+            got = np.asarray(predict(window), dtype=np.float32).reshape(-1)
+        except Exception as exc:  # any failure of the runner on its own reference input
+            raise SelfTestError(f"{bundle.path}: self-test window {i} fails to run: {exc}") from exc
         if got.shape != want.shape:
             raise SelfTestError(f"{bundle.path}: window {i} gave {got.shape}, want {want.shape}")
         diff = float(np.max(np.abs(got - want)))
@@ -319,16 +322,25 @@ class ModelStore:
                     f"{src}: version {new_v} is not newer than the running {old_v}; refusing a "
                     "downgrade (a signed command may set allow_downgrade)"
                 )
-        stats = run_selftest(bundle, self.predictor(bundle), self.config.model.selftest_tolerance)
+        try:
+            predict = self.predictor(bundle)
+        except BundleError:
+            raise
+        except Exception as exc:  # the interpreter's own errors: a model that will not load
+            raise BundleError(f"{src}: the model does not load in the interpreter: {exc}") from exc
+        stats = run_selftest(bundle, predict, self.config.model.selftest_tolerance)
         timings["selftest_windows"] = stats["windows"]
         timings["selftest_max_abs_diff"] = stats["max_abs_diff"]
         t = lap("selftested", t)
         m = bundle.manifest
         final = self.bundles / f"{_slug(m.name)}-{_slug(m.version)}-{bundle.manifest_sha256[:8]}"
-        if final.exists():
-            shutil.rmtree(final)  # a leftover of an interrupted install of this same bundle
-        os.rename(staged, final)
-        _fsync_dir(self.bundles)
+        if final.exists() and self._verifies(final):
+            shutil.rmtree(staged)  # the same bundle is kept already (e.g. as previous)
+        else:
+            if final.exists():
+                shutil.rmtree(final)  # a broken leftover of an interrupted install
+            os.rename(staged, final)
+            _fsync_dir(self.bundles)
         t = lap("stored", t)
         if running is not None and self._in_store(running.path):
             self._link(self.previous_link, running.path)
@@ -340,6 +352,13 @@ class ModelStore:
         lap("switched", t)
         self._gc()
         return self._load(final)
+
+    def _verifies(self, path: Path) -> bool:
+        try:
+            self._load(path)
+            return True
+        except BundleError:
+            return False
 
     def rollback(self, report: Callable[[str], None] | None = None) -> Bundle:
         """Make ``previous`` current again (and the current one previous); with no previous,
