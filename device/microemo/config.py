@@ -107,13 +107,19 @@ class SpottingConfig(Section):
         15.0, ge=0, le=500, description="AU smoothing time constant before spotting"
     )
     baseline_window_ms: float = Field(
-        1000.0, ge=100, le=30_000, description="local baseline: lowest level over this long"
+        600.0, ge=100, le=30_000, description="local baseline: lowest level over this long"
     )
     noise_tau_ms: float = Field(
         4000.0, ge=100, le=120_000, description="time constant of each AU's running noise level"
     )
     noise_floor: float = Field(
         0.3, ge=0.01, le=5, description="smallest noise level assumed for an AU"
+    )
+    noise_init: float = Field(
+        0.6, ge=0.01, le=5, description="noise level assumed for a new face until measured"
+    )
+    noise_clip: float = Field(
+        8.0, ge=1, le=20, description="rises above this many noise levels count as this"
     )
     noise_cap: float = Field(
         3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
@@ -152,7 +158,7 @@ class SpottingConfig(Section):
         1.5, gt=0, le=50, description="faster head rotation gates new episodes"
     )
     max_pose_change_rad: float = Field(
-        0.06, gt=0, le=3, description="a rise during a larger head turn is no start"
+        0.03, gt=0, le=3, description="a rise during a larger head turn is no start"
     )
     motion_hold_ms: float = Field(
         250.0, ge=0, le=5000, description="gate kept this long after fast rotation"

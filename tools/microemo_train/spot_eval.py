@@ -46,7 +46,8 @@ AU_SETS: tuple[tuple[str, ...], ...] = (
     ("AU01", "AU04"),
 )
 DURATIONS = {"micro": (200.0, 450.0), "macro": (600.0, 1400.0)}
-SPACING = {"micro": 900.0, "macro": 1700.0}
+SPACING = {"micro": 700.0, "macro": 1200.0}
+CLIP_MS = {"micro": 8000.0, "macro": 10000.0}
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -137,6 +138,32 @@ def spot_clip(path: Path, fps: float | None = None) -> list[dict]:
     return ends
 
 
+def au_series(path: Path) -> dict[str, np.ndarray]:
+    """The device pipeline's AU series of the first face: t_ms, intensity, pose, ready."""
+    from microemo.config import Config
+    from microemo.pipeline import Pipeline
+    from microemo.sources.files import open_file_source
+
+    pipe = Pipeline(Config())
+    t, x, r, ok = [], [], [], []
+    try:
+        with open_file_source(path) as src:
+            for frame in src:
+                for au in pipe.process(frame).faces[:1]:
+                    t.append(au.t_ms)
+                    x.append(au.intensity)
+                    r.append(au.face.pose_r_rad)
+                    ok.append(au.baseline_ready)
+    finally:
+        pipe.close()
+    return {
+        "t_ms": np.array(t),
+        "intensity": np.array(x, np.float32),
+        "pose_r_rad": np.array(r, np.float32),
+        "baseline_ready": np.array(ok),
+    }
+
+
 def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
     truth = labels["episodes"]
     pairs = match(truth, ends)
@@ -160,34 +187,46 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
     }
 
 
-def generate(
-    out: Path,
+def plan(
     seed: int,
     clips_per_cell: dict[float, int],
     sources: list[Path],
     untouched_ms: dict[float, float],
 ) -> list[dict]:
-    """Write every clip and its labels; returns the label dicts (with ``cell``)."""
+    """Every clip to make: name, source, fps, duration, episodes and its cell."""
     rng = np.random.default_rng(seed)
-    loaded = {p: SourceClip.load(p) for p in sources}
-    made, k = [], 0
+    plans: list[dict] = []
+    k = 0
     for fps, n in clips_per_cell.items():
         for level in INTENSITY_LEVELS:
             for kind in DURATIONS:
                 for _ in range(n):
-                    src = loaded[sources[k % len(sources)]]
+                    src = sources[k % len(sources)]
                     k += 1
-                    dur = 10000.0 if kind == "micro" else 12000.0
-                    eps = plan_clip(rng, kind, level, dur)
-                    name = f"{len(made):03d}_{src.path.stem}_{level}_{kind}_{fps:.0f}fps.avi"
-                    lab = write_clip(src, out / name, fps, dur, eps)
-                    made.append(dict(lab, cell={"fps": fps, "intensity": level, "kind": kind}))
+                    dur = CLIP_MS[kind]
+                    plans.append(
+                        {
+                            "name": f"{len(plans):03d}_{src.stem}_{level}_{kind}_{fps:.0f}fps.avi",
+                            "source": src,
+                            "fps": fps,
+                            "duration_ms": dur,
+                            "episodes": plan_clip(rng, kind, level, dur),
+                            "cell": {"fps": fps, "intensity": level, "kind": kind},
+                        }
+                    )
     for fps, dur in untouched_ms.items():
-        for src in loaded.values():
-            name = f"{len(made):03d}_{src.path.stem}_untouched_{fps:.0f}fps.avi"
-            lab = write_clip(src, out / name, fps, dur, [])
-            made.append(dict(lab, cell={"fps": fps, "intensity": "none", "kind": "untouched"}))
-    return made
+        for src in sources:
+            plans.append(
+                {
+                    "name": f"{len(plans):03d}_{src.stem}_untouched_{fps:.0f}fps.avi",
+                    "source": src,
+                    "fps": fps,
+                    "duration_ms": dur,
+                    "episodes": [],
+                    "cell": {"fps": fps, "intensity": "none", "kind": "untouched"},
+                }
+            )
+    return plans
 
 
 def summarize(rows: list[dict]) -> dict[str, Any]:
@@ -269,7 +308,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--untouched-s",
         type=float,
-        default=20.0,
+        default=15.0,
         help="seconds of untouched video per source clip at 29.97 fps (a quarter of it at 100 fps)",
     )
     p.add_argument("--keep", action="store_true", help="keep the generated clips")
@@ -282,23 +321,28 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         raise SystemExit(f"{args.clips}: no .flv or .mp4 clips; pass --clips")
     clips = args.out / "clips"
-    made = generate(
-        clips,
+    plans = plan(
         args.seed,
         {29.97: args.per_cell_30, 100.0: args.per_cell_100},
         sources,
         {29.97: args.untouched_s * 1000, 100.0: args.untouched_s * 250},
     )
+    loaded: dict[Path, SourceClip] = {}
     rows = []
-    for i, lab in enumerate(made):
-        path = clips / lab["clip"]
+    for i, pl in enumerate(plans):
+        src = loaded.get(pl["source"]) or loaded.setdefault(
+            pl["source"], SourceClip.load(pl["source"])
+        )
+        path = clips / pl["name"]
+        lab = dict(
+            write_clip(src, path, pl["fps"], pl["duration_ms"], pl["episodes"]), cell=pl["cell"]
+        )
         ends = spot_clip(path)
         rows.append(
             dict(
                 lab,
                 **score_clip(lab, ends),
-                spots=ends
-                and [
+                spots=[
                     {k: e[k] for k in ("onset_ms", "apex_ms", "offset_ms", "kind", "aus")}
                     for e in ends
                 ],
@@ -307,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
         logger.info(
             "%d/%d %s: %d truth, %d spotted, %d TP",
             i + 1,
-            len(made),
+            len(plans),
             lab["clip"],
             len(lab["episodes"]),
             len(ends),
@@ -317,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
             path.unlink()
     report = summarize(rows)
     report.update(
-        n_clips=len(made),
+        n_clips=len(rows),
         n_episodes=sum(len(r["episodes"]) for r in rows),
         seconds=round(time.monotonic() - t0, 1),
     )

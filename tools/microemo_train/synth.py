@@ -226,6 +226,7 @@ class SourceClip:
     fps: float
     frames: list[np.ndarray]
     landmarks: list[np.ndarray | None] = field(default_factory=list)
+    meshes: dict[int, _Mesh] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> SourceClip:
@@ -299,40 +300,57 @@ def displacement(pts: np.ndarray, aus: dict[str, float]) -> np.ndarray:
     return disp
 
 
-def warp_face(image: np.ndarray, pts: np.ndarray, disp: np.ndarray, step: int = 3) -> np.ndarray:
-    """Piecewise-affine warp moving mesh ``pts`` by ``disp``; pixels off the face stay."""
-    from scipy.interpolate import LinearNDInterpolator
+@dataclass
+class _Mesh:
+    """Piecewise-affine interpolation weights of one source frame's mesh on a coarse grid."""
 
+    box: tuple[int, int, int, int]
+    grid: tuple[int, int]  # (ny, nx)
+    verts: np.ndarray  # (G, 3) vertex indices into mesh + ring
+    bary: np.ndarray  # (G, 3) barycentric weights (0 outside the mesh)
+    step: int
+
+    @classmethod
+    def build(cls, pts: np.ndarray, shape: tuple[int, ...], step: int = 3) -> _Mesh:
+        from scipy.spatial import Delaunay
+
+        h, w = shape[:2]
+        x0, y0 = (int(v) for v in np.maximum(np.floor(pts.min(0)).astype(int) - 4, 0))
+        x1, y1 = (int(v) for v in np.minimum(np.ceil(pts.max(0)).astype(int) + 4, [w - 1, h - 1]))
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        # a zero-displacement frame around the face keeps the warp inside the face box
+        ring = np.array(
+            [[x0, y0], [x1, y0], [x0, y1], [x1, y1], [xm, y0], [xm, y1], [x0, ym], [x1, ym]],
+            np.float64,
+        )
+        tri = Delaunay(np.vstack([pts.astype(np.float64), ring]))
+        gx = np.arange(x0, x1 + step, step, dtype=np.float64)
+        gy = np.arange(y0, y1 + step, step, dtype=np.float64)
+        g = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+        simplex = tri.find_simplex(g)
+        tr = tri.transform[np.maximum(simplex, 0)]
+        b = np.einsum("ijk,ik->ij", tr[:, :2], g - tr[:, 2])
+        bary = np.c_[b, 1.0 - b.sum(1)].astype(np.float32)
+        bary[simplex < 0] = 0.0
+        verts = tri.simplices[np.maximum(simplex, 0)]
+        return cls((x0, y0, x1, y1), (len(gy), len(gx)), verts, bary, step)
+
+
+def warp_face(image: np.ndarray, mesh: _Mesh, disp: np.ndarray) -> np.ndarray:
+    """Move the mesh by ``disp`` (pixels per landmark); pixels off the face stay.
+
+    Displacement is interpolated at the output pixel over the source triangulation and
+    sampled backwards (q <- q - d(q)): exact inverse up to second order in the displacement,
+    which is a few pixels here."""
     if not np.any(np.abs(disp) > 0.05):
         return image
-    h, w = image.shape[:2]
-    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 4, 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 4, [w - 1, h - 1])
-    dst = pts + disp
-    # a zero-displacement frame around the face keeps the warp inside the mesh's hull
-    ring = np.array(
-        [
-            [x0, y0],
-            [x1, y0],
-            [x0, y1],
-            [x1, y1],
-            [(x0 + x1) / 2, y0],
-            [(x0 + x1) / 2, y1],
-            [x0, (y0 + y1) / 2],
-            [x1, (y0 + y1) / 2],
-        ],
-        np.float32,
-    )
-    interp = LinearNDInterpolator(
-        np.vstack([dst, ring]), np.vstack([disp, np.zeros_like(ring)]), fill_value=0.0
-    )
-    gx = np.arange(x0, x1 + step, step, dtype=np.float32)
-    gy = np.arange(y0, y1 + step, step, dtype=np.float32)
-    mx, my = np.meshgrid(gx, gy)
-    d = interp(mx, my).astype(np.float32)
+    x0, y0, x1, y1 = mesh.box
+    dall = np.vstack([disp, np.zeros((8, 2), np.float32)]).astype(np.float32)
+    d = (dall[mesh.verts] * mesh.bary[..., None]).sum(1).reshape(*mesh.grid, 2)
     rw, rh = x1 - x0 + 1, y1 - y0 + 1
-    dx = cv2.resize(d[..., 0], (len(gx) * step, len(gy) * step))[:rh, :rw]
-    dy = cv2.resize(d[..., 1], (len(gx) * step, len(gy) * step))[:rh, :rw]
+    size = (mesh.grid[1] * mesh.step, mesh.grid[0] * mesh.step)
+    dx = cv2.resize(np.ascontiguousarray(d[..., 0]), size)[:rh, :rw]
+    dy = cv2.resize(np.ascontiguousarray(d[..., 1]), size)[:rh, :rw]
     xs, ys = np.meshgrid(
         np.arange(x0, x1 + 1, dtype=np.float32), np.arange(y0, y1 + 1, dtype=np.float32)
     )
@@ -354,7 +372,10 @@ def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.nd
                 aus[au] = aus.get(au, 0.0) + wgt * s
     if pts is None or not aus:
         return image
-    return warp_face(image, pts, displacement(pts, aus))
+    mesh = src.meshes.get(k)
+    if mesh is None:
+        mesh = src.meshes[k] = _Mesh.build(pts, image.shape)
+    return warp_face(image, mesh, displacement(pts, aus))
 
 
 def write_clip(

@@ -61,7 +61,7 @@ class _Episode:
 
 
 class _Face:
-    def __init__(self, t_ms: float) -> None:
+    def __init__(self, t_ms: float, noise_init: float) -> None:
         self.first_ms = t_ms
         self.last_ms = t_ms
         self.smooth: np.ndarray | None = None
@@ -69,7 +69,7 @@ class _Face:
         self.slot_end = -math.inf
         self.slot_i = 0
         self.frozen: np.ndarray | None = None
-        self.var = np.zeros(N_AU, np.float32)
+        self.var = np.full(N_AU, noise_init**2, np.float32)
         self.n_var = 0
         self.pose: np.ndarray | None = None
         self.gate_until = -math.inf
@@ -94,7 +94,7 @@ class Spotter:
     def update(self, au: AUFrame) -> list[Spot]:
         st = self._faces.get(au.face_id)
         if st is None:
-            st = self._faces[au.face_id] = _Face(au.t_ms)
+            st = self._faces[au.face_id] = _Face(au.t_ms, self.config.noise_init)
         rise = self._rise(st, au)
         if st.ep is None:
             return self._idle(st, au, rise)
@@ -136,9 +136,13 @@ class Spotter:
         if x[_BLINK] >= c.blink_level:
             st.blink_until = t + c.blink_hold_ms
         if st.ep is None and t >= st.gate_until:
-            b = 1.0 - math.exp(-dt / c.noise_tau_ms) if st.n_var else 1.0
-            st.var += np.float32(b) * (np.minimum(rise, c.noise_cap) ** 2 - st.var)
+            # a plain mean at first (the prior counts as a few samples), then a running one
             st.n_var += 1
+            b = max(1.0 / (st.n_var + 8), 1.0 - math.exp(-dt / c.noise_tau_ms))
+            # winsorized at noise_clip sigmas, so a bump being spotted does not raise its
+            # own bar
+            cap = np.minimum(c.noise_clip * np.sqrt(st.var), c.noise_cap)
+            st.var += np.float32(b) * (np.minimum(rise, cap) ** 2 - st.var)
         i = st.hist_n % N_HIST
         st.hist_t[i] = t
         st.hist_r[i] = rise

@@ -1,0 +1,138 @@
+"""Spotter on recorded real AU series (the device pipeline on a CREMA-D talking face, played
+back and forth for 20 s: tests/data/spotting_au_series.npz) and on injected bumps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from microemo.config import SpottingConfig
+from microemo.emotion.spotting import Spot, Spotter
+from microemo.types import AU_INDEX, AU_NAMES, AUFrame
+
+SERIES = Path(__file__).resolve().parents[1] / "data" / "spotting_au_series.npz"
+N = len(AU_NAMES)
+
+
+def real_series(name: str, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recorded series of clip ``name``, resampled in time to ``fps``."""
+    d = np.load(SERIES)
+    t0, x0, r0 = d[f"{name}_t_ms"], d[f"{name}_intensity"], d[f"{name}_pose_r_rad"]
+    t = np.arange(t0[0], t0[-1], 1000.0 / fps)
+    x = np.stack([np.interp(t, t0, x0[:, i]) for i in range(N)], 1).astype(np.float32)
+    r = np.stack([np.interp(t, t0, r0[:, i]) for i in range(3)], 1).astype(np.float32)
+    return t, x, r
+
+
+def quiet_series(fps: float, seconds: float = 12.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, seconds * 1000.0, 1000.0 / fps)
+    x = np.clip(rng.normal(0.1, 0.12, (len(t), N)), 0, 5).astype(np.float32)
+    r = np.zeros((len(t), 3), np.float32)
+    return t, x, r
+
+
+def bump(t: np.ndarray, onset: float, apex: float, offset: float, height: float) -> np.ndarray:
+    up = np.clip((t - onset) / (apex - onset), 0, 1)
+    down = np.clip((offset - t) / (offset - apex), 0, 1)
+    return height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(up, down)))
+
+
+def run(t: np.ndarray, x: np.ndarray, r: np.ndarray, config: SpottingConfig | None = None,
+        face_id: int = 0) -> list[Spot]:
+    sp = Spotter(config or SpottingConfig())
+    spots: list[Spot] = []
+    for ti, xi, ri in zip(t, x, r, strict=True):
+        face = SimpleNamespace(pose_r_rad=ri)
+        spots += sp.update(AUFrame(face_id, float(ti), xi, xi > 1, np.zeros(0), face, True))
+    spots += sp.close_face(face_id, float(t[-1]))
+    return spots
+
+
+def ends(spots: list[Spot]) -> list[Spot]:
+    return [s for s in spots if s.phase == "end"]
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+@pytest.mark.parametrize("fps", [30.0, 200.0])
+def test_clear_micro_bump_on_a_real_talking_face_is_spotted(fps: float) -> None:
+    t, x, r = real_series("NEU", fps)
+    onset, apex, offset = 9000.0, 9120.0, 9350.0
+    x[:, AU_INDEX[12]] += bump(t, onset, apex, offset, 3.5)
+    spots = run(t, x, r)
+    hits = [s for s in ends(spots) if iou((s.onset_ms, s.offset_ms), (onset, offset)) >= 0.5]
+    assert len(hits) == 1, [(s.onset_ms, s.offset_ms, s.apex_aus) for s in ends(spots)]
+    s = hits[0]
+    assert abs(s.onset_ms - onset) <= 100
+    assert s.apex_ms is not None and abs(s.apex_ms - apex) <= 70
+    assert s.offset_ms is not None and abs(s.offset_ms - offset) <= 150
+    assert next(iter(s.apex_aus)) == "AU12"
+    phases = [p.phase for p in spots if p.onset_ms == s.onset_ms]
+    assert phases == ["start", "apex", "end"]
+
+
+@pytest.mark.parametrize("fps", [30.0, 200.0])
+def test_untouched_real_talking_faces_give_no_episode(fps: float) -> None:
+    for name in ("NEU", "ANG"):
+        t, x, r = real_series(name, fps)
+        assert ends(run(t, x, r)) == [], name
+
+
+def test_blinks_alone_never_make_an_episode() -> None:
+    t, x, r = quiet_series(60.0)
+    for start in np.arange(2000.0, 11000.0, 1500.0):
+        x[:, AU_INDEX[45]] += bump(t, start, start + 60, start + 180, 5.0)
+        x[:, AU_INDEX[7]] += bump(t, start, start + 60, start + 180, 2.5)  # lids move too
+    assert ends(run(t, x, r)) == []
+
+
+def test_speech_cycling_of_au25_au26_alone_never_makes_an_episode() -> None:
+    t, x, r = quiet_series(30.0)
+    phase = 2 * np.pi * 4.0 * t / 1000.0
+    x[:, AU_INDEX[25]] += (2.5 + 2.5 * np.sin(phase)).astype(np.float32)
+    x[:, AU_INDEX[26]] += (2.0 + 2.0 * np.sin(phase + 0.5)).astype(np.float32)
+    assert ends(run(t, x, r)) == []
+
+
+def test_slow_drift_of_the_baseline_is_not_an_episode() -> None:
+    t, x, r = quiet_series(30.0, seconds=30.0)
+    x += (3.0 * t / t[-1])[:, None].astype(np.float32)  # every AU creeps up 3 in 30 s
+    assert ends(run(t, x, r)) == []
+
+
+def test_a_rise_during_a_fast_head_turn_is_not_an_episode() -> None:
+    t, x, r = quiet_series(30.0)
+    x[:, AU_INDEX[4]] += bump(t, 5000, 5150, 5400, 3.5)
+    r[:, 0] = bump(t, 4950, 5150, 5450, 0.25)  # pitch 14 degrees and back
+    assert ends(run(t, x, r)) == []
+
+
+def test_same_bump_alone_is_spotted_and_close_face_ends_an_open_episode() -> None:
+    t, x, r = quiet_series(30.0)
+    x[:, AU_INDEX[4]] += bump(t, 5000, 5150, 5400, 3.5)
+    assert [next(iter(s.apex_aus)) for s in ends(run(t, x, r))] == ["AU04"]
+    cut = t < 5200  # the face leaves mid-episode
+    spots = run(t[cut], x[cut], r[cut])
+    assert [s.phase for s in spots] == ["start", "apex", "end"]
+    assert spots[-1].offset_ms == pytest.approx(t[cut][-1])
+
+
+def test_faces_are_independent() -> None:
+    t, x, r = quiet_series(30.0)
+    y = x.copy()
+    y[:, AU_INDEX[15]] += bump(t, 6000, 6100, 6300, 3.0)
+    sp = Spotter(SpottingConfig())
+    got: dict[int, list[Spot]] = {0: [], 1: []}
+    for ti, xi, yi, ri in zip(t, x, y, r, strict=True):
+        face = SimpleNamespace(pose_r_rad=ri)
+        got[0] += sp.update(AUFrame(0, float(ti), xi, xi > 1, np.zeros(0), face, True))
+        got[1] += sp.update(AUFrame(1, float(ti), yi, yi > 1, np.zeros(0), face, True))
+    assert ends(got[0]) == []
+    assert [s.face_id for s in ends(got[1])] == [1]
