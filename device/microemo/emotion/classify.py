@@ -27,12 +27,12 @@ DEFAULT_WINDOW = {"window_ms": 1000.0, "hop_ms": 250.0, "window_frames": 16}
 class EmotionClassifier:
     def __init__(self, bundle: Bundle | None = None) -> None:
         self._lock = threading.Lock()
-        self._pending: tuple[Bundle | None] | None = None
+        self._pending: tuple[Bundle | None, Any] | None = None
         self._windows: dict[int, WindowBuffer] = {}
         self._probs: dict[int, dict[str, float]] = {}
         self._cnn: Any = None
         self.bundle: Bundle | None = None
-        self._install(bundle)
+        self._install(bundle, self._load(bundle))
 
     @property
     def model_info(self) -> dict[str, Any]:
@@ -40,23 +40,30 @@ class EmotionClassifier:
             return {"name": "facs-rules", "version": "builtin", "sha256": None}
         return dict(self.bundle.describe)
 
-    def _install(self, bundle: Bundle | None) -> None:
-        cnn = None
-        if bundle is not None:
-            from microemo.emotion.cnn import CnnClassifier  # the TFLite runtime, on demand
+    @staticmethod
+    def _load(bundle: Bundle | None) -> Any:
+        if bundle is None:
+            return None
+        from microemo.emotion.cnn import CnnClassifier  # the TFLite runtime, on demand
 
-            cnn = CnnClassifier(bundle)
-            unknown = [lab for lab in bundle.manifest.labels if lab not in CORE_EMOTIONS]
-            if unknown:
-                logger.warning("model labels %s are not core emotions; reported as given", unknown)
+        cnn = CnnClassifier(bundle)
+        unknown = [lab for lab in bundle.manifest.labels if lab not in CORE_EMOTIONS]
+        if unknown:
+            logger.warning("model labels %s are not core emotions; reported as given", unknown)
+        return cnn
+
+    def _install(self, bundle: Bundle | None, cnn: Any) -> None:
         self._cnn, self.bundle = cnn, bundle
         self._windows.clear()
         self._probs.clear()
 
     def swap_model(self, bundle: Bundle | None) -> None:
-        """Thread-safe; takes effect at the next window of any face."""
+        """Thread-safe; takes effect at the next window of any face. The interpreter is
+        built here, in the caller's thread, so a bundle that fails to load raises to the
+        updater (which rolls back) and never reaches the frame loop."""
+        cnn = self._load(bundle)
         with self._lock:
-            self._pending = (bundle,)
+            self._pending = (bundle, cnn)
 
     def _window_shape(self) -> dict[str, float]:
         if self.bundle is None:
@@ -76,8 +83,8 @@ class EmotionClassifier:
             return False
         if self._pending is not None:
             with self._lock:
-                (bundle,), self._pending = self._pending, None
-            self._install(bundle)
+                (bundle, cnn), self._pending = self._pending, None
+            self._install(bundle, cnn)
             logger.info("model now %s", self.model_info)
             return False
         if self._cnn is not None:
