@@ -16,12 +16,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 
 from microemo.publish import discovery
 from microemo.publish.spool import Drain
+from microemo.publish.states import FaceStates
 
 if TYPE_CHECKING:
     from microemo.publish.mqtt import MqttSink
@@ -43,7 +45,8 @@ def backoff_s(attempt: int, low: float, high: float) -> float:
 def cpu_temperature_c() -> float | None:
     """The first thermal zone (Raspberry Pi, Jetson, most x86 laptops), None when absent."""
     try:
-        return round(int(open("/sys/class/thermal/thermal_zone0/temp").read()) / 1000.0, 1)
+        raw = Path("/sys/class/thermal/thermal_zone0/temp").read_text()
+        return round(int(raw) / 1000.0, 1)
     except (OSError, ValueError):
         return None
 
@@ -71,15 +74,7 @@ class Link:
         self._loop_running = False
         self._attempt = 0
         self._next_try = 0.0
-        # face states: written by the frame loop under _state_lock, read here
-        self._state_lock = threading.Lock()
-        self._pending: dict[int, dict[str, Any] | None] = {}
-        self._faces: dict[int, dict[str, Any]] = {}
-        self._sent_at: dict[int, float] = {}
-        self._retained_faces: set[int] = set()
-        self._summary_at = 0.0
-        self._summary_faces = -1
-        self._summary_dirty = False
+        self.states = FaceStates(sink.settings.state_interval_s)
         self._connect_started = 0.0
         self._stats: dict[str, Any] | None = None
         self._statuses: dict[str, bytes] = {}
@@ -114,8 +109,7 @@ class Link:
             return frozenset(self._inflight.values())
 
     def set_face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
-        with self._state_lock:
-            self._pending[face_id] = state
+        self.states.set(face_id, state)
         self._wake.set()
 
     def set_stats(self, stats: dict[str, Any]) -> None:
@@ -142,7 +136,7 @@ class Link:
             logger.error("retire: not connected to the broker; nothing removed")
             return False
         topics = [*discovery.discovery_configs(self.topics), self.topics.state]
-        topics += [self.topics.face_state(f) for f in set(self._retained_faces)]
+        topics += [self.topics.face_state(f) for f in set(self.states.retained)]
         infos = [self.client.publish(t, b"", qos=1, retain=True) for t in topics]
         end = time.monotonic() + timeout
         for info in infos:
@@ -303,11 +297,7 @@ class Link:
                 self.client.publish(topic, discovery.encode(cfg), qos=1, retain=True)
         for topic, data in self._statuses.items():
             self.client.publish(topic, data, qos=1, retain=True)
-        self._sent_at.clear()  # states go out again now
-        self._summary_faces = -1
-        with self._state_lock:
-            for face_id, state in self._faces.items():
-                self._pending.setdefault(face_id, state)
+        self.states.resend_all()
 
     def _handle_acks(self) -> None:
         rowids = []
@@ -332,39 +322,19 @@ class Link:
             self.published += 1
 
     def _publish_states(self) -> None:
-        now = time.monotonic()
-        interval = self.settings.state_interval_s
-        with self._state_lock:
-            due = {f: s for f, s in self._pending.items()
-                   if s is None or now - self._sent_at.get(f, -1e9) >= interval}  # fmt: skip
-            for f in due:
-                del self._pending[f]
-        for face_id, state in due.items():
-            topic = self.topics.face_state(face_id)
-            if state is None:
-                self._faces.pop(face_id, None)
-                self._sent_at.pop(face_id, None)
-                self.client.publish(topic, b"", qos=0, retain=True)
-                self._retained_faces.discard(face_id)
-            else:
-                self._faces[face_id] = state
-                self._sent_at[face_id] = now
-                self.client.publish(topic, json.dumps(state).encode(), qos=0, retain=True)
-                self._retained_faces.add(face_id)
-        self._summary_dirty = self._summary_dirty or bool(due)
-        changed = len(self._faces) != self._summary_faces
-        if changed or (self._summary_dirty and now - self._summary_at >= interval):
-            summary = discovery.summary_state(self._faces)
+        for face_id, state in self.states.due():
+            payload = b"" if state is None else json.dumps(state).encode()
+            self.client.publish(self.topics.face_state(face_id), payload, qos=0, retain=True)
+        summary = self.states.summary_due()
+        if summary is not None:
             self.client.publish(self.topics.state, json.dumps(summary).encode(), qos=0, retain=True)
-            self._summary_at, self._summary_faces = now, len(self._faces)
-            self._summary_dirty = False
 
     def _clear_stale(self, topic: str) -> None:
-        parts = topic.split("/")
-        if len(parts) >= 2 and parts[-2].isdigit() and int(parts[-2]) not in self._faces:
-            with self._state_lock:
-                if int(parts[-2]) in self._pending:
-                    return
+        """A retained state of a face this run does not know (a crash left it): clear it."""
+        face = topic.split("/")[-2]
+        if not face.isdigit():
+            return
+        if int(face) not in self.states.current and not self.states.is_pending(int(face)):
             self.client.publish(topic, b"", qos=0, retain=True)
 
     def _publish_stats(self) -> None:
