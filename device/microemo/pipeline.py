@@ -21,7 +21,7 @@ from microemo.emotion.features import frame_vector
 from microemo.emotion.spotting import Spotter
 from microemo.models import Bundle
 from microemo.publish.events import EventFactory, MemorySequence
-from microemo.types import AUFrame, FaceObservation, Frame, FrameResult
+from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator
 from microemo.vision.geometry import Normalizer
 from microemo.vision.tracker import FaceTracker
@@ -112,6 +112,7 @@ class Pipeline:
             "core_source": cls.core_source,
             "micro": cls.micro,
             "micro_rule": cls.micro_rule,
+            "aus": {n: round(float(v), 2) for n, v in zip(AU_NAMES, au.intensity.tolist())},
         }
 
     def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:

@@ -143,8 +143,15 @@ def event_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def validate_event(event: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` when ``event`` breaks the schema."""
+@lru_cache(maxsize=1)
+def _validator() -> Any:
     import jsonschema
 
-    jsonschema.validate(event, event_schema())
+    cls = jsonschema.validators.validator_for(event_schema())
+    cls.check_schema(event_schema())
+    return cls(event_schema())
+
+
+def validate_event(event: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``event`` breaks the schema."""
+    _validator().validate(event)
