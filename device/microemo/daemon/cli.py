@@ -57,6 +57,14 @@ def under_journald() -> bool:
     return (st.st_dev, st.st_ino) == (dev, ino)
 
 
+def keep_training_libraries_out() -> None:
+    """MediaPipe imports TensorFlow when it happens to be installed (for its API docs only),
+    which on a desktop with the training extra costs the daemon ~600 MB and seconds of start
+    up. The device never uses TensorFlow: mark it absent so MediaPipe takes its fallback."""
+    if "tensorflow" not in sys.modules:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+
+
 def setup_logging(verbose: int = 0) -> None:
     root = logging.getLogger()
     if under_journald():
@@ -138,6 +146,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(getattr(args, "verbose", 0))
+    keep_training_libraries_out()
     try:
         config, overrides = load_from_args(args)
     except ConfigError as exc:

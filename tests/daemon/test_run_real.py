@@ -1,0 +1,141 @@
+"""``microemo run`` as a subprocess on a real clip with real MediaPipe: SIGTERM with an
+episode in flight loses nothing; at end of file it exits 0 having printed its episodes.
+(Two runs only: the landmarker is costly on a shared machine.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from daemon_kit import REPO
+
+from microemo.publish.events import validate_event
+
+pytestmark = pytest.mark.skipif(
+    not (REPO / "models" / "face_landmarker.task").exists(),
+    reason="face_landmarker.task not fetched",
+)
+
+
+def microemo(*args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "microemo.cli",
+        "run",
+        "--config",
+        str(REPO / "firmware_config" / "desktop.toml"),
+        *args,
+    ]
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def datagrams(sock: socket.socket, until: str, timeout: float) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            got.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+        if any(until in g for g in got):
+            break
+    return got
+
+
+def assert_complete(events: list[dict]) -> None:
+    for e in events:
+        validate_event(e)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs)), "sequence numbers repeat or go back"
+    started = {e["id"] for e in events if e["phase"] == "start"}
+    ended = {e["id"] for e in events if e["phase"] == "end"}
+    assert started <= ended, f"episodes never ended: {started - ended}"
+
+
+def test_sigterm_with_an_episode_in_flight_loses_nothing(tmp_path, clip):
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    out = tmp_path / "events.jsonl"
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}
+    proc = subprocess.Popen(
+        microemo(
+            "--source",
+            str(clip),
+            "--set",
+            f"device.state_dir={tmp_path}/state",
+            "--set",
+            f"output.jsonl={out}",
+            "--set",
+            "source.loop=true",
+            "--set",
+            "daemon.status_interval_s=0.5",
+        ),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        hello = datagrams(sock, "READY=1", 180)
+        assert any(m.startswith("READY=1") for m in hello), hello
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(e["phase"] == "start" for e in read_events(out)):
+                break
+            time.sleep(0.05)
+        before = read_events(out)
+        open_at_signal = {e["id"] for e in before if e["phase"] == "start"} - {
+            e["id"] for e in before if e["phase"] == "end"
+        }
+        assert open_at_signal, "no episode was open when SIGTERM was sent"
+        running = datagrams(sock, "WATCHDOG=1", 10)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
+    assert proc.returncode == 0, stderr[-2000:]
+    after = read_events(out)
+    assert out.read_text().endswith("\n")  # nothing truncated mid-line
+    assert_complete(after)
+    assert open_at_signal <= {e["id"] for e in after if e["phase"] == "end"}
+    assert "stopped (SIGTERM)" in stderr
+    msgs = hello + running
+    assert any(m == "WATCHDOG=1" for m in msgs), msgs
+    assert any(m.startswith("STATUS=") and "fps" in m for m in msgs), msgs
+    # the sequence survives restarts: the reserved block is on disk
+    assert int((tmp_path / "state" / "seq").read_text()) >= max(e["seq"] for e in after)
+
+
+def test_make_run_prints_episodes_and_exits_at_end_of_file(tmp_path, clip):
+    r = subprocess.run(
+        microemo("--source", str(clip), "--set", f"device.state_dir={tmp_path}/state"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert events, "no episode printed"
+    assert_complete(events)
+    assert "stopped (end of stream)" in r.stderr
+    print(r.stderr.splitlines()[-1])
