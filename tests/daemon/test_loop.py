@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from daemon_kit import FakeClock, FakePipeline, ListSink
 
 from microemo.daemon.loop import FrameLoop
@@ -114,3 +115,24 @@ def test_latency_percentiles():
     assert s["n"] == 200 and s["max"] == 200.0  # window holds the last 100 values
     assert 149 <= s["p50"] <= 151 and 194 <= s["p95"] <= 196
     assert lat.max_ever == 200.0
+
+
+def test_a_bad_frame_is_skipped_and_a_broken_pipeline_ends_the_loop(caplog):
+    class Choking(FakePipeline):
+        def process(self, frame):
+            if frame.index % 7 == 3 or frame.index >= 50:
+                raise ValueError(f"bad frame {frame.index}")
+            return super().process(frame)
+
+    slot = FrameSlot()
+    loop = FrameLoop(Choking(0.0), ListSink(), slot, budget_ms=10)
+    for i in range(50):
+        slot.put(Frame(IMAGE, i * 10.0, i, 1.0))
+        loop.step(0)
+    assert loop.errors == 7 and loop.metrics.processed == 43  # skipped, counted, went on
+    assert sum("pipeline failed on frame" in r.getMessage() for r in caplog.records) == 7
+    with pytest.raises(ValueError):
+        for i in range(50, 200):
+            slot.put(Frame(IMAGE, i * 10.0, i, 1.0))
+            loop.step(0)
+    assert loop.errors == 7 + 100

@@ -110,3 +110,31 @@ def test_missing_source_file_stops_before_the_pipeline_is_built(tmp_path):
     with pytest.raises(DaemonError, match=r"missing\.flv': no such file"):
         daemon.start()
     assert built == []
+
+
+def test_logs_carry_journald_priorities_under_systemd(tmp_path):
+    """With JOURNAL_STREAM naming its stderr (as systemd sets it), each log line starts with
+    a syslog priority that journald files the message under; without it, plain stderr."""
+    import os
+    import subprocess
+    import sys
+
+    err = tmp_path / "stderr"
+    cmd = [
+        sys.executable,
+        "-m",
+        "microemo.cli",
+        "run",
+        "--source",
+        str(tmp_path / "nope.flv"),
+        "--set",
+        f"device.state_dir={tmp_path}/s",
+    ]
+    with err.open("w") as f:
+        st = os.fstat(f.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        rc = subprocess.run(cmd, stderr=f, stdout=subprocess.DEVNULL, env=env, timeout=60)
+    assert rc.returncode == 2
+    assert "<3>microemo.daemon.cli: source.path = " in err.read_text()
+    plain = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 2 and "ERROR microemo.daemon.cli: source.path" in plain.stderr

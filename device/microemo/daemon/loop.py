@@ -21,6 +21,8 @@ from microemo.types import Frame, FrameResult
 
 logger = logging.getLogger(__name__)
 
+MAX_ERRORS_IN_ROW = 100
+
 
 class PipelineLike(Protocol):
     def process(self, frame: Frame) -> FrameResult: ...
@@ -51,6 +53,8 @@ class FrameLoop:
         self._clock = clock
         self.last_t_ms: float | None = None
         self._faces: dict[int, float] = {}  # face id -> t_ms last seen (for face_state None)
+        self.errors = 0
+        self._errors_in_row = 0
 
     def step(self, timeout_s: float = 0.2) -> bool:
         """Process the newest frame if one comes within ``timeout_s``.
@@ -67,7 +71,13 @@ class FrameLoop:
         clock, hb = self._clock, self.heartbeat
         t0 = clock()
         hb.enter("pipeline")
-        result = self.pipeline.process(frame)
+        try:
+            result = self.pipeline.process(frame)
+        except Exception:
+            hb.leave()
+            self._failed(frame)
+            return FrameResult(frame_index=frame.index, t_ms=frame.t_ms)
+        self._errors_in_row = 0
         t1 = clock()
         hb.enter("sinks")
         self._publish(result, frame.captured_at)
@@ -81,6 +91,20 @@ class FrameLoop:
         m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
         self.last_t_ms = frame.t_ms
         return result
+
+    def _failed(self, frame: Frame) -> None:
+        """A frame the pipeline choked on is skipped and counted; a pipeline that fails
+        ``MAX_ERRORS_IN_ROW`` frames in a row is broken, and the error ends the daemon
+        (systemd restarts it) instead of spinning."""
+        self.errors += 1
+        self._errors_in_row += 1
+        if self._errors_in_row >= MAX_ERRORS_IN_ROW:
+            logger.critical("pipeline failed %d frames in a row; giving up", self._errors_in_row)
+            raise
+        if self._errors_in_row == 1:
+            logger.exception(
+                "pipeline failed on frame %d (t=%.0f ms); skipping it", frame.index, frame.t_ms
+            )
 
     def _publish(self, result: FrameResult, captured_at: float) -> None:
         for event in result.events:

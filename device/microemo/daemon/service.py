@@ -244,6 +244,7 @@ class Daemon:
         snap["device_id"] = self.config.device.id
         snap["model"] = self.pipeline.model_info if self.pipeline is not None else {}
         snap["stalls"] = self.watchdog.stalls if self.watchdog else 0
+        snap["pipeline_errors"] = self.loop.errors if self.loop else 0
         return snap
 
     def _due(self, name: str, every_s: float) -> bool:
