@@ -116,7 +116,13 @@ class SpottingConfig(Section):
         0.3, ge=0.01, le=5, description="smallest noise level assumed for an AU"
     )
     noise_init: float = Field(
-        0.6, ge=0.01, le=5, description="noise level assumed for a new face until measured"
+        0.8, ge=0.01, le=5, description="noise level assumed for a new face until measured"
+    )
+    noise_delay_ms: float = Field(
+        300.0, ge=0, le=1000, description="noise is learned from frames this old (idle only)"
+    )
+    noise_prior_ms: float = Field(
+        1000.0, ge=0, le=60_000, description="noise_init weighs as much as this much video"
     )
     noise_clip: float = Field(
         8.0, ge=1, le=20, description="rises above this many noise levels count as this"
@@ -125,7 +131,7 @@ class SpottingConfig(Section):
         3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
     )
     z_on: float = Field(
-        5.0, ge=0, le=50, description="a rise must be this many times its AU's noise to start"
+        5.5, ge=0, le=50, description="a rise must be this many times its AU's noise to start"
     )
     z_off: float = Field(
         1.5, ge=0, le=50, description="an episode ends when no AU is this many times its noise"
@@ -158,7 +164,7 @@ class SpottingConfig(Section):
         1.5, gt=0, le=50, description="faster head rotation gates new episodes"
     )
     max_pose_change_rad: float = Field(
-        0.03, gt=0, le=3, description="a rise during a larger head turn is no start"
+        0.06, gt=0, le=3, description="a rise during a larger head turn is no start"
     )
     motion_hold_ms: float = Field(
         250.0, ge=0, le=5000, description="gate kept this long after fast rotation"

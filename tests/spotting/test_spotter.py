@@ -41,8 +41,13 @@ def bump(t: np.ndarray, onset: float, apex: float, offset: float, height: float)
     return height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(up, down)))
 
 
-def run(t: np.ndarray, x: np.ndarray, r: np.ndarray, config: SpottingConfig | None = None,
-        face_id: int = 0) -> list[Spot]:
+def run(
+    t: np.ndarray,
+    x: np.ndarray,
+    r: np.ndarray,
+    config: SpottingConfig | None = None,
+    face_id: int = 0,
+) -> list[Spot]:
     sp = Spotter(config or SpottingConfig())
     spots: list[Spot] = []
     for ti, xi, ri in zip(t, x, r, strict=True):

@@ -185,7 +185,7 @@ TEMPLATES: dict[str, tuple[float, _Handles]] = {
         ],
     ),
 }
-INTENSITY_LEVELS: dict[str, float] = {"subtle": 0.4, "medium": 0.7, "clear": 1.0}
+INTENSITY_LEVELS: dict[str, float] = {"subtle": 0.5, "medium": 1.0, "clear": 1.6}
 
 
 @dataclass

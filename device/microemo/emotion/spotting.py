@@ -70,7 +70,8 @@ class _Face:
         self.slot_i = 0
         self.frozen: np.ndarray | None = None
         self.var = np.full(N_AU, noise_init**2, np.float32)
-        self.n_var = 0
+        self.learned_ms = 0.0
+        self.noise_n = 0  # next history row to learn the noise from
         self.pose: np.ndarray | None = None
         self.gate_until = -math.inf
         self.blink_until = -math.inf
@@ -135,22 +136,35 @@ class Spotter:
         self._motion(st, au, t, dt)
         if x[_BLINK] >= c.blink_level:
             st.blink_until = t + c.blink_hold_ms
-        if st.ep is None and t >= st.gate_until:
-            # a plain mean at first (the prior counts as a few samples), then a running one
-            st.n_var += 1
-            b = max(1.0 / (st.n_var + 8), 1.0 - math.exp(-dt / c.noise_tau_ms))
-            # winsorized at noise_clip sigmas, so a bump being spotted does not raise its
-            # own bar
-            cap = np.minimum(c.noise_clip * np.sqrt(st.var), c.noise_cap)
-            st.var += np.float32(b) * (np.minimum(rise, cap) ** 2 - st.var)
         i = st.hist_n % N_HIST
         st.hist_t[i] = t
         st.hist_r[i] = rise
         if st.pose is not None:
             st.hist_p[i] = st.pose
         st.hist_n += 1
+        self._learn_noise(st, t, dt)
         st.last_ms = t
         return rise
+
+    def _learn_noise(self, st: _Face, t: float, dt: float) -> None:
+        """Running RMS of each AU's rise, learned ``noise_delay_ms`` late from idle frames:
+        a bump that is about to start an episode never raises its own bar, and rows that
+        an episode or a head turn covered are dropped."""
+        c = self.config
+        if st.ep is not None or t < st.gate_until:
+            st.noise_n = st.hist_n
+            return
+        st.noise_n = max(st.noise_n, st.hist_n - N_HIST)
+        while st.noise_n < st.hist_n:
+            i = st.noise_n % N_HIST
+            if t - st.hist_t[i] < c.noise_delay_ms:
+                break
+            # a plain mean at first (the prior weighs noise_prior_ms), then a running one
+            st.learned_ms += dt
+            b = max(dt / (st.learned_ms + c.noise_prior_ms), 1.0 - math.exp(-dt / c.noise_tau_ms))
+            cap = np.minimum(c.noise_clip * np.sqrt(st.var), c.noise_cap)
+            st.var += np.float32(b) * (np.minimum(st.hist_r[i], cap) ** 2 - st.var)
+            st.noise_n += 1
 
     def _motion(self, st: _Face, au: AUFrame, t: float, dt: float) -> None:
         pose = np.asarray(au.face.pose_r_rad, np.float32)
