@@ -168,11 +168,20 @@ def sign_with(out: Path, key: Path, public_key: Path | None) -> None:
         logger.warning("microemo_train.signing is not installed: bundle left unsigned")
         return
     if not key.is_file():
-        if public_key is None or public_key.exists():
+        if public_key is None:
             raise FileNotFoundError(
-                f"{key}: signing key not found; copy it here, or (for a new key) remove "
-                f"{public_key} and rerun, then ship the new public key to devices"
+                f"{key}: signing key not found (set [bundle] public_key to have one made)"
             )
+        if public_key.exists():
+            # the private half is not here (a fresh clone): a new pair replaces the public key
+            logger.warning(
+                "%s absent: making a new key pair and replacing %s; devices that "
+                "trust the old key will refuse this bundle until they get the new "
+                "public key",
+                key,
+                public_key,
+            )
+            public_key.unlink()
         pub = signing.generate_keypair(key, public_key)
         print(f"new signing key {key}; public key {public_key}: {pub}")
     signing.sign_bundle(out, key)
