@@ -55,8 +55,12 @@ def evaluate(cfg: settings.TrainConfig, bundle_dir: Path) -> dict[str, Any]:
         items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler
     )
     if not extracted:
-        raise RuntimeError(f"{ev.root}: no input could be extracted; first error: "
-                           f"{failed[0][0].path}: {failed[0][1]}" if failed else "no inputs")
+        raise RuntimeError(
+            f"{ev.root}: no input could be extracted; first error: "
+            f"{failed[0][0].path}: {failed[0][1]}"
+            if failed
+            else "no inputs"
+        )
     known = [e for e in extracted if e.item.label in m.labels]
     wcfg = settings.WindowConfig(window_ms=m.window_ms, hop_ms=m.hop_ms, fps=m.fps)
     ws = build(known, list(m.labels), wcfg)
