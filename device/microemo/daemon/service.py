@@ -171,7 +171,9 @@ class Daemon:
             clock=self._clock,
         )
         self.watchdog.start()
-        self._next["log"] = self._clock() + cfg.daemon.log_stats_s
+        now = self._clock()  # the first figures once there is something to average
+        self._next["log"] = now + cfg.daemon.log_stats_s
+        self._next["stats"] = now + min(cfg.mqtt.stats_interval_s, 5.0)
         logger.info(
             "microemo running: device %s, source %s %s, model %s, notify %s",
             cfg.device.id,

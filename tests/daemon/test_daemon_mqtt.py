@@ -1,0 +1,151 @@
+"""The daemon with MQTT on, against a real Mosquitto: events, stats and availability reach
+subscribers, the MQTT sink's spool numbers the events, and the update hook is attached.
+(A fake pipeline on a real clip: this is about the wiring, not about faces.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from types import SimpleNamespace
+
+import paho.mqtt.client as mqtt
+import pytest
+from daemon_kit import FakePipeline
+
+from microemo.config import load_config
+from microemo.daemon.notify import Notifier
+from microemo.daemon.service import Daemon
+from microemo.publish.events import validate_event
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto missing")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class EpisodePipeline(FakePipeline):
+    """Emits a real start/end episode pair through the daemon's EventFactory."""
+
+    def __init__(self, events):
+        super().__init__(0.001, event_every=10**9)
+        self.factory = events
+
+    def process(self, frame):
+        result = super().process(frame)
+        if len(self.seen) % 10 in (1, 6):
+            n = len(self.seen) // 10
+            cls = SimpleNamespace(
+                core="happiness",
+                core_source="rules",
+                micro="excited",
+                micro_state="Happy",
+                micro_rule="AU12+AU26",
+                scores={"happiness": 0.9},
+            )
+            ep = SimpleNamespace(
+                episode_id=f"dtest-episode-{n:04d}",
+                face_id=0,
+                onset_ms=frame.t_ms - 100,
+                apex_ms=frame.t_ms - 50,
+                offset_ms=frame.t_ms,
+                apex_aus={"AU12": 3.0},
+                classification=cls,
+            )
+            phase = "start" if len(self.seen) % 10 == 1 else "end"
+            self.open = ep if phase == "start" else None
+            result.events.append(self.factory.make(phase, ep, frame.t_ms))
+        return result
+
+    def finish(self, t_ms=None):
+        super().finish(t_ms)
+        ep, self.open = getattr(self, "open", None), None
+        return [] if ep is None else [self.factory.make("end", ep, t_ms or 0.0)]
+
+
+def test_events_stats_and_availability_reach_the_broker(tmp_path, clip, broker):
+    got: list[tuple[str, bytes]] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    sub.connect("127.0.0.1", broker)
+    sub.subscribe("microemo/dtest/#", qos=1)
+    sub.loop_start()
+    config = load_config(
+        None,
+        {
+            "device.id": "dtest",
+            "device.state_dir": str(tmp_path / "state"),
+            "source.type": "file",
+            "source.path": str(clip),
+            "source.loop": True,
+            "output.jsonl": "",
+            "mqtt.enabled": True,
+            "mqtt.port": broker,
+            "mqtt.stats_interval_s": 1.0,
+            "mqtt.discovery": False,
+        },
+    )
+    pipes: list[EpisodePipeline] = []
+
+    def factory(cfg, *, bundle=None, events=None):
+        pipes.append(EpisodePipeline(events))
+        return pipes[-1]
+
+    daemon = Daemon(config, notifier=Notifier({}), pipeline_factory=factory)
+    daemon.start()
+    assert daemon.updates is not None  # model updates listen on the command topic
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+
+    def on(topic):
+        return [p for t, p in got if t == f"microemo/dtest/{topic}"]
+
+    try:
+        wait_for(lambda: len(on("events")) >= 6 and on("stats"))
+    finally:
+        daemon.request_stop("test")
+        runner.join(30)
+    wait_for(lambda: b"offline" in on("availability"))
+    sub.loop_stop()
+    events = [json.loads(p) for p in on("events")]
+    for e in events:
+        validate_event(e)
+    ids = {e["id"] for e in events}
+    assert {e["id"] for e in events if e["phase"] == "end"} == ids  # stop ended nothing open
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))
+    stats = json.loads(on("stats")[-1])
+    assert stats["device_id"] == "dtest" and stats["fps"] > 0 and "stage_ms" in stats
+    assert on("availability")[0] == b"online"
