@@ -26,6 +26,7 @@ class ReplaySource:
         *,
         realtime: bool = True,
         loop: bool = False,
+        speed: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
@@ -35,6 +36,7 @@ class ReplaySource:
         self.fps = float(self._src.fps or 30.0)
         self.realtime = realtime
         self.loop = loop
+        self.speed = speed  # 2.0 replays twice as fast as filmed (overload benchmarks)
         self._clock = clock
         self._sleep = sleep
         self._t_offset = 0.0
@@ -70,7 +72,7 @@ class ReplaySource:
         if self._anchor is None:
             self._anchor = (now, t_ms)
             return
-        due = self._anchor[0] + (t_ms - self._anchor[1]) / 1000.0
+        due = self._anchor[0] + (t_ms - self._anchor[1]) / 1000.0 / self.speed
         delay = due - now
         if delay > 0:
             self._sleep(delay)
