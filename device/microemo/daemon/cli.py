@@ -160,9 +160,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
     try:
         daemon.start()
-    except DaemonError as exc:
-        logger.error("%s", exc)
+    except Exception as exc:
+        if isinstance(exc, DaemonError):
+            logger.error("%s", exc)  # a setting to change: no traceback needed
+        else:
+            logger.exception("cannot start")
         daemon.request_stop("start failed")
         daemon.shutdown()
-        return 2
+        return 2 if isinstance(exc, DaemonError) else 1
     return daemon.run()
