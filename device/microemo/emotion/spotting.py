@@ -37,6 +37,7 @@ _LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])
 _BLINK = AU_INDEX[45]
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
+MOTION_SPAN_MS = 50.0  # head rotation speed is measured over at least this
 
 
 @dataclass
@@ -73,6 +74,8 @@ class _Face:
         self.learned_ms = 0.0
         self.noise_n = 0  # next history row to learn the noise from
         self.pose: np.ndarray | None = None
+        self.pose_ref: np.ndarray | None = None
+        self.pose_ref_ms = t_ms
         self.gate_until = -math.inf
         self.blink_until = -math.inf
         self.cross_ms = math.inf  # first frame of the current above-threshold run
@@ -133,7 +136,7 @@ class Spotter:
         else:
             np.minimum(st.slots[st.slot_i], stored, out=st.slots[st.slot_i])
         rise = np.maximum(xs - base, 0.0)
-        self._motion(st, au, t, dt)
+        self._motion(st, au, t)
         if x[_BLINK] >= c.blink_level:
             st.blink_until = t + c.blink_hold_ms
         i = st.hist_n % N_HIST
@@ -166,13 +169,21 @@ class Spotter:
             st.var += np.float32(b) * (np.minimum(st.hist_r[i], cap) ** 2 - st.var)
             st.noise_n += 1
 
-    def _motion(self, st: _Face, au: AUFrame, t: float, dt: float) -> None:
+    def _motion(self, st: _Face, au: AUFrame, t: float) -> None:
+        """Rotation speed over >= MOTION_SPAN_MS, so pose jitter between frames of a fast
+        source (or repeated frames) does not read as a head turn."""
         pose = np.asarray(au.face.pose_r_rad, np.float32)
-        if st.pose is not None and dt > 0:
-            speed = float(np.abs(pose - st.pose).max()) * 1000.0 / dt
-            if speed > self.config.max_rotation_rad_s:
-                st.gate_until = t + self.config.motion_hold_ms
         st.pose = pose
+        if st.pose_ref is None:
+            st.pose_ref, st.pose_ref_ms = pose, t
+            return
+        span = t - st.pose_ref_ms
+        if span < MOTION_SPAN_MS:
+            return
+        speed = float(np.abs(pose - st.pose_ref).max()) * 1000.0 / span
+        if speed > self.config.max_rotation_rad_s:
+            st.gate_until = t + self.config.motion_hold_ms
+        st.pose_ref, st.pose_ref_ms = pose, t
 
     def _active_mask(
         self, st: _Face, rise: np.ndarray, t: float, level: float, z: float

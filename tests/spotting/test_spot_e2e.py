@@ -1,0 +1,60 @@
+"""End to end: a generated clip with a known AU12 micro-expression on a real face goes
+through the device pipeline, which must spot it (IoU >= 0.5) and name AU12."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from microemo.assets import find_asset
+
+pytest.importorskip("scipy")
+from microemo_train.spot_eval import iou, match, prf, score_clip, spot_clip  # noqa: E402
+from microemo_train.synth import Episode, SourceClip, write_clip  # noqa: E402
+
+CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
+
+
+@pytest.fixture(scope="module")
+def source() -> SourceClip:
+    try:
+        find_asset("face_landmarker.task")
+    except Exception as exc:  # pragma: no cover - set-up problem, not a test result
+        pytest.skip(f"landmarker model missing: {exc}")
+    return SourceClip.load(CLIP)
+
+
+@pytest.mark.parametrize("rate", ["source", "100fps"])
+def test_pipeline_spots_a_generated_au12_micro_expression(
+    source: SourceClip, tmp_path: Path, rate: str
+) -> None:
+    fps = source.fps if rate == "source" else 100.0
+    ep = Episode(3000.0, 3150.0, 3450.0, {"AU12": 1.6}, intensity="clear")
+    out = tmp_path / f"au12_{fps:.0f}.avi"
+    labels = write_clip(source, out, fps, 4500.0, [ep])
+
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["fps"] == fps and saved["episodes"][0]["aus"] == {"AU12": 1.6}
+    assert saved["episodes"][0]["kind"] == "micro"
+    assert saved["episodes"][0]["onset_frame"] == round(3000.0 * fps / 1000)
+
+    ends = spot_clip(out)
+    hits = [e for e in ends if iou((e["onset_ms"], e["offset_ms"]), (3000.0, 3450.0)) >= 0.5]
+    assert len(hits) == 1, ends
+    assert "AU12" in [a["au"] for a in hits[0]["aus"]]
+    assert hits[0]["kind"] == "micro"
+    assert score_clip(labels, ends)["tp"] == 1
+
+
+def test_megc_matching_counts_each_truth_once() -> None:
+    truth = [{"onset_ms": 0.0, "offset_ms": 300.0}, {"onset_ms": 1000.0, "offset_ms": 1400.0}]
+    spots = [
+        {"onset_ms": 20.0, "offset_ms": 290.0},  # IoU 0.9
+        {"onset_ms": 50.0, "offset_ms": 300.0},  # second hit on the same truth: a FP
+        {"onset_ms": 1300.0, "offset_ms": 1900.0},  # IoU 0.14: a FP and a miss
+    ]
+    pairs = match(truth, spots)
+    assert pairs == [(0, 0)]
+    assert prf(len(pairs), len(spots), len(truth))["f1"] == pytest.approx(0.4)
