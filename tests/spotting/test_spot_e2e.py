@@ -11,8 +11,8 @@ import pytest
 from microemo.assets import find_asset
 
 pytest.importorskip("scipy")
-from microemo_train.spot_eval import iou, match, prf, score_clip, spot_clip  # noqa: E402
-from microemo_train.synth import Episode, SourceClip, write_clip  # noqa: E402
+from microemo_train.spot_eval import iou, match, prf, score_clip, spot_clip
+from microemo_train.synth import Episode, SourceClip, write_clip
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
 
