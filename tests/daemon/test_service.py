@@ -138,3 +138,27 @@ def test_logs_carry_journald_priorities_under_systemd(tmp_path):
     assert "<3>microemo.daemon.cli: source.path = " in err.read_text()
     plain = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert plain.returncode == 2 and "ERROR microemo.daemon.cli: source.path" in plain.stderr
+
+
+def test_absent_camera_is_retried_and_stop_is_not_held_up(tmp_path, caplog):
+    cfg = load_config(
+        None,
+        {
+            "source.type": "v4l2",
+            "source.device": "/dev/video99",
+            "source.retry_initial_s": 0.05,
+            "source.retry_max_s": 0.1,
+            "device.state_dir": str(tmp_path / "s"),
+            "output.jsonl": "",
+        },
+    )
+    daemon = Daemon(cfg, notifier=Notifier({}), pipeline_factory=lambda *a, **k: FakePipeline(0.0))
+    threading.Timer(1.0, daemon.request_stop, ("SIGTERM",)).start()
+    t0 = time.monotonic()
+    daemon.start()  # waits for the camera, but not past a stop request
+    assert time.monotonic() - t0 < 20
+    assert daemon.run() == 0
+    status = daemon.snapshot()["source"]
+    assert status["state"] == "lost" and status["losses"] == 1 and status["down_s"] > 0
+    assert "no camera at /dev/video99" in caplog.text
+    assert caplog.text.count("camera lost") == 1  # retried quietly

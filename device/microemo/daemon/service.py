@@ -23,6 +23,7 @@ from microemo.daemon.watchdog import Heartbeat, Watchdog
 from microemo.publish.events import EventFactory, FileSequence
 from microemo.publish.sink import FanoutSink, JsonlSink
 from microemo.sources import FILE_TYPES, is_live, source_opener
+from microemo.sources.base import redact_url
 from microemo.sources.capture import Capture, FrameSlot
 
 logger = logging.getLogger(__name__)
@@ -208,8 +209,13 @@ class Daemon:
             retry_max_s=s.retry_max_s,
             clock=self._clock,
         )
+        self.capture.name = f"{s.type} {redact_url(s.path) if s.path else s.device}"
         self.capture.start()
-        self.capture.opened.wait(30.0 if is_live(s) else None)
+        # a camera that is not there yet is retried in the background: READY after 30 s
+        deadline = self._clock() + (30.0 if is_live(s) else 3600.0)
+        while not self.capture.opened.wait(0.2) and self._stop_reason is None:
+            if self._clock() > deadline:
+                break
         if self.capture.error is not None:
             raise DaemonError(str(self.capture.error))
         if self.loop is not None:
