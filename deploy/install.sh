@@ -57,7 +57,8 @@ echo "==> microemo for profile $PROFILE"
 echo "==> apt packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-PKGS=(python3 python3-venv python3-pip v4l-utils ca-certificates)
+# python3-systemd: READY/WATCHDOG through systemd-python (the venv sees system packages)
+PKGS=(python3 python3-venv python3-pip python3-systemd v4l-utils rsync ca-certificates)
 case "$PROFILE" in
     pi4|pi5) PKGS+=(python3-picamera2 rpicam-apps) ;;
 esac
@@ -74,14 +75,11 @@ getent group render >/dev/null && usermod -a -G render microemo
 echo "==> code and venv in $PREFIX"
 install -d -m 0755 "$PREFIX"
 rsync -a --delete --exclude .venv --exclude .git --exclude '*.task' --exclude out \
-    "$SRC_DIR/" "$PREFIX/src/" 2>/dev/null || {
-    rm -rf "$PREFIX/src"; cp -a "$SRC_DIR" "$PREFIX/src"; rm -rf "$PREFIX/src/.venv"; }
+    --exclude .keys "$SRC_DIR/" "$PREFIX/src/"
 [ -d "$PREFIX/venv" ] || python3 -m venv --system-site-packages "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-EXTRAS=""
-python3 -c "import systemd.daemon" 2>/dev/null || EXTRAS="[systemd]"
-"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$PREFIX/src$EXTRAS" \
-    || "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$PREFIX/src"
+# editable, so models/assets.lock.json and the default model bundle stay next to the code
+"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$PREFIX/src"
 
 echo "==> model asset"
 install -d -o microemo -g microemo -m 0750 "$STATE" "$STATE/assets"
