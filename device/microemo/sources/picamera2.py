@@ -38,7 +38,7 @@ class Picamera2Source:
             raise SourceLost(f"{self.name} stopped delivering frames ({exc}): {HINT}") from exc
         now = self._clock()
         if image.ndim == 3 and image.shape[2] == 4:
-            image = image[:, :, :3]  # XBGR8888 -> BGR, should a driver insist on 4 channels
+            image = image[:, :, :3]  # XRGB8888 is [B, G, R, A]: drop A
         frame = Frame(
             image=image, t_ms=(now - self._t0) * 1000.0, index=self._index, captured_at=now
         )
