@@ -148,6 +148,9 @@ def _bundle(config: Config, path: Path | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from microemo.daemon.cli import keep_training_libraries_out
+
+    keep_training_libraries_out()
     try:
         config = load_config(args.config)
         bundle = _bundle(config, args.bundle)
