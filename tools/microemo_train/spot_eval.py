@@ -97,7 +97,8 @@ def plan_clip(
     rng: np.random.Generator, kind: str, level: str, duration_ms: float, start_ms: float = 1500.0
 ) -> list[Episode]:
     """Episodes of one cell, one after another with a quiet gap between them."""
-    eps, t = [], start_ms
+    eps: list[Episode] = []
+    t = start_ms
     lo, hi = DURATIONS[kind]
     while True:
         d = float(rng.uniform(lo, hi))

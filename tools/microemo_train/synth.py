@@ -384,7 +384,7 @@ def write_clip(
     """Write ``out`` (.avi, HuffYUV, lossless) and ``out`` with .json labels; return labels."""
     out.parent.mkdir(parents=True, exist_ok=True)
     h, w = src.frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"HFYU"), fps, (w, h))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"HFYU"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"{out}: OpenCV cannot write HuffYUV AVI here")
     n = int(duration_ms * fps / 1000.0)
