@@ -452,7 +452,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--intensity",
         default="clear",
-        help=f"one of {sorted(INTENSITY_LEVELS)} or a number (1.0 = clear)",
+        help=f"one of {INTENSITY_LEVELS} or a template scale",
     )
     p.add_argument("--fps", type=float, default=0.0, help="output fps (default: the source's)")
     p.add_argument(
