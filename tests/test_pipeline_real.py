@@ -76,3 +76,24 @@ def test_episodes_carry_their_supporting_aus(clip_runs):
     for e in ends:
         assert e["offset_ms"] >= e["onset_ms"]
         assert e["kind"] in ("micro", "macro")
+
+
+def test_default_model_with_rules_reads_the_happy_clip_as_happy():
+    from pathlib import Path
+
+    from microemo.config import Config
+    from microemo.models import load_bundle
+    from microemo.pipeline import Pipeline
+    from microemo.sources.files import open_file_source
+    from tests.conftest import clip_path
+
+    bundle = load_bundle(Path("models/default"), require_signature=False)
+    fused = []
+    with Pipeline(Config(), bundle=bundle) as pipe, open_file_source(clip_path("HAP")) as src:
+        for frame in src:
+            emo = pipe.process(frame).emotions.get(0)
+            if emo and emo["core_source"] == "cnn+rules":
+                fused.append(emo["core"])
+        assert pipe.model_info["name"] == bundle.manifest.name
+    assert len(fused) > 20  # the CNN ran on windows from 1 s on
+    assert fused.count("happiness") / len(fused) > 0.5

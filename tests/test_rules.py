@@ -74,7 +74,7 @@ def test_core_emotion_decides_between_rules_sharing_aus():
     # hopeful (Confident) and grateful (Happy) are both AU12+AU1: the output says which fired
     r = classify_aus(aus(AU12=3, AU1=3), {"happiness": 0.8, "neutral": 0.2})
     assert r.micro in ("hopeful", "grateful") and r.micro_rule == "AU12+AU1"
-    assert r.core_source == "cnn" and r.core == "happiness"
+    assert r.core_source == "cnn+rules" and r.core == "happiness"
 
 
 def test_table_with_unknown_au_is_refused_by_name():

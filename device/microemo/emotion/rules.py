@@ -56,6 +56,7 @@ class RuleTables:
     saturation: float
     core_threshold: float
     present: float
+    cnn_weight: float = 0.5
 
 
 @dataclass
@@ -98,6 +99,7 @@ def parse_tables(text: str) -> RuleTables:
         float(s["saturation"]),
         float(s["core_threshold"]),
         float(s["present"]),
+        float(s.get("cnn_weight", 0.5)),
     )
 
 
@@ -152,10 +154,24 @@ def best_micro(
     score = mean_req @ np.minimum(intensity / t.saturation, 1.0)
     compatible = _compatible(t, core)
     # compatible state first, then the more specific rule, then the stronger, then table order
-    key = np.where(fires, compatible * 1e6 + n_aus * 1e3 + score * 10 - np.arange(len(score))
-                   * 1e-4, -np.inf)
+    key = np.where(
+        fires, compatible * 1e6 + n_aus * 1e3 + score * 10 - np.arange(len(score)) * 1e-4, -np.inf
+    )
     best = int(np.argmax(key))
     return t.micro[best], float(score[best])
+
+
+RULE_TEMPERATURE = 0.1  # prototype scores (0-1) to a distribution: a 0.3 lead is ~20:1
+
+
+def fuse(cnn: dict[str, float], rules: dict[str, float], cnn_weight: float) -> dict[str, float]:
+    """Mix the CNN's probabilities with the prototypes' evidence, normalised over the model's
+    labels. The CNN sees the window's dynamics; the prototypes see this face's AUs against
+    its own baseline: on faces unlike its training data the rules keep the CNN honest."""
+    z = np.array([rules.get(k, 0.0) for k in cnn]) / RULE_TEMPERATURE
+    r = np.exp(z - z.max())
+    r /= r.sum()
+    return {k: cnn_weight * p + (1.0 - cnn_weight) * float(q) for (k, p), q in zip(cnn.items(), r)}
 
 
 def classify_aus(
@@ -168,8 +184,10 @@ def classify_aus(
     t = tables or load_tables()
     scores = core_scores(intensity, t)
     if core_probs:
-        core = max(core_probs, key=lambda k: core_probs[k])
-        source, core_score, shown = "cnn", float(core_probs[core]), dict(core_probs)
+        shown = fuse(core_probs, scores, t.cnn_weight)
+        core = max(shown, key=lambda k: shown[k])
+        source = "cnn" if t.cnn_weight >= 1.0 else "cnn+rules"
+        core_score = shown[core]
     else:
         emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
         core = emotion if scores[emotion] >= t.core_threshold else "neutral"
