@@ -81,11 +81,12 @@ def test_episodes_carry_their_supporting_aus(clip_runs):
 def test_default_model_with_rules_reads_the_happy_clip_as_happy():
     from pathlib import Path
 
+    from tests.conftest import clip_path
+
     from microemo.config import Config
     from microemo.models import load_bundle
     from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
-    from tests.conftest import clip_path
 
     bundle = load_bundle(Path("models/default"), require_signature=False)
     fused = []

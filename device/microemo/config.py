@@ -130,6 +130,13 @@ class SpottingConfig(Section):
     noise_cap: float = Field(
         3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
     )
+    hold_on: float = Field(
+        3.0, ge=0, le=5, description="held expression: AU level (vs neutral) that starts one"
+    )
+    hold_off: float = Field(1.5, ge=0, le=5, description="held expression: level that ends it")
+    hold_ms: float = Field(
+        400.0, ge=0, le=10_000, description="held expression: how long the level must hold"
+    )
     z_on: float = Field(
         5.5, ge=0, le=50, description="a rise must be this many times its AU's noise to start"
     )

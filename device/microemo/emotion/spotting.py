@@ -59,6 +59,7 @@ class _Episode:
     peak_rise: np.ndarray
     carriers: np.ndarray  # bool, AUs that crossed their thresholds during the episode
     apex_sent: bool = False
+    sustained: bool = False  # started by a held expression, judged on level, not rise
 
 
 class _Face:
@@ -79,6 +80,7 @@ class _Face:
         self.gate_until = -math.inf
         self.blink_until = -math.inf
         self.cross_ms = math.inf  # first frame of the current above-threshold run
+        self.hold_ms = math.inf  # first frame of the current held-expression run
         self.hist_t = np.zeros(N_HIST, np.float64)
         self.hist_r = np.zeros((N_HIST, N_AU), np.float32)
         self.hist_p = np.zeros((N_HIST, 3), np.float32)
@@ -197,6 +199,31 @@ class Spotter:
 
     # -- state machine -----------------------------------------------------------------
     def _idle(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
+        out = self._rising(st, au, rise)
+        return out if out or st.ep is not None else self._held(st, au)
+
+    def _held(self, st: _Face, au: AUFrame) -> list[Spot]:
+        """A macro expression held from before the local baseline could see it rise (a face
+        that enters smiling, a long frown): its level against the face's own neutral stays
+        at ``hold_on`` for ``hold_ms``. Ended by level, not by rise."""
+        c, t = self.config, au.t_ms
+        assert st.smooth is not None
+        level = np.where(CARRY, st.smooth, 0.0)
+        mask = level >= c.hold_on
+        if not (au.baseline_ready and t >= st.gate_until and mask.any()):
+            st.hold_ms = math.inf
+            return []
+        st.hold_ms = min(st.hold_ms, t)
+        if t - st.hold_ms < c.hold_ms:
+            return []
+        lead = int(np.argmax(np.where(mask, level, -1.0)))
+        st.ep = _Episode(
+            st.hold_ms, lead, float(level[lead]), t, level.copy(), mask.copy(), sustained=True
+        )
+        st.hold_ms = math.inf
+        return [Spot("start", au.face_id, st.ep.onset_ms, apex_aus=self._aus(level, mask))]
+
+    def _rising(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
         c, t = self.config, au.t_ms
         warm = au.baseline_ready and t - st.first_ms >= c.warmup_ms
         mask = self._active_mask(st, rise, t, c.on_threshold, c.z_on)
@@ -239,11 +266,17 @@ class Spotter:
         c, t = self.config, au.t_ms
         ep = st.ep
         assert ep is not None
-        if t - ep.onset_ms <= c.join_ms:  # AUs rising together with the lead join it
-            ep.carriers |= self._active_mask(st, rise, t, c.on_threshold, c.z_on)
+        if ep.sustained:
+            assert st.smooth is not None
+            rise = np.where(CARRY, st.smooth, 0.0).astype(np.float32)
+            ep.carriers |= rise >= c.hold_on
+            still = (rise >= c.hold_off) & ep.carriers
+        else:
+            if t - ep.onset_ms <= c.join_ms:  # AUs rising together with the lead join it
+                ep.carriers |= self._active_mask(st, rise, t, c.on_threshold, c.z_on)
+            off = max(c.off_threshold, c.end_fraction * ep.peak)
+            still = self._active_mask(st, rise, t, off, c.z_off) & ep.carriers
         level = float(rise[ep.carriers].max())
-        off = max(c.off_threshold, c.end_fraction * ep.peak)
-        still = self._active_mask(st, rise, t, off, c.z_off) & ep.carriers
         out: list[Spot] = []
         if level > ep.peak:
             ep.peak, ep.peak_ms, ep.peak_rise = level, t, rise.copy()
