@@ -91,7 +91,7 @@ def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | No
         config,
         ModelStore(config),
         pipeline.swap_model,
-        lambda status: mqtt.publish_status("model", status),
+        lambda status: mqtt.publish_status("model/status", status),
     )
     mqtt.on_command(manager.handle_message)
     return manager.start()
