@@ -19,14 +19,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microemo", description=__doc__)
+def build_parser(
+    argv: list[str],
+    commands: dict[str, str] = COMMANDS,
+    prog: str = "microemo",
+    description: str | None = __doc__,
+) -> argparse.ArgumentParser:
+    """A parser whose subcommands are imported only when asked for. A module may register
+    several subcommands (``keygen`` and ``sign``); one that is not installed is left out."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    wanted = next((a for a in argv if a in COMMANDS), None)
-    for name, module_name in COMMANDS.items():
-        if wanted is not None and name != wanted:
+    wanted = next((a for a in argv if a in commands), None)
+    done: set[str] = set()
+    for name, module_name in commands.items():
+        if wanted is not None and commands[wanted] != module_name:
             sub.add_parser(name)
+            continue
+        if module_name in done:
             continue
         try:
             module = importlib.import_module(module_name)
@@ -35,18 +45,22 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                 continue  # a subcommand not built into this install
             raise
         module.add_parser(sub)
+        done.add(module_name)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
+def dispatch(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not hasattr(args, "func"):
         parser.error(f"{args.command}: not available in this install")
     return int(args.func(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return dispatch(build_parser(argv), argv)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from microemo.emotion.features import columns
 from microemo.models import Bundle, BundleError
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,13 @@ def interpreter_class() -> tuple[Any, str]:
 
 def feature_columns(wanted: list[str], available: tuple[str, ...] | list[str]) -> np.ndarray:
     """Indices of ``wanted`` names in ``available``; BundleError naming any unknown one."""
-    index = {n: i for i, n in enumerate(available)}
-    missing = [n for n in wanted if n not in index]
-    if missing:
+    try:
+        return columns(wanted, available)
+    except KeyError as exc:
         raise BundleError(
-            f"bundle needs per-frame features this device does not compute: {missing}; "
+            f"bundle needs a per-frame feature this device does not compute: {exc.args[0]}; "
             "update the device software or retrain on its feature vector"
-        )
-    return np.array([index[n] for n in wanted], dtype=np.intp)
+        ) from None
 
 
 class CnnClassifier:

@@ -25,12 +25,17 @@ def frame_vector(au: AUFrame, geometry_deviation: np.ndarray) -> np.ndarray:
     )
 
 
-def columns(names: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Column indices of ``names``; KeyError names the first unknown feature."""
-    missing = [n for n in names if n not in FEATURE_INDEX]
+def columns(
+    names: list[str] | tuple[str, ...], available: tuple[str, ...] | list[str] = FRAME_FEATURES
+) -> np.ndarray:
+    """Column indices of ``names`` in ``available``; KeyError names the first unknown one."""
+    index = (
+        FEATURE_INDEX if available is FRAME_FEATURES else {n: i for i, n in enumerate(available)}
+    )
+    missing = [n for n in names if n not in index]
     if missing:
         raise KeyError(
-            f"unknown feature {missing[0]!r}; this device computes {len(FEATURE_INDEX)}"
-            " features listed in microemo.emotion.features.FRAME_FEATURES"
+            f"unknown feature {missing[0]!r} (known: {len(index)} features, see "
+            "microemo.emotion.features.FRAME_FEATURES)"
         )
-    return np.array([FEATURE_INDEX[n] for n in names], dtype=np.int64)
+    return np.array([index[n] for n in names], dtype=np.int64)
