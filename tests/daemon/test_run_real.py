@@ -140,9 +140,12 @@ def test_make_run_exits_at_end_of_file_with_every_episode_ended(tmp_path, clip):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    # stdout holds events only (logs go to stderr), so `make run | jq` works; whether this
-    # clip yields an episode is the spotter's business, that none is left open is ours
+    # stdout holds events only (logs go to stderr), so `make run | jq` works; the sample
+    # clip's smile is printed as a whole episode (start, update at apex, end), none left open
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert_complete(events)
+    ends = [e for e in events if e["phase"] == "end"]
+    assert ends and ends[0]["core_emotion"] == "happiness"
+    assert "AU12" in {a["au"] for a in ends[0]["aus"]}
     assert "stopped (end of stream)" in r.stderr
     print(f"{len(events)} events;", r.stderr.splitlines()[-1])
