@@ -130,6 +130,9 @@ class SpottingConfig(Section):
     noise_cap: float = Field(
         3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
     )
+    hold_enabled: bool = Field(
+        True, description="also report expressions held from before they could be seen rising"
+    )
     hold_on: float = Field(
         3.0, ge=0, le=5, description="held expression: AU level (vs neutral) that starts one"
     )

@@ -155,3 +155,5 @@ def test_an_expression_held_from_the_start_is_a_macro_episode() -> None:
     assert next(iter(done[0].apex_aus)) == "AU12"
     assert done[0].offset_ms - done[0].onset_ms > 1000  # macro, not micro
     assert done[0].offset_ms == pytest.approx(2000, abs=100)
+    # evaluations of injected micro-expressions can turn the held path off
+    assert ends(run(t, x, r, SpottingConfig(hold_enabled=False))) == []

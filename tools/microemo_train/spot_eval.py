@@ -119,13 +119,13 @@ def plan_clip(
         t += d + SPACING[kind] * float(rng.uniform(0.8, 1.2))
 
 
-def spot_clip(path: Path, fps: float | None = None) -> list[dict]:
+def spot_clip(path: Path, fps: float | None = None, config: Any = None) -> list[dict]:
     """Run the device pipeline over one clip; return its ``end`` events."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
 
-    config = Config()
+    config = (config or Config()).model_copy(deep=True)
     config.output.jsonl = ""
     pipe = Pipeline(config)
     ends: list[dict] = []
@@ -313,11 +313,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seconds of untouched video per source clip at 29.97 fps (a quarter of it at 100 fps)",
     )
     p.add_argument("--keep", action="store_true", help="keep the generated clips")
+    p.add_argument("--config", type=Path, help="device config TOML (spotting parameters)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. spotting.hold_enabled=false",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from microemo.config import load_config
+
     t0 = time.monotonic()
+    config = load_config(args.config, dict(kv.split("=", 1) for kv in args.set))
     sources = sorted(args.clips.glob("*.flv")) or sorted(args.clips.glob("*.mp4"))
     if not sources:
         raise SystemExit(f"{args.clips}: no .flv or .mp4 clips; pass --clips")
@@ -338,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         lab = dict(
             write_clip(src, path, pl["fps"], pl["duration_ms"], pl["episodes"]), cell=pl["cell"]
         )
-        ends = spot_clip(path)
+        ends = spot_clip(path, config=config)
         rows.append(
             dict(
                 lab,

@@ -200,7 +200,9 @@ class Spotter:
     # -- state machine -----------------------------------------------------------------
     def _idle(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
         out = self._rising(st, au, rise)
-        return out if out or st.ep is not None else self._held(st, au)
+        if out or st.ep is not None or not self.config.hold_enabled:
+            return out
+        return self._held(st, au)
 
     def _held(self, st: _Face, au: AUFrame) -> list[Spot]:
         """A macro expression held from before the local baseline could see it rise (a face
