@@ -131,20 +131,30 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--config", type=Path, help="TOML config (landmarker, au, spotting...)")
     p.add_argument("--fps", type=float, help="frame rate of frame folders (default 30)")
-    p.add_argument("--bundle", type=Path, help="model bundle directory for the CNN")
+    p.add_argument("--bundle", type=Path, help="model bundle (default: the built-in model)")
+    p.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="no CNN: the FACS prototypes decide the core emotion",
+    )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.set_defaults(func=run)
 
 
-def _bundle(config: Config, path: Path | None) -> Any:
+def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
+    """The model the device would run: ``--bundle``, else ``model.bundle``, else the built-in
+    default bundle (verified by hash; trusted like the code it ships with)."""
+    from microemo.model_store import DEFAULT_BUNDLE_DIRS
     from microemo.models import load_bundle
 
-    path = path or config.model.bundle
-    if path is None:
+    if rules_only:
         return None
-    return load_bundle(
-        path, config.model.public_keys, require_signature=config.model.require_signature
-    )
+    path = path or config.model.bundle
+    if path is not None:
+        m = config.model
+        return load_bundle(path, m.public_keys, require_signature=m.require_signature)
+    default = next((d for d in DEFAULT_BUNDLE_DIRS if (d / "manifest.json").is_file()), None)
+    return None if default is None else load_bundle(default, require_signature=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     keep_training_libraries_out()
     try:
         config = load_config(args.config)
-        bundle = _bundle(config, args.bundle)
+        bundle = _bundle(config, args.bundle, args.rules_only)
     except (ConfigError, Exception) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
