@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo.config import Config, ConfigError, load_config
+from microemo.config import Config, load_config
 from microemo.pipeline import Pipeline
 from microemo.publish.events import EventFactory, MemorySequence
 from microemo.publish.writers import CsvWriter, write_jsonl
@@ -142,19 +142,17 @@ def add_parser(sub: Any) -> None:
 
 
 def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
-    """The model the device would run: ``--bundle``, else ``model.bundle``, else the built-in
-    default bundle (verified by hash; trusted like the code it ships with)."""
-    from microemo.model_store import DEFAULT_BUNDLE_DIRS
+    """The model the device would run (``ModelStore.current``: installed, configured or
+    built-in), or the bundle given with ``--bundle``."""
+    from microemo.model_store import ModelStore
     from microemo.models import load_bundle
 
     if rules_only:
         return None
-    path = path or config.model.bundle
     if path is not None:
         m = config.model
         return load_bundle(path, m.public_keys, require_signature=m.require_signature)
-    default = next((d for d in DEFAULT_BUNDLE_DIRS if (d / "manifest.json").is_file()), None)
-    return None if default is None else load_bundle(default, require_signature=False)
+    return ModelStore(config).current()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         bundle = _bundle(config, args.bundle, args.rules_only)
-    except (ConfigError, Exception) as exc:
+    except Exception as exc:  # a bad config or bundle: say so, analyse nothing
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,7 @@ class Pipeline:
 
     def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:
         for spot in self.spotter.close_face(face_id, t_ms):
-            event = self.episodes.on_spot(spot, np.zeros(19, np.float32), t_ms)
+            event = self.episodes.on_spot(spot, np.zeros(len(AU_NAMES), np.float32), t_ms)
             if event is not None:
                 result.events.append(event)
         self.au.forget(face_id)

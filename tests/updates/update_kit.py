@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ FRAMES = 8
 
 def _int8_model(seed: int) -> bytes:
     import keras
-    import tensorflow as tf
+
+    from microemo_train.quantize import convert_int8
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((FRAMES, len(FEATURES)))
@@ -32,18 +34,10 @@ def _int8_model(seed: int) -> bytes:
     h = keras.layers.GlobalAveragePooling1D()(h)
     model = keras.Model(inp, keras.layers.Dense(len(LABELS))(h))
     rng = np.random.default_rng(seed)
-
-    def gen():
-        for _ in range(32):
-            yield [rng.normal(size=(1, FRAMES, len(FEATURES))).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = gen
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return bytes(conv.convert())
+    windows = rng.normal(size=(32, FRAMES, len(FEATURES))).astype(np.float32)
+    with warnings.catch_warnings():  # 32 calibration windows is plenty for a test model
+        warnings.simplefilter("ignore")
+        return convert_int8(model, windows)
 
 
 def _specs(model_bytes: bytes) -> tuple[TensorSpec, TensorSpec]:

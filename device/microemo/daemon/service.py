@@ -60,20 +60,11 @@ def build_sinks(config: Config) -> tuple[FanoutSink, Any | None]:
 
 
 def initial_bundle(config: Config) -> Any:
-    """The model to start with: the model store's current bundle when the store is part of
-    this install (it falls back to ``model.bundle``), else ``model.bundle``, else built-in."""
-    try:
-        from microemo.model_store import ModelStore
-    except ImportError:
-        pass
-    else:
-        return ModelStore(config).current()
-    if config.model.bundle is None:
-        return None
-    from microemo.models import load_bundle
+    """The model to start with: the store's ``current``, else ``previous``, else
+    ``model.bundle`` or the built-in default, each verified (``ModelStore.current``)."""
+    from microemo.model_store import ModelStore
 
-    m = config.model
-    return load_bundle(Path(m.bundle or ""), m.public_keys, require_signature=m.require_signature)
+    return ModelStore(config).current()
 
 
 def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | None:
