@@ -130,6 +130,17 @@ class SpottingConfig(Section):
     noise_cap: float = Field(
         3.0, ge=0.1, le=5, description="rises are capped at this when measuring noise"
     )
+    flow: bool = Field(
+        True,
+        description="follow brows, lids, nose, lips with optical flow (about 0.3 ms per face) "
+        "and spot on that motion as well as on AU intensities",
+    )
+    flow_tau_ms: float = Field(
+        1000.0, ge=50, le=10_000, description="optical-flow motion fades with this time constant"
+    )
+    flow_full: float = Field(
+        0.02, gt=0, le=0.5, description="flow motion (face widths) that reads as intensity 5"
+    )
     hold_enabled: bool = Field(
         True, description="also report expressions held from before they could be seen rising"
     )

@@ -23,6 +23,7 @@ from microemo.models import Bundle
 from microemo.publish.events import EventFactory, MemorySequence
 from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator
+from microemo.vision.flow import FlowAU, FlowMeter
 from microemo.vision.geometry import Normalizer
 from microemo.vision.tracker import FaceTracker
 
@@ -49,6 +50,9 @@ class Pipeline:
         self.au = AUEstimator(config.au)
         self.classifier = EmotionClassifier(bundle)
         self.spotter = Spotter(config.spotting)
+        sp = config.spotting
+        self.flow = FlowMeter() if sp.flow else None
+        self.flow_au = FlowAU(sp.flow_tau_ms, sp.flow_full) if sp.flow else None
         self.events = events or EventFactory(config.device.id, MemorySequence())
         self.events.model = self.classifier.model_info
         self.episodes = EpisodeManager(self.events, self.classifier)
@@ -66,8 +70,12 @@ class Pipeline:
         t0 = time.monotonic()
         faces = self.landmarker.detect(frame)
         t1 = time.monotonic()
+        if self.flow is not None:
+            self.flow.measure(frame.image, faces)
+        t2 = time.monotonic()
         result = self.process_faces(faces, frame.t_ms, frame.index)
         result.stage_ms["landmarker"] = (t1 - t0) * 1000.0
+        result.stage_ms["flow"] = (t2 - t1) * 1000.0
         return result
 
     def process_faces(
@@ -96,6 +104,8 @@ class Pipeline:
         norm = self.normalizer(tf)
         au = self.au(norm, t_ms)
         au.features = frame_vector(au, self.au.geometry_deviation(norm))
+        if self.flow_au is not None:
+            au.motion = self.flow_au(tf.face_id, tf.obs, t_ms)
         return au
 
     def _emotions(self, au: AUFrame, result: FrameResult) -> None:
@@ -122,6 +132,8 @@ class Pipeline:
                 result.events.append(event)
         self.au.forget(face_id)
         self.classifier.forget(face_id)
+        if self.flow_au is not None:
+            self.flow_au.forget(face_id)
 
     def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]:
         """End of stream: close every open episode and forget every face."""
@@ -135,6 +147,8 @@ class Pipeline:
         """Between inputs: end the previous stream's faces and restart the clock."""
         events = self.finish()
         self.tracker = FaceTracker(self.config.tracker)  # face ids count from 0 per input
+        if self.flow is not None:
+            self.flow.reset()
         if hasattr(self.landmarker, "new_stream"):
             self.landmarker.new_stream()
         return events

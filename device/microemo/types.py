@@ -93,6 +93,9 @@ class FaceObservation:
     blendshapes: np.ndarray  # (52,) float32, BLENDSHAPE_NAMES order
     pose: np.ndarray  # (4, 4) float32 facial transformation matrix (canonical face -> camera, cm)
     image_size: tuple[int, int]  # (width, height) in pixels
+    # (len(vision.flow.FLOW_POINTS), 2) optical-flow displacement since the previous frame,
+    # pixels, NaN where lost; None when not measured (first frame, flow off, recorded data)
+    flow: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +129,9 @@ class AUFrame:
     features: np.ndarray  # (len(FRAME_FEATURES),) float32, see emotion.features
     face: NormalizedFace
     baseline_ready: bool = False  # False while the face's neutral estimate is still forming
+    # (len(AU_IDS),) float32 0-5: recent movement of each AU's points by optical flow
+    # (vision.flow), fading within about a second; zeros when flow is off
+    motion: np.ndarray | None = None
 
     def au(self, n: int) -> float:
         return float(self.intensity[AU_INDEX[n]])

@@ -10,6 +10,11 @@ least ``on_threshold`` above its baseline and ``z_on`` times its noise for ``con
 its onset is backdated to where the rise began, the apex is sent once the level has fallen
 to ``apex_drop`` of the peak, and the end once it is back under ``off_threshold``.
 
+Channels: the 19 AU intensities and, when the pipeline measures optical flow
+(``spotting.flow``), the same AUs' recent motion (``AUFrame.motion``, vision/flow.py), each
+with its own baseline and noise; an episode names an AU whichever of its two channels
+carried it.
+
 Never carrying on their own: AU45 (blinks), AU25/AU26 (speech opens the mouth all the
 time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink.
 Fast head rotation (pose_r_rad speed above ``max_rotation_rad_s``) gates new starts for
@@ -32,8 +37,11 @@ logger = logging.getLogger(__name__)
 
 N_AU = len(AU_NAMES)
 _NEVER_ALONE = (25, 26, 45)
-CARRY = np.array([n not in _NEVER_ALONE for n in (int(a[2:]) for a in AU_NAMES)])
-_LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])
+CARRY_AU = np.array([n not in _NEVER_ALONE for n in (int(a[2:]) for a in AU_NAMES)])
+# channels: the AU intensities, then the AUs' optical-flow motion (AUFrame.motion)
+N_CH = 2 * N_AU
+CARRY = np.concatenate([CARRY_AU, CARRY_AU])
+_LIDS = np.tile([int(a[2:]) in (5, 6, 7) for a in AU_NAMES], 2)
 _BLINK = AU_INDEX[45]
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
@@ -53,7 +61,7 @@ class Spot:
 @dataclass
 class _Episode:
     onset_ms: float
-    lead: int  # AU index that started it
+    lead: int  # channel that started it (AU intensity, or N_AU + AU for its motion)
     peak: float
     peak_ms: float
     peak_rise: np.ndarray
@@ -67,11 +75,11 @@ class _Face:
         self.first_ms = t_ms
         self.last_ms = t_ms
         self.smooth: np.ndarray | None = None
-        self.slots = np.full((N_SLOTS, N_AU), np.inf, np.float32)
+        self.slots = np.full((N_SLOTS, N_CH), np.inf, np.float32)
         self.slot_end = -math.inf
         self.slot_i = 0
         self.frozen: np.ndarray | None = None
-        self.var = np.full(N_AU, noise_init**2, np.float32)
+        self.var = np.full(N_CH, noise_init**2, np.float32)
         self.learned_ms = 0.0
         self.noise_n = 0  # next history row to learn the noise from
         self.pose: np.ndarray | None = None
@@ -82,7 +90,7 @@ class _Face:
         self.cross_ms = math.inf  # first frame of the current above-threshold run
         self.hold_ms = math.inf  # first frame of the current held-expression run
         self.hist_t = np.zeros(N_HIST, np.float64)
-        self.hist_r = np.zeros((N_HIST, N_AU), np.float32)
+        self.hist_r = np.zeros((N_HIST, N_CH), np.float32)
         self.hist_p = np.zeros((N_HIST, 3), np.float32)
         self.hist_n = 0
         self.ep: _Episode | None = None
@@ -117,7 +125,10 @@ class Spotter:
         c = self.config
         t = au.t_ms
         dt = max(t - st.last_ms, 0.0)
-        x = np.asarray(au.intensity, np.float32)
+        x = np.zeros(N_CH, np.float32)
+        x[:N_AU] = au.intensity
+        if au.motion is not None:
+            x[N_AU:] = au.motion
         if st.smooth is None:
             st.smooth = x.copy()
         else:
@@ -210,7 +221,7 @@ class Spotter:
         at ``hold_on`` for ``hold_ms``. Ended by level, not by rise."""
         c, t = self.config, au.t_ms
         assert st.smooth is not None
-        level = np.where(CARRY, st.smooth, 0.0)
+        level = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
         mask = level >= c.hold_on
         if not (au.baseline_ready and t >= st.gate_until and mask.any()):
             st.hold_ms = math.inf
@@ -219,11 +230,11 @@ class Spotter:
         if t - st.hold_ms < c.hold_ms:
             return []
         lead = int(np.argmax(np.where(mask, level, -1.0)))
-        st.ep = _Episode(
-            st.hold_ms, lead, float(level[lead]), t, level.copy(), mask.copy(), sustained=True
-        )
+        level2 = np.concatenate([level, np.zeros(N_AU)]).astype(np.float32)
+        mask2 = np.concatenate([mask, np.zeros(N_AU, bool)])
+        st.ep = _Episode(st.hold_ms, lead, float(level[lead]), t, level2, mask2, sustained=True)
         st.hold_ms = math.inf
-        return [Spot("start", au.face_id, st.ep.onset_ms, apex_aus=self._aus(level, mask))]
+        return [Spot("start", au.face_id, st.ep.onset_ms, apex_aus=self._aus(level2, mask2))]
 
     def _rising(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
         c, t = self.config, au.t_ms
@@ -270,8 +281,9 @@ class Spotter:
         assert ep is not None
         if ep.sustained:
             assert st.smooth is not None
-            rise = np.where(CARRY, st.smooth, 0.0).astype(np.float32)
-            ep.carriers |= rise >= c.hold_on
+            rise = np.zeros(N_CH, np.float32)
+            rise[:N_AU] = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
+            ep.carriers[:N_AU] |= rise[:N_AU] >= c.hold_on
             still = (rise >= c.hold_off) & ep.carriers
         else:
             if t - ep.onset_ms <= c.join_ms:  # AUs rising together with the lead join it
@@ -310,8 +322,11 @@ class Spotter:
         return out
 
     def _aus(self, rise: np.ndarray, carriers: np.ndarray) -> dict[str, float]:
-        """AUs that carried the episode with their rise at the apex, strongest first."""
+        """AUs that carried the episode (by intensity or by motion) with their rise at the
+        apex (the larger of the two), strongest first."""
         c = self.config
-        keep = carriers & (rise >= c.apex_au_fraction * float(rise[carriers].max()))
-        order = np.argsort(-rise)
-        return {AU_NAMES[i]: round(float(rise[i]), 3) for i in order if keep[i]}
+        r = np.where(carriers, rise, 0.0).reshape(2, N_AU).max(0)
+        carried = carriers.reshape(2, N_AU).any(0)
+        keep = carried & (r >= c.apex_au_fraction * float(r[carried].max()))
+        order = np.argsort(-r)
+        return {AU_NAMES[i]: round(float(r[i]), 3) for i in order if keep[i]}

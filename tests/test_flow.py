@@ -1,0 +1,82 @@
+"""Optical flow at the landmarks (vision/flow.py) on a real face: inner brows raised by one pixel
+in the image reads as AU1 motion, a still face as none, and head movement is taken out."""
+
+from __future__ import annotations
+
+import copy
+
+import cv2
+import numpy as np
+import pytest
+from tests.conftest import clip_path
+
+from microemo.assets import find_asset
+from microemo.types import AU_INDEX, FaceObservation, Frame
+from microemo.vision.flow import FLOW_POINTS, FlowAU, FlowMeter
+
+
+@pytest.fixture(scope="module")
+def face() -> tuple[np.ndarray, FaceObservation]:
+    try:
+        find_asset("face_landmarker.task")
+    except Exception as exc:  # pragma: no cover - set-up problem, not a test result
+        pytest.skip(f"landmarker model missing: {exc}")
+    from microemo.config import LandmarkerConfig
+    from microemo.vision.landmarker import Landmarker
+
+    cap = cv2.VideoCapture(str(clip_path("NEU")))
+    ok, image = cap.read()
+    cap.release()
+    assert ok
+    with Landmarker(LandmarkerConfig()) as lm:
+        faces = lm.detect(Frame(image, 0.0, 0))
+    assert len(faces) == 1
+    return image, faces[0]
+
+
+def _pixels(obs: FaceObservation, ids: list[int]) -> np.ndarray:
+    w, h = obs.image_size
+    return obs.landmarks[ids, :2] * np.array([w, h], np.float32)
+
+
+def _motion(image_a: np.ndarray, image_b: np.ndarray, obs: FaceObservation) -> np.ndarray:
+    meter, to_au = FlowMeter(), FlowAU(tau_ms=1000.0, full=0.02)
+    a, b = copy.copy(obs), copy.copy(obs)
+    meter.measure(image_a, [a])
+    to_au(0, a, 0.0)
+    meter.measure(image_b, [b])
+    assert b.flow is not None and b.flow.shape == (len(FLOW_POINTS), 2)
+    return to_au(0, b, 33.0)
+
+
+def test_inner_brows_raised_one_pixel_are_au1_motion(
+    face: tuple[np.ndarray, FaceObservation],
+) -> None:
+    image, obs = face
+    raised = image.copy()
+    mid = _pixels(obs, [168])[0]  # the nose bridge (the reference) must stay where it is
+    for side in ([107, 55, 66, 65], [336, 285, 296, 295]):  # each inner brow on its own
+        brow = _pixels(obs, side)
+        x0, y0 = (brow.min(0) - 6).astype(int)
+        x1, y1 = (brow.max(0) + 6).astype(int)
+        if x0 < mid[0] < x1:  # keep the box off the midline
+            x0, x1 = (x0, int(mid[0]) - 5) if brow[:, 0].mean() < mid[0] else (int(mid[0]) + 6, x1)
+        y1 = min(y1, int(mid[1]) - 5)
+        raised[y0 - 1 : y1 - 1, x0:x1] = image[y0:y1, x0:x1]  # 1 px up
+
+    m = _motion(image, raised, obs)
+    fw = float(np.linalg.norm(np.subtract(*_pixels(obs, [454, 234]))))
+    expected = 5.0 * (1.0 / fw) / 0.02
+    assert m[AU_INDEX[1]] == pytest.approx(expected, rel=0.35)
+    assert m[AU_INDEX[4]] == 0.0  # up is not down
+    assert m[AU_INDEX[9]] < 0.2 * expected  # the nose did not move
+
+
+def test_still_face_and_head_shift_give_no_motion(
+    face: tuple[np.ndarray, FaceObservation],
+) -> None:
+    image, obs = face
+    assert np.abs(_motion(image, image, obs)).max() < 0.05
+    # the whole head 3 px to the right and 2 px up: the bridge moves with it
+    shifted = np.roll(image, (-2, 3), axis=(0, 1))
+    assert np.abs(_motion(image, shifted, obs)).max() < 0.3
