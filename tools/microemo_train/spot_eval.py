@@ -16,10 +16,13 @@ on the untouched clips.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import pickle
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from microemo_train.synth import INTENSITY_LEVELS, Episode, SourceClip, write_cl
 
 logger = logging.getLogger(__name__)
 
+GENERATOR = 3  # bump when synth renders the same plan differently (invalidates --cache)
 CLIPS_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "crema_d" / "clips"
 AU_SETS: tuple[tuple[str, ...], ...] = (
     ("AU12",),
@@ -119,24 +123,56 @@ def plan_clip(
         t += d + SPACING[kind] * float(rng.uniform(0.8, 1.2))
 
 
-def spot_clip(path: Path, fps: float | None = None, config: Any = None) -> list[dict]:
-    """Run the device pipeline over one clip; return its ``end`` events."""
+Recorded = list[tuple[float, int, list]]  # (t_ms, frame index, FaceObservations)
+
+
+def landmarks(path: Path, fps: float | None = None, config: Any = None) -> Recorded:
+    """The device landmarker's observations on every frame of a clip, with optical flow
+    measured as the device does (``spotting.flow``)."""
+    from microemo.config import Config
+    from microemo.sources.files import open_file_source
+    from microemo.vision.flow import FlowMeter
+    from microemo.vision.landmarker import Landmarker
+
+    config = config or Config()
+    lm = Landmarker(config.landmarker)
+    flow = FlowMeter() if config.spotting.flow else None
+    out: Recorded = []
+    try:
+        with open_file_source(path, fps=fps) as src:
+            for f in src:
+                faces = lm.detect(f)
+                if flow is not None:
+                    flow.measure(f.image, faces)
+                out.append((f.t_ms, f.index, faces))
+    finally:
+        lm.close()
+    return out
+
+
+def spot_recorded(recorded: Recorded, config: Any = None) -> list[dict]:
+    """Everything after the landmarker (the device ``Pipeline``) over recorded
+    observations; return the ``end`` events."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
-    from microemo.sources.files import open_file_source
 
     config = (config or Config()).model_copy(deep=True)
     config.output.jsonl = ""
-    pipe = Pipeline(config)
+    pipe = Pipeline(config, landmarker=_NoLandmarker())
     ends: list[dict] = []
-    try:
-        with open_file_source(path, fps=fps) as src:
-            for frame in src:
-                ends += [e for e in pipe.process(frame).events if e["phase"] == "end"]
-        ends += [e for e in pipe.finish() if e["phase"] == "end"]
-    finally:
-        pipe.close()
-    return ends
+    for t_ms, index, faces in recorded:
+        ends += [e for e in pipe.process_faces(faces, t_ms, index).events if e["phase"] == "end"]
+    return ends + [e for e in pipe.finish() if e["phase"] == "end"]
+
+
+class _NoLandmarker:
+    def detect(self, frame: Any) -> list:
+        raise RuntimeError("replaying recorded landmarks: no frames expected")
+
+
+def spot_clip(path: Path, fps: float | None = None, config: Any = None) -> list[dict]:
+    """Run the device pipeline over one clip; return its ``end`` events."""
+    return spot_recorded(landmarks(path, fps, config), config)
 
 
 def au_series(path: Path) -> dict[str, np.ndarray]:
@@ -185,7 +221,15 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
         "matched": [
             (truth[i]["onset_ms"], ends[j]["onset_ms"], ends[j]["offset_ms"]) for i, j in pairs
         ],
+        "hit": [any(i == k for k, _ in pairs) for i in range(len(truth))],
     }
+
+
+def _source(row: dict) -> str:
+    """CREMA-D's emotion code of the source clip (1001_DFA_NEU_XX.flv -> NEU), else its stem."""
+    stem = Path(row["source"]).stem
+    parts = stem.split("_")
+    return parts[2] if len(parts) == 4 else stem
 
 
 def plan(
@@ -242,9 +286,16 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             f"intensity={c['intensity']}",
             f"kind={c['kind']}",
             f"{c['intensity']}/{c['kind']}/{c['fps']:.0f}fps",
+            f"source={_source(r)}",
+            f"source={_source(r)}/{c['intensity']}",
         ):
             groups["cells"][key].append(r)
-    report: dict[str, Any] = {"spotting": {}, "false_alarms": {}}
+    report: dict[str, Any] = {
+        "spotting": {},
+        "false_alarms": {},
+        "recall_by_aus": _recall_by_aus(rows),
+        "false_alarms_by_source": _false_alarms_by_source(rows),
+    }
     for key, rs in sorted(groups["cells"].items()):
         s = prf(
             sum(r["tp"] for r in rs), sum(r["spotted"] for r in rs), sum(r["truth"] for r in rs)
@@ -267,6 +318,30 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
     return report
 
 
+def _recall_by_aus(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Truth episodes found (IoU >= 0.5) per added AU set and intensity."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        for ep, hit in zip(r["episodes"], r.get("hit", ()), strict=False):
+            key = "+".join(ep["aus"])
+            out[key][f"{ep['intensity']}_truth"] += 1
+            out[key][f"{ep['intensity']}_found"] += int(hit)
+    return {k: dict(v) for k, v in sorted(out.items())}
+
+
+def _false_alarms_by_source(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """Untouched clips: spots per source, with the AUs each one named."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["cell"]["kind"] != "untouched":
+            continue
+        o = out.setdefault(_source(r), {"minutes": 0.0, "false_alarms": 0, "aus": []})
+        o["minutes"] = round(o["minutes"] + r["duration_ms"] / 60000.0, 3)
+        o["false_alarms"] += r["spotted"]
+        o["aus"] += ["+".join(a["au"] for a in s["aus"]) for s in r.get("spots", ())]
+    return out
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Spotting evaluation (generated ground truth, device pipeline)",
@@ -285,6 +360,19 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| untouched | minutes | false alarms | per minute |", "|---|---|---|---|"]
     for key, f in report["false_alarms"].items():
         lines.append(f"| {key} | {f['minutes']} | {f['false_alarms']} | {f['per_minute']} |")
+    lines += ["", "| untouched source | minutes | false alarms | AUs named |", "|---|---|---|---|"]
+    for key, f in report["false_alarms_by_source"].items():
+        aus = ", ".join(f["aus"]) or "-"
+        lines.append(f"| {key} | {f['minutes']} | {f['false_alarms']} | {aus} |")
+    levels = list(INTENSITY_LEVELS)
+    lines += [
+        "",
+        "| added AUs | " + " | ".join(f"{lv} found/truth" for lv in levels) + " |",
+        "|---" * (len(levels) + 1) + "|",
+    ]
+    for key, v in report["recall_by_aus"].items():
+        cells = [f"{v.get(lv + '_found', 0)}/{v.get(lv + '_truth', 0)}" for lv in levels]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -313,6 +401,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seconds of untouched video per source clip at 29.97 fps (a quarter of it at 100 fps)",
     )
     p.add_argument("--keep", action="store_true", help="keep the generated clips")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        help="keep each clip's labels and landmarks here; a re-run with the same plan skips "
+        "generation and the landmarker, so trying spotting settings takes seconds",
+    )
     p.add_argument("--config", type=Path, help="device config TOML (spotting parameters)")
     p.add_argument(
         "--set",
@@ -339,17 +433,16 @@ def run(args: argparse.Namespace) -> int:
         sources,
         {29.97: args.untouched_s * 1000, 100.0: args.untouched_s * 250},
     )
-    loaded: dict[Path, SourceClip] = {}
+    loaded: dict[Path, Any] = {}
     rows = []
     for i, pl in enumerate(plans):
-        src = loaded.get(pl["source"]) or loaded.setdefault(
-            pl["source"], SourceClip.load(pl["source"])
-        )
+        src = loaded.get(pl["source"]) or loaded.setdefault(pl["source"], _LazySource(pl["source"]))
         path = clips / pl["name"]
-        lab = dict(
-            write_clip(src, path, pl["fps"], pl["duration_ms"], pl["episodes"]), cell=pl["cell"]
-        )
-        ends = spot_clip(path, config=config)
+        lab, recorded = _generate(src, path, pl, config, args.cache)
+        if not args.keep:
+            path.unlink(missing_ok=True)
+        lab["cell"] = pl["cell"]
+        ends = spot_recorded(recorded, config)
         rows.append(
             dict(
                 lab,
@@ -369,8 +462,6 @@ def run(args: argparse.Namespace) -> int:
             len(ends),
             rows[-1]["tp"],
         )
-        if not args.keep:
-            path.unlink()
     report = summarize(rows)
     report.update(
         n_clips=len(rows),
@@ -384,3 +475,45 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "report.md").write_text(markdown(report))
     print(markdown(report))
     return 0
+
+
+class _LazySource:
+    """A source clip loaded (landmarker over every frame) only if a clip must be made."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._clip: SourceClip | None = None
+
+    def get(self) -> SourceClip:
+        if self._clip is None:
+            self._clip = SourceClip.load(self.path)
+        return self._clip
+
+
+def _generate(
+    src: _LazySource, path: Path, pl: dict, config: Any, cache: Path | None
+) -> tuple[dict, Recorded]:
+    """Make one clip and record its landmarks, or take both from the cache."""
+    key = hashlib.sha256(
+        json.dumps(
+            [GENERATOR, pl["name"], src.path.name, src.path.stat().st_size]
+            + [pl["fps"], pl["duration_ms"]]
+            + [asdict(e) for e in pl["episodes"]]
+            + [config.landmarker.model_dump(mode="json"), config.spotting.flow],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    hit = cache / f"{path.stem}-{key}.pkl" if cache else None
+    if hit is not None and hit.exists():
+        with hit.open("rb") as f:  # our own cache file, written below
+            labels, recorded = pickle.load(f)
+        return labels, recorded
+    labels = write_clip(src.get(), path, pl["fps"], pl["duration_ms"], pl["episodes"])
+    recorded = landmarks(path, config=config)
+    if hit is not None:
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        tmp = hit.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump((labels, recorded), f)
+        tmp.replace(hit)
+    return labels, recorded

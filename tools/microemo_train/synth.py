@@ -8,10 +8,11 @@ whole mesh, and the image is resampled over the Delaunay triangulation of the di
 mesh (``scipy`` LinearNDInterpolator on a coarse grid + ``cv2.remap``).
 
 Long clips are made by playing the source forward and backward (a continuous talking face,
-no cut). Clips above the source rate (e.g. 100 fps from 29.97) repeat the nearest earlier
-source frame; the expression itself is rendered at the full output rate, so its onset and
-apex are as sharp as a real high-speed camera would see them. Output is lossless HuffYUV
-AVI plus a JSON label file (episodes in ms and frames).
+no cut), turning at the stillest frames near its ends (``still_turns``) so that no movement
+is played back into a fake expression. Clips above the source rate (e.g. 100 fps from
+29.97) repeat the nearest earlier source frame; the expression itself is rendered at the full
+output rate, so its onset and apex are as sharp as a real high-speed camera would see
+them. Output is lossless HuffYUV AVI plus a JSON label file (episodes in ms and frames).
 """
 
 from __future__ import annotations
@@ -227,6 +228,7 @@ class SourceClip:
     frames: list[np.ndarray]
     landmarks: list[np.ndarray | None] = field(default_factory=list)
     meshes: dict[int, _Mesh] = field(default_factory=dict, repr=False)
+    loop: tuple[int, int] | None = None  # first and last source frame played; None: all
 
     @classmethod
     def load(cls, path: str | Path) -> SourceClip:
@@ -248,6 +250,7 @@ class SourceClip:
         if not frames:
             raise ValueError(f"{path}: no frames decoded")
         lms: list[np.ndarray | None] = []
+        shapes: list[np.ndarray] = []
         with Landmarker(LandmarkerConfig()) as lm:
             for i, img in enumerate(frames):
                 faces = lm.detect(Frame(img, i * 1000.0 / fps, i))
@@ -256,6 +259,7 @@ class SourceClip:
                     continue
                 h, w = img.shape[:2]
                 lms.append(faces[0].landmarks[:, :2] * np.array([w, h], np.float32))
+                shapes.append(face_signals(faces[0]))
         logger.info(
             "%s: %d frames at %.2f fps, face on %d",
             path,
@@ -263,15 +267,66 @@ class SourceClip:
             fps,
             sum(x is not None for x in lms),
         )
-        return cls(Path(path), fps, frames, lms)
+        loop = still_turns(np.array(shapes), fps) if len(shapes) == len(frames) else None
+        return cls(Path(path), fps, frames, lms, loop=loop)
 
     def source_index(self, t_ms: float) -> int:
-        """Ping-pong playback: source frame shown at output time t (no cut at the loop)."""
-        n = len(self.frames)
+        """Ping-pong playback: source frame shown at output time t (no cut at the loop),
+        between the ``loop`` turning points."""
+        first, last = self.loop or (0, len(self.frames) - 1)
+        n = last - first + 1
         k = int(t_ms * self.fps / 1000.0 + 1e-6)
-        period = 2 * (n - 1)
+        period = max(2 * (n - 1), 1)
         k %= period
-        return k if k < n else period - k
+        return first + (k if k < n else period - k)
+
+
+# What the device measures of an expression (not speech, gaze or blinks): where a movement
+# played backwards at a turning point would look like one.
+_STILL: tuple[str, ...] = (
+    *("bs_brow", "bs_cheek", "bs_eyeSquint", "bs_eyeWide", "bs_mouthSmile", "bs_mouthFrown"),
+    *("bs_mouthDimple", "bs_mouthPress", "bs_mouthShrug", "bs_mouthUpperUp"),
+    *("bs_mouthStretch", "bs_noseSneer", "g_brow", "g_eye", "g_lower_lid", "g_cheek"),
+    *("g_nose", "g_upper_lip", "g_mouth", "g_lip_thick", "g_chin", "g_corner"),
+)
+
+
+def face_signals(obs: object) -> np.ndarray:
+    """The device's AU inputs for one observation (blendshapes + geometric signals), each
+    divided by its full-scale change, only those that show expression (see ``_STILL``)."""
+    from microemo.vision.au import SIGNAL_NAMES, load_table
+    from microemo.vision.geometry import frontalize, geometry_signals
+
+    points, _ = frontalize(obs)  # type: ignore[arg-type]
+    x = np.concatenate([obs.blendshapes, geometry_signals(points)])  # type: ignore[attr-defined]
+    full = load_table().full[: len(SIGNAL_NAMES)]
+    cols = [i for i, n in enumerate(SIGNAL_NAMES) if n.startswith(_STILL)]
+    return (x / full)[cols]
+
+
+def still_turns(
+    signals: np.ndarray, fps: float, reach: float = 0.4, settle_ms: float = 700.0
+) -> tuple[int, int] | None:
+    """Turning points for ping-pong playback. Played backwards from a turning point, any
+    movement of the face near it comes back reversed, so a movement that only goes one way
+    in the source (brows relaxing as an utterance starts) becomes a rise and fall that looks
+    exactly like an expression, once per loop. Each turning point is therefore the frame,
+    within the first (last) ``reach`` of the clip, from which the face's expression signals
+    (``face_signals``: brows, cheeks, lids, lip corners, chin, nose; not jaw, lips apart,
+    gaze or blinks) change least over the next (previous) ``settle_ms``."""
+    x = np.asarray(signals, np.float64)
+    n = len(x)
+    if n < 8:
+        return None
+    w = max(1, round(settle_ms * fps / 1000.0))
+    k = max(2, int(reach * n))
+
+    def travel(i: int, lo: int, hi: int) -> float:
+        return float(np.abs(x[max(lo, 0) : hi] - x[i]).max())
+
+    first = min(range(k), key=lambda i: travel(i, i, i + w + 1))
+    last = min(range(n - k, n), key=lambda i: travel(i, i - w, i + 1))
+    return first, last
 
 
 def displacement(pts: np.ndarray, aus: dict[str, float]) -> np.ndarray:
