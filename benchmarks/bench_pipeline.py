@@ -36,7 +36,7 @@ def main() -> int:
     with Pipeline(Config(), bundle=bundle) as pipe:
         recorded = []
         for frame in frames:  # warm-up and a recording of the landmarker's output
-            recorded.append((pipe.landmarker.detect(frame), frame.t_ms))
+            recorded.append((pipe.landmarker.detect(frame), frame))
         for r in range(repeats):
             pipe.new_stream()
             for frame in frames:
@@ -44,10 +44,14 @@ def main() -> int:
                 pipe.landmarker.detect(frame)
                 land.append((time.perf_counter() - t0) * 1000)
             pipe.new_stream()
-            for i, (faces, t_ms) in enumerate(recorded):
+            for i, (faces, frame) in enumerate(recorded):
                 t0 = time.perf_counter()
-                res = pipe.process_faces(faces, t_ms + r * 1e5, i)
+                if pipe.flow is not None:  # optical flow at the landmarks, as process() does
+                    pipe.flow.measure(frame.image, faces)
+                t1 = time.perf_counter()
+                res = pipe.process_faces(faces, frame.t_ms + r * 1e5, i)
                 post.append((time.perf_counter() - t0) * 1000)
+                stages.setdefault("flow", []).append((t1 - t0) * 1000)
                 for k, v in res.stage_ms.items():
                     stages.setdefault(k, []).append(v)
     lm, pp = statistics.median(land), statistics.median(post)
@@ -56,15 +60,20 @@ def main() -> int:
     print(f"after landmarker    median {pp:7.3f} ms  p95 {np.percentile(post, 95):7.3f} ms")
     for k, v in stages.items():
         print(f"  {k:<17} median {statistics.median(v):7.3f} ms  p95 {np.percentile(v, 95):7.3f}")
-    print(f"ratio after/landmarker: {pp / lm:.3f}  -> pipeline runs at "
-          f"{100 * lm / (lm + pp):.1f}% of the landmarker's own rate")
+    print(
+        f"ratio after/landmarker: {pp / lm:.3f}  -> pipeline runs at "
+        f"{100 * lm / (lm + pp):.1f}% of the landmarker's own rate"
+    )
     if bundle is not None:
         from microemo.emotion.cnn import CnnClassifier
         from microemo.emotion.features import FRAME_FEATURES
 
         cnn = CnnClassifier(bundle)
-        w = np.random.default_rng(0).random(
-            (bundle.manifest.window_frames, len(FRAME_FEATURES))).astype(np.float32)
+        w = (
+            np.random.default_rng(0)
+            .random((bundle.manifest.window_frames, len(FRAME_FEATURES)))
+            .astype(np.float32)
+        )
         for _ in range(50):
             cnn.predict(w)
         t0 = time.perf_counter()
