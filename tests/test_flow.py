@@ -80,3 +80,53 @@ def test_still_face_and_head_shift_give_no_motion(
     # the whole head 3 px to the right and 2 px up: the bridge moves with it
     shifted = np.roll(image, (-2, 3), axis=(0, 1))
     assert np.abs(_motion(image, shifted, obs)).max() < 0.3
+
+
+def _side_by_side(image: np.ndarray, obs: FaceObservation) -> tuple[np.ndarray, list]:
+    """The same face twice, side by side, as two observations of one wider frame."""
+    h, w = image.shape[:2]
+    faces = []
+    for k in (0, 1):
+        lm = obs.landmarks.copy()
+        lm[:, 0] = (lm[:, 0] * w + k * w) / (2 * w)
+        faces.append(FaceObservation(lm, obs.blendshapes, obs.pose, (2 * w, h)))
+    return np.hstack([image, image]), faces
+
+
+def test_each_face_gets_its_own_motion(face: tuple[np.ndarray, FaceObservation]) -> None:
+    image, obs = face
+    before, faces = _side_by_side(image, obs)
+    after = before.copy()
+    w = image.shape[1]
+    brow = _pixels(obs, [107, 55, 66, 65, 336, 285, 296, 295])
+    mid = _pixels(obs, [168])[0]
+    x0, y0 = (brow.min(0) - 6).astype(int)
+    x1 = int(brow.max(0)[0]) + 6
+    y1 = int(mid[1]) - 5
+    # the second face (right half) frowns: brows 1 px down; the first does nothing
+    after[y0 + 1 : y1 + 1, w + x0 : w + x1] = before[y0:y1, w + x0 : w + x1]
+
+    meter, to_au = FlowMeter(), FlowAU(tau_ms=1000.0, full=0.02)
+    first = [copy.copy(f) for f in faces]
+    meter.measure(before, first)
+    # the list comes in the other order on the next frame: pairing is by position
+    second = [copy.copy(f) for f in reversed(faces)]
+    meter.measure(after, second)
+    still, frowning = second[1], second[0]
+    assert still.flow is not None and frowning.flow is not None
+    m_still = to_au(0, still, 33.0)
+    m_frown = to_au(1, frowning, 33.0)
+    assert m_frown[AU_INDEX[4]] > 0.5  # brows down (AU4 also averages in brows together)
+    assert m_frown[AU_INDEX[1]] == 0.0
+    assert np.abs(m_still).max() < 0.1
+
+
+def test_a_face_that_just_appeared_has_no_flow(face: tuple[np.ndarray, FaceObservation]) -> None:
+    image, obs = face
+    meter = FlowMeter()
+    meter.measure(image, [])  # nobody there
+    new = copy.copy(obs)
+    meter.measure(image, [new])
+    assert new.flow is None
+    m = FlowAU(tau_ms=1000.0, full=0.02)(0, new, 0.0)
+    assert not m.any()
