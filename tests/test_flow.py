@@ -130,3 +130,19 @@ def test_a_face_that_just_appeared_has_no_flow(face: tuple[np.ndarray, FaceObser
     assert new.flow is None
     m = FlowAU(tau_ms=1000.0, full=0.02)(0, new, 0.0)
     assert not m.any()
+
+
+def test_a_face_mostly_outside_the_picture_is_skipped(
+    face: tuple[np.ndarray, FaceObservation],
+) -> None:
+    """The landmarker reports points past the border for a face leaving the frame; the frame
+    loop must not fail on it."""
+    image, obs = face
+    gone = copy.copy(obs)
+    gone.landmarks = obs.landmarks.copy()
+    gone.landmarks[:, 0] += 1.5  # the whole mesh right of the picture
+    meter = FlowMeter()
+    meter.measure(image, [copy.copy(obs)])
+    meter.measure(image, [gone])
+    meter.measure(image, [gone])
+    assert gone.flow is None

@@ -106,6 +106,9 @@ class FlowMeter:
         size = float(np.ptp(allp[:, 0]) + np.ptp(allp[:, 1])) / 2
         x0, y0 = np.maximum(allp.min(0) - self.pad * size, 0).astype(int)
         x1, y1 = np.minimum(allp.max(0) + self.pad * size, [w, h]).astype(int)
+        if x1 - x0 < 32 or y1 - y0 < 32:  # faces (almost) outside the picture
+            self._prev = None
+            return
         crop = image[y0:y1, x0:x1]
         grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
         prev, self._prev = self._prev, _Prev(grey, (x0, y0), pts)
