@@ -135,35 +135,21 @@ def _nearest(candidates: list[np.ndarray], now: np.ndarray) -> np.ndarray | None
 def _track(
     prev: _Prev, grey: np.ndarray, origin: tuple[int, int], old: np.ndarray
 ) -> np.ndarray | None:
-    """Displacement (pixels) of each point from the previous grey box to this one."""
-    if prev.grey.shape != grey.shape or prev.origin != origin:
-        # the box moved: search both frames in the common frame coordinates
-        a, b = _common(prev, grey, origin)
-        if a is None or b is None:
-            return None
-        p0 = (old - np.array(b[1], np.float32)).astype(np.float32).reshape(-1, 1, 2)
-        p1, ok = _lk(a, b[0], p0)
-    else:
-        p0 = (old - np.array(origin, np.float32)).astype(np.float32).reshape(-1, 1, 2)
-        p1, ok = _lk(prev.grey, grey, p0)
-    d = (p1 - p0).reshape(-1, 2)
-    d[ok.ravel() == 0] = np.nan
-    return d.astype(np.float32)
-
-
-def _common(
-    prev: _Prev, grey: np.ndarray, origin: tuple[int, int]
-) -> tuple[np.ndarray | None, tuple[np.ndarray, tuple[int, int]] | None]:
-    ax, ay = prev.origin
-    bx, by = origin
+    """Displacement (pixels) of each point from the previous frame to this one, searched in
+    the part of the picture both grey boxes cover (the box follows the faces)."""
+    (ax, ay), (bx, by) = prev.origin, origin
     x0, y0 = max(ax, bx), max(ay, by)
     x1 = min(ax + prev.grey.shape[1], bx + grey.shape[1])
     y1 = min(ay + prev.grey.shape[0], by + grey.shape[0])
     if x1 - x0 < 32 or y1 - y0 < 32:
-        return None, None
+        return None
     a = prev.grey[y0 - ay : y1 - ay, x0 - ax : x1 - ax]
     b = grey[y0 - by : y1 - by, x0 - bx : x1 - bx]
-    return a, (b, (x0, y0))
+    p0 = (old - np.array([x0, y0], np.float32)).astype(np.float32).reshape(-1, 1, 2)
+    p1, ok = _lk(a, b, p0)
+    d = (p1 - p0).reshape(-1, 2)
+    d[ok.ravel() == 0] = np.nan
+    return d.astype(np.float32)
 
 
 class FlowAU:
