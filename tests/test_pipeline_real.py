@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microemo.publish.events import validate_event
-from microemo.types import AU_NAMES
+from microemo.types import AU_INDEX, AU_NAMES
 
 
 def test_happy_clip_smiles_and_neutral_does_not(clip_runs):
@@ -24,6 +24,20 @@ def test_expressive_aus_follow_the_acted_emotion(clip_runs):
     assert np.mean(clip_runs["FEA"].au_series(1)) > np.mean(clip_runs["NEU"].au_series(1)) + 1
     # anger lowers the brows
     assert np.mean(clip_runs["ANG"].au_series(4)) > np.mean(clip_runs["HAP"].au_series(4))
+
+
+def test_optical_flow_sees_the_acted_brow_raise_and_nose_wrinkle(clip_runs):
+    """Flow motion (AUFrame.motion): the fear clip's brows shoot up, the disgust clip's nose
+    wrinkles; the neutral talking face moves neither much."""
+
+    def peak(emo: str, au: int) -> float:
+        k = AU_INDEX[au]
+        return max(float(f.faces[0].motion[k]) for f in clip_runs[emo].results if f.faces)
+
+    assert peak("FEA", 1) > 3 * peak("NEU", 1)
+    assert peak("FEA", 2) > 1.5 * peak("NEU", 2)
+    assert peak("DIS", 9) > 3 * peak("NEU", 9)
+    assert peak("FEA", 9) < 0.5  # the fear clip's nose stays put
 
 
 def test_core_emotion_of_happy_and_neutral_clips(clip_runs):

@@ -71,6 +71,8 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
     "noseSneerRight",
 )
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
+# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose wings)
+FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09")
 
 
 @dataclass(slots=True)

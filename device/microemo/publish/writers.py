@@ -3,7 +3,9 @@
 OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
 0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
-after the AUs. A frame without a face gets one row with ``face_id`` -1 and ``success`` 0.
+after the AUs, then ``AUxx_flow``: the optical-flow motion of the brow, lid and nose AUs that
+the spotter also uses (0-5, fading within about a second; 0 when ``spotting.flow`` is off).
+A frame without a face gets one row with ``face_id`` -1 and ``success`` 0.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from microemo.types import AU_NAMES, FrameResult
+from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FrameResult
 
 CSV_VERSION = 1
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
@@ -23,7 +25,9 @@ CSV_COLUMNS = (
     + [f"{n}_r" for n in AU_NAMES]
     + [f"{n}_c" for n in AU_NAMES]
     + EMOTION_COLUMNS
+    + [f"{n}_flow" for n in FLOW_AUS]
 )
+_FLOW_ROWS = [AU_INDEX[int(n[2:])] for n in FLOW_AUS]
 
 
 class CsvWriter:
@@ -39,7 +43,8 @@ class CsvWriter:
         ts = f"{result.t_ms / 1000.0:.3f}"
         if not result.faces:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
-            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, "", "", "", "", ""])
+            no_flow = ["0"] * len(FLOW_AUS)
+            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, "", "", "", "", "", *no_flow])
             self.rows += 1
             return
         for au in result.faces:
@@ -59,6 +64,11 @@ class CsvWriter:
                     emo.get("micro") or "",
                     emo.get("micro_rule") or "",
                 ]
+                + (
+                    [f"{au.motion[i]:.2f}" for i in _FLOW_ROWS]
+                    if au.motion is not None
+                    else ["0"] * len(FLOW_AUS)
+                )
             )
             self.rows += 1
 

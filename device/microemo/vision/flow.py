@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from microemo.types import AU_INDEX, AU_NAMES, FaceObservation
+from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FaceObservation
 
 _R_FACE, _L_FACE = 234, 454
 _BRIDGE = (168, 6, 197)  # reference: moves with the head, not with expressions
@@ -67,6 +67,7 @@ _AU_MOTION: dict[str, list[tuple[list[int], str, float]]] = {
     "AU05": [(_ids("lid_upper"), "up", 1.0)],
     "AU09": [(_ids("nose_ala", "nose_ala2"), "up", 1.0)],
 }
+assert tuple(_AU_MOTION) == FLOW_AUS, "types.FLOW_AUS names the AUs flow measures"
 _LK_WIN = (15, 15)
 _LK_LEVELS = 2
 _LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
