@@ -1,7 +1,8 @@
 """``microemo model install|status|rollback``: the on-device model store by hand.
 
-A running daemon keeps the model it loaded until it restarts or receives a command over MQTT;
-this command changes what the next start (``current``) runs.
+This command changes what ``current`` is; a running daemon switches to it on SIGHUP
+(``systemctl reload microemo``), at its next start, or at once when the update arrives over
+MQTT instead.
 """
 
 from __future__ import annotations
@@ -48,12 +49,16 @@ def run(args: argparse.Namespace) -> int:
             d = bundle.describe
             print(
                 f"installed {d['name']} {d['version']} (model sha256 {d['sha256'][:12]}) "
-                f"in {last.get('timings_ms', {}).get('total_ms', '?')} ms"
+                f"in {last.get('timings_ms', {}).get('total_ms', '?')} ms; a running daemon "
+                "takes it on `systemctl reload microemo` (SIGHUP)"
             )
             return 0
         if args.model_command == "rollback":
             d = store.rollback().describe
-            print(f"rolled back: now {d['name']} {d['version']} (sha256 {d['sha256'][:12]})")
+            print(
+                f"rolled back: now {d['name']} {d['version']} (sha256 {d['sha256'][:12]}); "
+                "a running daemon takes it on `systemctl reload microemo` (SIGHUP)"
+            )
             return 0
         status = store.status()
         if args.json:

@@ -290,7 +290,7 @@ class Daemon:
         self.notifier.ready("running (configuration reloaded)")
 
     def _apply(self, new: Config, changed: set[str]) -> None:
-        old, self.config = self.config, new
+        self.config = new
         assert self.loop is not None and self.watchdog is not None and self.capture is not None
         self.loop.budget_ms = new.daemon.budget_ms
         self.watchdog.limit_s = self._stall_limit(new)
@@ -304,8 +304,20 @@ class Daemon:
         if "source" in changed:
             self.capture.stop()
             self._start_capture(new)
-        if "model" in changed or old.model != new.model:
-            self.pipeline.swap_model(initial_bundle(new))
+        # the store's current model may have changed under us (``microemo model install`` or
+        # ``rollback`` on the command line, then SIGHUP): whatever ``current`` is now runs
+        bundle = initial_bundle(new)
+        wanted = bundle.describe if bundle is not None else {"sha256": None}
+        running = self.pipeline.model_info
+        if "model" in changed or wanted.get("sha256") != running.get("sha256"):
+            logger.info(
+                "reload: model %s %s -> %s %s",
+                running.get("name"),
+                running.get("version"),
+                wanted.get("name", "facs-rules"),
+                wanted.get("version", "builtin"),
+            )
+            self.pipeline.swap_model(bundle)
 
     def _teardown(self) -> None:
         if self.capture is not None:
