@@ -18,6 +18,7 @@ them. Output is lossless HuffYUV AVI plus a JSON label file (episodes in ms and 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from microemo.types import FaceObservation
 
 logger = logging.getLogger(__name__)
 
@@ -291,17 +294,22 @@ _STILL: tuple[str, ...] = (
 )
 
 
-def face_signals(obs: object) -> np.ndarray:
+def face_signals(obs: FaceObservation) -> np.ndarray:
     """The device's AU inputs for one observation (blendshapes + geometric signals), each
     divided by its full-scale change, only those that show expression (see ``_STILL``)."""
-    from microemo.vision.au import SIGNAL_NAMES, load_table
     from microemo.vision.geometry import frontalize, geometry_signals
 
-    points, _ = frontalize(obs)  # type: ignore[arg-type]
-    x = np.concatenate([obs.blendshapes, geometry_signals(points)])  # type: ignore[attr-defined]
-    full = load_table().full[: len(SIGNAL_NAMES)]
+    points, _ = frontalize(obs)
+    cols, full = _still_columns()
+    return (np.concatenate([obs.blendshapes, geometry_signals(points)]) / full)[cols]
+
+
+@functools.cache
+def _still_columns() -> tuple[list[int], np.ndarray]:
+    from microemo.vision.au import SIGNAL_NAMES, load_table
+
     cols = [i for i, n in enumerate(SIGNAL_NAMES) if n.startswith(_STILL)]
-    return (x / full)[cols]
+    return cols, load_table().full[: len(SIGNAL_NAMES)]
 
 
 def still_turns(
