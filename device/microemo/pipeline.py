@@ -67,16 +67,27 @@ class Pipeline:
         self.classifier.swap_model(bundle)
 
     def process(self, frame: Frame) -> FrameResult:
+        stage_ms: dict[str, float] = {}
+        faces = self.observe(frame, stage_ms)
+        result = self.process_faces(faces, frame.t_ms, frame.index)
+        result.stage_ms.update(stage_ms)
+        return result
+
+    def observe(
+        self, frame: Frame, stage_ms: dict[str, float] | None = None
+    ) -> list[FaceObservation]:
+        """The measurement stages on the picture: the landmarker's faces, with optical flow
+        at the landmarks when ``spotting.flow`` is on. What ``process_faces`` takes, so a
+        recording of these replays everything after the camera."""
         t0 = time.monotonic()
         faces = self.landmarker.detect(frame)
         t1 = time.monotonic()
         if self.flow is not None:
             self.flow.measure(frame.image, faces)
-        t2 = time.monotonic()
-        result = self.process_faces(faces, frame.t_ms, frame.index)
-        result.stage_ms["landmarker"] = (t1 - t0) * 1000.0
-        result.stage_ms["flow"] = (t2 - t1) * 1000.0
-        return result
+        if stage_ms is not None:
+            stage_ms["landmarker"] = (t1 - t0) * 1000.0
+            stage_ms["flow"] = (time.monotonic() - t1) * 1000.0
+        return faces
 
     def process_faces(
         self, faces: list[FaceObservation], t_ms: float, index: int = 0

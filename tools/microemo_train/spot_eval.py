@@ -127,27 +127,14 @@ Recorded = list[tuple[float, int, list]]  # (t_ms, frame index, FaceObservations
 
 
 def landmarks(path: Path, fps: float | None = None, config: Any = None) -> Recorded:
-    """The device landmarker's observations on every frame of a clip, with optical flow
-    measured as the device does (``spotting.flow``)."""
+    """The device's measurements (``Pipeline.observe``: landmarker, optical flow) on every
+    frame of a clip."""
     from microemo.config import Config
+    from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
-    from microemo.vision.flow import FlowMeter
-    from microemo.vision.landmarker import Landmarker
 
-    config = config or Config()
-    lm = Landmarker(config.landmarker)
-    flow = FlowMeter() if config.spotting.flow else None
-    out: Recorded = []
-    try:
-        with open_file_source(path, fps=fps) as src:
-            for f in src:
-                faces = lm.detect(f)
-                if flow is not None:
-                    flow.measure(f.image, faces)
-                out.append((f.t_ms, f.index, faces))
-    finally:
-        lm.close()
-    return out
+    with Pipeline(config or Config()) as pipe, open_file_source(path, fps=fps) as src:
+        return [(f.t_ms, f.index, pipe.observe(f)) for f in src]
 
 
 def spot_recorded(recorded: Recorded, config: Any = None) -> list[dict]:
