@@ -11,7 +11,8 @@ its onset is backdated to where the rise began, the apex is sent once the level 
 to ``apex_drop`` of the peak, and the end once it is back under ``off_threshold``.
 
 Channels: the 19 AU intensities and, when the pipeline measures optical flow
-(``spotting.flow``), the same AUs' recent motion (``AUFrame.motion``, vision/flow.py), each
+(``spotting.flow``), the recent motion of the brow, lid and nose AUs (``types.FLOW_AUS``,
+``AUFrame.motion``, vision/flow.py), each
 with its own baseline and noise; an episode names an AU whichever of its two channels
 carried it.
 
@@ -31,17 +32,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from microemo.config import SpottingConfig
-from microemo.types import AU_INDEX, AU_NAMES, AUFrame
+from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, AUFrame
 
 logger = logging.getLogger(__name__)
 
 N_AU = len(AU_NAMES)
 _NEVER_ALONE = (25, 26, 45)
 CARRY_AU = np.array([n not in _NEVER_ALONE for n in (int(a[2:]) for a in AU_NAMES)])
-# channels: the AU intensities, then the AUs' optical-flow motion (AUFrame.motion)
-N_CH = 2 * N_AU
-CARRY = np.concatenate([CARRY_AU, CARRY_AU])
-_LIDS = np.tile([int(a[2:]) in (5, 6, 7) for a in AU_NAMES], 2)
+# channels: the 19 AU intensities, then the optical-flow motion of FLOW_AUS (AUFrame.motion)
+_FLOW = np.array([AU_INDEX[int(a[2:])] for a in FLOW_AUS])
+CH_AU = np.concatenate([np.arange(N_AU), _FLOW])  # the AU each channel belongs to
+N_CH = len(CH_AU)
+CARRY = CARRY_AU[CH_AU]
+_LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])[CH_AU]
 _BLINK = AU_INDEX[45]
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
@@ -58,10 +61,30 @@ class Spot:
     apex_aus: dict[str, float] = field(default_factory=dict)
 
 
+class _Run:
+    """When the current run of frames that meet a condition began (inf: not in one)."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since = math.inf
+
+    def held(self, ok: bool, t: float, ms: float) -> bool:
+        """Whether the condition (``ok`` this frame) has held for ``ms``."""
+        if not ok:
+            self.since = math.inf
+            return False
+        self.since = min(self.since, t)
+        return t - self.since >= ms
+
+    def reset(self) -> None:
+        self.since = math.inf
+
+
 @dataclass
 class _Episode:
     onset_ms: float
-    lead: int  # channel that started it (AU intensity, or N_AU + AU for its motion)
+    lead: int  # channel that started it (its AU: CH_AU[lead])
     peak: float
     peak_ms: float
     peak_rise: np.ndarray
@@ -87,8 +110,8 @@ class _Face:
         self.pose_ref_ms = t_ms
         self.gate_until = -math.inf
         self.blink_until = -math.inf
-        self.cross_ms = math.inf  # first frame of the current above-threshold run
-        self.hold_ms = math.inf  # first frame of the current held-expression run
+        self.crossing = _Run()  # a rise above the start thresholds
+        self.holding = _Run()  # a held expression's level above hold_on
         self.hist_t = np.zeros(N_HIST, np.float64)
         self.hist_r = np.zeros((N_HIST, N_CH), np.float32)
         self.hist_p = np.zeros((N_HIST, 3), np.float32)
@@ -128,7 +151,7 @@ class Spotter:
         x = np.zeros(N_CH, np.float32)
         x[:N_AU] = au.intensity
         if au.motion is not None:
-            x[N_AU:] = au.motion
+            x[N_AU:] = au.motion[_FLOW]
         if st.smooth is None:
             st.smooth = x.copy()
         else:
@@ -223,35 +246,31 @@ class Spotter:
         assert st.smooth is not None
         level = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
         mask = level >= c.hold_on
-        if not (au.baseline_ready and t >= st.gate_until and mask.any()):
-            st.hold_ms = math.inf
-            return []
-        st.hold_ms = min(st.hold_ms, t)
-        if t - st.hold_ms < c.hold_ms:
+        ok = au.baseline_ready and t >= st.gate_until and bool(mask.any())
+        if not st.holding.held(ok, t, c.hold_ms):
             return []
         lead = int(np.argmax(np.where(mask, level, -1.0)))
-        level2 = np.concatenate([level, np.zeros(N_AU)]).astype(np.float32)
-        mask2 = np.concatenate([mask, np.zeros(N_AU, bool)])
-        st.ep = _Episode(st.hold_ms, lead, float(level[lead]), t, level2, mask2, sustained=True)
-        st.hold_ms = math.inf
-        return [Spot("start", au.face_id, st.ep.onset_ms, apex_aus=self._aus(level2, mask2))]
+        level2 = np.zeros(N_CH, np.float32)
+        level2[:N_AU] = level
+        mask2 = np.zeros(N_CH, bool)
+        mask2[:N_AU] = mask
+        onset = st.holding.since
+        st.holding.reset()
+        st.ep = _Episode(onset, lead, float(level[lead]), t, level2, mask2, sustained=True)
+        return [Spot("start", au.face_id, onset, apex_aus=self._aus(level2, mask2))]
 
     def _rising(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
         c, t = self.config, au.t_ms
         warm = au.baseline_ready and t - st.first_ms >= c.warmup_ms
         mask = self._active_mask(st, rise, t, c.on_threshold, c.z_on)
-        if not (warm and t >= st.gate_until and mask.any()):
-            st.cross_ms = math.inf
-            return []
-        st.cross_ms = min(st.cross_ms, t)
-        if t - st.cross_ms < c.confirm_ms:
+        if not st.crossing.held(warm and t >= st.gate_until and bool(mask.any()), t, c.confirm_ms):
             return []
         lead = int(np.argmax(np.where(mask, rise, -1.0)))
         onset, turned = self._backdate(st, lead, t)
         if turned > c.max_pose_change_rad:
             # the head turned while the AU rose: the estimator's pose leakage, not a face
             st.gate_until = t + c.motion_hold_ms
-            st.cross_ms = math.inf
+            st.crossing.reset()
             return []
         st.frozen = st.slots.min(0)
         st.ep = _Episode(onset, lead, float(rise[lead]), t, rise.copy(), mask.copy())
@@ -313,7 +332,8 @@ class Spotter:
     def _end(self, st: _Face, face_id: int, t: float) -> list[Spot]:
         ep = st.ep
         assert ep is not None
-        st.ep, st.frozen, st.cross_ms = None, None, math.inf
+        st.ep, st.frozen = None, None
+        st.crossing.reset()
         aus = self._aus(ep.peak_rise, ep.carriers)
         out = []
         if not ep.apex_sent:
@@ -325,8 +345,10 @@ class Spotter:
         """AUs that carried the episode (by intensity or by motion) with their rise at the
         apex (the larger of the two), strongest first."""
         c = self.config
-        r = np.where(carriers, rise, 0.0).reshape(2, N_AU).max(0)
-        carried = carriers.reshape(2, N_AU).any(0)
+        r = np.zeros(N_AU, np.float32)
+        np.maximum.at(r, CH_AU, np.where(carriers, rise, 0.0))
+        carried = np.zeros(N_AU, bool)
+        np.logical_or.at(carried, CH_AU, carriers)
         keep = carried & (r >= c.apex_au_fraction * float(r[carried].max()))
         order = np.argsort(-r)
         return {AU_NAMES[i]: round(float(r[i]), 3) for i in order if keep[i]}
