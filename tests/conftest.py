@@ -3,6 +3,8 @@ over the clips that several tests read (the landmarker is the costly part)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,14 @@ EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
 def clip_path(emotion: str) -> Path:
     return CLIPS / f"1001_DFA_{emotion}_XX.flv"
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
+    """Poll ``cond`` until it is true; fail the test if that takes longer than ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from microemo.config import load_config
 from microemo.publish.events import EventFactory, event_schema, validate_event
+from microemo.publish.mqtt import MqttSink
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -225,3 +227,19 @@ def validate_all(events: list[dict[str, Any]]) -> None:
     validate_event(events[0])
     for event in events:
         validator.validate(event)
+
+
+def sink_for(port: int, state_dir: Path, device: str = "cabin-1", **extra: object) -> MqttSink:
+    """The device's MQTT sink for a test broker on ``port``, reconnecting quickly; ``extra``
+    overrides more config keys (``**{"mqtt.username": "cabin"}``)."""
+    overrides: dict[str, object] = {
+        "mqtt.enabled": True,
+        "mqtt.host": "127.0.0.1",
+        "mqtt.port": port,
+        "mqtt.reconnect_min_s": 0.1,
+        "mqtt.reconnect_max_s": 0.5,
+        "device.id": device,
+        "device.state_dir": str(state_dir),
+        **extra,
+    }
+    return MqttSink.from_config(load_config(None, overrides))

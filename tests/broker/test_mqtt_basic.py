@@ -12,38 +12,23 @@ from mqtt_kit import (
     dedupe,
     in_order_per_face,
     make_events,
+    sink_for,
     validate_all,
     wait_for,
 )
 
-from microemo.config import load_config
 from microemo.publish.discovery import discovery_configs, face_state_payload
 from microemo.publish.events import EventFactory
-from microemo.publish.mqtt import MqttSink
 from microemo.publish.spool import Spool
 from microemo.publish.topics import Topics
 
 pytestmark = pytest.mark.broker
-
-
-def sink_for(port: int, state_dir: Path, device: str = "cabin-1", **extra: object) -> MqttSink:
-    overrides: dict[str, object] = {
-        "mqtt.enabled": True,
-        "mqtt.host": "127.0.0.1",
-        "mqtt.port": port,
-        "mqtt.reconnect_min_s": 0.1,
-        "mqtt.reconnect_max_s": 0.5,
-        "mqtt.state_interval_s": 0.2,
-        "device.id": device,
-        "device.state_dir": str(state_dir),
-        **extra,
-    }
-    return MqttSink.from_config(load_config(None, overrides))
+FAST_STATE = {"mqtt.state_interval_s": 0.2}  # retained face states five times a second
 
 
 def test_every_payload_validates_and_arrives_once(broker: Broker, tmp_path: Path) -> None:
     rec = Recorder(broker.port, "microemo/cabin-1/#")
-    sink = sink_for(broker.port, tmp_path)
+    sink = sink_for(broker.port, tmp_path, **FAST_STATE)
     factory = EventFactory("cabin-1", sink.sequence)
     sent = list(make_events(factory, 0, 40, faces=3))
     for event in sent:
@@ -69,7 +54,7 @@ def test_every_payload_validates_and_arrives_once(broker: Broker, tmp_path: Path
 
 def test_discovery_states_and_retire(broker: Broker, tmp_path: Path) -> None:
     rec = Recorder(broker.port, "#")
-    sink = sink_for(broker.port, tmp_path, device="cabin-6")
+    sink = sink_for(broker.port, tmp_path, device="cabin-6", **FAST_STATE)
     topics = Topics("microemo", "cabin-6")
     configs = discovery_configs(topics)
     assert wait_for(lambda: all(rec.on(t) for t in configs))
@@ -100,7 +85,7 @@ def test_discovery_states_and_retire(broker: Broker, tmp_path: Path) -> None:
 
 
 def test_command_topic_reaches_callback(broker: Broker, tmp_path: Path) -> None:
-    sink = sink_for(broker.port, tmp_path, device="cabin-8")
+    sink = sink_for(broker.port, tmp_path, device="cabin-8", **FAST_STATE)
     got: list[tuple[str, bytes]] = []
     sink.on_command(lambda topic, payload: got.append((topic, payload)))
     assert sink.wait_connected(10)
@@ -123,7 +108,11 @@ def test_live_events_not_starved_by_backlog(broker: Broker, tmp_path: Path) -> N
     spool.close()
     rec = Recorder(broker.port, "microemo/cabin-10/events")
     sink = sink_for(
-        broker.port, tmp_path, device="cabin-10", **{"spool.path": str(tmp_path / "spool.sqlite3")}
+        broker.port,
+        tmp_path,
+        device="cabin-10",
+        **FAST_STATE,
+        **{"spool.path": str(tmp_path / "spool.sqlite3")},
     )
     factory = EventFactory("cabin-10", sink.sequence)
     live = list(make_events(factory, 0, 2, faces=1))
@@ -154,7 +143,7 @@ def test_events_cli_pretty_prints(broker: Broker, tmp_path: Path) -> None:
     )  # fmt: skip
     assert cli.stderr is not None
     assert "listening on microemo/cabin-11/#" in cli.stderr.readline()
-    sink = sink_for(broker.port, tmp_path, device="cabin-11")
+    sink = sink_for(broker.port, tmp_path, device="cabin-11", **FAST_STATE)
     factory = EventFactory("cabin-11", sink.sequence)
     for event in make_events(factory, 0, 1, faces=1):
         sink.emit(event)

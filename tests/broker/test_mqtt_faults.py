@@ -19,31 +19,17 @@ from mqtt_kit import (
     free_port,
     in_order_per_face,
     make_events,
+    sink_for,
     validate_all,
     wait_for,
 )
 
-from microemo.config import load_config
 from microemo.publish.events import EventFactory
 from microemo.publish.mqtt import MqttError, MqttSettings, MqttSink
 from microemo.publish.spool import Spool
 from microemo.publish.topics import Topics
 
 pytestmark = pytest.mark.broker
-
-
-def sink_for(port: int, state_dir: Path, device: str, **extra: object) -> MqttSink:
-    overrides: dict[str, object] = {
-        "mqtt.enabled": True,
-        "mqtt.host": "127.0.0.1",
-        "mqtt.port": port,
-        "mqtt.reconnect_min_s": 0.1,
-        "mqtt.reconnect_max_s": 0.5,
-        "device.id": device,
-        "device.state_dir": str(state_dir),
-        **extra,
-    }
-    return MqttSink.from_config(load_config(None, overrides))
 
 
 def check_all_arrived(sent: list[dict], got: list[dict]) -> list[dict]:

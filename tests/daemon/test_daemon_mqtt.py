@@ -10,12 +10,12 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
 from daemon_kit import FakePipeline
+from tests.conftest import wait_for
 
 from microemo.config import load_config
 from microemo.daemon.notify import Notifier
@@ -32,13 +32,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def broker(tmp_path):
     port = free_port()
@@ -49,7 +42,7 @@ def broker(tmp_path):
     )
     proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=20)
         yield port
     finally:
         proc.terminate()
@@ -133,11 +126,11 @@ def test_events_stats_and_availability_reach_the_broker(tmp_path, clip, broker):
         return [p for t, p in got if t == f"microemo/dtest/{topic}"]
 
     try:
-        wait_for(lambda: len(on("events")) >= 6 and on("stats"))
+        wait_for(lambda: len(on("events")) >= 6 and on("stats"), timeout=20)
     finally:
         daemon.request_stop("test")
         runner.join(30)
-    wait_for(lambda: b"offline" in on("availability"))
+    wait_for(lambda: b"offline" in on("availability"), timeout=20)
     sub.loop_stop()
     events = [json.loads(p) for p in on("events")]
     for e in events:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from daemon_kit import FakePipeline
+from tests.conftest import wait_for
 
 from microemo.config import load_config
 from microemo.daemon.notify import Notifier
@@ -46,13 +47,6 @@ def write(path, clip, tmp_path, budget=100, maxdur=4000, extra=""):
         )
         + extra
     )
-
-
-def wait_for(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_reload_keeps_old_config_on_error_and_applies_a_good_one(tmp_path, clip, caplog):

@@ -4,31 +4,15 @@ switches to the store's ``current`` without a restart, and frames keep flowing."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
-from tests.conftest import clip_path
-from update_kit import Kit
+from tests.conftest import clip_path, wait_for
+from update_kit import Kit, microemo
 
 from microemo.config import load_config
 from microemo.daemon.notify import Notifier
 from microemo.daemon.service import Daemon
-
-
-def microemo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "microemo.cli", *args], capture_output=True, text=True, timeout=120
-    )
-
-
-def wait_for(cond, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_cli_install_and_rollback_reach_the_running_daemon_on_sighup(

@@ -7,13 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from update_kit import Kit
-
-
-def microemo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "microemo.cli", *args], capture_output=True, text=True, timeout=120
-    )
+from update_kit import Kit, microemo
 
 
 def test_install_status_rollback(kit: Kit, tmp_path: Path) -> None:

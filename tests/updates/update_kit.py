@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -151,3 +153,10 @@ class Kit:
             f'[model]\npublic_keys = ["{self.pub}"]\n'
         )
         return path
+
+
+def microemo(*args: str) -> subprocess.CompletedProcess[str]:
+    """The device command line, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "microemo.cli", *args], capture_output=True, text=True, timeout=120
+    )
