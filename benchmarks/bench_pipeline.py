@@ -66,7 +66,7 @@ def main() -> int:
     )
     if bundle is not None:
         from microemo.emotion.cnn import CnnClassifier
-        from microemo.emotion.features import FRAME_FEATURES
+        from microemo.vision.features import FRAME_FEATURES
 
         cnn = CnnClassifier(bundle)
         w = (

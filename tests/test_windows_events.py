@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from microemo.emotion.features import FRAME_FEATURES, columns
 from microemo.emotion.windows import WindowBuffer
 from microemo.publish.events import FileSequence
+from microemo.vision.features import FRAME_FEATURES, columns
 
 
 def _feed(fps: float, seconds: float = 2.0) -> list[np.ndarray]:

@@ -17,12 +17,12 @@ import numpy as np
 from microemo.config import Config
 from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
-from microemo.emotion.features import frame_vector
 from microemo.emotion.spotting import Spotter
 from microemo.models import Bundle
 from microemo.publish.events import EventFactory, MemorySequence
 from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator
+from microemo.vision.features import frame_vector
 from microemo.vision.flow import FlowAU, FlowMeter
 from microemo.vision.geometry import Normalizer
 from microemo.vision.tracker import FaceTracker

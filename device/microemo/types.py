@@ -128,7 +128,7 @@ class AUFrame:
     t_ms: float
     intensity: np.ndarray  # (len(AU_IDS),) float32 on OpenFace's 0-5 scale
     present: np.ndarray  # (len(AU_IDS),) bool
-    features: np.ndarray  # (len(FRAME_FEATURES),) float32, see emotion.features
+    features: np.ndarray  # (len(FRAME_FEATURES),) float32, see vision.features
     face: NormalizedFace
     baseline_ready: bool = False  # False while the face's neutral estimate is still forming
     # (len(AU_IDS),) float32 0-5: recent movement of each AU's points by optical flow

@@ -131,7 +131,7 @@ def test_configured_label_without_inputs_is_named(tmp_path):
 
 
 def test_synthetic_corpus_windows(tmp_path):
-    from microemo.emotion.features import FRAME_FEATURES
+    from microemo.vision.features import FRAME_FEATURES
     from microemo_train import windows
     from microemo_train.datasets import DataConfig, load_items
     from microemo_train.extract import Extracted

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.train
 
 def test_extract_select_fit_quantize_bundle_then_device_predicts(extracted_generic, tmp_path):
     from microemo.emotion.cnn import CnnClassifier
-    from microemo.emotion.features import FRAME_FEATURES
     from microemo.model_store import default_predictor, run_selftest
     from microemo.models import load_bundle
+    from microemo.vision.features import FRAME_FEATURES
     from microemo_train import bundle, fit, quantize, select, signing
 
     cfg, extracted = extracted_generic

@@ -16,8 +16,8 @@ import numpy as np
 
 from microemo.config import Config, parse_config
 from microemo.emotion.cnn import CnnClassifier
-from microemo.emotion.features import FRAME_FEATURES
 from microemo.models import Manifest, TensorSpec, load_bundle, sha256_bytes
+from microemo.vision.features import FRAME_FEATURES
 from microemo_train.signing import generate_keypair, sign_bundle
 
 FEATURES = ["AU04", "AU06", "AU12", "AU15"]

@@ -23,9 +23,9 @@ import numpy as np
 
 import microemo
 from microemo.emotion.cnn import CnnClassifier
-from microemo.emotion.features import FRAME_FEATURES
 from microemo.models import MANIFEST, SIGNATURE, Bundle, Manifest, TensorSpec, load_bundle
 from microemo.models import sha256_bytes as sha256
+from microemo.vision.features import FRAME_FEATURES
 from microemo_train import settings
 from microemo_train.select import load_windows, read_selection
 from microemo_train.windows import window_frames

@@ -48,7 +48,7 @@ def content_hash(path: Path) -> str:
 def pipeline_signature() -> str:
     """What the features depend on besides the input: runtime version and device config."""
     from microemo.config import Config
-    from microemo.emotion.features import FRAME_FEATURES
+    from microemo.vision.features import FRAME_FEATURES
 
     blob = json.dumps(
         [
@@ -66,9 +66,9 @@ def extract_one(path: str, fps: float | None, out: str) -> dict[str, Any]:
     """Run the device pipeline over one input; write ``t_ms``, ``features``, ``names``,
     ``frame_index`` of its main face (the one seen on most frames) to ``out``."""
     from microemo.config import Config
-    from microemo.emotion.features import FRAME_FEATURES
     from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
+    from microemo.vision.features import FRAME_FEATURES
 
     start = time.monotonic()
     try:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.features import FRAME_FEATURES
+from microemo.vision.features import FRAME_FEATURES
 from microemo_train import settings
 from microemo_train.select import load_windows, read_selection, summarize
 from microemo_train.windows import WindowSet

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microemo.emotion.features import FRAME_FEATURES
+from microemo.vision.features import FRAME_FEATURES
 from microemo_train import settings
 from microemo_train.windows import WindowSet
 

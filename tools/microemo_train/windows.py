@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from microemo.emotion.features import FRAME_FEATURES
 from microemo.emotion.windows import WindowBuffer
+from microemo.vision.features import FRAME_FEATURES
 from microemo_train.datasets import IMAGE_EXT, Item
 from microemo_train.extract import Extracted
 from microemo_train.settings import WindowConfig

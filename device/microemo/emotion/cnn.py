@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.features import columns
 from microemo.models import Bundle, BundleError
+from microemo.vision.features import columns
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class CnnClassifier:
 
     def __init__(self, bundle: Bundle, feature_names: tuple[str, ...] | None = None) -> None:
         if feature_names is None:
-            from microemo.emotion.features import FRAME_FEATURES
+            from microemo.vision.features import FRAME_FEATURES
 
             feature_names = tuple(FRAME_FEATURES)
         m = bundle.manifest

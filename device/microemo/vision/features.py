@@ -36,6 +36,6 @@ def columns(
     if missing:
         raise KeyError(
             f"unknown feature {missing[0]!r} (known: {len(index)} features, see "
-            "microemo.emotion.features.FRAME_FEATURES)"
+            "microemo.vision.features.FRAME_FEATURES)"
         )
     return np.array([index[n] for n in names], dtype=np.int64)
