@@ -27,7 +27,7 @@ def main() -> int:
     bundle = None
     default = ROOT / "models" / "default"
     if (default / "manifest.json").exists():
-        from microemo.models import load_bundle
+        from microemo.model.bundle import load_bundle
 
         bundle = load_bundle(default, require_signature=False)
     land: list[float] = []
@@ -65,7 +65,7 @@ def main() -> int:
         f"{100 * lm / (lm + pp):.1f}% of the landmarker's own rate"
     )
     if bundle is not None:
-        from microemo.emotion.cnn import CnnClassifier
+        from microemo.model.runner import CnnClassifier
         from microemo.vision.features import FRAME_FEATURES
 
         cnn = CnnClassifier(bundle)

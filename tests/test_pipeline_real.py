@@ -98,7 +98,7 @@ def test_default_model_with_rules_reads_the_happy_clip_as_happy():
     from tests.conftest import clip_path
 
     from microemo.config import Config
-    from microemo.models import load_bundle
+    from microemo.model.bundle import load_bundle
     from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
 

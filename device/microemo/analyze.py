@@ -144,8 +144,8 @@ def add_parser(sub: Any) -> None:
 def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
     """The model the device would run (``ModelStore.current``: installed, configured or
     built-in), or the bundle given with ``--bundle``."""
-    from microemo.model_store import ModelStore
-    from microemo.models import load_bundle
+    from microemo.model.bundle import load_bundle
+    from microemo.model.store import ModelStore
 
     if rules_only:
         return None

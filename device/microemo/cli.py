@@ -15,7 +15,7 @@ COMMANDS: dict[str, str] = {
     "bench": "microemo.daemon.bench",
     "config": "microemo.daemon.config_cli",
     "events": "microemo.publish.events_cli",
-    "model": "microemo.model_cli",
+    "model": "microemo.model.cli",
 }
 
 

@@ -18,7 +18,7 @@ from microemo.config import Config
 from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
 from microemo.emotion.spotting import Spotter
-from microemo.models import Bundle
+from microemo.model.bundle import Bundle
 from microemo.publish.events import EventFactory, MemorySequence
 from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.train
 
 
 def test_extract_select_fit_quantize_bundle_then_device_predicts(extracted_generic, tmp_path):
-    from microemo.emotion.cnn import CnnClassifier
-    from microemo.model_store import default_predictor, run_selftest
-    from microemo.models import load_bundle
+    from microemo.model.bundle import load_bundle
+    from microemo.model.runner import CnnClassifier
+    from microemo.model.store import default_predictor, run_selftest
     from microemo.vision.features import FRAME_FEATURES
     from microemo_train import bundle, fit, quantize, select, signing
 
@@ -56,8 +56,8 @@ def test_extract_select_fit_quantize_bundle_then_device_predicts(extracted_gener
 
 
 def test_device_refuses_bundle_with_unknown_feature(extracted_generic):
-    from microemo.emotion.cnn import CnnClassifier
-    from microemo.models import BundleError, load_bundle
+    from microemo.model.bundle import BundleError, load_bundle
+    from microemo.model.runner import CnnClassifier
 
     cfg, _ = extracted_generic
     out = cfg.bundle.out

@@ -20,7 +20,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
 @pytest.fixture
 def store_with_v1(kit: Kit, tmp_path: Path) -> Callable[..., object]:
     """A device store with v1 installed and current."""
-    from microemo.model_store import ModelStore
+    from microemo.model.store import ModelStore
 
     def make(**model: object) -> ModelStore:
         store = ModelStore(kit.config(tmp_path / "state", **model), default_bundle=kit.default)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from update_kit import Kit
 
-from microemo.model_store import ModelStore
-from microemo.updates import UpdateManager
+from microemo.model.store import ModelStore
+from microemo.model.updates import UpdateManager
 from microemo_train.signing import update_message
 
 pipeline_mod = pytest.importorskip("microemo.pipeline")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from update_kit import Kit, windows
 
-from microemo.emotion.cnn import CnnClassifier
-from microemo.model_store import ModelStore, SelfTestError
-from microemo.models import BundleError
+from microemo.model.bundle import BundleError
+from microemo.model.runner import CnnClassifier
+from microemo.model.store import ModelStore, SelfTestError
 
 
 def assert_runs(store: ModelStore, version: str) -> None:
@@ -156,7 +156,7 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from microemo.config import load_config
-from microemo.model_store import ModelStore
+from microemo.model.store import ModelStore
 store = ModelStore(load_config(sys.argv[1]), default_bundle=Path(sys.argv[2]))
 store.install(Path(sys.argv[3]))
 print("done")

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from update_kit import Kit, windows
 
-from microemo.emotion.cnn import CnnClassifier
-from microemo.model_store import ModelStore
-from microemo.models import Bundle
-from microemo.updates import UpdateManager
+from microemo.model.bundle import Bundle
+from microemo.model.runner import CnnClassifier
+from microemo.model.store import ModelStore
+from microemo.model.updates import UpdateManager
 from microemo_train.signing import chunk_payloads, sign_message, update_message
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from microemo.config import Config, parse_config
-from microemo.emotion.cnn import CnnClassifier
-from microemo.models import Manifest, TensorSpec, load_bundle, sha256_bytes
+from microemo.model.bundle import Manifest, TensorSpec, load_bundle, sha256_bytes
+from microemo.model.runner import CnnClassifier
 from microemo.vision.features import FRAME_FEATURES
 from microemo_train.signing import generate_keypair, sign_bundle
 
@@ -43,7 +43,7 @@ def _int8_model(seed: int) -> bytes:
 
 
 def _specs(model_bytes: bytes) -> tuple[TensorSpec, TensorSpec]:
-    from microemo.emotion.cnn import interpreter_class
+    from microemo.model.runner import interpreter_class
 
     cls, _ = interpreter_class()
     it = cls(model_content=model_bytes)

@@ -1,5 +1,5 @@
 """``microemo-train bundle``: pack the int8 model as the device's bundle (``Manifest`` of
-``microemo.models``): ``manifest.json``, ``model.tflite``, ``selftest.npz`` and, when a key
+``microemo.model.bundle``): ``manifest.json``, ``model.tflite``, ``selftest.npz`` and, when a key
 is given, ``manifest.json.sig``. The device's own loader and runner check the result before
 the command reports success, and print where it is and how big.
 
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 import microemo
-from microemo.emotion.cnn import CnnClassifier
-from microemo.models import MANIFEST, SIGNATURE, Bundle, Manifest, TensorSpec, load_bundle
-from microemo.models import sha256_bytes as sha256
+from microemo.model.bundle import MANIFEST, SIGNATURE, Bundle, Manifest, TensorSpec, load_bundle
+from microemo.model.bundle import sha256_bytes as sha256
+from microemo.model.runner import CnnClassifier
 from microemo.vision.features import FRAME_FEATURES
 from microemo_train import settings
 from microemo_train.select import load_windows, read_selection
@@ -56,7 +56,7 @@ def git_commit() -> str:
 
 
 def tensor_specs(model_bytes: bytes) -> tuple[TensorSpec, TensorSpec]:
-    from microemo.emotion.cnn import interpreter_class
+    from microemo.model.runner import interpreter_class
 
     cls, _ = interpreter_class()
     it = cls(model_content=model_bytes)

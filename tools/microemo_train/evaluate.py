@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.cnn import CnnClassifier
-from microemo.models import load_bundle
+from microemo.model.bundle import load_bundle
+from microemo.model.runner import CnnClassifier
 from microemo_train import settings
 from microemo_train.datasets import DataConfig, load_items
 from microemo_train.extract import extract_items

@@ -50,7 +50,7 @@ def convert_int8(model: Any, representative: np.ndarray) -> bytes:
 
 def run_int8(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     """Dequantised logits of a quantised model for normalised windows ``x``."""
-    from microemo.emotion.cnn import interpreter_class
+    from microemo.model.runner import interpreter_class
 
     cls, _ = interpreter_class()
     it = cls(model_content=model_bytes, num_threads=1)

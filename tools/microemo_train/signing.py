@@ -3,8 +3,9 @@
 
 Private keys live only here, on the desktop. The device holds the public half in
 ``model.public_keys`` (base64 of the raw 32 bytes, as ``NAME.pub`` contains) and verifies with
-``microemo.models.load_bundle`` and ``microemo.updates``; the signed bytes are defined once on
-the device side (the exact ``manifest.json`` bytes, ``canonical_message`` for commands).
+``microemo.model.bundle.load_bundle`` and ``microemo.model.updates``; the signed bytes are
+defined once on the device side (the exact ``manifest.json`` bytes, ``canonical_message`` for
+commands).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from microemo.models import MANIFEST, SIGNATURE, load_bundle
-from microemo.updates import SIGNATURE_FIELD, canonical_message
+from microemo.model.bundle import MANIFEST, SIGNATURE, load_bundle
+from microemo.model.updates import SIGNATURE_FIELD, canonical_message
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def _run_keygen(args: argparse.Namespace) -> int:
 
 
 def _run_sign(args: argparse.Namespace) -> int:
-    from microemo.models import BundleError
+    from microemo.model.bundle import BundleError
 
     try:
         spath = sign_bundle(Path(args.bundle), Path(args.key))

@@ -62,20 +62,20 @@ def build_sinks(config: Config) -> tuple[FanoutSink, Any | None]:
 def initial_bundle(config: Config) -> Any:
     """The model to start with: the store's ``current``, else ``previous``, else
     ``model.bundle`` or the built-in default, each verified (``ModelStore.current``)."""
-    from microemo.model_store import ModelStore
+    from microemo.model.store import ModelStore
 
     return ModelStore(config).current()
 
 
 def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | None:
-    """Field model updates (``microemo.updates``), when installed and MQTT is on: commands
+    """Field model updates (``microemo.model.updates``), when installed and MQTT is on: commands
     arrive on the MQTT command topic and the new model goes live through
     ``pipeline.swap_model``. Returns the running manager (stopped at shutdown) or None."""
     if mqtt is None:
         return None
     try:
-        from microemo.model_store import ModelStore
-        from microemo.updates import UpdateManager
+        from microemo.model.store import ModelStore
+        from microemo.model.updates import UpdateManager
     except ImportError:
         return None
     manager = UpdateManager(

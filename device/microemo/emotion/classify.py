@@ -16,7 +16,7 @@ import numpy as np
 
 from microemo.emotion.rules import CORE_EMOTIONS, Classification, classify_aus
 from microemo.emotion.windows import WindowBuffer
-from microemo.models import Bundle
+from microemo.model.bundle import Bundle
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class EmotionClassifier:
     def _load(bundle: Bundle | None) -> Any:
         if bundle is None:
             return None
-        from microemo.emotion.cnn import CnnClassifier  # the TFLite runtime, on demand
+        from microemo.model.runner import CnnClassifier  # the TFLite runtime, on demand
 
         cnn = CnnClassifier(bundle)
         unknown = [lab for lab in bundle.manifest.labels if lab not in CORE_EMOTIONS]

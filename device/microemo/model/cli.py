@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from microemo.config import ConfigError, load_config
-from microemo.model_store import ModelStore
-from microemo.models import BundleError
+from microemo.model.bundle import BundleError
+from microemo.model.store import ModelStore
 
 logger = logging.getLogger(__name__)
 

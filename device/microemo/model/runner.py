@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo.models import Bundle, BundleError
+from microemo.model.bundle import Bundle, BundleError
 from microemo.vision.features import columns
 
 logger = logging.getLogger(__name__)

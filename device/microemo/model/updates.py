@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from microemo.config import Config
-from microemo.model_store import ModelStore
-from microemo.models import MANIFEST, Bundle, BundleError, load_public_key
+from microemo.model.bundle import MANIFEST, Bundle, BundleError, load_public_key
+from microemo.model.store import ModelStore
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from microemo.assets import REPO_ROOT
 from microemo.config import Config
-from microemo.models import Bundle, BundleError, load_bundle, version_tuple
+from microemo.model.bundle import Bundle, BundleError, load_bundle, version_tuple
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class SelfTestError(BundleError):
 
 def default_predictor(bundle: Bundle) -> Predict:
     """The device's CNN runner, loaded in a real interpreter."""
-    from microemo.emotion.cnn import CnnClassifier
+    from microemo.model.runner import CnnClassifier
 
     return CnnClassifier(bundle).predict
 

@@ -1,0 +1,8 @@
+"""The model wing: everything about the signed model bundle the device runs.
+
+``bundle`` the format (manifest, signature, hashes: load and verify), ``runner`` the TFLite
+interpreter that runs a bundle over one window, ``store`` the bundles on disk (install,
+switch, roll back), ``updates`` the field update channel (signed commands), ``cli``
+``microemo model``. It imports no other layer but the per-frame feature names
+(``vision.features``); ``emotion`` runs what it provides.
+"""
