@@ -56,9 +56,11 @@ def clip_runs() -> dict[str, ClipRun]:
     """Every clip through the real pipeline once (about 1 s of landmarker per clip)."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
+    from microemo.publish.events import EventBuilder, MemorySequence
     from microemo.sources.files import open_file_source
 
     runs: dict[str, ClipRun] = {}
+    events = EventBuilder(Config().device.id, MemorySequence())
     with Pipeline(Config()) as pipeline:
         for emo in EMOTIONS:
             pipeline.new_stream()
@@ -67,7 +69,7 @@ def clip_runs() -> dict[str, ClipRun]:
                 for frame in source:
                     r = pipeline.process(frame)
                     run.results.append(r)
-                    run.events.extend(r.events)
-            run.events.extend(pipeline.finish())
+                    run.events.extend(map(events.build, r.steps))
+            run.events.extend(map(events.build, pipeline.finish()))
             runs[emo] = run
     return runs

@@ -20,7 +20,7 @@ import numpy as np
 
 from microemo.config import Config, load_config
 from microemo.pipeline import Pipeline
-from microemo.publish.events import EventFactory, MemorySequence
+from microemo.publish.events import EventBuilder, MemorySequence
 from microemo.publish.writers import CsvWriter, write_jsonl
 from microemo.sources.files import SourceError, VideoFileSource, open_file_source
 
@@ -58,7 +58,7 @@ def analyze_input(
 ) -> InputSummary:
     source = open_file_source(path, fps)
     pipeline.new_stream()
-    pipeline.events.sequence = MemorySequence()
+    builder = EventBuilder(pipeline.config.device.id, MemorySequence())  # seq from 1 per file
     name = source.name
     csv = CsvWriter(out_dir / f"{name}.csv")
     events: list[dict[str, Any]] = []
@@ -75,7 +75,7 @@ def analyze_input(
         for frame in source:
             result = pipeline.process(frame)
             csv.write(result)
-            events.extend(result.events)
+            events.extend(builder.build(step) for step in result.steps)
             times.append(frame.t_ms / 1000.0)
             if main_face is None and result.faces:
                 main_face = result.faces[0].face_id
@@ -84,7 +84,7 @@ def analyze_input(
             emotions.append(result.emotions.get(au.face_id, {}).get("core", "") if au else "")
             if bar is not None:
                 bar.update(1)
-        events.extend(pipeline.finish())
+        events.extend(builder.build(step) for step in pipeline.finish())
     finally:
         csv.close()
         source.close()
@@ -167,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    events = EventFactory(config.device.id, MemorySequence())
-    with Pipeline(config, bundle=bundle, events=events) as pipeline:
+    with Pipeline(config, bundle=bundle) as pipeline:
         for path in args.inputs:
             try:
                 summary = analyze_input(

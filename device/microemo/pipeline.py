@@ -1,8 +1,10 @@
-"""The pipeline: one frame in, every face's AUs, emotions and episode events out.
+"""The pipeline: one frame in, every face's AUs, emotions and episode steps out.
 
 landmarker -> tracker -> normalizer -> AU estimator -> windows/classifier -> spotter ->
 episodes. The daemon, ``microemo analyze`` and the training tool's extraction all drive
 this one object, so the features a model is trained on are the features the device computes.
+It goes down the layers once (vision, then emotion) and returns typed steps; whoever drives
+it turns them into event payloads (``publish.events.EventBuilder``) and sends them on.
 Everything runs in the calling thread; ``stage_ms`` says where the time went.
 """
 
@@ -19,8 +21,7 @@ from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
 from microemo.emotion.spotting import Spotter
 from microemo.model.bundle import Bundle
-from microemo.publish.events import EventFactory, MemorySequence
-from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult
+from microemo.types import AU_NAMES, AUFrame, EpisodeStep, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator
 from microemo.vision.features import frame_vector
 from microemo.vision.flow import FlowAU, FlowMeter
@@ -36,7 +37,6 @@ class Pipeline:
         config: Config,
         *,
         bundle: Bundle | None = None,
-        events: EventFactory | None = None,
         landmarker: Any = None,
     ) -> None:
         self.config = config
@@ -53,9 +53,7 @@ class Pipeline:
         sp = config.spotting
         self.flow = FlowMeter() if sp.flow else None
         self.flow_au = FlowAU(sp.flow_tau_ms, sp.flow_full) if sp.flow else None
-        self.events = events or EventFactory(config.device.id, MemorySequence())
-        self.events.model = self.classifier.model_info
-        self.episodes = EpisodeManager(self.events, self.classifier)
+        self.episodes = EpisodeManager(config.device.id, self.classifier)
         self._last_t = 0.0
 
     @property
@@ -121,11 +119,11 @@ class Pipeline:
 
     def _emotions(self, au: AUFrame, result: FrameResult) -> None:
         if self.classifier.push(au.face_id, au.t_ms, au.features):
-            self.events.model = self.classifier.model_info
+            self.episodes.model = self.classifier.model_info
         for spot in self.spotter.update(au):
-            event = self.episodes.on_spot(spot, au.intensity, au.t_ms)
-            if event is not None:
-                result.events.append(event)
+            step = self.episodes.on_spot(spot, au.intensity, au.t_ms)
+            if step is not None:
+                result.steps.append(step)
         cls = self.classifier.classify(au.face_id, au.intensity)
         result.emotions[au.face_id] = {
             "core": cls.core,
@@ -138,31 +136,31 @@ class Pipeline:
 
     def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:
         for spot in self.spotter.close_face(face_id, t_ms):
-            event = self.episodes.on_spot(spot, np.zeros(len(AU_NAMES), np.float32), t_ms)
-            if event is not None:
-                result.events.append(event)
+            step = self.episodes.on_spot(spot, np.zeros(len(AU_NAMES), np.float32), t_ms)
+            if step is not None:
+                result.steps.append(step)
         self.au.forget(face_id)
         self.classifier.forget(face_id)
         if self.flow_au is not None:
             self.flow_au.forget(face_id)
 
-    def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]:
+    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]:
         """End of stream: close every open episode and forget every face."""
         t = self._last_t if t_ms is None else t_ms
         result = FrameResult(frame_index=-1, t_ms=t)
         for face_id in self.tracker.flush():
             self._end_face(face_id, t, result)
-        return result.events
+        return result.steps
 
-    def new_stream(self) -> list[dict[str, Any]]:
+    def new_stream(self) -> list[EpisodeStep]:
         """Between inputs: end the previous stream's faces and restart the clock."""
-        events = self.finish()
+        steps = self.finish()
         self.tracker = FaceTracker(self.config.tracker)  # face ids count from 0 per input
         if self.flow is not None:
             self.flow.reset()
         if hasattr(self.landmarker, "new_stream"):
             self.landmarker.new_stream()
-        return events
+        return steps
 
     def close(self) -> None:
         if hasattr(self.landmarker, "close"):

@@ -1,13 +1,15 @@
 """The values that flow between pipeline stages, one frame left to right.
 
 source -> Frame -> landmarker -> FaceObservation -> tracker -> TrackedFace
--> normalizer -> NormalizedFace -> AU estimator -> AUFrame -> windows/classifier/spotter.
+-> normalizer -> NormalizedFace -> AU estimator -> AUFrame -> windows/classifier/spotter
+-> Classification, EpisodeStep -> publish (event payloads, CSV, MQTT).
 Plain dataclasses holding numpy arrays: cheap to build per frame, easy to record as .npz.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -139,13 +141,45 @@ class AUFrame:
         return float(self.intensity[AU_INDEX[n]])
 
 
+@dataclass
+class Classification:
+    """The emotions of one AU intensity vector (``emotion.rules.classify_aus``)."""
+
+    core: str
+    core_source: str  # "cnn", "cnn+rules" or "rules"
+    core_score: float
+    scores: dict[str, float] = field(default_factory=dict)
+    micro: str | None = None
+    micro_state: str | None = None
+    micro_rule: str | None = None
+    aus: list[str] = field(default_factory=list)  # AUs that supported the result
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeStep:
+    """One step of an episode on one face, as ``emotion.episodes`` hands it on: ``start`` at
+    onset, ``update`` at apex, ``end`` at offset. Times are the source's clock in ms. The
+    event payload is built from it by ``publish.events.EventBuilder``, and only there."""
+
+    phase: str  # start | update | end
+    episode_id: str  # fixed at onset: consumers dedupe on (episode_id, phase)
+    face_id: int
+    t_ms: float
+    onset_ms: float
+    apex_ms: float | None
+    offset_ms: float | None  # set on ``end`` only
+    classification: Classification
+    apex_aus: dict[str, float]  # AU name -> intensity at the apex
+    model: dict[str, Any]  # name, version, sha256 of the model that classified it
+
+
 @dataclass(slots=True)
 class FrameResult:
-    """What the pipeline made of one frame: every face's AUs and any events it emitted."""
+    """What the pipeline made of one frame: every face's AUs and the episode steps it took."""
 
     frame_index: int
     t_ms: float
     faces: list[AUFrame] = field(default_factory=list)
     emotions: dict[int, dict] = field(default_factory=dict)  # face_id -> latest classification
-    events: list[dict] = field(default_factory=list)
+    steps: list[EpisodeStep] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)

@@ -13,15 +13,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from microemo.config import load_config
-from microemo.publish.events import EventFactory, event_schema, validate_event
+from microemo.publish.events import EventBuilder, event_schema, validate_event
 from microemo.publish.mqtt import MqttSink
+from microemo.types import Classification, EpisodeStep
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -133,33 +133,32 @@ class Recorder:
         self.client.loop_stop()
 
 
-def make_episode(n: int, face_id: int) -> SimpleNamespace:
-    classification = SimpleNamespace(
+def make_steps(n: int, face_id: int) -> list[EpisodeStep]:
+    """Episode ``n`` on ``face_id``: its start, update (at apex) and end steps."""
+    classification = Classification(
         core="happiness",
         core_source="rules",
+        core_score=0.8,
         micro="excited",
         micro_state="Happy",
         micro_rule="AU12+AU26",
         scores={"happiness": 0.8, "neutral": 0.2},
     )
-    onset = 1000.0 * n
-    return SimpleNamespace(
-        episode_id=f"ep-{face_id}-{n:06d}",
-        face_id=face_id,
-        onset_ms=onset,
-        apex_ms=onset + 120.0,
-        offset_ms=onset + 300.0,
-        apex_aus={"AU12": 2.5, "AU26": 1.25},
-        classification=classification,
-    )
+    onset, apex, offset = 1000.0 * n, 1000.0 * n + 120.0, 1000.0 * n + 300.0
+    model = {"name": "facs-rules", "version": "builtin", "sha256": None}
+    return [
+        EpisodeStep(phase, f"ep-{face_id}-{n:06d}", face_id, t, onset, apex,
+                    offset if phase == "end" else None, classification,
+                    {"AU12": 2.5, "AU26": 1.25}, model)
+        for phase, t in (("start", onset), ("update", apex), ("end", offset))
+    ]  # fmt: skip
 
 
-def make_events(factory: EventFactory, start: int, count: int, faces: int = 2) -> Iterator[dict]:
+def make_events(events: EventBuilder, start: int, count: int, faces: int = 2) -> Iterator[dict]:
     """``count`` episodes spread over ``faces`` faces, each giving start, update and end."""
     for n in range(start, start + count):
-        ep = make_episode(n, face_id=n % faces)
-        for phase, t in (("start", ep.onset_ms), ("update", ep.apex_ms), ("end", ep.offset_ms)):
-            yield factory.make(phase, ep, t)
+        for step in make_steps(n, face_id=n % faces):
+            yield events.build(step)
 
 
 def dedupe(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mqtt_kit import make_events
 
 from microemo.config import load_config
-from microemo.publish.events import EventFactory
+from microemo.publish.events import EventBuilder
 from microemo.publish.mqtt import MqttSink
 
 
@@ -37,8 +37,8 @@ def main() -> int:
     })  # fmt: skip
     sink = MqttSink.from_config(config)
     print("ready", flush=True)
-    factory = EventFactory(args.device, sink.sequence)
-    for event in make_events(factory, args.start, args.count):
+    builder = EventBuilder(args.device, sink.sequence)
+    for event in make_events(builder, args.start, args.count):
         sink.emit(event)
         sink.flush()
         print("committed", event["seq"], event["id"], event["phase"], flush=True)

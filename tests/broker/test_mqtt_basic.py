@@ -18,7 +18,7 @@ from mqtt_kit import (
 )
 
 from microemo.publish.discovery import discovery_configs, face_state_payload
-from microemo.publish.events import EventFactory
+from microemo.publish.events import EventBuilder
 from microemo.publish.spool import Spool
 from microemo.publish.topics import Topics
 
@@ -29,8 +29,8 @@ FAST_STATE = {"mqtt.state_interval_s": 0.2}  # retained face states five times a
 def test_every_payload_validates_and_arrives_once(broker: Broker, tmp_path: Path) -> None:
     rec = Recorder(broker.port, "microemo/cabin-1/#")
     sink = sink_for(broker.port, tmp_path, **FAST_STATE)
-    factory = EventFactory("cabin-1", sink.sequence)
-    sent = list(make_events(factory, 0, 40, faces=3))
+    builder = EventBuilder("cabin-1", sink.sequence)
+    sent = list(make_events(builder, 0, 40, faces=3))
     for event in sent:
         sink.emit(event)
     sink.face_state(1, face_state_payload(1, 1234.5, {"AU12": 2.5}, {"core": "happiness"}))
@@ -114,8 +114,8 @@ def test_live_events_not_starved_by_backlog(broker: Broker, tmp_path: Path) -> N
         **FAST_STATE,
         **{"spool.path": str(tmp_path / "spool.sqlite3")},
     )
-    factory = EventFactory("cabin-10", sink.sequence)
-    live = list(make_events(factory, 0, 2, faces=1))
+    builder = EventBuilder("cabin-10", sink.sequence)
+    live = list(make_events(builder, 0, 2, faces=1))
     assert sink.wait_connected(10)  # the backlog starts draining; then new events come
     for event in live:
         sink.emit(event)
@@ -144,8 +144,8 @@ def test_events_cli_pretty_prints(broker: Broker, tmp_path: Path) -> None:
     assert cli.stderr is not None
     assert "listening on microemo/cabin-11/#" in cli.stderr.readline()
     sink = sink_for(broker.port, tmp_path, device="cabin-11", **FAST_STATE)
-    factory = EventFactory("cabin-11", sink.sequence)
-    for event in make_events(factory, 0, 1, faces=1):
+    builder = EventBuilder("cabin-11", sink.sequence)
+    for event in make_events(builder, 0, 1, faces=1):
         sink.emit(event)
     out, _ = cli.communicate(timeout=30)
     sink.close()

@@ -24,7 +24,7 @@ from mqtt_kit import (
     wait_for,
 )
 
-from microemo.publish.events import EventFactory
+from microemo.publish.events import EventBuilder
 from microemo.publish.mqtt import MqttError, MqttSettings, MqttSink
 from microemo.publish.spool import Spool
 from microemo.publish.topics import Topics
@@ -45,7 +45,7 @@ def check_all_arrived(sent: list[dict], got: list[dict]) -> list[dict]:
 def test_broker_outage_loses_nothing(own_broker: Broker, tmp_path: Path) -> None:
     rec = Recorder(own_broker.port, "microemo/cabin-2/events", client_id="outage-recorder")
     sink = sink_for(own_broker.port, tmp_path, "cabin-2")
-    factory = EventFactory("cabin-2", sink.sequence)
+    builder = EventBuilder("cabin-2", sink.sequence)
     sent: list[dict] = []
     stopped = threading.Event()
 
@@ -58,7 +58,7 @@ def test_broker_outage_loses_nothing(own_broker: Broker, tmp_path: Path) -> None
 
     t = threading.Thread(target=outage)
     t.start()
-    for event in make_events(factory, 0, 250, faces=3):
+    for event in make_events(builder, 0, 250, faces=3):
         sent.append(event)
         sink.emit(event)
         time.sleep(0.004)
@@ -125,8 +125,8 @@ def test_full_spool_drops_oldest_and_counts(broker: Broker, tmp_path: Path) -> N
     topics = Topics("microemo", "cabin-3")
     settings = MqttSettings(host="127.0.0.1", port=dead, reconnect_min_s=0.1, reconnect_max_s=0.5)
     sink = MqttSink(topics, Spool(tmp_path / "spool.sqlite3", max_events=20), settings)
-    factory = EventFactory("cabin-3", sink.sequence)
-    sent = list(make_events(factory, 0, 20, faces=2))  # 60 events
+    builder = EventBuilder("cabin-3", sink.sequence)
+    sent = list(make_events(builder, 0, 20, faces=2))  # 60 events
     for event in sent:
         sink.emit(event)
     assert sink.flush()
@@ -160,8 +160,8 @@ def test_wrong_password_is_clear_and_retries(
     caplog.set_level(logging.INFO, logger="microemo")
     monkeypatch.setenv("MICROEMO_MQTT_PASSWORD", "wrong")
     sink = sink_for(auth_broker.port, tmp_path, "cabin-4", **{"mqtt.username": "cabin"})
-    factory = EventFactory("cabin-4", sink.sequence)
-    sent = list(make_events(factory, 0, 5))
+    builder = EventBuilder("cabin-4", sink.sequence)
+    sent = list(make_events(builder, 0, 5))
     for event in sent:
         sink.emit(event)
     assert wait_for(lambda: sink.health()["connect_attempts"] >= 3)
@@ -215,8 +215,8 @@ def test_deploy_acl_lets_a_device_write_only_its_own_topics(
         dash = Recorder(broker.port, "microemo/#", auth=("homeassistant", "ha"))
         monkeypatch.setenv("MICROEMO_MQTT_PASSWORD", "p1")
         sink = sink_for(broker.port, tmp_path, "cabin-1", **{"mqtt.username": "cabin-1"})
-        factory = EventFactory("cabin-1", sink.sequence)
-        sent = list(make_events(factory, 0, 3))
+        builder = EventBuilder("cabin-1", sink.sequence)
+        sent = list(make_events(builder, 0, 3))
         for event in sent:
             sink.emit(event)
         assert wait_for(lambda: len(dedupe(dash.events())) >= len(sent))

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mqtt_kit import Broker, Recorder, dedupe, free_port, make_events, validate_all, wait_for
 
-from microemo.publish.events import EventFactory
+from microemo.publish.events import EventBuilder
 from microemo.publish.mqtt import MqttSettings, MqttSink
 from microemo.publish.spool import Spool
 from microemo.publish.topics import Topics
@@ -77,8 +77,8 @@ def test_tls_with_ca_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> N
                                  ca_file=pki["other_ca"], reconnect_min_s=0.1,
                                  reconnect_max_s=0.3)  # fmt: skip
         sink = MqttSink(topics, Spool(tmp_path / "spool.sqlite3", 1000), untrusted)
-        factory = EventFactory("cabin-12", sink.sequence)
-        sent = list(make_events(factory, 0, 4))
+        builder = EventBuilder("cabin-12", sink.sequence)
+        sent = list(make_events(builder, 0, 4))
         for event in sent:
             sink.emit(event)
         assert wait_for(lambda: sink.health()["connect_attempts"] >= 3)

@@ -1,12 +1,13 @@
 """Helpers of the daemon tests: a fake clock, a fake pipeline with the Pipeline interface,
-and the path of a real clip."""
+an event builder, and the path of a real clip."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from microemo.types import Frame, FrameResult
+from microemo.publish.events import EventBuilder, MemorySequence
+from microemo.types import Classification, EpisodeStep, Frame, FrameResult
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "tests" / "data" / "crema_d" / "clips" / "1001_DFA_HAP_XX.flv"
@@ -23,9 +24,20 @@ class FakeClock:
         self.t += dt
 
 
+def builder(device_id: str = "test") -> EventBuilder:
+    """The frame loop's event builder, numbering from 1 in memory."""
+    return EventBuilder(device_id, MemorySequence())
+
+
+def start_step(episode_id: str, t_ms: float) -> EpisodeStep:
+    """The ``start`` of an episode on face 0, classified by the rules."""
+    cls = Classification(core="neutral", core_source="rules", core_score=1.0)
+    return EpisodeStep("start", episode_id, 0, t_ms, t_ms, None, None, cls, {}, {})
+
+
 class FakePipeline:
     """The Pipeline interface; each frame costs ``cost_s`` (on the fake clock when given, else
-    really sleeping) and every ``event_every``-th frame emits an event."""
+    really sleeping) and every ``event_every``-th frame starts an episode (one event)."""
 
     def __init__(self, cost_s: float, clock: FakeClock | None = None, event_every: int = 10):
         self.cost_s = cost_s
@@ -43,17 +55,17 @@ class FakePipeline:
         else:
             time.sleep(self.cost_s)
         self.seen.append(frame)
-        events = []
+        steps = []
         if len(self.seen) % self.event_every == 0:
-            events.append({"id": f"e{len(self.seen)}", "phase": "start", "t_ms": frame.t_ms})
+            steps.append(start_step(f"e{len(self.seen)}", frame.t_ms))
         return FrameResult(
             frame_index=frame.index,
             t_ms=frame.t_ms,
-            events=events,
+            steps=steps,
             stage_ms={"landmarker": self.cost_s * 1000.0},
         )
 
-    def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]:
+    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]:
         self.finished_at = t_ms
         return []
 

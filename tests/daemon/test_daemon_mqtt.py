@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import threading
-from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -21,6 +20,7 @@ from microemo.config import load_config
 from microemo.daemon.notify import Notifier
 from microemo.daemon.service import Daemon
 from microemo.publish.events import validate_event
+from microemo.types import Classification, EpisodeStep
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto missing")
@@ -49,43 +49,44 @@ def broker(tmp_path):
         proc.wait(10)
 
 
-class EpisodePipeline(FakePipeline):
-    """Emits a real start/end episode pair through the daemon's EventFactory."""
+def episode_step(phase, n, frame_t, t_ms):
+    cls = Classification(
+        core="happiness",
+        core_source="rules",
+        core_score=0.9,
+        micro="excited",
+        micro_state="Happy",
+        micro_rule="AU12+AU26",
+        scores={"happiness": 0.9},
+    )
+    offset = frame_t if phase == "end" else None
+    model = {"name": "facs-rules", "version": "builtin", "sha256": None}
+    return EpisodeStep(
+        phase, f"dtest-episode-{n:04d}", 0, t_ms, frame_t - 100, frame_t - 50, offset, cls,
+        {"AU12": 3.0}, model,
+    )  # fmt: skip
 
-    def __init__(self, events):
+
+class EpisodePipeline(FakePipeline):
+    """Takes a real start/end episode pair; the daemon's frame loop numbers the events."""
+
+    def __init__(self):
         super().__init__(0.001, event_every=10**9)
-        self.factory = events
+        self.open = None
 
     def process(self, frame):
         result = super().process(frame)
         if len(self.seen) % 10 in (1, 6):
             n = len(self.seen) // 10
-            cls = SimpleNamespace(
-                core="happiness",
-                core_source="rules",
-                micro="excited",
-                micro_state="Happy",
-                micro_rule="AU12+AU26",
-                scores={"happiness": 0.9},
-            )
-            ep = SimpleNamespace(
-                episode_id=f"dtest-episode-{n:04d}",
-                face_id=0,
-                onset_ms=frame.t_ms - 100,
-                apex_ms=frame.t_ms - 50,
-                offset_ms=frame.t_ms,
-                apex_aus={"AU12": 3.0},
-                classification=cls,
-            )
             phase = "start" if len(self.seen) % 10 == 1 else "end"
-            self.open = ep if phase == "start" else None
-            result.events.append(self.factory.make(phase, ep, frame.t_ms))
+            self.open = (n, frame.t_ms) if phase == "start" else None
+            result.steps.append(episode_step(phase, n, frame.t_ms, frame.t_ms))
         return result
 
     def finish(self, t_ms=None):
         super().finish(t_ms)
-        ep, self.open = getattr(self, "open", None), None
-        return [] if ep is None else [self.factory.make("end", ep, t_ms or 0.0)]
+        ep, self.open = self.open, None
+        return [] if ep is None else [episode_step("end", *ep, t_ms or 0.0)]
 
 
 def test_events_stats_and_availability_reach_the_broker(tmp_path, clip, broker):
@@ -112,8 +113,8 @@ def test_events_stats_and_availability_reach_the_broker(tmp_path, clip, broker):
     )
     pipes: list[EpisodePipeline] = []
 
-    def factory(cfg, *, bundle=None, events=None):
-        pipes.append(EpisodePipeline(events))
+    def factory(cfg, *, bundle=None):
+        pipes.append(EpisodePipeline())
         return pipes[-1]
 
     daemon = Daemon(config, notifier=Notifier({}), pipeline_factory=factory)

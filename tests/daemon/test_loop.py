@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from daemon_kit import FakeClock, FakePipeline, ListSink
+from daemon_kit import FakeClock, FakePipeline, ListSink, builder
 
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Latency, Metrics
@@ -25,7 +25,13 @@ def run_overloaded(n_steps: int, interval_s: float, cost_s: float):
     sink = ListSink()
     slot = FrameSlot()
     loop = FrameLoop(
-        pipeline, sink, slot, budget_ms=interval_s * 1000, metrics=Metrics(clock), clock=clock
+        pipeline,
+        sink,
+        slot,
+        events=builder(),
+        budget_ms=interval_s * 1000,
+        metrics=Metrics(clock),
+        clock=clock,
     )
     produced = 0
     next_capture = clock.t
@@ -95,7 +101,7 @@ def test_real_threads_newest_wins(caplog):
     slot = FrameSlot()
     cap = Capture(Fast, slot, live=True)
     pipeline = FakePipeline(0.02)
-    loop = FrameLoop(pipeline, ListSink(), slot, budget_ms=5)
+    loop = FrameLoop(pipeline, ListSink(), slot, events=builder(), budget_ms=5)
     cap.start()
     while len(pipeline.seen) < 30:
         loop.step(1.0)
@@ -125,7 +131,7 @@ def test_a_bad_frame_is_skipped_and_a_broken_pipeline_ends_the_loop(caplog):
             return super().process(frame)
 
     slot = FrameSlot()
-    loop = FrameLoop(Choking(0.0), ListSink(), slot, budget_ms=10)
+    loop = FrameLoop(Choking(0.0), ListSink(), slot, events=builder(), budget_ms=10)
     for i in range(50):
         slot.put(Frame(IMAGE, i * 10.0, i, 1.0))
         loop.step(0)

@@ -11,7 +11,7 @@ import uuid
 
 import numpy as np
 import pytest
-from daemon_kit import FakeClock, FakePipeline, ListSink
+from daemon_kit import FakeClock, FakePipeline, ListSink, builder
 
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.notify import Notifier, watchdog_interval_s
@@ -132,7 +132,7 @@ def test_real_loop_stall_stops_real_pings(notify_socket):
 
     slot = FrameSlot(lossless=True)
     hb = Heartbeat()
-    loop = FrameLoop(Hanging(0.0), ListSink(), slot, budget_ms=10, heartbeat=hb)
+    loop = FrameLoop(Hanging(0.0), ListSink(), slot, events=builder(), budget_ms=10, heartbeat=hb)
     wd = Watchdog(
         hb, Notifier({"NOTIFY_SOCKET": path}, use_systemd=False), limit_s=0.3, ping_interval_s=0.05
     )

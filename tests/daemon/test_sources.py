@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from daemon_kit import FakeClock, FakePipeline, ListSink
+from daemon_kit import FakeClock, FakePipeline, ListSink, builder
 
 from microemo.config import SourceConfig
 from microemo.daemon.loop import FrameLoop
@@ -63,7 +63,7 @@ def test_source_dies_and_comes_back(clip, caplog):
     slot = FrameSlot(lossless=True)  # count every frame: the test is about the outage
     cap = Capture(camera, slot, live=True, retry_initial_s=0.01, retry_max_s=0.04)
     pipeline = FakePipeline(0.0, event_every=1000)
-    loop = FrameLoop(pipeline, ListSink(), slot, budget_ms=100)
+    loop = FrameLoop(pipeline, ListSink(), slot, events=builder(), budget_ms=100)
     cap.start()
     while loop.step(5.0):
         pass

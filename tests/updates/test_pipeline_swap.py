@@ -1,7 +1,7 @@
 """An update delivered while faces stream through the real pipeline (recorded landmarks of a
 real CREMA-D clip): the frame loop never stops, the new model is live from the next window,
-and the events emitted after the switch name the new version (every event takes its model
-from the pipeline's EventFactory; the spotter may find no episode in so few frames)."""
+and the events emitted after the switch name the new version (every episode step takes its
+model from the pipeline's EpisodeManager; the spotter may find no episode in so few frames)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from update_kit import Kit
 
 from microemo.model.store import ModelStore
 from microemo.model.updates import UpdateManager
+from microemo.publish.events import EventBuilder, MemorySequence
 from microemo_train.signing import update_message
 
 pipeline_mod = pytest.importorskip("microemo.pipeline")
 
 
+EVENTS = EventBuilder("dev-1", MemorySequence())
+
+
 def _feed(pipeline, faces, t0: float, step: float = 33.4) -> list[dict]:
     events = []
     for i, face in enumerate(faces):
-        events.extend(pipeline.process_faces([face], t0 + i * step, i).events)
+        events.extend(map(EVENTS.build, pipeline.process_faces([face], t0 + i * step, i).steps))
     return events
 
 
@@ -34,8 +38,8 @@ def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded
     faces = recorded_faces["HAP"] + recorded_faces["NEU"]
     try:
         before = _feed(pipeline, faces, 0.0)
-        assert pipeline.events.model["version"] == "1.0.0"
-        before += pipeline.finish(len(faces) * 33.4)
+        assert pipeline.episodes.model["version"] == "1.0.0"
+        before += map(EVENTS.build, pipeline.finish(len(faces) * 33.4))
         archive = tmp_path / "v2.tgz"
         msg = update_message(kit.v2, archive, kit.key, chunks_topic="microemo/dev-1/cmd/model/c")
         for i in range(msg["chunks"]["count"]):
@@ -49,10 +53,10 @@ def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded
         after = _feed(pipeline, faces[:30], t)
         assert pipeline.model_info["version"] == "2.0.0"
         after += _feed(pipeline, faces, t + 30 * 33.4)
-        after += pipeline.finish(t + 200_000.0)
+        after += map(EVENTS.build, pipeline.finish(t + 200_000.0))
     finally:
         updates.stop()
     assert {e["model"]["version"] for e in before} <= {"1.0.0"}
     assert {e["model"]["version"] for e in after} <= {"2.0.0"}
-    assert pipeline.events.model["version"] == "2.0.0"
-    assert pipeline.events.model["sha256"] == store.current().describe["sha256"]
+    assert pipeline.episodes.model["version"] == "2.0.0"
+    assert pipeline.episodes.model["sha256"] == store.current().describe["sha256"]

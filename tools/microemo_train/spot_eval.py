@@ -142,14 +142,16 @@ def spot_recorded(recorded: Recorded, config: Any = None) -> list[dict]:
     observations; return the ``end`` events."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
+    from microemo.publish.events import EventBuilder, MemorySequence
 
     config = (config or Config()).model_copy(deep=True)
     config.output.jsonl = ""
     pipe = Pipeline(config, landmarker=_NoLandmarker())
-    ends: list[dict] = []
+    events = EventBuilder(config.device.id, MemorySequence())
+    steps = []
     for t_ms, index, faces in recorded:
-        ends += [e for e in pipe.process_faces(faces, t_ms, index).events if e["phase"] == "end"]
-    return ends + [e for e in pipe.finish() if e["phase"] == "end"]
+        steps += pipe.process_faces(faces, t_ms, index).steps
+    return [e for e in map(events.build, steps + pipe.finish()) if e["phase"] == "end"]
 
 
 class _NoLandmarker:

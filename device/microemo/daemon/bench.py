@@ -28,6 +28,7 @@ from microemo.config import Config, ConfigError
 from microemo.daemon.cli import add_common, keep_training_libraries_out, load_from_args
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Latency, Metrics
+from microemo.publish.events import EventBuilder, MemorySequence
 from microemo.publish.sink import FanoutSink
 from microemo.sources.base import Source
 from microemo.sources.capture import Capture, FrameSlot
@@ -102,8 +103,14 @@ def daemon_pass(
 
     cap = Capture(opener, slot, live=False)
     metrics = Metrics()
+    events = EventBuilder(config.device.id, MemorySequence())  # bench numbers are throwaway
     loop = FrameLoop(
-        pipeline, FanoutSink([]), slot, budget_ms=config.daemon.budget_ms, metrics=metrics
+        pipeline,
+        FanoutSink([]),
+        slot,
+        events=events,
+        budget_ms=config.daemon.budget_ms,
+        metrics=metrics,
     )
     rss0 = psutil.Process().memory_info().rss
     w0, c0 = _usage()

@@ -1,5 +1,8 @@
 """The frame loop: newest frame in, pipeline, events out to the sinks, every stage timed.
 
+The pipeline returns typed episode steps; the loop stamps them into event payloads
+(``publish.events.EventBuilder``: sequence number, wall time) and hands them to the sinks.
+
 It takes whatever frame is newest in the one-slot buffer, so when a frame costs more than the
 budget the frames that arrived meanwhile are replaced in the slot (counted as dropped) rather
 than queued: latency from capture to result stays about one frame plus one processing time,
@@ -16,8 +19,9 @@ from typing import Any, Protocol
 
 from microemo.daemon.metrics import Metrics
 from microemo.daemon.watchdog import Heartbeat
+from microemo.publish.events import EventBuilder
 from microemo.sources.capture import FrameSlot
-from microemo.types import Frame, FrameResult
+from microemo.types import EpisodeStep, Frame, FrameResult
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ MAX_ERRORS_IN_ROW = 100
 class PipelineLike(Protocol):
     def process(self, frame: Frame) -> FrameResult: ...
 
-    def finish(self, t_ms: float | None = None) -> list[dict[str, Any]]: ...
+    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
 
 
 class FrameLoop:
@@ -37,6 +41,7 @@ class FrameLoop:
         sink: Any,
         slot: FrameSlot,
         *,
+        events: EventBuilder,
         budget_ms: float,
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
@@ -45,6 +50,7 @@ class FrameLoop:
     ) -> None:
         self.pipeline = pipeline
         self.sink = sink
+        self.events = events
         self.slot = slot
         self.budget_ms = budget_ms
         self.metrics = metrics or Metrics(clock)
@@ -73,6 +79,7 @@ class FrameLoop:
         hb.enter("pipeline")
         try:
             result = self.pipeline.process(frame)
+            events = [self.events.build(step) for step in result.steps]
         except Exception:
             hb.leave()
             self._failed(frame)
@@ -80,7 +87,7 @@ class FrameLoop:
         self._errors_in_row = 0
         t1 = clock()
         hb.enter("sinks")
-        self._publish(result, frame.captured_at)
+        self._publish(result, events, frame.captured_at)
         hb.leave()
         t2 = clock()
         m = self.metrics
@@ -106,8 +113,10 @@ class FrameLoop:
                 "pipeline failed on frame %d (t=%.0f ms); skipping it", frame.index, frame.t_ms
             )
 
-    def _publish(self, result: FrameResult, captured_at: float) -> None:
-        for event in result.events:
+    def _publish(
+        self, result: FrameResult, events: list[dict[str, Any]], captured_at: float
+    ) -> None:
+        for event in events:
             self.sink.emit(event)
             self.metrics.event((self._clock() - captured_at) * 1000.0)
         for face_id, state in result.emotions.items():
@@ -120,7 +129,7 @@ class FrameLoop:
 
     def finish(self) -> list[dict[str, Any]]:
         """End of stream or shutdown: close open episodes and hand their events over."""
-        events = self.pipeline.finish(self.last_t_ms)
+        events = [self.events.build(step) for step in self.pipeline.finish(self.last_t_ms)]
         for event in events:
             self.sink.emit(event)
             self.metrics.events += 1

@@ -20,7 +20,7 @@ from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
 from microemo.daemon.watchdog import Heartbeat, Watchdog
-from microemo.publish.events import EventFactory, FileSequence
+from microemo.publish.events import EventBuilder, FileSequence
 from microemo.publish.sink import FanoutSink, JsonlSink
 from microemo.sources import FILE_TYPES, is_live, source_opener
 from microemo.sources.base import redact_url
@@ -139,8 +139,8 @@ class Daemon:
             ) from exc
         self.sink, self.mqtt = build_sinks(cfg)
         sequence = getattr(self.mqtt, "sequence", None) or FileSequence(state / "seq")
-        events = EventFactory(cfg.device.id, sequence)
-        self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg), events=events)
+        events = EventBuilder(cfg.device.id, sequence)
+        self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg))
         self.updates = _attach_updates(cfg, self.pipeline, self.mqtt)
         self._start_capture(cfg)
         assert self.capture is not None
@@ -148,6 +148,7 @@ class Daemon:
             self.pipeline,
             self.sink,
             self.capture.slot,
+            events=events,
             budget_ms=cfg.daemon.budget_ms,
             metrics=self.metrics,
             heartbeat=self.heartbeat,

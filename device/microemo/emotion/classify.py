@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.rules import CORE_EMOTIONS, Classification, classify_aus
+from microemo.emotion.rules import CORE_EMOTIONS, classify_aus
 from microemo.emotion.windows import WindowBuffer
 from microemo.model.bundle import Bundle
+from microemo.types import Classification
 
 logger = logging.getLogger(__name__)
 

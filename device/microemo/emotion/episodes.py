@@ -1,8 +1,10 @@
-"""Episodes: spots from the spotter, classified and turned into lifecycle events.
+"""Episodes: spots from the spotter, classified and handed on as lifecycle steps.
 
 ``start`` at onset (classified on the onset frame), ``update`` at apex (re-classified on the
 apex intensities, with the CNN's latest window for that face), ``end`` at offset with the
-final duration and kind. The episode id is fixed at onset so consumers can dedupe.
+final offset. The episode id is fixed at onset so consumers can dedupe. Each step is a
+typed ``EpisodeStep``; the event payload (sequence number, wall time, kind, rounding) is
+stamped onto it in ``publish.events``, never here.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from typing import Any
 import numpy as np
 
 from microemo.emotion.classify import EmotionClassifier
-from microemo.emotion.rules import Classification
 from microemo.emotion.spotting import Spot
-from microemo.publish.events import EventFactory
-from microemo.types import AU_INDEX
+from microemo.types import AU_INDEX, Classification, EpisodeStep
 
 
 @dataclass
@@ -41,19 +41,22 @@ def _as_intensity(aus: dict[str, float], fallback: np.ndarray) -> np.ndarray:
 
 
 class EpisodeManager:
-    def __init__(self, events: EventFactory, classifier: EmotionClassifier) -> None:
-        self.events = events
+    """Open episodes per face. ``model`` is the model info stamped on each step: the model
+    that classified the latest window (the pipeline updates it as windows are classified)."""
+
+    def __init__(self, device_id: str, classifier: EmotionClassifier) -> None:
+        self.device_id = device_id
         self.classifier = classifier
+        self.model: dict[str, Any] = classifier.model_info
         self._open: dict[int, Episode] = {}
         self._prefix = secrets.token_hex(3)
 
-    def on_spot(self, spot: Spot, intensity: np.ndarray, t_ms: float) -> dict[str, Any] | None:
+    def on_spot(self, spot: Spot, intensity: np.ndarray, t_ms: float) -> EpisodeStep | None:
         ep = self._open.get(spot.face_id)
         if spot.phase == "start":
             cls = self.classifier.classify(spot.face_id, intensity)
             ep = Episode(
-                episode_id=f"{self.events.device_id}-{self._prefix}-f{spot.face_id}-"
-                f"{int(spot.onset_ms)}",
+                episode_id=f"{self.device_id}-{self._prefix}-f{spot.face_id}-{int(spot.onset_ms)}",
                 face_id=spot.face_id,
                 onset_ms=spot.onset_ms,
                 apex_ms=None,
@@ -62,7 +65,7 @@ class EpisodeManager:
                 classification=cls,
             )
             self._open[spot.face_id] = ep
-            return self.events.make("start", ep, t_ms)
+            return self._step("start", ep, t_ms)
         if ep is None:
             return None  # an apex or end without a start (the start was before a restart)
         ep.apex_ms = spot.apex_ms if spot.apex_ms is not None else ep.apex_ms
@@ -72,10 +75,24 @@ class EpisodeManager:
             spot.face_id, _as_intensity(ep.apex_aus, intensity)
         )
         if spot.phase == "apex":
-            return self.events.make("update", ep, t_ms)
+            return self._step("update", ep, t_ms)
         ep.offset_ms = spot.offset_ms if spot.offset_ms is not None else t_ms
         del self._open[spot.face_id]
-        return self.events.make("end", ep, t_ms)
+        return self._step("end", ep, t_ms)
+
+    def _step(self, phase: str, ep: Episode, t_ms: float) -> EpisodeStep:
+        return EpisodeStep(
+            phase=phase,
+            episode_id=ep.episode_id,
+            face_id=ep.face_id,
+            t_ms=t_ms,
+            onset_ms=ep.onset_ms,
+            apex_ms=ep.apex_ms,
+            offset_ms=ep.offset_ms if phase == "end" else None,
+            classification=ep.classification,
+            apex_aus=dict(ep.apex_aus),
+            model=dict(self.model),
+        )
 
     @property
     def open_count(self) -> int:

@@ -9,13 +9,13 @@ emotion: a rule under a compatible core state wins; among equals the more specif
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 
-from microemo.types import AU_INDEX
+from microemo.types import AU_INDEX, Classification
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,18 +57,6 @@ class RuleTables:
     core_threshold: float
     present: float
     cnn_weight: float = 0.5
-
-
-@dataclass
-class Classification:
-    core: str
-    core_source: str  # "cnn" or "rules"
-    core_score: float
-    scores: dict[str, float] = field(default_factory=dict)
-    micro: str | None = None
-    micro_state: str | None = None
-    micro_rule: str | None = None
-    aus: list[str] = field(default_factory=list)  # AUs that supported the result
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,9 @@
 """Episode events: the one definition of the payload every consumer sees.
 
-``EventFactory`` turns an episode lifecycle step into a dict that validates against
-``schema/event.v1.json``. Sequence numbers come from a ``SequenceCounter`` so that the
-daemon can persist them (they must survive restarts) while ``analyze`` counts per file.
+``EventBuilder`` turns an episode lifecycle step (``types.EpisodeStep``) into a dict that
+validates against ``schema/event.v1.json``. Sequence numbers come from a ``SequenceCounter``
+so that the daemon can persist them (they must survive restarts) while ``analyze`` counts
+per file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
+
+from microemo.types import EpisodeStep
 
 logger = logging.getLogger(__name__)
 
@@ -88,38 +91,34 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class EventFactory:
-    """Builds schema-valid event dicts for one device."""
+class EventBuilder:
+    """The one place an episode step becomes the event payload: it stamps the sequence
+    number, device id, wall time and kind (micro under ``MICRO_MAX_MS``, macro otherwise;
+    null while an open episode is still shorter) and rounds times and scores. The daemon's
+    frame loop and ``analyze`` both build their events here."""
 
-    def __init__(
-        self,
-        device_id: str,
-        sequence: SequenceCounter,
-        model: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, device_id: str, sequence: SequenceCounter) -> None:
         self.device_id = device_id
         self.sequence = sequence
-        self.model = model or {"name": "facs-rules", "version": "builtin", "sha256": None}
 
-    def make(self, phase: str, episode: Any, t_ms: float) -> dict[str, Any]:
-        """``episode`` is an ``emotion.episodes.Episode`` (duck-typed to keep layers apart)."""
-        offset = episode.offset_ms if phase == "end" else None
-        duration = (offset if offset is not None else t_ms) - episode.onset_ms
+    def build(self, step: EpisodeStep) -> dict[str, Any]:
+        offset = step.offset_ms if step.phase == "end" else None
+        duration = (offset if offset is not None else step.t_ms) - step.onset_ms
         kind: str | None = None
-        if phase == "end" or duration >= MICRO_MAX_MS:
+        if step.phase == "end" or duration >= MICRO_MAX_MS:
             kind = "micro" if duration < MICRO_MAX_MS else "macro"
-        c = episode.classification
+        c = step.classification
         return {
             "schema": SCHEMA_ID,
-            "id": episode.episode_id,
-            "phase": phase,
+            "id": step.episode_id,
+            "phase": step.phase,
             "seq": self.sequence.next(),
             "device_id": self.device_id,
-            "face_id": int(episode.face_id),
+            "face_id": int(step.face_id),
             "time": utc_now(),
-            "t_ms": round(float(t_ms), 1),
-            "onset_ms": round(float(episode.onset_ms), 1),
-            "apex_ms": None if episode.apex_ms is None else round(float(episode.apex_ms), 1),
+            "t_ms": round(float(step.t_ms), 1),
+            "onset_ms": round(float(step.onset_ms), 1),
+            "apex_ms": None if step.apex_ms is None else round(float(step.apex_ms), 1),
             "offset_ms": None if offset is None else round(float(offset), 1),
             "duration_ms": round(max(0.0, float(duration)), 1),
             "kind": kind,
@@ -131,9 +130,9 @@ class EventFactory:
             "scores": {k: round(float(v), 3) for k, v in c.scores.items()},
             "aus": [
                 {"au": name, "apex_intensity": round(float(v), 2)}
-                for name, v in episode.apex_aus.items()
+                for name, v in step.apex_aus.items()
             ],
-            "model": dict(self.model),
+            "model": dict(step.model),
         }
 
 
