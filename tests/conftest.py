@@ -56,11 +56,12 @@ def clip_runs() -> dict[str, ClipRun]:
     """Every clip through the real pipeline once (about 1 s of landmarker per clip)."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
-    from microemo.publish.events import EventBuilder, MemorySequence
+    from microemo.publish.events import EventBuilder
+    from microemo.publish.sequence import MemoryStore, SequenceAllocator
     from microemo.sources.files import open_file_source
 
     runs: dict[str, ClipRun] = {}
-    events = EventBuilder(Config().device.id, MemorySequence())
+    events = EventBuilder(Config().device.id, SequenceAllocator(MemoryStore()))
     with Pipeline(Config()) as pipeline:
         for emo in EMOTIONS:
             pipeline.new_stream()

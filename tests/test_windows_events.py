@@ -1,11 +1,10 @@
-"""Windows read any frame rate the same way; sequence numbers survive restarts."""
+"""Windows read any frame rate the same way; the feature vector's names are addressable."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from microemo.emotion.windows import WindowBuffer
-from microemo.publish.events import FileSequence
 from microemo.vision.features import FRAME_FEATURES, columns
 
 
@@ -45,13 +44,3 @@ def test_feature_names_are_unique_and_addressable():
         FRAME_FEATURES.index("AU12"),
         FRAME_FEATURES.index("bs_jawOpen"),
     ]
-
-
-def test_sequence_continues_after_restart_and_never_repeats(tmp_path):
-    path = tmp_path / "seq"
-    first = FileSequence(path, block=8)
-    a = [first.next() for _ in range(5)]
-    second = FileSequence(path, block=8)  # as after a crash: the first never wrote again
-    b = [second.next() for _ in range(20)]
-    assert a == [1, 2, 3, 4, 5]
-    assert min(b) > max(a) and b == sorted(b) and len(set(b)) == 20

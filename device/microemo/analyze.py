@@ -20,7 +20,8 @@ import numpy as np
 
 from microemo.config import Config, load_config
 from microemo.pipeline import Pipeline
-from microemo.publish.events import EventBuilder, MemorySequence
+from microemo.publish.events import EventBuilder
+from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.publish.writers import CsvWriter, write_jsonl
 from microemo.sources.files import SourceError, VideoFileSource, open_file_source
 
@@ -58,7 +59,8 @@ def analyze_input(
 ) -> InputSummary:
     source = open_file_source(path, fps)
     pipeline.new_stream()
-    builder = EventBuilder(pipeline.config.device.id, MemorySequence())  # seq from 1 per file
+    sequence = SequenceAllocator(MemoryStore())  # seq from 1 per file
+    builder = EventBuilder(pipeline.config.device.id, sequence)
     name = source.name
     csv = CsvWriter(out_dir / f"{name}.csv")
     events: list[dict[str, Any]] = []
@@ -88,6 +90,7 @@ def analyze_input(
     finally:
         csv.close()
         source.close()
+        sequence.close()
         if bar is not None:
             bar.close()
     write_jsonl(out_dir / f"{name}.jsonl", events)

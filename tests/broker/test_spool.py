@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from microemo.publish.spool import Drain, Spool, SpoolSequence
+from microemo.publish.sequence import SequenceAllocator
+from microemo.publish.spool import Drain, Spool, SpoolSequenceStore
 from microemo.publish.topics import Topics, parse, subscription
 
 
@@ -29,11 +30,11 @@ def test_bound_drops_oldest_not_in_flight_and_counts(tmp_path: Path) -> None:
 
 def test_sequence_survives_restart_and_crash(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", 100)
-    seq = SpoolSequence(spool, block=8)
+    seq = SequenceAllocator(SpoolSequenceStore(spool), block=8)
     got = [seq.next() for _ in range(10)]
     assert got == list(range(1, 11))
     # no close(): as after kill -9; the reserved block (up to 16) is skipped, never reused
-    seq2 = SpoolSequence(Spool(tmp_path / "s.db", 100), block=8)
+    seq2 = SequenceAllocator(SpoolSequenceStore(Spool(tmp_path / "s.db", 100)), block=8)
     assert seq2.next() == 17
 
 

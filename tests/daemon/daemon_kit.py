@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from microemo.publish.events import EventBuilder, MemorySequence
+from microemo.publish.events import EventBuilder
+from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.types import Classification, EpisodeStep, Frame, FrameResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ class FakeClock:
 
 def builder(device_id: str = "test") -> EventBuilder:
     """The frame loop's event builder, numbering from 1 in memory."""
-    return EventBuilder(device_id, MemorySequence())
+    return EventBuilder(device_id, SequenceAllocator(MemoryStore()))
 
 
 def start_step(episode_id: str, t_ms: float) -> EpisodeStep:

@@ -13,13 +13,14 @@ from update_kit import Kit
 
 from microemo.model.store import ModelStore
 from microemo.model.updates import UpdateManager
-from microemo.publish.events import EventBuilder, MemorySequence
+from microemo.publish.events import EventBuilder
+from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo_train.signing import update_message
 
 pipeline_mod = pytest.importorskip("microemo.pipeline")
 
 
-EVENTS = EventBuilder("dev-1", MemorySequence())
+EVENTS = EventBuilder("dev-1", SequenceAllocator(MemoryStore()))
 
 
 def _feed(pipeline, faces, t0: float, step: float = 33.4) -> list[dict]:

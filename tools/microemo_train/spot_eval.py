@@ -142,16 +142,20 @@ def spot_recorded(recorded: Recorded, config: Any = None) -> list[dict]:
     observations; return the ``end`` events."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
-    from microemo.publish.events import EventBuilder, MemorySequence
+    from microemo.publish.events import EventBuilder
+    from microemo.publish.sequence import MemoryStore, SequenceAllocator
 
     config = (config or Config()).model_copy(deep=True)
     config.output.jsonl = ""
     pipe = Pipeline(config, landmarker=_NoLandmarker())
-    events = EventBuilder(config.device.id, MemorySequence())
+    sequence = SequenceAllocator(MemoryStore())
+    events = EventBuilder(config.device.id, sequence)
     steps = []
     for t_ms, index, faces in recorded:
         steps += pipe.process_faces(faces, t_ms, index).steps
-    return [e for e in map(events.build, steps + pipe.finish()) if e["phase"] == "end"]
+    ends = [e for e in map(events.build, steps + pipe.finish()) if e["phase"] == "end"]
+    sequence.close()
+    return ends
 
 
 class _NoLandmarker:

@@ -28,7 +28,8 @@ from microemo.config import Config, ConfigError
 from microemo.daemon.cli import add_common, keep_training_libraries_out, load_from_args
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Latency, Metrics
-from microemo.publish.events import EventBuilder, MemorySequence
+from microemo.publish.events import EventBuilder
+from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.publish.sink import FanoutSink
 from microemo.sources.base import Source
 from microemo.sources.capture import Capture, FrameSlot
@@ -103,7 +104,8 @@ def daemon_pass(
 
     cap = Capture(opener, slot, live=False)
     metrics = Metrics()
-    events = EventBuilder(config.device.id, MemorySequence())  # bench numbers are throwaway
+    sequence = SequenceAllocator(MemoryStore())  # bench numbers are thrown away
+    events = EventBuilder(config.device.id, sequence)
     loop = FrameLoop(
         pipeline,
         FanoutSink([]),
@@ -118,6 +120,7 @@ def daemon_pass(
     while loop.step(1.0):
         pass
     loop.finish()
+    sequence.close()
     w1, c1 = _usage()
     cap.stop()
     pipeline.close()

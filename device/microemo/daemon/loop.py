@@ -2,6 +2,8 @@
 
 The pipeline returns typed episode steps; the loop stamps them into event payloads
 (``publish.events.EventBuilder``: sequence number, wall time) and hands them to the sinks.
+Sequence numbers come from blocks reserved by the allocator's own thread
+(``publish.sequence``), so numbering an event never writes the disk here.
 
 It takes whatever frame is newest in the one-slot buffer, so when a frame costs more than the
 budget the frames that arrived meanwhile are replaced in the slot (counted as dropped) rather
@@ -100,9 +102,9 @@ class FrameLoop:
         return result
 
     def _failed(self, frame: Frame) -> None:
-        """A frame the pipeline choked on is skipped and counted; a pipeline that fails
-        ``MAX_ERRORS_IN_ROW`` frames in a row is broken, and the error ends the daemon
-        (systemd restarts it) instead of spinning."""
+        """A frame the pipeline choked on (or whose events could not be numbered) is skipped
+        and counted; a pipeline that fails ``MAX_ERRORS_IN_ROW`` frames in a row is broken,
+        and the error ends the daemon (systemd restarts it) instead of spinning."""
         self.errors += 1
         self._errors_in_row += 1
         if self._errors_in_row >= MAX_ERRORS_IN_ROW:

@@ -20,7 +20,8 @@ from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
 from microemo.daemon.watchdog import Heartbeat, Watchdog
-from microemo.publish.events import EventBuilder, FileSequence
+from microemo.publish.events import EventBuilder
+from microemo.publish.sequence import FileStore, SequenceAllocator
 from microemo.publish.sink import FanoutSink, JsonlSink
 from microemo.sources import FILE_TYPES, is_live, source_opener
 from microemo.sources.base import redact_url
@@ -120,6 +121,7 @@ class Daemon:
         self.mqtt: Any = None
         self.pipeline: Any = None
         self.updates: Any = None
+        self._own_sequence: SequenceAllocator | None = None
         self.capture: Capture | None = None
         self.loop: FrameLoop | None = None
         self.watchdog: Watchdog | None = None
@@ -138,7 +140,11 @@ class Daemon:
                 "folder"
             ) from exc
         self.sink, self.mqtt = build_sinks(cfg)
-        sequence = getattr(self.mqtt, "sequence", None) or FileSequence(state / "seq")
+        # seq survives restarts: in the MQTT spool when there is one, else <state_dir>/seq
+        if self.mqtt is not None:
+            sequence = self.mqtt.sequence
+        else:
+            sequence = self._own_sequence = SequenceAllocator(FileStore(state / "seq"))
         events = EventBuilder(cfg.device.id, sequence)
         self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg))
         self.updates = _attach_updates(cfg, self.pipeline, self.mqtt)
@@ -325,6 +331,9 @@ class Daemon:
             self.capture.stop()
         if self.loop is not None:
             self.loop.finish()
+        if self._own_sequence is not None:
+            self._own_sequence.close()
+            self._own_sequence = None
         if self.updates is not None:
             self.updates.stop()
         if self.sink is not None:

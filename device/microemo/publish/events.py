@@ -2,21 +2,17 @@
 
 ``EventBuilder`` turns an episode lifecycle step (``types.EpisodeStep``) into a dict that
 validates against ``schema/event.v1.json``. Sequence numbers come from a ``SequenceCounter``
-so that the daemon can persist them (they must survive restarts) while ``analyze`` counts
-per file.
+(``publish.sequence``) so that the daemon can persist them (they must survive restarts)
+while ``analyze`` counts per file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
-import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any, Protocol
 
 from microemo.types import EpisodeStep
@@ -28,63 +24,9 @@ MICRO_MAX_MS = 500.0
 
 
 class SequenceCounter(Protocol):
+    """Where ``seq`` comes from: ``publish.sequence.SequenceAllocator``."""
+
     def next(self) -> int: ...
-
-
-class MemorySequence:
-    """Counts from 1 in memory: for files written by ``analyze``."""
-
-    def __init__(self, start: int = 0) -> None:
-        self._n = start
-        self._lock = threading.Lock()
-
-    def next(self) -> int:
-        with self._lock:
-            self._n += 1
-            return self._n
-
-
-class FileSequence:
-    """A sequence persisted to a small file so numbers continue after a restart.
-
-    The counter is reserved in blocks (``block`` numbers per write) so that the disk is
-    touched once per block, not per event; after a crash the numbers of the unused part of
-    the block are skipped, which consumers see as a harmless gap, never as a repeat.
-    """
-
-    def __init__(self, path: Path, block: int = 64) -> None:
-        self._path = path
-        self._block = block
-        self._lock = threading.Lock()
-        self._next = self._read() + 1
-        self._reserved = self._next - 1
-
-    def _read(self) -> int:
-        try:
-            return int(self._path.read_text().strip() or 0)
-        except FileNotFoundError:
-            return 0
-        except ValueError:
-            logger.warning("sequence file %s is corrupt; continuing from the clock", self._path)
-            return int(time.time() * 1000)
-
-    def _reserve(self, upto: int) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            f.write(str(upto))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
-        self._reserved = upto
-
-    def next(self) -> int:
-        with self._lock:
-            n = self._next
-            if n > self._reserved:
-                self._reserve(n + self._block - 1)
-            self._next += 1
-            return n
 
 
 def utc_now() -> str:

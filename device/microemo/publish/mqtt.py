@@ -39,7 +39,8 @@ from microemo.config import Config, MqttConfig
 from microemo.publish import discovery
 from microemo.publish.events import event_schema
 from microemo.publish.link import Link
-from microemo.publish.spool import Drain, Spool, SpoolSequence
+from microemo.publish.sequence import SequenceAllocator
+from microemo.publish.spool import Drain, Spool, SpoolSequenceStore
 from microemo.publish.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class MqttSink:
         self.topics = topics
         self.settings = settings
         self.spool = spool
-        self.sequence = SpoolSequence(spool)
+        self.sequence = SequenceAllocator(SpoolSequenceStore(spool))  # seq in the spool
         self._run_key = f"{int(time.time() * 1000):x}"
         self._handoff: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(settings.handoff)
         self._event_keys = frozenset(event_schema()["properties"])
@@ -205,6 +206,7 @@ class MqttSink:
         self._handoff.put(None)
         self._writer.join()
         self._link.stop(timeout)
+        self.sequence.close()
         self.spool.close()
 
     # -- for other components -------------------------------------------------------------

@@ -7,8 +7,8 @@ that was committed. Row ids never repeat (AUTOINCREMENT), so they give the publi
 When the spool holds ``max_events`` the oldest rows that are not in flight are deleted and
 added to a persisted ``dropped`` counter, reported in stats: never a silent loss.
 
-The same database keeps the per-device sequence number (``SpoolSequence``) so that ``seq``
-continues after a restart or a crash.
+The same database keeps the per-device sequence reservation (``SpoolSequenceStore``) so that
+``seq`` continues after a restart or a crash.
 """
 
 from __future__ import annotations
@@ -185,28 +185,21 @@ class Spool:
             self._db.close()
 
 
-class SpoolSequence:
-    """Per-device sequence numbers kept in the spool database; they survive restarts.
+class SpoolSequenceStore:
+    """The per-device sequence reservation in the spool's meta table (``SequenceStore`` of
+    ``publish.sequence.SequenceAllocator``), so ``seq`` continues after a restart or a crash."""
 
-    Numbers are reserved in blocks of ``block`` (one commit per block, on the caller's
-    thread), so after a crash the unused rest of a block is skipped: a gap, never a repeat.
-    """
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
 
-    def __init__(self, spool: Spool, block: int = 64) -> None:
-        self._spool = spool
-        self._block = block
-        self._lock = threading.Lock()
-        self._reserved = spool.meta("seq")
-        self._next = self._reserved + 1
+    def load(self) -> int:
+        return self.spool.meta("seq")
 
-    def next(self) -> int:
-        with self._lock:
-            n = self._next
-            if n > self._reserved:
-                self._reserved = n + self._block - 1
-                self._spool.set_meta("seq", self._reserved)
-            self._next += 1
-            return n
+    def save(self, reserved: int) -> None:
+        self.spool.set_meta("seq", reserved)
+
+    def __str__(self) -> str:
+        return f"{self.spool.path} (meta seq)"
 
 
 class Drain:
