@@ -10,7 +10,7 @@ import sys
 
 # subcommand -> module exposing add_parser(subparsers) and run(args) -> int
 COMMANDS: dict[str, str] = {
-    "analyze": "microemo.analyze",
+    "analyze": "microemo.analyze.cli",
     "run": "microemo.daemon.cli",
     "bench": "microemo.daemon.bench",
     "config": "microemo.daemon.config_cli",
