@@ -13,7 +13,7 @@ import numpy as np
 from tests.conftest import clip_path
 
 from microemo.publish.events import validate_event
-from microemo.publish.writers import CSV_COLUMNS
+from microemo.publish.local import CSV_COLUMNS
 
 
 def _no_face_clip(path: Path) -> Path:

@@ -28,7 +28,7 @@ def test_running_the_device_stack_loads_no_training_library():
         "import sys\n"
         "from microemo.daemon.cli import keep_training_libraries_out\n"
         "keep_training_libraries_out()\n"
-        "import microemo.pipeline, microemo.daemon.service, microemo.publish.mqtt\n"
+        "import microemo.pipeline, microemo.daemon.service, microemo.publish.mqtt.sink\n"
         "import microemo.model.store, microemo.model.updates, microemo.model.runner\n"
         "from microemo.config import Config\n"
         "from microemo.pipeline import Pipeline\n"

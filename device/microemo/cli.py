@@ -14,7 +14,7 @@ COMMANDS: dict[str, str] = {
     "run": "microemo.daemon.cli",
     "bench": "microemo.daemon.bench",
     "config": "microemo.daemon.config_cli",
-    "events": "microemo.publish.events_cli",
+    "events": "microemo.publish.mqtt.watch",
     "model": "microemo.model.cli",
 }
 

@@ -20,7 +20,7 @@ import pytest
 
 from microemo.config import load_config
 from microemo.publish.events import EventBuilder, event_schema, validate_event
-from microemo.publish.mqtt import MqttSink
+from microemo.publish.mqtt.sink import MqttSink
 from microemo.types import Classification, EpisodeStep
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

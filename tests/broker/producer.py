@@ -17,7 +17,7 @@ from mqtt_kit import make_events
 
 from microemo.config import load_config
 from microemo.publish.events import EventBuilder
-from microemo.publish.mqtt import MqttSink
+from microemo.publish.mqtt.sink import MqttSink
 
 
 def main() -> int:

@@ -17,10 +17,10 @@ from mqtt_kit import (
     wait_for,
 )
 
-from microemo.publish.discovery import discovery_configs, face_state_payload
 from microemo.publish.events import EventBuilder
-from microemo.publish.spool import Spool
-from microemo.publish.topics import Topics
+from microemo.publish.mqtt.discovery import discovery_configs, face_state_payload
+from microemo.publish.mqtt.spool import Spool
+from microemo.publish.mqtt.topics import Topics
 
 pytestmark = pytest.mark.broker
 FAST_STATE = {"mqtt.state_interval_s": 0.2}  # retained face states five times a second

@@ -25,9 +25,9 @@ from mqtt_kit import (
 )
 
 from microemo.publish.events import EventBuilder
-from microemo.publish.mqtt import MqttError, MqttSettings, MqttSink
-from microemo.publish.spool import Spool
-from microemo.publish.topics import Topics
+from microemo.publish.mqtt.sink import MqttError, MqttSettings, MqttSink
+from microemo.publish.mqtt.spool import Spool
+from microemo.publish.mqtt.topics import Topics
 
 pytestmark = pytest.mark.broker
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from microemo.publish.mqtt.spool import Drain, Spool, SpoolSequenceStore
+from microemo.publish.mqtt.topics import Topics, parse, subscription
 from microemo.publish.sequence import SequenceAllocator
-from microemo.publish.spool import Drain, Spool, SpoolSequenceStore
-from microemo.publish.topics import Topics, parse, subscription
 
 
 def rows(key: str, n: int, start: int = 0) -> list[tuple[str, str, bytes]]:

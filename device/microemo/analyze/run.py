@@ -13,8 +13,8 @@ import numpy as np
 
 from microemo.pipeline import Pipeline
 from microemo.publish.events import EventBuilder
+from microemo.publish.local import CsvWriter, write_jsonl
 from microemo.publish.sequence import MemoryStore, SequenceAllocator
-from microemo.publish.writers import CsvWriter, write_jsonl
 from microemo.sources.files import VideoFileSource, open_file_source
 
 logger = logging.getLogger(__name__)

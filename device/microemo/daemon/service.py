@@ -21,8 +21,9 @@ from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
 from microemo.daemon.watchdog import Heartbeat, Watchdog
 from microemo.publish.events import EventBuilder
+from microemo.publish.local import JsonlSink
 from microemo.publish.sequence import FileStore, SequenceAllocator
-from microemo.publish.sink import FanoutSink, JsonlSink
+from microemo.publish.sink import FanoutSink
 from microemo.sources import FILE_TYPES, is_live, source_opener
 from microemo.sources.base import redact_url
 from microemo.sources.capture import Capture, FrameSlot
@@ -49,7 +50,7 @@ def build_sinks(config: Config) -> tuple[FanoutSink, Any | None]:
     mqtt = None
     if config.mqtt.enabled:
         try:
-            from microemo.publish.mqtt import MqttSink
+            from microemo.publish.mqtt.sink import MqttSink
         except ImportError as exc:
             raise DaemonError(
                 f"mqtt.enabled = true but the MQTT sink cannot load ({exc}): "

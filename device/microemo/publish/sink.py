@@ -2,16 +2,14 @@
 
 A sink's methods are called from the frame loop and must return quickly: anything that
 can block (network, slow disks) hands off to the sink's own thread or bounded outbox.
+Sinks: ``local.JsonlSink`` (JSON lines to stdout or a file), ``mqtt.sink.MqttSink``;
+``FanoutSink`` puts several behind one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import threading
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -28,43 +26,6 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Flush what was accepted and release resources."""
-
-
-class JsonlSink:
-    """Events as one JSON object per line, to stdout or to a file (appended, line-buffered)."""
-
-    def __init__(self, target: str | Path = "-", stream: IO[str] | None = None) -> None:
-        self._own = False
-        if stream is not None:
-            self._out: IO[str] = stream
-        elif str(target) == "-":
-            self._out = sys.stdout
-        else:
-            path = Path(target)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = path.open("a", buffering=1, encoding="utf-8")
-            self._own = True
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def emit(self, event: dict[str, Any]) -> None:
-        line = json.dumps(event, separators=(",", ":"))
-        with self._lock:
-            self._out.write(line + "\n")
-            self._out.flush()
-            self.count += 1
-
-    def face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
-        return None
-
-    def stats(self, stats: dict[str, Any]) -> None:
-        return None
-
-    def close(self) -> None:
-        with self._lock:
-            self._out.flush()
-            if self._own:
-                self._out.close()
 
 
 class FanoutSink:

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
 
-from microemo.publish import topics as topic_names
+from microemo.publish.mqtt import topics as topic_names
 
 logger = logging.getLogger(__name__)
 

@@ -36,12 +36,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from microemo.config import Config, MqttConfig
-from microemo.publish import discovery
 from microemo.publish.events import event_schema
-from microemo.publish.link import Link
+from microemo.publish.mqtt import discovery
+from microemo.publish.mqtt.link import Link
+from microemo.publish.mqtt.spool import Drain, Spool, SpoolSequenceStore
+from microemo.publish.mqtt.topics import Topics
 from microemo.publish.sequence import SequenceAllocator
-from microemo.publish.spool import Drain, Spool, SpoolSequenceStore
-from microemo.publish.topics import Topics
 
 logger = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 
-from microemo.publish import discovery
-from microemo.publish.spool import Drain
-from microemo.publish.states import FaceStates
+from microemo.publish.mqtt import discovery
+from microemo.publish.mqtt.spool import Drain
+from microemo.publish.mqtt.states import FaceStates
 
 if TYPE_CHECKING:
-    from microemo.publish.mqtt import MqttSink
+    from microemo.publish.mqtt.sink import MqttSink
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""File outputs: the per-frame CSV in OpenFace 2's column conventions, and JSON lines.
+"""Local outputs: the per-frame CSV in OpenFace 2's column conventions, and JSON lines
+(``JsonlSink`` for the daemon's ``output.jsonl``, ``write_jsonl`` for ``analyze``).
 
 OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +31,43 @@ CSV_COLUMNS = (
     + [f"{n}_flow" for n in FLOW_AUS]
 )
 _FLOW_ROWS = [AU_INDEX[int(n[2:])] for n in FLOW_AUS]
+
+
+class JsonlSink:
+    """Events as one JSON object per line, to stdout or to a file (appended, line-buffered)."""
+
+    def __init__(self, target: str | Path = "-", stream: IO[str] | None = None) -> None:
+        self._own = False
+        if stream is not None:
+            self._out: IO[str] = stream
+        elif str(target) == "-":
+            self._out = sys.stdout
+        else:
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = path.open("a", buffering=1, encoding="utf-8")
+            self._own = True
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def emit(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, separators=(",", ":"))
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+            self.count += 1
+
+    def face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
+        return None
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._out.flush()
+            if self._own:
+                self._out.close()
 
 
 class CsvWriter:

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from microemo.publish import discovery
+from microemo.publish.mqtt import discovery
 
 State = dict[str, Any]
 

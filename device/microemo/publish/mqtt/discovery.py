@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import microemo
-from microemo.publish.topics import Topics
+from microemo.publish.mqtt.topics import Topics
 
 logger = logging.getLogger(__name__)
 
