@@ -25,7 +25,8 @@ from mqtt_kit import (
 )
 
 from microemo.publish.events import EventBuilder
-from microemo.publish.mqtt.sink import MqttError, MqttSettings, MqttSink
+from microemo.publish.mqtt.client import MqttError, MqttSettings
+from microemo.publish.mqtt.sink import MqttSink
 from microemo.publish.mqtt.spool import Spool
 from microemo.publish.mqtt.topics import Topics
 

@@ -15,7 +15,8 @@ from cryptography.x509.oid import NameOID
 from mqtt_kit import Broker, Recorder, dedupe, free_port, make_events, validate_all, wait_for
 
 from microemo.publish.events import EventBuilder
-from microemo.publish.mqtt.sink import MqttSettings, MqttSink
+from microemo.publish.mqtt.client import MqttSettings
+from microemo.publish.mqtt.sink import MqttSink
 from microemo.publish.mqtt.spool import Spool
 from microemo.publish.mqtt.topics import Topics
 

@@ -3,6 +3,7 @@
 paho callbacks run on paho's network thread and only append to deques and set events;
 everything else happens on the ``microemo-mqtt`` thread, so no lock is ever held while
 calling into paho from a callback (paho holds its own message lock around ``on_publish``).
+The link is given what it works on (client, spool, topics, settings); it never sees the sink.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from microemo.publish.mqtt import discovery
-from microemo.publish.mqtt.spool import Drain
+from microemo.publish.mqtt.client import MqttSettings
+from microemo.publish.mqtt.spool import Drain, Spool
 from microemo.publish.mqtt.states import FaceStates
-
-if TYPE_CHECKING:
-    from microemo.publish.mqtt.sink import MqttSink
+from microemo.publish.mqtt.topics import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,23 @@ def cpu_temperature_c() -> float | None:
 
 
 class Link:
-    def __init__(self, sink: MqttSink, client: mqtt.Client, drain: Drain) -> None:
-        self.sink = sink
+    """``handoff_dropped`` reports the sink's hand-off drops in the stats' spool figures."""
+
+    def __init__(
+        self,
+        client: mqtt.Client,
+        spool: Spool,
+        topics: Topics,
+        settings: MqttSettings,
+        *,
+        handoff_dropped: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.client = client
-        self.drain = drain
-        self.topics = sink.topics
-        self.settings = sink.settings
+        self.spool = spool
+        self.drain = Drain(spool)
+        self.topics = topics
+        self.settings = settings
+        self._handoff_dropped = handoff_dropped
         self.connected = False
         self.connected_event = threading.Event()
         self.published = 0
@@ -74,7 +85,7 @@ class Link:
         self._loop_running = False
         self._attempt = 0
         self._next_try = 0.0
-        self.states = FaceStates(sink.settings.state_interval_s)
+        self.states = FaceStates(settings.state_interval_s)
         self._connect_started = 0.0
         self._stats: dict[str, Any] | None = None
         self._statuses: dict[str, bytes] = {}
@@ -212,7 +223,7 @@ class Link:
         return 10.0 + 1.5 * self.settings.keepalive_s
 
     def _idle(self) -> bool:
-        return not self._inflight and self.sink.spool.depth == 0
+        return not self._inflight and self.spool.depth == 0
 
     def _problem(self, message: str, level: int = logging.ERROR) -> None:
         """Log a connection problem once; repeats of the same problem go to debug."""
@@ -307,7 +318,7 @@ class Link:
                 if rowid is not None:
                     rowids.append(rowid)
         if rowids:
-            self.sink.spool.delete(rowids)
+            self.spool.delete(rowids)
             self.acked += len(rowids)
 
     def _pump(self) -> None:
@@ -341,14 +352,13 @@ class Link:
         stats, self._stats = self._stats, None
         if stats is None:
             return
-        h = self.sink.health()
         stats["spool"] = {
-            "depth": h["spool_depth"],
-            "dropped": h["dropped"],
-            "handoff_dropped": h["handoff_dropped"],
-            "in_flight": h["in_flight"],
-            "published": h["published"],
-            "acked": h["acked"],
+            "depth": self.spool.depth,
+            "dropped": self.spool.dropped,
+            "handoff_dropped": self._handoff_dropped(),
+            "in_flight": self.in_flight,
+            "published": self.published,
+            "acked": self.acked,
         }
         if "temperature_c" not in stats:
             stats["temperature_c"] = cpu_temperature_c()
@@ -373,6 +383,6 @@ class Link:
             self._loop_running = False
         self.connected = False
         self.connected_event.clear()
-        waiting = self.sink.spool.depth
+        waiting = self.spool.depth
         if waiting:
             logger.info("%d events stay in the spool for the next start", waiting)

@@ -20,84 +20,26 @@ Face states and stats are latest-wins and are not spooled.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
-from microemo.config import Config, MqttConfig
+from microemo.config import Config
 from microemo.publish.events import event_schema
 from microemo.publish.mqtt import discovery
+from microemo.publish.mqtt.client import MqttSettings, make_client
 from microemo.publish.mqtt.link import Link
-from microemo.publish.mqtt.spool import Drain, Spool, SpoolSequenceStore
+from microemo.publish.mqtt.spool import Spool, SpoolSequenceStore
 from microemo.publish.mqtt.topics import Topics
 from microemo.publish.sequence import SequenceAllocator
 
 logger = logging.getLogger(__name__)
 
 CommandCallback = Callable[[str, bytes], None]
-
-
-class MqttError(Exception):
-    """MQTT cannot be set up (bad CA file, bad client certificate); names the file."""
-
-
-@dataclass
-class MqttSettings:
-    host: str = "localhost"
-    port: int = 1883
-    username: str = ""
-    password: str | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive_s: int = 30
-    client_id: str = ""
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 60.0
-    state_interval_s: float = 1.0
-    discovery: bool = True
-    share_landmarks: bool = False
-    inflight: int = 32
-    handoff: int = 1024
-
-    @classmethod
-    def from_config(cls, m: MqttConfig, **extra: Any) -> MqttSettings:
-        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff"}
-        values = {n: getattr(m, n) for n in names}
-        return cls(**values, password=read_mqtt_password(), **extra)
-
-
-def read_mqtt_password() -> str | None:
-    """The broker password: ``microemo.secrets`` when installed, else the same two places it
-    reads: env ``MICROEMO_MQTT_PASSWORD`` or ``$CREDENTIALS_DIRECTORY/mqtt_password``."""
-    try:
-        secrets: Any = importlib.import_module("microemo.secrets")
-    except ImportError:
-        secrets = None
-    for name in ("mqtt_password", "read_mqtt_password"):
-        fn = getattr(secrets, name, None)
-        if callable(fn):
-            value = fn()
-            return None if value is None else str(value)
-    value = os.environ.get("MICROEMO_MQTT_PASSWORD")
-    if value:
-        return value
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / "mqtt_password").is_file():
-        return (Path(creds) / "mqtt_password").read_text().rstrip("\r\n")
-    return None
 
 
 class MqttSink:
@@ -107,14 +49,20 @@ class MqttSink:
         self.topics = topics
         self.settings = settings
         self.spool = spool
-        self.sequence = SequenceAllocator(SpoolSequenceStore(spool))  # seq in the spool
         self._run_key = f"{int(time.time() * 1000):x}"
         self._handoff: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(settings.handoff)
         self._event_keys = frozenset(event_schema()["properties"])
         self.handoff_dropped = 0
         self.rejected = 0
         self._closed = False
-        self._link = Link(self, self._make_client(), Drain(spool))
+        self._link = Link(
+            make_client(settings, topics),
+            spool,
+            topics,
+            settings,
+            handoff_dropped=lambda: self.handoff_dropped,
+        )
+        self.sequence = SequenceAllocator(SpoolSequenceStore(spool))  # seq in the spool
         self._writer = threading.Thread(
             target=self._writer_main, name="microemo-spool", daemon=True
         )
@@ -131,43 +79,6 @@ class MqttSink:
             config.mqtt, inflight=config.spool.inflight, handoff=config.spool.handoff
         )
         return cls(topics, spool, settings)
-
-    # -- client set-up ----------------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
-        s = self.settings
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=s.client_id or f"microemo-{self.topics.device_id}",
-            reconnect_on_failure=False,  # Link reconnects, with jitter
-        )
-        client.max_inflight_messages_set(s.inflight + 16)
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        elif s.password:
-            logger.warning("an MQTT password is set but mqtt.username is empty: not sending it")
-        client.will_set(self.topics.availability, "offline", qos=1, retain=True)
-        if s.tls:
-            self._set_tls(client)
-        return client
-
-    def _set_tls(self, client: mqtt.Client) -> None:
-        s = self.settings
-        for key, path in (("ca_file", s.ca_file), ("cert_file", s.cert_file),
-                          ("key_file", s.key_file)):  # fmt: skip
-            if path is not None and not Path(path).is_file():
-                raise MqttError(f"mqtt.{key} {path}: no such file; set mqtt.{key} to a PEM file")
-        try:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-            )
-        except (ssl.SSLError, ValueError, OSError) as exc:
-            raise MqttError(
-                f"mqtt TLS set-up failed ({exc}): check that mqtt.ca_file {s.ca_file} is a PEM "
-                f"CA bundle and that mqtt.cert_file {s.cert_file} matches mqtt.key_file "
-                f"{s.key_file}"
-            ) from None
 
     # -- Sink protocol (frame loop: never blocks) -----------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
