@@ -14,6 +14,7 @@ from update_kit import Kit
 from microemo.model.store import ModelStore
 from microemo.model.updates import UpdateManager
 from microemo.publish.events import EventBuilder
+from microemo.publish.mqtt.topics import Topics
 from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo_train.signing import update_message
 
@@ -35,7 +36,8 @@ def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded
     store.install(kit.v1)
     pipeline = pipeline_mod.Pipeline(store.config, bundle=store.current(), landmarker=object())
     assert pipeline.model_info["version"] == "1.0.0"
-    updates = UpdateManager(store.config, store, pipeline.swap_model).start()
+    command = Topics("microemo", "dev-1").cmd_model
+    updates = UpdateManager(store.config, store, pipeline.swap_model, command_topic=command).start()
     faces = recorded_faces["HAP"] + recorded_faces["NEU"]
     try:
         before = _feed(pipeline, faces, 0.0)

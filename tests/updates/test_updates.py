@@ -23,6 +23,7 @@ from microemo.model.bundle import Bundle
 from microemo.model.runner import CnnClassifier
 from microemo.model.store import ModelStore
 from microemo.model.updates import UpdateManager
+from microemo.publish.mqtt.topics import Topics
 from microemo_train.signing import chunk_payloads, sign_message, update_message
 
 
@@ -56,7 +57,13 @@ class Device:
         self.switched: list[str] = []
         self.statuses: list[dict[str, Any]] = []
         self.fail_switch_to: str | None = None
-        self.updates = UpdateManager(self.store.config, self.store, self.swap, self.statuses.append)
+        self.updates = UpdateManager(
+            self.store.config,
+            self.store,
+            self.swap,
+            self.statuses.append,
+            command_topic=Topics("microemo", "dev-1").cmd_model,
+        )
         self.updates.start()
 
     def swap(self, bundle: Bundle) -> None:

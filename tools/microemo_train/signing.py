@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from microemo.model.bundle import MANIFEST, SIGNATURE, load_bundle
-from microemo.model.updates import SIGNATURE_FIELD, canonical_message
+from microemo.model.updates import SIGNATURE_FIELD, canonical_message, chunk_topics
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def chunk_payloads(archive: Path, topic: str, chunk_size: int = 64_000) -> list[
     """(topic, bytes) of each retained chunk message for ``update_message(chunks_topic=...)``."""
     data = Path(archive).read_bytes()
     parts = [data[i : i + chunk_size] for i in range(0, max(len(data), 1), chunk_size)]
-    return [(f"{topic.rstrip('/')}/{i}", part) for i, part in enumerate(parts)]
+    return list(zip(chunk_topics(topic, len(parts)), parts))
 
 
 def _run_update_msg(args: argparse.Namespace) -> int:

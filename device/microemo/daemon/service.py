@@ -80,11 +80,14 @@ def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | No
         from microemo.model.updates import UpdateManager
     except ImportError:
         return None
+    from microemo.publish.mqtt.topics import MODEL_STATUS
+
     manager = UpdateManager(
         config,
         ModelStore(config),
         pipeline.swap_model,
-        lambda status: mqtt.publish_status("model/status", status),
+        lambda status: mqtt.publish_status(MODEL_STATUS, status),
+        command_topic=mqtt.topics.cmd_model,
     )
     mqtt.on_command(manager.handle_message)
     return manager.start()

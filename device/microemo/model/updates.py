@@ -1,6 +1,7 @@
 """Signed model-update commands from MQTT, handled off the frame loop.
 
-A command arrives on ``{prefix}/{device}/cmd/model`` as JSON::
+A command arrives on the device's command topic as JSON (``command_topic``, which the
+daemon takes from ``publish.mqtt.topics``: ``{prefix}/{device}/cmd/model``)::
 
     {"type": "update" | "rollback", "name": ..., "version": ...,
      "sha256": "<sha256 of the bundle archive (.tar.gz or .tar)>",
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_FIELD = "signature"
 QUEUE_SIZE = 4
-COMMAND_SUFFIX = "cmd/model"  # commands; other topics handed to us are bundle chunks
 
 
 class CommandError(BundleError):
@@ -81,6 +81,12 @@ def verify_message(msg: dict[str, Any], public_keys: list[str]) -> None:
         except (InvalidSignature, ValueError):
             continue
     raise CommandError("command signature does not verify with any key in model.public_keys")
+
+
+def chunk_topics(base: str, count: int) -> list[str]:
+    """The topics of an update's ``count`` chunks: ``{chunks.topic}/{i}``, part of the
+    command format (``microemo-train update-msg`` publishes them there)."""
+    return [f"{base.rstrip('/')}/{i}" for i in range(count)]
 
 
 def parse_issued(text: Any) -> float:
@@ -151,10 +157,12 @@ class UpdateManager:
         on_switch: Callable[[Bundle], None],
         publish_status: Callable[[dict[str, Any]], None] | None = None,
         *,
+        command_topic: str,
         subscribe: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.command_topic = command_topic.rstrip("/")
         self.store = store
         self.on_switch = on_switch
         self.publish_status = publish_status
@@ -197,8 +205,9 @@ class UpdateManager:
     # -- input (MQTT callback thread: fast, never blocks) -------------------------------------
 
     def handle_message(self, topic: str, payload: bytes) -> None:
-        """``MqttSink.on_command`` callback: chunks are kept (bounded), commands queued."""
-        if not topic.rstrip("/").endswith(COMMAND_SUFFIX):
+        """``MqttSink.on_command`` callback: commands (on ``command_topic``) are queued, any
+        other topic delivered to us is a bundle chunk and kept (bounded)."""
+        if topic.rstrip("/") != self.command_topic:
             self._keep_chunk(topic, payload)  # anything else delivered to us is a chunk
             return
         try:
@@ -333,7 +342,7 @@ class UpdateManager:
             raise CommandError(f"chunks {spec!r}: need topic and a count in 1..100000")
         if self.subscribe is not None:
             self.subscribe(f"{base}/#")
-        topics = [f"{base}/{i}" for i in range(count)]
+        topics = chunk_topics(base, count)
         deadline = time.monotonic() + self.config.model.download_timeout_s
         with self._cond:
             while not all(t in self._chunks for t in topics):

@@ -184,7 +184,7 @@ class Link:
         self._wake.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.startswith(self.topics.base + "/cmd/"):
+        if self.topics.is_command(msg.topic):
             try:
                 self._commands.put_nowait((msg.topic, bytes(msg.payload)))
             except queue.Full:
@@ -342,10 +342,10 @@ class Link:
 
     def _clear_stale(self, topic: str) -> None:
         """A retained state of a face this run does not know (a crash left it): clear it."""
-        face = topic.split("/")[-2]
-        if not face.isdigit():
+        face = self.topics.face_of_state(topic)
+        if face is None:
             return
-        if int(face) not in self.states.current and not self.states.is_pending(int(face)):
+        if face not in self.states.current and not self.states.is_pending(face):
             self.client.publish(topic, b"", qos=0, retain=True)
 
     def _publish_stats(self) -> None:

@@ -24,6 +24,15 @@ import re
 _SEGMENT = re.compile(r"^[^#+/\x00]+$")
 _SUFFIX = re.compile(r"^[^#+\x00]+$")
 
+# what follows {prefix}/{device}/ (``parse`` gives it back to a reader such as ``watch``)
+AVAILABILITY = "availability"
+EVENTS = "events"
+STATE = "state"
+STATS = "stats"
+CMD = "cmd"
+CMD_MODEL = f"{CMD}/model"
+MODEL_STATUS = "model/status"
+
 
 def _check_segment(what: str, value: str) -> str:
     if not _SEGMENT.match(value):
@@ -44,38 +53,47 @@ class Topics:
 
     @property
     def availability(self) -> str:
-        return f"{self.base}/availability"
+        return f"{self.base}/{AVAILABILITY}"
 
     @property
     def events(self) -> str:
-        return f"{self.base}/events"
+        return f"{self.base}/{EVENTS}"
 
     @property
     def state(self) -> str:
-        return f"{self.base}/state"
+        return f"{self.base}/{STATE}"
 
     def face_state(self, face_id: int) -> str:
-        return f"{self.base}/face/{int(face_id)}/state"
+        return f"{self.base}/face/{int(face_id)}/{STATE}"
 
     @property
     def face_state_filter(self) -> str:
-        return f"{self.base}/face/+/state"
+        return f"{self.base}/face/+/{STATE}"
+
+    def face_of_state(self, topic: str) -> int | None:
+        """The face id in one of this device's ``face/{id}/state`` topics, else None."""
+        face = topic.split("/")[-2] if topic.startswith(self.base + "/") else ""
+        return int(face) if face.isdigit() else None
 
     @property
     def stats(self) -> str:
-        return f"{self.base}/stats"
+        return f"{self.base}/{STATS}"
 
     @property
     def cmd_model(self) -> str:
-        return f"{self.base}/cmd/model"
+        return f"{self.base}/{CMD_MODEL}"
 
     @property
     def cmd_filter(self) -> str:
-        return f"{self.base}/cmd/#"
+        return f"{self.base}/{CMD}/#"
+
+    def is_command(self, topic: str) -> bool:
+        """Whether ``topic`` is under this device's ``cmd/`` (commands and their chunks)."""
+        return topic.startswith(f"{self.base}/{CMD}/")
 
     @property
     def model_status(self) -> str:
-        return f"{self.base}/model/status"
+        return f"{self.base}/{MODEL_STATUS}"
 
     def status(self, suffix: str) -> str:
         """``{prefix}/{device}/{suffix}`` for other components (e.g. ``model/status``)."""
@@ -104,3 +122,10 @@ def parse(prefix: str, topic: str) -> tuple[str, str] | None:
         return None
     device, _, rest = topic[len(head) :].partition("/")
     return (device, rest) if device and rest else None
+
+
+def face_of(rest: str) -> str | None:
+    """The face id in a ``face/{id}/state`` rest (from ``parse``), None for other topics."""
+    if rest.startswith("face/") and rest.endswith(f"/{STATE}"):
+        return rest.split("/")[1]
+    return None

@@ -54,15 +54,15 @@ class Printer:
         self._last_seq: dict[str, int] = {}
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        parsed = topic_names.parse(self.prefix, topic)
         if self.raw:
             self._print(f"{topic} {payload.decode(errors='replace')}")
-            self.events += topic.endswith("/events")
+            self.events += parsed is not None and parsed[1] == topic_names.EVENTS
             return
-        parsed = topic_names.parse(self.prefix, topic)
         if parsed is None:
             return
         device, rest = parsed
-        if rest == "availability":
+        if rest == topic_names.AVAILABILITY:
             self._print(f"{device} is {payload.decode(errors='replace') or '(cleared)'}")
             return
         try:
@@ -70,14 +70,14 @@ class Printer:
         except ValueError:
             self._print(f"{device} {rest}: not JSON: {payload[:80]!r}")
             return
-        if rest == "events" and isinstance(data, dict):
+        face = topic_names.face_of(rest)
+        if rest == topic_names.EVENTS and isinstance(data, dict):
             self._event(device, data)
-        elif rest.startswith("face/") and rest.endswith("/state"):
-            face = rest.split("/")[1]
+        elif face is not None:
             self._print(f"{device} face {face}: " + (self._state(data) if data else "left"))
-        elif rest == "state" and isinstance(data, dict):
+        elif rest == topic_names.STATE and isinstance(data, dict):
             self._print(f"{device} {data.get('faces', 0)} face(s): {self._state(data)}")
-        elif rest == "stats" and isinstance(data, dict):
+        elif rest == topic_names.STATS and isinstance(data, dict):
             spool = data.get("spool") or {}
             self._print(
                 f"{device} stats: fps {data.get('fps')}, spool {spool.get('depth')}, "
