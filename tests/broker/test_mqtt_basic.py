@@ -153,3 +153,24 @@ def test_events_cli_pretty_prints(broker: Broker, tmp_path: Path) -> None:
     lines = [line for line in out.splitlines() if " face 0 " in line]
     assert [line.split()[4] for line in lines] == ["START", "UPDATE", "END"]
     assert "happiness/excited [AU12+AU26]" in lines[0] and "cabin-11 is online" in out
+
+
+def test_events_cli_reads_the_password_where_the_daemon_does(
+    auth_broker: Broker, tmp_path: Path
+) -> None:
+    """``microemo events --username`` takes the password from the one secret reader: here
+    systemd's credentials directory, as on a device."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mqtt_password").write_text("s3cret\n")
+    env = {k: v for k, v in os.environ.items() if k != "MICROEMO_MQTT_PASSWORD"}
+    env["CREDENTIALS_DIRECTORY"] = str(tmp_path)
+    cli = subprocess.run(
+        [sys.executable, "-m", "microemo.cli", "events", "--host", "127.0.0.1", "--port",
+         str(auth_broker.port), "--username", "cabin", "--timeout", "2"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 0
+    assert "listening on microemo/+/#" in cli.stderr and "refused" not in cli.stderr

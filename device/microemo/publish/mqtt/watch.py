@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -18,6 +17,7 @@ from typing import Any, TextIO
 import paho.mqtt.client as mqtt
 
 from microemo.publish.mqtt import topics as topic_names
+from microemo.secrets import mqtt_password
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--device", default="+", help="device id, or + for every device (default)")
     p.add_argument("--raw", action="store_true", help="print topic and payload as received")
     p.add_argument("--username", default="", help="user name; password from env "
-                   "MICROEMO_MQTT_PASSWORD")  # fmt: skip
+                   "MICROEMO_MQTT_PASSWORD or $CREDENTIALS_DIRECTORY/mqtt_password")  # fmt: skip
     p.add_argument("--tls", action="store_true", help="connect with TLS")
     p.add_argument("--ca-file", default=None, help="CA certificate for --tls")
     p.add_argument("--count", type=int, default=0, help="exit after this many events (0: never)")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     done = threading.Event()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     if args.username:
-        client.username_pw_set(args.username, os.environ.get("MICROEMO_MQTT_PASSWORD"))
+        client.username_pw_set(args.username, mqtt_password())
     if args.tls:
         client.tls_set(ca_certs=args.ca_file)
     filt = topic_names.subscription(args.prefix, args.device)
