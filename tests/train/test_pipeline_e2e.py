@@ -16,7 +16,7 @@ pytestmark = pytest.mark.train
 def test_extract_select_fit_quantize_bundle_then_device_predicts(extracted_generic, tmp_path):
     from microemo.model.bundle import load_bundle
     from microemo.model.runner import CnnClassifier
-    from microemo.model.store import default_predictor, run_selftest
+    from microemo.model.selftest import default_predictor, run_selftest
     from microemo.vision.features import FRAME_FEATURES
     from microemo_train import bundle, fit, quantize, select, signing
 

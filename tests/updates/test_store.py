@@ -17,7 +17,8 @@ from update_kit import Kit, windows
 
 from microemo.model.bundle import BundleError
 from microemo.model.runner import CnnClassifier
-from microemo.model.store import ModelStore, SelfTestError
+from microemo.model.selftest import SelfTestError
+from microemo.model.store import ModelStore
 
 
 def assert_runs(store: ModelStore, version: str) -> None:

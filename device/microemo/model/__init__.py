@@ -1,8 +1,9 @@
 """The model wing: everything about the signed model bundle the device runs.
 
 ``bundle`` the format (manifest, signature, hashes: load and verify), ``runner`` the TFLite
-interpreter that runs a bundle over one window, ``store`` the bundles on disk (install,
-switch, roll back), ``updates`` the field update channel (signed commands), ``cli``
+interpreter that runs a bundle over one window, ``selftest`` a bundle's reference windows
+through that runner, ``store`` the bundles on disk (install, switch, roll back), ``updates``
+the field update channel (signed commands) with ``archive`` (download, unpack), ``cli``
 ``microemo model``. It imports no other layer but the per-frame feature names
 (``vision.features``); ``emotion`` runs what it provides.
 """

@@ -31,16 +31,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from microemo.assets import REPO_ROOT
 from microemo.config import Config
 from microemo.model.bundle import Bundle, BundleError, load_bundle, version_tuple
+from microemo.model.selftest import PredictorFactory, default_predictor, run_selftest
 
 logger = logging.getLogger(__name__)
-
-Predict = Callable[[np.ndarray], Any]
-PredictorFactory = Callable[[Bundle], Predict]
 
 DEFAULT_BUNDLE_DIRS = (
     Path(os.environ.get("MICROEMO_DEFAULT_BUNDLE", "/nonexistent")),
@@ -49,59 +45,6 @@ DEFAULT_BUNDLE_DIRS = (
 )
 # Test hook: stop at the named step (after writing <dir>/<step>) so a test can kill -9 there.
 PAUSE_ENV = "MICROEMO_STORE_PAUSE_AT"
-
-
-class SelfTestError(BundleError):
-    """The bundle loads but does not reproduce its own reference outputs."""
-
-
-def default_predictor(bundle: Bundle) -> Predict:
-    """The device's CNN runner, loaded in a real interpreter."""
-    from microemo.model.runner import CnnClassifier
-
-    return CnnClassifier(bundle).predict
-
-
-def run_selftest(bundle: Bundle, predict: Predict, tolerance: float) -> dict[str, Any]:
-    """Run the bundle's reference windows; raise ``SelfTestError`` on any mismatch.
-
-    ``selftest.npz`` holds ``windows`` (N, T, F_all float32, the device's per-frame feature
-    order) and ``expected`` (N, n_labels float32 probabilities). Each output must be within
-    ``tolerance`` (max abs difference) and give the same top label.
-    """
-    name = bundle.manifest.selftest_file
-    if not name or name not in bundle.manifest.files:
-        raise SelfTestError(f"{bundle.path}: the manifest pins no self-test file; refusing")
-    try:
-        with np.load(bundle.path / name, allow_pickle=False) as data:
-            windows, expected = data["windows"], data["expected"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise SelfTestError(f"{bundle.path / name}: unreadable self-test ({exc})") from exc
-    n_labels = len(bundle.manifest.labels)
-    if len(windows) == 0 or expected.shape != (len(windows), n_labels):
-        raise SelfTestError(
-            f"{bundle.path / name}: expected shape {expected.shape} does not match "
-            f"{len(windows)} windows x {n_labels} labels"
-        )
-    worst = 0.0
-    t0 = time.monotonic()
-    for i, (window, want) in enumerate(zip(windows, expected, strict=True)):
-        try:
-            got = np.asarray(predict(window), dtype=np.float32).reshape(-1)
-        except Exception as exc:  # any failure of the runner on its own reference input
-            raise SelfTestError(f"{bundle.path}: self-test window {i} fails to run: {exc}") from exc
-        if got.shape != want.shape:
-            raise SelfTestError(f"{bundle.path}: window {i} gave {got.shape}, want {want.shape}")
-        diff = float(np.max(np.abs(got - want)))
-        worst = max(worst, diff)
-        if diff > tolerance or int(np.argmax(got)) != int(np.argmax(want)):
-            raise SelfTestError(
-                f"{bundle.path}: self-test window {i} gives {np.round(got, 3).tolist()}, the "
-                f"bundle expects {np.round(want, 3).tolist()} (max diff {diff:.3f} > "
-                f"{tolerance} or another top label); the model does not run as trained here"
-            )
-    ms = (time.monotonic() - t0) * 1000
-    return {"windows": len(windows), "max_abs_diff": round(worst, 5), "ms": round(ms, 2)}
 
 
 def bundle_size(path: Path) -> int:
