@@ -8,6 +8,9 @@ import importlib
 import logging
 import sys
 
+logger = logging.getLogger(__name__)
+
+OWN_PACKAGES = ("microemo", "microemo_train")
 # subcommand -> module exposing add_parser(subparsers) and run(args) -> int
 COMMANDS: dict[str, str] = {
     "analyze": "microemo.analyze.cli",
@@ -26,7 +29,9 @@ def build_parser(
     description: str | None = __doc__,
 ) -> argparse.ArgumentParser:
     """A parser whose subcommands are imported only when asked for. A module may register
-    several subcommands (``keygen`` and ``sign``); one that is not installed is left out."""
+    several subcommands (``keygen`` and ``sign``). A subcommand whose optional third-party
+    library is missing is listed but unavailable (one log line says which library); a
+    missing module of our own is a broken install and raises."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,9 +46,14 @@ def build_parser(
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("microemo"):
-                continue  # a subcommand not built into this install
-            raise
+            if not exc.name or exc.name.split(".")[0] in OWN_PACKAGES:
+                raise
+            logger.warning("%s: not available here (%s is not installed)", name, exc.name)
+            for other, m in commands.items():
+                if m == module_name:
+                    sub.add_parser(other)
+            done.add(module_name)
+            continue
         module.add_parser(sub)
         done.add(module_name)
     return parser

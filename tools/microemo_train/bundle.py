@@ -162,11 +162,8 @@ def write_bundle(cfg: settings.TrainConfig, sign: bool = True) -> Path:
 
 
 def sign_with(out: Path, key: Path, public_key: Path | None) -> None:
-    try:
-        from microemo_train import signing
-    except ModuleNotFoundError:
-        logger.warning("microemo_train.signing is not installed: bundle left unsigned")
-        return
+    from microemo_train import signing
+
     if not key.is_file():
         if public_key is None:
             raise FileNotFoundError(

@@ -86,7 +86,7 @@ def landmarker_alone(config: Config, path: str, n: int) -> dict[str, Any]:
 def daemon_pass(
     config: Config, path: str, n: int, realtime: bool, speed: float = 1.0
 ) -> dict[str, Any]:
-    from microemo.daemon.service import initial_bundle
+    from microemo.daemon.wiring import initial_bundle
     from microemo.pipeline import Pipeline
 
     pipeline = Pipeline(config, bundle=initial_bundle(config))

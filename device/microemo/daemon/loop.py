@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from microemo.daemon.metrics import Metrics
 from microemo.daemon.watchdog import Heartbeat
 from microemo.publish.events import EventBuilder
+from microemo.publish.sink import Sink
 from microemo.sources.capture import FrameSlot
 from microemo.types import EpisodeStep, Frame, FrameResult
 
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 MAX_ERRORS_IN_ROW = 100
 
 
-class PipelineLike(Protocol):
+class FramePipeline(Protocol):
+    """What the loop needs of the pipeline (``microemo.pipeline.Pipeline``)."""
+
     def process(self, frame: Frame) -> FrameResult: ...
 
     def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
@@ -39,8 +42,8 @@ class PipelineLike(Protocol):
 class FrameLoop:
     def __init__(
         self,
-        pipeline: PipelineLike,
-        sink: Any,
+        pipeline: FramePipeline,
+        sink: Sink,
         slot: FrameSlot,
         *,
         events: EventBuilder,

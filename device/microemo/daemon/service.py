@@ -13,90 +13,34 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microemo.config import Config, ConfigError, load_config
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
 from microemo.daemon.watchdog import Heartbeat, Watchdog
+from microemo.daemon.wiring import (
+    DaemonError,
+    DaemonPipeline,
+    ModelUpdates,
+    PipelineFactory,
+    attach_updates,
+    build_sinks,
+    default_pipeline,
+    initial_bundle,
+)
 from microemo.publish.events import EventBuilder
-from microemo.publish.local import JsonlSink
 from microemo.publish.sequence import FileStore, SequenceAllocator
 from microemo.publish.sink import FanoutSink
 from microemo.sources import FILE_TYPES, is_live, source_opener
 from microemo.sources.base import redact_url
 from microemo.sources.capture import Capture, FrameSlot
 
+if TYPE_CHECKING:
+    from microemo.publish.mqtt.sink import MqttSink
+
 logger = logging.getLogger(__name__)
-
-PipelineFactory = Callable[..., Any]
-
-
-class DaemonError(RuntimeError):
-    """The daemon cannot start; the message says what to change."""
-
-
-def build_sinks(config: Config) -> tuple[FanoutSink, Any | None]:
-    """JSON lines (``output.jsonl``) and, when ``mqtt.enabled``, the MQTT sink."""
-    sinks: list[Any] = []
-    if config.output.jsonl:
-        sinks.append(JsonlSink(config.output.jsonl))
-    if config.output.csv:
-        logger.warning(
-            "output.csv is written by `microemo analyze` only: the daemon keeps disk "
-            "I/O out of its frame loop"
-        )
-    mqtt = None
-    if config.mqtt.enabled:
-        try:
-            from microemo.publish.mqtt.sink import MqttSink
-        except ImportError as exc:
-            raise DaemonError(
-                f"mqtt.enabled = true but the MQTT sink cannot load ({exc}): "
-                "install paho-mqtt or set mqtt.enabled = false"
-            ) from exc
-        mqtt = MqttSink.from_config(config)
-        sinks.append(mqtt)
-    return FanoutSink(sinks), mqtt
-
-
-def initial_bundle(config: Config) -> Any:
-    """The model to start with: the store's ``current``, else ``previous``, else
-    ``model.bundle`` or the built-in default, each verified (``ModelStore.current``)."""
-    from microemo.model.store import ModelStore
-
-    return ModelStore(config).current()
-
-
-def _attach_updates(config: Config, pipeline: Any, mqtt: Any | None) -> Any | None:
-    """Field model updates (``microemo.model.updates``), when installed and MQTT is on: commands
-    arrive on the MQTT command topic and the new model goes live through
-    ``pipeline.swap_model``. Returns the running manager (stopped at shutdown) or None."""
-    if mqtt is None:
-        return None
-    try:
-        from microemo.model.store import ModelStore
-        from microemo.model.updates import UpdateManager
-    except ImportError:
-        return None
-    from microemo.publish.mqtt.topics import MODEL_STATUS
-
-    manager = UpdateManager(
-        config,
-        ModelStore(config),
-        pipeline.swap_model,
-        lambda status: mqtt.publish_status(MODEL_STATUS, status),
-        command_topic=mqtt.topics.cmd_model,
-    )
-    mqtt.on_command(manager.handle_message)
-    return manager.start()
-
-
-def _default_pipeline(config: Config, **kwargs: Any) -> Any:
-    from microemo.pipeline import Pipeline
-
-    return Pipeline(config, **kwargs)
 
 
 class Daemon:
@@ -107,7 +51,7 @@ class Daemon:
         config_path: Path | None = None,
         overrides: dict[str, Any] | None = None,
         notifier: Notifier | None = None,
-        pipeline_factory: PipelineFactory = _default_pipeline,
+        pipeline_factory: PipelineFactory = default_pipeline,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -121,10 +65,10 @@ class Daemon:
         self._stop_reason: str | None = None
         self._reload = False
         self._next: dict[str, float] = {}
-        self.sink: Any = None
-        self.mqtt: Any = None
-        self.pipeline: Any = None
-        self.updates: Any = None
+        self.sink: FanoutSink | None = None
+        self.mqtt: MqttSink | None = None
+        self.pipeline: DaemonPipeline | None = None
+        self.updates: ModelUpdates | None = None
         self._own_sequence: SequenceAllocator | None = None
         self.capture: Capture | None = None
         self.loop: FrameLoop | None = None
@@ -151,7 +95,7 @@ class Daemon:
             sequence = self._own_sequence = SequenceAllocator(FileStore(state / "seq"))
         events = EventBuilder(cfg.device.id, sequence)
         self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg))
-        self.updates = _attach_updates(cfg, self.pipeline, self.mqtt)
+        self.updates = attach_updates(cfg, self.pipeline, self.mqtt)
         self._start_capture(cfg)
         assert self.capture is not None
         self.loop = FrameLoop(
@@ -274,7 +218,7 @@ class Daemon:
         snap = self.snapshot()
         if want_status:
             self.notifier.status(status_line(snap))
-        if want_stats:
+        if want_stats and self.sink is not None:
             self.sink.stats(snap)
         if want_log:
             logger.info("%s", status_line(snap))
@@ -303,6 +247,7 @@ class Daemon:
     def _apply(self, new: Config, changed: set[str]) -> None:
         self.config = new
         assert self.loop is not None and self.watchdog is not None and self.capture is not None
+        assert self.pipeline is not None
         self.loop.budget_ms = new.daemon.budget_ms
         self.watchdog.limit_s = self._stall_limit(new)
         rest = changed - {"daemon", "source", "model"}

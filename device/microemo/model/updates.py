@@ -103,7 +103,7 @@ class UpdateManager:
         config: Config,
         store: ModelStore,
         on_switch: Callable[[Bundle], None],
-        publish_status: Callable[[dict[str, Any]], None] | None = None,
+        publish_status: Callable[[dict[str, Any]], object] | None = None,
         *,
         command_topic: str,
         subscribe: Callable[[str], None] | None = None,
