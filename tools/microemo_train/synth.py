@@ -22,11 +22,17 @@ import functools
 import json
 import logging
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from microemo.types import FaceObservation
 
@@ -36,159 +42,30 @@ logger = logging.getLogger(__name__)
 _R_FACE, _L_FACE = 234, 454
 _BRIDGE = 168
 
-# AU -> (sigma in face widths, [(right idx, left idx, out, up), ...]); displacement at
-# intensity 1.0 ("clear"), face-width units, "out" away from the face midline.
 _Handles = list[tuple[int, int, float, float]]
-TEMPLATES: dict[str, tuple[float, _Handles]] = {
-    "AU01": (
-        0.05,
-        [
-            (107, 336, 0.0, 0.04),
-            (55, 285, 0.0, 0.04),
-            (66, 296, 0.0, 0.03),
-            (65, 295, 0.0, 0.03),
-            (105, 334, 0.0, 0.012),
-            (52, 282, 0.0, 0.012),
-        ],
-    ),
-    "AU02": (
-        0.05,
-        [
-            (70, 300, 0.0, 0.04),
-            (46, 276, 0.0, 0.04),
-            (63, 293, 0.0, 0.035),
-            (53, 283, 0.0, 0.035),
-            (105, 334, 0.0, 0.02),
-            (52, 282, 0.0, 0.02),
-        ],
-    ),
-    "AU04": (
-        0.05,
-        [
-            (107, 336, -0.02, -0.035),
-            (55, 285, -0.02, -0.035),
-            (66, 296, -0.012, -0.03),
-            (65, 295, -0.012, -0.03),
-            (105, 334, -0.006, -0.02),
-            (52, 282, -0.006, -0.02),
-        ],
-    ),
-    "AU05": (
-        0.025,
-        [
-            (159, 386, 0.0, 0.016),
-            (158, 385, 0.0, 0.014),
-            (160, 387, 0.0, 0.014),
-            (157, 384, 0.0, 0.01),
-            (161, 388, 0.0, 0.01),
-            (145, 374, 0.0, 0.0),
-            (153, 380, 0.0, 0.0),
-            (144, 373, 0.0, 0.0),
-        ],
-    ),
-    "AU06": (
-        0.05,
-        [
-            (205, 425, 0.0, 0.03),
-            (50, 280, 0.0, 0.03),
-            (117, 346, 0.0, 0.025),
-            (118, 347, 0.0, 0.025),
-            (145, 374, 0.0, 0.01),
-            (144, 373, 0.0, 0.01),
-            (153, 380, 0.0, 0.01),
-            (159, 386, 0.0, 0.0),
-        ],
-    ),
-    "AU07": (
-        0.025,
-        [
-            (145, 374, 0.0, 0.014),
-            (144, 373, 0.0, 0.012),
-            (153, 380, 0.0, 0.012),
-            (163, 390, 0.0, 0.008),
-            (154, 381, 0.0, 0.008),
-            (159, 386, 0.0, 0.0),
-        ],
-    ),
-    "AU09": (
-        0.04,
-        [
-            (129, 358, 0.0, 0.025),
-            (98, 327, 0.0, 0.025),
-            (64, 294, 0.0, 0.022),
-            (48, 278, 0.0, 0.02),
-            (55, 285, 0.0, -0.012),
-            (107, 336, 0.0, -0.01),
-            (37, 267, 0.0, 0.01),
-        ],
-    ),
-    "AU10": (
-        0.03,
-        [
-            (37, 267, 0.0, 0.03),
-            (39, 269, 0.0, 0.028),
-            (40, 270, 0.0, 0.02),
-            (82, 312, 0.0, 0.03),
-            (81, 311, 0.0, 0.028),
-            (0, 0, 0.0, 0.03),
-            (13, 13, 0.0, 0.03),
-            (98, 327, 0.0, 0.008),
-            (14, 14, 0.0, 0.0),
-            (87, 317, 0.0, 0.0),
-            (178, 402, 0.0, 0.0),
-        ],
-    ),
-    "AU12": (
-        0.04,
-        [
-            (61, 291, 0.03, 0.035),
-            (185, 409, 0.015, 0.02),
-            (146, 375, 0.015, 0.02),
-            (78, 308, 0.028, 0.03),
-            (40, 270, 0.008, 0.01),
-            (91, 321, 0.008, 0.01),
-        ],
-    ),
-    "AU14": (
-        0.03,
-        [
-            (61, 291, -0.015, 0.006),
-            (78, 308, -0.015, 0.006),
-            (185, 409, -0.006, 0.0),
-            (146, 375, -0.006, 0.0),
-        ],
-    ),
-    "AU15": (
-        0.04,
-        [
-            (61, 291, 0.005, -0.03),
-            (78, 308, 0.005, -0.028),
-            (146, 375, 0.0, -0.015),
-            (185, 409, 0.0, -0.012),
-        ],
-    ),
-    "AU17": (
-        0.04,
-        [
-            (152, 152, 0.0, 0.02),
-            (175, 175, 0.0, 0.025),
-            (199, 199, 0.0, 0.025),
-            (200, 200, 0.0, 0.025),
-            (18, 18, 0.0, 0.02),
-            (17, 17, 0.0, 0.015),
-            (84, 314, 0.0, 0.012),
-        ],
-    ),
-    "AU20": (
-        0.04,
-        [
-            (61, 291, 0.035, -0.008),
-            (78, 308, 0.032, -0.008),
-            (146, 375, 0.015, -0.004),
-            (185, 409, 0.015, -0.004),
-        ],
-    ),
-}
+TEMPLATES_FILE = Path(__file__).with_name("au_templates.toml")
+
+
+def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handles]]:
+    """AU -> (sigma in face widths, [(right idx, left idx, out, up), ...]) from the data
+    table (``au_templates.toml``: displacement at template scale 1.0, face-width units,
+    "out" away from the face midline). A malformed entry is a ``ValueError`` naming it."""
+    table = tomllib.loads(path.read_text())
+    out: dict[str, tuple[float, _Handles]] = {}
+    for au, entry in table.items():
+        try:
+            handles = [
+                (int(r), int(left), float(o), float(u)) for r, left, o, u in entry["handles"]
+            ]
+            out[au] = (float(entry["sigma"]), handles)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{path}: [{au}] needs sigma and handles = [[right, left, out, up], ...] ({exc})"
+            ) from None
+    return out
+
+
+TEMPLATES = load_templates()
 INTENSITY_LEVELS: dict[str, float] = {"subtle": 0.5, "medium": 1.0, "clear": 1.6}
 
 
