@@ -12,8 +12,9 @@ import pytest
 from microemo.assets import find_asset
 
 pytest.importorskip("scipy")
-from microemo_train.spot_eval import iou, match, prf, score_clip, spot_clip
-from microemo_train.synth import Episode, SourceClip, write_clip
+from microemo_train.spotting.record import spot_clip
+from microemo_train.spotting.score import iou, match, prf, score_clip
+from microemo_train.spotting.synth import Episode, SourceClip, write_clip
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
 

@@ -12,9 +12,9 @@ import pytest
 from microemo.assets import find_asset
 
 pytest.importorskip("scipy")
-from microemo_train import spot_eval
 from microemo_train.cli import main
-from microemo_train.synth import SourceClip, still_turns
+from microemo_train.spotting import record
+from microemo_train.spotting.synth import SourceClip, still_turns
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
 
@@ -56,8 +56,8 @@ def test_spot_eval_replays_its_cache_without_generating(
     def refuse(*a: object, **k: object) -> None:
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(spot_eval, "write_clip", refuse)
-    monkeypatch.setattr(spot_eval, "landmarks", refuse)
+    monkeypatch.setattr(record, "write_clip", refuse)
+    monkeypatch.setattr(record, "landmarks", refuse)
     assert main([*args, "-o", str(tmp_path / "b"), "--set", "spotting.z_on=0.5"]) == 0
     again = json.loads((tmp_path / "b" / "report.json").read_text())
     assert [c["n_frames"] for c in again["clips"]] == [c["n_frames"] for c in first["clips"]]

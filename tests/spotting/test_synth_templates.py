@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microemo_train.synth import TEMPLATES, displacement, load_templates
+from microemo_train.spotting.warp import TEMPLATES, displacement, load_templates
 
 OFFERED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14",
            "AU15", "AU17", "AU20")  # fmt: skip

@@ -136,7 +136,7 @@ def test_synthetic_corpus_windows(tmp_path):
     from microemo_train.datasets import DataConfig, load_items
     from microemo_train.extract import Extracted
     from microemo_train.settings import WindowConfig
-    from microemo_train.synthetic import LABELS, write_corpus
+    from microemo_train.synth_corpus import LABELS, write_corpus
 
     index = write_corpus(tmp_path, n_subjects=2, clips_per_label=1, seed=1)
     items = load_items(DataConfig(adapter="features", root=index))

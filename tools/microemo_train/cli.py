@@ -16,12 +16,12 @@ COMMANDS: dict[str, str] = {
     "evaluate": "microemo_train.evaluate",
     "bundle": "microemo_train.bundle",
     "all": "microemo_train.run_all",
-    "synth-corpus": "microemo_train.synthetic",
+    "synth-corpus": "microemo_train.synth_corpus",
     "keygen": "microemo_train.signing",
     "sign": "microemo_train.signing",
     "update-msg": "microemo_train.signing",
-    "synth": "microemo_train.synth",
-    "spot-eval": "microemo_train.spot_eval",
+    "synth": "microemo_train.spotting.synth",
+    "spot-eval": "microemo_train.spotting.cli",
 }
 
 

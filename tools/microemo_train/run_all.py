@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def run_all(cfg: settings.TrainConfig) -> None:
     syn = cfg.synthetic
     if syn.generate:
-        from microemo_train.synthetic import write_corpus
+        from microemo_train.synth_corpus import write_corpus
 
         root = cfg.data.root.parent if cfg.data.root.suffix else cfg.data.root
         write_corpus(root, syn.subjects, syn.clips_per_label, syn.seed)

@@ -2,10 +2,11 @@
 
 A real clip is run through the device's landmarker once; every output frame then gets its
 face warped so that one or more Action Units rise from the onset to the apex and fall back
-by the offset. The warp is piecewise affine: per-AU displacement templates on the
-MediaPipe mesh (in face-width units, in the face's own axes) are spread smoothly to the
-whole mesh, and the image is resampled over the Delaunay triangulation of the displaced
-mesh (``scipy`` LinearNDInterpolator on a coarse grid + ``cv2.remap``).
+by the offset. The warp (``warp``) is piecewise affine: per-AU displacement templates on the
+MediaPipe mesh (in face-width units, in the face's own axes; the data table
+``au_templates.toml``) are spread smoothly to the whole mesh, and the image is resampled
+over the Delaunay triangulation of the displaced mesh (``scipy`` LinearNDInterpolator on a
+coarse grid + ``cv2.remap``).
 
 Long clips are made by playing the source forward and backward (a continuous talking face,
 no cut), turning at the stillest frames near its ends (``still_turns``) so that no movement
@@ -22,50 +23,17 @@ import functools
 import json
 import logging
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from microemo.types import FaceObservation
+from microemo_train.spotting.warp import TEMPLATES, FaceMesh, displacement, warp_face
 
 logger = logging.getLogger(__name__)
 
-# MediaPipe mesh indices, (subject's right, subject's left) pairs; right is image-left.
-_R_FACE, _L_FACE = 234, 454
-_BRIDGE = 168
-
-_Handles = list[tuple[int, int, float, float]]
-TEMPLATES_FILE = Path(__file__).with_name("au_templates.toml")
-
-
-def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handles]]:
-    """AU -> (sigma in face widths, [(right idx, left idx, out, up), ...]) from the data
-    table (``au_templates.toml``: displacement at template scale 1.0, face-width units,
-    "out" away from the face midline). A malformed entry is a ``ValueError`` naming it."""
-    table = tomllib.loads(path.read_text())
-    out: dict[str, tuple[float, _Handles]] = {}
-    for au, entry in table.items():
-        try:
-            handles = [
-                (int(r), int(left), float(o), float(u)) for r, left, o, u in entry["handles"]
-            ]
-            out[au] = (float(entry["sigma"]), handles)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{path}: [{au}] needs sigma and handles = [[right, left, out, up], ...] ({exc})"
-            ) from None
-    return out
-
-
-TEMPLATES = load_templates()
 INTENSITY_LEVELS: dict[str, float] = {"subtle": 0.5, "medium": 1.0, "clear": 1.6}
 
 
@@ -107,7 +75,7 @@ class SourceClip:
     fps: float
     frames: list[np.ndarray]
     landmarks: list[np.ndarray | None] = field(default_factory=list)
-    meshes: dict[int, _Mesh] = field(default_factory=dict, repr=False)
+    meshes: dict[int, FaceMesh] = field(default_factory=dict, repr=False)
     loop: tuple[int, int] | None = None  # first and last source frame played; None: all
 
     @classmethod
@@ -214,93 +182,6 @@ def still_turns(
     return first, last
 
 
-def displacement(pts: np.ndarray, aus: dict[str, float]) -> np.ndarray:
-    """Pixel displacement of every mesh point for AU scales ``aus`` (template units)."""
-    u = pts[_L_FACE] - pts[_R_FACE]
-    fw = float(np.linalg.norm(u))
-    u = u / fw
-    up = np.array([u[1], -u[0]], np.float32)  # image y grows downwards
-    mid = pts[_BRIDGE]
-    disp = np.zeros_like(pts)
-    for au, scale in aus.items():
-        sigma, handles = TEMPLATES[au]
-        idx, vec = [], []
-        for r, left, out, upv in handles:
-            for i in {r, left}:
-                side = 1.0 if float((pts[i] - mid) @ u) >= 0 else -1.0
-                idx.append(i)
-                vec.append(fw * scale * (side * out * u + upv * up))
-        hidx = np.array(idx)
-        hvec = np.array(vec, np.float32)
-        d2 = ((pts[:, None, :] - pts[None, hidx, :]) ** 2).sum(-1) / (sigma * fw) ** 2
-        w = np.exp(-0.5 * d2)
-        au_disp = (w @ hvec) / np.maximum(1.0, w.sum(1))[:, None]
-        au_disp[hidx] = hvec  # handles (including zero anchors) move exactly as told
-        disp += au_disp
-    return disp
-
-
-@dataclass
-class _Mesh:
-    """Piecewise-affine interpolation weights of one source frame's mesh on a coarse grid."""
-
-    box: tuple[int, int, int, int]
-    grid: tuple[int, int]  # (ny, nx)
-    verts: np.ndarray  # (G, 3) vertex indices into mesh + ring
-    bary: np.ndarray  # (G, 3) barycentric weights (0 outside the mesh)
-    step: int
-
-    @classmethod
-    def build(cls, pts: np.ndarray, shape: tuple[int, ...], step: int = 3) -> _Mesh:
-        from scipy.spatial import Delaunay
-
-        h, w = shape[:2]
-        x0, y0 = (int(v) for v in np.maximum(np.floor(pts.min(0)).astype(int) - 4, 0))
-        x1, y1 = (int(v) for v in np.minimum(np.ceil(pts.max(0)).astype(int) + 4, [w - 1, h - 1]))
-        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-        # a zero-displacement frame around the face keeps the warp inside the face box
-        ring = np.array(
-            [[x0, y0], [x1, y0], [x0, y1], [x1, y1], [xm, y0], [xm, y1], [x0, ym], [x1, ym]],
-            np.float64,
-        )
-        tri = Delaunay(np.vstack([pts.astype(np.float64), ring]))
-        gx = np.arange(x0, x1 + step, step, dtype=np.float64)
-        gy = np.arange(y0, y1 + step, step, dtype=np.float64)
-        g = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-        simplex = tri.find_simplex(g)
-        tr = tri.transform[np.maximum(simplex, 0)]
-        b = np.einsum("ijk,ik->ij", tr[:, :2], g - tr[:, 2])
-        bary = np.c_[b, 1.0 - b.sum(1)].astype(np.float32)
-        bary[simplex < 0] = 0.0
-        verts = tri.simplices[np.maximum(simplex, 0)]
-        return cls((x0, y0, x1, y1), (len(gy), len(gx)), verts, bary, step)
-
-
-def warp_face(image: np.ndarray, mesh: _Mesh, disp: np.ndarray) -> np.ndarray:
-    """Move the mesh by ``disp`` (pixels per landmark); pixels off the face stay.
-
-    Displacement is interpolated at the output pixel over the source triangulation and
-    sampled backwards (q <- q - d(q)): exact inverse up to second order in the displacement,
-    which is a few pixels here."""
-    if not np.any(np.abs(disp) > 0.05):
-        return image
-    x0, y0, x1, y1 = mesh.box
-    dall = np.vstack([disp, np.zeros((8, 2), np.float32)]).astype(np.float32)
-    d = (dall[mesh.verts] * mesh.bary[..., None]).sum(1).reshape(*mesh.grid, 2)
-    rw, rh = x1 - x0 + 1, y1 - y0 + 1
-    size = (mesh.grid[1] * mesh.step, mesh.grid[0] * mesh.step)
-    dx = cv2.resize(np.ascontiguousarray(d[..., 0]), size)[:rh, :rw]
-    dy = cv2.resize(np.ascontiguousarray(d[..., 1]), size)[:rh, :rw]
-    xs, ys = np.meshgrid(
-        np.arange(x0, x1 + 1, dtype=np.float32), np.arange(y0, y1 + 1, dtype=np.float32)
-    )
-    out = image.copy()
-    out[y0 : y1 + 1, x0 : x1 + 1] = cv2.remap(
-        image, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
-    return out
-
-
 def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.ndarray:
     k = src.source_index(t_ms)
     image, pts = src.frames[k], src.landmarks[k]
@@ -314,7 +195,7 @@ def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.nd
         return image
     mesh = src.meshes.get(k)
     if mesh is None:
-        mesh = src.meshes[k] = _Mesh.build(pts, image.shape)
+        mesh = src.meshes[k] = FaceMesh.build(pts, image.shape)
     return warp_face(image, mesh, displacement(pts, aus))
 
 

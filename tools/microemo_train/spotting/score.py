@@ -1,0 +1,155 @@
+"""MEGC scoring (2020-2022) of spotted intervals against generated ground truth.
+
+A spotted interval is a true positive when its IoU with a ground-truth interval of the same
+clip is at least 0.5 (each truth matched once); precision, recall and F1 over all clips of
+a cell. AU recognition: F1 of the named AUs of each true positive against the truth's AUs
+(micro-averaged). False alarms: ``end`` events per minute on the untouched clips.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def match(truth: list[dict], spots: list[dict], thr: float = 0.5) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU (largest first); pairs (truth index, spot index)."""
+    pairs = sorted(
+        (
+            (iou((t["onset_ms"], t["offset_ms"]), (s["onset_ms"], s["offset_ms"])), i, j)
+            for i, t in enumerate(truth)
+            for j, s in enumerate(spots)
+        ),
+        reverse=True,
+    )
+    used_t: set[int] = set()
+    used_s: set[int] = set()
+    out = []
+    for v, i, j in pairs:
+        if v < thr:
+            break
+        if i not in used_t and j not in used_s:
+            used_t.add(i)
+            used_s.add(j)
+            out.append((i, j))
+    return out
+
+
+def prf(tp: int, n_spot: int, n_truth: int) -> dict[str, float]:
+    p = tp / n_spot if n_spot else 0.0
+    r = tp / n_truth if n_truth else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {
+        "tp": tp,
+        "spotted": n_spot,
+        "truth": n_truth,
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(f, 3),
+    }
+
+
+def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
+    truth = labels["episodes"]
+    pairs = match(truth, ends)
+    au_tp = au_fp = au_fn = 0
+    for i, j in pairs:
+        want = set(truth[i]["aus"])
+        got = {a["au"] for a in ends[j]["aus"]}
+        au_tp += len(want & got)
+        au_fp += len(got - want)
+        au_fn += len(want - got)
+    return {
+        "tp": len(pairs),
+        "spotted": len(ends),
+        "truth": len(truth),
+        "au_tp": au_tp,
+        "au_fp": au_fp,
+        "au_fn": au_fn,
+        "matched": [
+            (truth[i]["onset_ms"], ends[j]["onset_ms"], ends[j]["offset_ms"]) for i, j in pairs
+        ],
+        "hit": [any(i == k for k, _ in pairs) for i in range(len(truth))],
+    }
+
+
+def _source(row: dict) -> str:
+    """CREMA-D's emotion code of the source clip (1001_DFA_NEU_XX.flv -> NEU), else its stem."""
+    stem = Path(row["source"]).stem
+    parts = stem.split("_")
+    return parts[2] if len(parts) == 4 else stem
+
+
+def summarize(rows: list[dict]) -> dict[str, Any]:
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        c = r["cell"]
+        if c["kind"] == "untouched":
+            continue
+        for key in (
+            "all",
+            f"fps={c['fps']:.0f}",
+            f"intensity={c['intensity']}",
+            f"kind={c['kind']}",
+            f"{c['intensity']}/{c['kind']}/{c['fps']:.0f}fps",
+            f"source={_source(r)}",
+            f"source={_source(r)}/{c['intensity']}",
+        ):
+            groups["cells"][key].append(r)
+    report: dict[str, Any] = {
+        "spotting": {},
+        "false_alarms": {},
+        "recall_by_aus": _recall_by_aus(rows),
+        "false_alarms_by_source": _false_alarms_by_source(rows),
+    }
+    for key, rs in sorted(groups["cells"].items()):
+        s = prf(
+            sum(r["tp"] for r in rs), sum(r["spotted"] for r in rs), sum(r["truth"] for r in rs)
+        )
+        a = prf(
+            sum(r["au_tp"] for r in rs),
+            sum(r["au_tp"] + r["au_fp"] for r in rs),
+            sum(r["au_tp"] + r["au_fn"] for r in rs),
+        )
+        report["spotting"][key] = dict(s, au_f1=a["f1"])
+    for fps in sorted({r["cell"]["fps"] for r in rows if r["cell"]["kind"] == "untouched"}):
+        rs = [r for r in rows if r["cell"]["kind"] == "untouched" and r["cell"]["fps"] == fps]
+        minutes = sum(r["duration_ms"] for r in rs) / 60000.0
+        n = sum(r["spotted"] for r in rs)
+        report["false_alarms"][f"{fps:.0f}fps"] = {
+            "minutes": round(minutes, 2),
+            "false_alarms": n,
+            "per_minute": round(n / minutes, 2) if minutes else None,
+        }
+    return report
+
+
+def _recall_by_aus(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Truth episodes found (IoU >= 0.5) per added AU set and intensity."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        for ep, hit in zip(r["episodes"], r.get("hit", ()), strict=False):
+            key = "+".join(ep["aus"])
+            out[key][f"{ep['intensity']}_truth"] += 1
+            out[key][f"{ep['intensity']}_found"] += int(hit)
+    return {k: dict(v) for k, v in sorted(out.items())}
+
+
+def _false_alarms_by_source(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """Untouched clips: spots per source, with the AUs each one named."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["cell"]["kind"] != "untouched":
+            continue
+        o = out.setdefault(_source(r), {"minutes": 0.0, "false_alarms": 0, "aus": []})
+        o["minutes"] = round(o["minutes"] + r["duration_ms"] / 60000.0, 3)
+        o["false_alarms"] += r["spotted"]
+        o["aus"] += ["+".join(a["au"] for a in s["aus"]) for s in r.get("spots", ())]
+    return out
