@@ -1,5 +1,6 @@
-"""Shared fixtures: the real CREMA-D clips, recorded landmarks, and one real-MediaPipe pass
-over the clips that several tests read (the landmarker is the costly part)."""
+"""Shared fixtures and helpers: the real CREMA-D clips, recorded landmarks, one real-MediaPipe
+pass over the clips that several tests read (the landmarker is the costly part), a fake
+clock and ``wait_for``."""
 
 from __future__ import annotations
 
@@ -23,12 +24,34 @@ def clip_path(emotion: str) -> Path:
     return CLIPS / f"1001_DFA_{emotion}_XX.flv"
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told (budgets and timeouts without sleeping)."""
+
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, dt: float) -> None:
+        self.t += dt
+
+
 def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
     """Poll ``cond`` until it is true; fail the test if that takes longer than ``timeout``."""
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+@pytest.fixture
+def clip() -> Path:
+    """The happy clip (1001_DFA_HAP_XX.flv), the one ``make run`` plays."""
+    path = clip_path("HAP")
+    if not path.exists():
+        pytest.skip(f"{path} missing")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,28 +1,18 @@
-"""Helpers of the daemon tests: a fake clock, a fake pipeline with the Pipeline interface,
-an event builder, and the path of a real clip."""
+"""Helpers of the daemon tests: a fake pipeline with the Pipeline interface, a sink that
+keeps what it gets, an event builder, and the repository's root."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import FakeClock
+
 from microemo.publish.events import EventBuilder
 from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.types import Classification, EpisodeStep, Frame, FrameResult
 
 REPO = Path(__file__).resolve().parents[2]
-CLIP = REPO / "tests" / "data" / "crema_d" / "clips" / "1001_DFA_HAP_XX.flv"
-
-
-class FakeClock:
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> None:
-        self.t += dt
 
 
 def builder(device_id: str = "test") -> EventBuilder:

@@ -6,7 +6,8 @@ import threading
 
 import numpy as np
 import pytest
-from daemon_kit import FakeClock, FakePipeline, ListSink, builder
+from daemon_kit import FakePipeline, ListSink, builder
+from tests.conftest import FakeClock
 
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Latency, Metrics

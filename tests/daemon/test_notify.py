@@ -11,7 +11,8 @@ import uuid
 
 import numpy as np
 import pytest
-from daemon_kit import FakeClock, FakePipeline, ListSink, builder
+from daemon_kit import FakePipeline, ListSink, builder
+from tests.conftest import FakeClock
 
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.notify import Notifier, watchdog_interval_s

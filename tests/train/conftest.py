@@ -1,5 +1,6 @@
 """Fixtures of the training tool's tests: dataset folders built at test time from the real
-CREMA-D clips in tests/data, and one cached extraction shared by the session."""
+CREMA-D clips in tests/data, and one cached extraction shared by the session. The training
+tests skip themselves without TensorFlow; the spotting tool's tests need only scipy."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
-pytest.importorskip("tensorflow")
-pytest.importorskip("skrebate")
 
 CLIPS = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips"
 

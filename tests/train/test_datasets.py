@@ -10,6 +10,9 @@ import pytest
 
 pytestmark = pytest.mark.train
 
+pytest.importorskip("tensorflow")
+pytest.importorskip("skrebate")
+
 
 def frames(folder: Path, numbers: range) -> None:
     import cv2

@@ -12,6 +12,9 @@ import pytest
 
 pytestmark = pytest.mark.train
 
+pytest.importorskip("tensorflow")
+pytest.importorskip("skrebate")
+
 
 def test_extract_select_fit_quantize_bundle_then_device_predicts(extracted_generic, tmp_path):
     from microemo.model.bundle import load_bundle

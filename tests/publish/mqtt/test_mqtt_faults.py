@@ -204,7 +204,7 @@ def test_deploy_acl_lets_a_device_write_only_its_own_topics(
 ) -> None:
     import subprocess
 
-    acl = Path(__file__).parents[2] / "deploy" / "mosquitto" / "acl.conf"
+    acl = Path(__file__).parents[3] / "deploy" / "mosquitto" / "acl.conf"
     pw = tmp_path / "passwd"
     for i, (user, secret) in enumerate(
         [("cabin-1", "p1"), ("cabin-2", "p2"), ("homeassistant", "ha")]

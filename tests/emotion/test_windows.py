@@ -1,11 +1,10 @@
-"""Windows read any frame rate the same way; the feature vector's names are addressable."""
+"""Windows read any frame rate the same way, and emit by time, not by frame count."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from microemo.emotion.windows import WindowBuffer
-from microemo.vision.features import FRAME_FEATURES, columns
 
 
 def _feed(fps: float, seconds: float = 2.0) -> list[np.ndarray]:
@@ -35,12 +34,3 @@ def test_window_hop_count_is_bounded_by_time_not_frames():
     buf = WindowBuffer(1000, 500, 8)
     emitted = sum(buf.push(i * 5.0, np.zeros(3, np.float32)) is not None for i in range(1000))
     assert emitted == 8  # 0-4.995 s at 200 fps: windows at 1.0, 1.5, ... 4.5 s
-
-
-def test_feature_names_are_unique_and_addressable():
-    assert len(set(FRAME_FEATURES)) == len(FRAME_FEATURES)
-    assert FRAME_FEATURES[:2] == ("AU01", "AU02")
-    assert list(columns(["AU12", "bs_jawOpen"])) == [
-        FRAME_FEATURES.index("AU12"),
-        FRAME_FEATURES.index("bs_jawOpen"),
-    ]
