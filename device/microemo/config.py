@@ -70,6 +70,29 @@ class LandmarkerConfig(Section):
     max_width: int = Field(
         640, ge=160, le=4096, description="frames wider than this are downscaled first"
     )
+    small_faces: bool = Field(
+        True,
+        description="also find faces too small for the landmarker's own detector (people two "
+        "or three metres away): search tiles of the full-resolution frame while fewer than "
+        "num_faces faces are held, landmark each small face in its own crop",
+    )
+    search_interval_ms: float = Field(
+        1000.0, ge=0, le=600_000, description="small faces: start a new search this often"
+    )
+    search_tiles_per_frame: int = Field(
+        2,
+        ge=0,
+        le=256,
+        description="small faces: tiles searched per frame, spreading a search over frames "
+        "(0: the whole frame at once; the first search of a stream is always whole)",
+    )
+    tile_size: int = Field(
+        400,
+        ge=128,
+        le=4096,
+        description="small faces: search tile side in full-resolution pixels; the smallest "
+        "face found is about a tenth of it",
+    )
 
 
 class TrackerConfig(Section):

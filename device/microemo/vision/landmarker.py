@@ -3,19 +3,28 @@
 The only stage that touches pixels. It needs strictly increasing integer millisecond
 timestamps; a source clock that repeats or runs backwards (a looped file, a camera
 restart) is nudged forward rather than crashing the task.
+
+In VIDEO mode MediaPipe tracks each face from the previous frame's landmarks and runs its
+face detector (BlazeFace short-range, on the whole frame at 128x128) only while it holds
+fewer than ``num_faces`` faces. That detector misses faces narrower than about a tenth of the
+frame; with ``small_faces`` on, ``vision.small_faces`` finds and landmarks those too.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
 
 from microemo.assets import LANDMARKER, find_asset
 from microemo.config import LandmarkerConfig
-from microemo.types import BLENDSHAPE_NAMES, FaceObservation, Frame
+from microemo.types import FaceObservation, Frame
+from microemo.vision.crops import observations
+
+if TYPE_CHECKING:
+    from microemo.vision.small_faces import SmallFaces
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +51,17 @@ class Landmarker:
         self._last_ts = -1
         self._offset = 0
         self.model_path = Path(model)
+        self.small: SmallFaces | None = None
+        if config.small_faces:
+            from microemo.vision.small_faces import SmallFaces
+
+            self.small = SmallFaces(self.model_path, config)
 
     def new_stream(self) -> None:
         """Call between inputs: the next stream's clock starts after this one's."""
         self._offset = self._last_ts + 1000
+        if self.small is not None:
+            self.small.new_stream()
 
     def detect(self, frame: Frame) -> list[FaceObservation]:
         image = frame.image
@@ -62,25 +78,18 @@ class Landmarker:
         result = self._task.detect_for_video(
             self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb), ts
         )
-        faces = []
-        for i, lms in enumerate(result.face_landmarks):
-            pts = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32)
-            bs = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
-            if result.face_blendshapes and i < len(result.face_blendshapes):
-                for j, c in enumerate(result.face_blendshapes[i][: len(BLENDSHAPE_NAMES)]):
-                    bs[j] = c.score
-            pose = np.eye(4, dtype=np.float32)
-            if result.facial_transformation_matrixes and i < len(
-                result.facial_transformation_matrixes
-            ):
-                pose = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32)
-            faces.append(FaceObservation(pts, bs, pose, (w, h)))
+        faces = observations(result, (w, h))
+        if self.small is not None:
+            faces += self.small.detect(frame.image, ts, faces, (w, h))
         return faces
 
     def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.close()
+        small, self.small = self.small, None
+        if small is not None:
+            small.close()
 
     def __enter__(self) -> Landmarker:
         return self
