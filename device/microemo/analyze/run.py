@@ -29,12 +29,13 @@ class InputSummary:
     micro: int
     dominant: str
     error: str | None = None
+    faces: int = 0  # distinct face ids seen
 
     def line(self) -> str:
         if self.error and not self.frames:
             return f"FAILED {self.error}"
         text = (
-            f"{self.name}: {self.frames} frames, face in {self.face_frames}, "
+            f"{self.name}: {self.frames} frames, {self.faces} faces, face in {self.face_frames}, "
             f"{self.episodes} episodes ({self.micro} micro), mostly {self.dominant}"
         )
         return f"FAILED {self.error} ({text})" if self.error else text
@@ -60,6 +61,7 @@ def analyze_input(
     rows: list[np.ndarray] = []
     emotions: list[str] = []
     main_face: int | None = None
+    face_ids: set[int] = set()
     bar = None
     if progress:
         from tqdm import tqdm
@@ -71,6 +73,7 @@ def analyze_input(
             csv.write(result)
             events.extend(builder.build(step) for step in result.steps)
             times.append(frame.t_ms / 1000.0)
+            face_ids.update(a.face_id for a in result.faces)
             if main_face is None and result.faces:
                 main_face = result.faces[0].face_id
             au = next((a for a in result.faces if a.face_id == main_face), None)
@@ -106,6 +109,7 @@ def analyze_input(
         episodes=len(ends),
         micro=sum(1 for e in ends if e["kind"] == "micro"),
         dominant=seen.most_common(1)[0][0] if seen else "no face",
+        faces=len(face_ids),
     )
     if isinstance(source, VideoFileSource) and source.truncated:
         summary.error = (
