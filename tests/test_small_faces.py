@@ -180,9 +180,9 @@ def test_analyze_reports_every_face_of_a_group_picture(tmp_path: Path):
     config = tmp_path / "group.toml"
     config.write_text("[landmarker]\nnum_faces = 8\n")
     out = tmp_path / "out"
+    args = ["analyze", str(GROUP / "group5.jpg"), "--config", str(config), "--out", str(out)]
     proc = subprocess.run(
-        [sys.executable, "-m", "microemo.cli", "analyze", str(GROUP / "group5.jpg")]
-        + ["--config", str(config), "--out", str(out), "--rules-only"],
+        [sys.executable, "-m", "microemo.cli", *args, "--rules-only"],
         capture_output=True,
         text=True,
         timeout=300,
