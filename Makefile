@@ -40,6 +40,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_faces.py
 	$(BIN)/microemo bench --config firmware_config/desktop.toml --source $(SAMPLE)
 
 model: setup

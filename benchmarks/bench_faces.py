@@ -1,0 +1,119 @@
+"""Per-frame cost of the landmarker with and without the small-face search, in one run.
+
+Cases (``Landmarker.detect`` only, frames decoded beforehand, each case on its own fresh
+landmarker after one warm-up frame):
+  near face: the six CREMA-D clips (one face about 94 px wide in 480x360), the common case;
+  two near faces: two clips side by side (960x360), num_faces = 2;
+  group5 / group6_far: a camera panning and zooming over the group pictures (1000x667,
+  30 fps, 2 s), num_faces = 8.
+Figures are ratios to "near face, small faces off" measured in the same run (this machine
+is shared and noisy), with the mean (search frames included), the median, p95, and how many
+search tiles and crop landmarker passes a frame cost on average.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from microemo.config import LandmarkerConfig
+from microemo.sources.files import open_file_source
+from microemo.types import Frame
+from microemo.vision.landmarker import Landmarker
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = sorted((ROOT / "tests/data/crema_d/clips").glob("*.flv"))
+GROUP = ROOT / "tests/data/group"
+
+
+def _clips() -> list[Frame]:
+    frames: list[Frame] = []
+    for clip in CLIPS:
+        for f in open_file_source(clip):
+            frames.append(Frame(f.image, len(frames) * 1000 / 30, len(frames)))
+    return frames
+
+
+def _two_faces(frames: list[Frame]) -> list[Frame]:
+    half = len(frames) // 2
+    return [
+        Frame(np.hstack([a.image, b.image[:, ::-1]]), a.t_ms, a.index)
+        for a, b in zip(frames[:half], frames[half : 2 * half])
+    ]
+
+
+def _pan_zoom(name: str, n: int = 60) -> list[Frame]:
+    img = cv2.imread(str(GROUP / f"{name}.jpg"))
+    h, w = img.shape[:2]
+    out = []
+    for i in range(n):
+        z = 1 + 0.15 * i / (n - 1)
+        x0, y0 = (w - w / z) * (0.3 + 0.5 * i / (n - 1)), (h - h / z) * 0.4
+        m = np.array([[z, 0, -x0 * z], [0, z, -y0 * z]], np.float32)
+        out.append(Frame(cv2.warpAffine(img, m, (w, h)), i * 1000 / 30, i))
+    return out
+
+
+def _run(frames: list[Frame], repeats: int, **cfg: Any) -> dict[str, float]:
+    ms: list[float] = []
+    faces = 0
+    with Landmarker(LandmarkerConfig(**cfg)) as lm:
+        lm.detect(frames[0])  # builds the graphs: not what a frame costs
+        lm.new_stream()
+        for _ in range(repeats):
+            for frame in frames:
+                t0 = time.perf_counter()
+                faces += len(lm.detect(frame))
+                ms.append((time.perf_counter() - t0) * 1000)
+            lm.new_stream()
+        small = lm.small
+        tiles = small.search.tiles_run if small else 0
+        crops = small.crops_run if small else 0
+    n = len(ms)
+    return {
+        "mean": statistics.fmean(ms),
+        "median": statistics.median(ms),
+        "p95": float(np.percentile(ms, 95)),
+        "faces": faces / n,
+        "tiles": tiles / n,
+        "crops": crops / n,
+    }
+
+
+def main() -> int:
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    near = _clips()
+    cases = [
+        ("near face, small faces off", near, {"num_faces": 2, "small_faces": False}),
+        ("near face, small faces on", near, {"num_faces": 2}),
+        ("near face, on, num_faces 8", near, {"num_faces": 8}),
+        ("two near faces, off", _two_faces(near), {"num_faces": 2, "small_faces": False}),
+        ("two near faces, on", _two_faces(near), {"num_faces": 2}),
+    ]
+    for name in ("group5", "group6_far"):
+        frames = _pan_zoom(name)
+        cases.append((f"{name}, small faces off", frames, {"num_faces": 8, "small_faces": False}))
+        cases.append((f"{name}, small faces on", frames, {"num_faces": 8}))
+    results = {label: _run(frames, repeats, **cfg) for label, frames, cfg in cases}
+    base = results[cases[0][0]]["mean"]
+    print(f"landmarker per frame; ratios to 'near face, small faces off' ({base:.2f} ms mean)")
+    print(f"{'case':<30} {'faces':>5} {'mean':>6} {'median':>6} {'p95':>6} {'tiles':>5} {'crops':>5}")
+    for label, r in results.items():
+        print(
+            f"{label:<30} {r['faces']:5.2f} {r['mean'] / base:6.2f} {r['median'] / base:6.2f} "
+            f"{r['p95'] / base:6.2f} {r['tiles']:5.2f} {r['crops']:5.2f}"
+        )
+    if "--json" in sys.argv:
+        print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
