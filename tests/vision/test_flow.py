@@ -49,10 +49,8 @@ def _motion(image_a: np.ndarray, image_b: np.ndarray, obs: FaceObservation) -> n
     return to_au(0, b, 33.0)
 
 
-def test_inner_brows_raised_one_pixel_are_au1_motion(
-    face: tuple[np.ndarray, FaceObservation],
-) -> None:
-    image, obs = face
+def _raise_inner_brows(image: np.ndarray, obs: FaceObservation) -> np.ndarray:
+    """The image with each inner brow (and only it) moved 1 px up."""
     raised = image.copy()
     mid = _pixels(obs, [168])[0]  # the nose bridge (the reference) must stay where it is
     for side in ([107, 55, 66, 65], [336, 285, 296, 295]):  # each inner brow on its own
@@ -63,13 +61,34 @@ def test_inner_brows_raised_one_pixel_are_au1_motion(
             x0, x1 = (x0, int(mid[0]) - 5) if brow[:, 0].mean() < mid[0] else (int(mid[0]) + 6, x1)
         y1 = min(y1, int(mid[1]) - 5)
         raised[y0 - 1 : y1 - 1, x0:x1] = image[y0:y1, x0:x1]  # 1 px up
+    return raised
 
-    m = _motion(image, raised, obs)
+
+def test_inner_brows_raised_one_pixel_are_au1_motion(
+    face: tuple[np.ndarray, FaceObservation],
+) -> None:
+    image, obs = face
+    m = _motion(image, _raise_inner_brows(image, obs), obs)
     fw = float(np.linalg.norm(np.subtract(*_pixels(obs, [454, 234]))))
     expected = 5.0 * (1.0 / fw) / 0.02
     assert m[AU_INDEX[1]] == pytest.approx(expected, rel=0.35)
     assert m[AU_INDEX[4]] == 0.0  # up is not down
     assert m[AU_INDEX[9]] < 0.2 * expected  # the nose did not move
+
+
+def test_a_frame_wider_than_the_landmarker_reads_the_same_motion(
+    face: tuple[np.ndarray, FaceObservation],
+) -> None:
+    """A 960x720 camera frame: the landmarker sees it at 640x480 (its image_size), flow runs
+    on the full frame. The same brow raise must read as the same motion in face widths."""
+    image, obs = face
+    native = _motion(image, _raise_inner_brows(image, obs), obs)[AU_INDEX[1]]
+    h, w = image.shape[:2]
+    big = [cv2.resize(im, (2 * w, 2 * h)) for im in (image, _raise_inner_brows(image, obs))]
+    seen = copy.copy(obs)
+    seen.image_size = (640, 480)  # what Landmarker.detect reports for a 960x720 frame
+    wide = _motion(big[0], big[1], seen)[AU_INDEX[1]]
+    assert native > 0.5 and wide == pytest.approx(native, rel=0.15)
 
 
 def test_still_face_and_head_shift_give_no_motion(

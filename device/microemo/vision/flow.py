@@ -119,7 +119,11 @@ class FlowMeter:
             old = _nearest(prev.faces, now)
             if old is None:
                 continue
-            face.flow = _track(prev, grey, (x0, y0), old)
+            flow = _track(prev, grey, (x0, y0), old)
+            # measured on the full-resolution frame; stored in pixels of the face's
+            # image_size (the landmarker's input), the units FlowAU measures face widths in
+            scale = face.image_size[0] / w
+            face.flow = flow if flow is None or scale == 1.0 else flow * np.float32(scale)
 
 
 def _nearest(candidates: list[np.ndarray], now: np.ndarray) -> np.ndarray | None:
