@@ -98,7 +98,8 @@ class FaceObservation:
     pose: np.ndarray  # (4, 4) float32 facial transformation matrix (canonical face -> camera, cm)
     image_size: tuple[int, int]  # (width, height) in pixels
     # (len(vision.flow.FLOW_POINTS), 2) optical-flow displacement since the previous frame,
-    # in pixels of image_size, NaN where lost; None when not measured (first frame, flow off, recorded data)
+    # in pixels of image_size, NaN where lost; None when not measured (first frame, flow
+    # off, recorded data)
     flow: np.ndarray | None = None
 
 
