@@ -47,9 +47,9 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
+        self._options = options
         self._task = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
-        self._offset = 0
         self.model_path = Path(model)
         self.small: SmallFaces | None = None
         if config.small_faces:
@@ -58,8 +58,16 @@ class Landmarker:
             self.small = SmallFaces(self.model_path, config)
 
     def new_stream(self) -> None:
-        """Call between inputs: the next stream's clock starts after this one's."""
-        self._offset = self._last_ts + 1000
+        """Call between inputs: a fresh VIDEO-mode task (about 25 ms), so the next input is
+        read as if alone. MediaPipe tracks a face from the previous frame's landmarks; carried
+        over into another clip, that track can hold a face in the wrong place and lose it
+        (a CK+ sequence analysed after another lost its face in 10 of 12 frames)."""
+        from mediapipe.tasks.python import vision
+
+        if self._task is not None:
+            self._task.close()
+        self._task = vision.FaceLandmarker.create_from_options(self._options)
+        self._last_ts = -1
         if self.small is not None:
             self.small.new_stream()
 
@@ -73,7 +81,7 @@ class Landmarker:
             )
             h, w = image.shape[:2]
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        ts = max(self._offset + round(frame.t_ms), self._last_ts + 1)
+        ts = max(round(frame.t_ms), self._last_ts + 1)
         self._last_ts = ts
         result = self._task.detect_for_video(
             self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb), ts
