@@ -1,27 +1,30 @@
 """The typed configuration: one pydantic model per section, unknown keys refused.
 
 Every field has a default, bounds and a description, so ``microemo config check`` can say
-exactly which key is wrong and what it expected. Secrets are never read from the file: see
-``secrets.py``. Board profiles in ``firmware_config/*.toml`` are loaded through this model.
+exactly which key is wrong and what it expected. Types are strict: TOML has integers, floats,
+booleans and strings, and a value of the wrong one (``port = "18830"``) is a mistake to show,
+not to guess at; paths are strings. Secrets are never read from the file: see ``secrets.py``
+(a password key points there). Board profiles in ``firmware_config/*.toml`` are loaded
+through this model.
 """
 
 from __future__ import annotations
 
-import difflib
-import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from microemo.config_errors import ConfigError as ConfigError
+from microemo.config_errors import explain, read_toml
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+
+
+# a path is written as a TOML string
+PathStr = Annotated[Path, Strict(False)]
 
 
 class DeviceConfig(Section):
@@ -32,7 +35,7 @@ class DeviceConfig(Section):
         pattern=r"^[A-Za-z0-9_-]+$",
         description="device id used in MQTT topics and events",
     )
-    state_dir: Path = Field(
+    state_dir: PathStr = Field(
         Path("/var/lib/microemo"), description="persistent state: spool, sequence numbers, models"
     )
 
@@ -62,7 +65,7 @@ class SourceConfig(Section):
 
 
 class LandmarkerConfig(Section):
-    model_path: Path | None = Field(None, description="face_landmarker.task; default: search")
+    model_path: PathStr | None = Field(None, description="face_landmarker.task; default: search")
     num_faces: int = Field(2, ge=1, le=10, description="most faces tracked at once")
     min_detection_confidence: float = Field(0.5, ge=0, le=1, description="face detector score")
     min_presence_confidence: float = Field(0.5, ge=0, le=1, description="face presence score")
@@ -222,7 +225,7 @@ class SpottingConfig(Section):
 
 
 class ModelConfig(Section):
-    bundle: Path | None = Field(None, description="model bundle directory; default: built-in")
+    bundle: PathStr | None = Field(None, description="model bundle directory; default: built-in")
     public_keys: list[str] = Field(
         default_factory=list, description="trusted ed25519 public keys (base64 or PEM)"
     )
@@ -256,9 +259,9 @@ class MqttConfig(Section):
     prefix: str = Field("microemo", pattern=r"^[^#+]+$", description="topic prefix")
     username: str = Field("", description="user name; the password comes from credentials")
     tls: bool = Field(False, description="use TLS")
-    ca_file: Path | None = Field(None, description="CA certificate for TLS")
-    cert_file: Path | None = Field(None, description="client certificate for TLS")
-    key_file: Path | None = Field(None, description="client key for TLS")
+    ca_file: PathStr | None = Field(None, description="CA certificate for TLS")
+    cert_file: PathStr | None = Field(None, description="client certificate for TLS")
+    key_file: PathStr | None = Field(None, description="client key for TLS")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive")
     client_id: str = Field("", max_length=128, description="MQTT client id; '' = microemo-<device>")
     reconnect_min_s: float = Field(1.0, gt=0, le=600, description="first reconnect back-off")
@@ -281,7 +284,7 @@ class SpoolConfig(Section):
         le=10_000_000,
         description="events kept while the broker is away; oldest dropped",
     )
-    path: Path | None = Field(
+    path: PathStr | None = Field(
         None, description="spool database; default: <state_dir>/spool.sqlite3"
     )
     fsync: bool = Field(
@@ -325,61 +328,23 @@ class Config(Section):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
 
-class ConfigError(Exception):
-    """A config file that cannot be used; the message names file, key path and value."""
-
-
-def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Config
-    for key in path:
-        field = model.model_fields.get(key) if isinstance(key, str) else None
-        if field is None or not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        ):
-            return model if field is None else None
-        model = field.annotation
-    return model if isinstance(model, type) else None
-
-
-def _explain(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        if err["type"] == "extra_forbidden":
-            parent = _model_at(loc[:-1])
-            known = list(parent.model_fields) if parent else []
-            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            did = f"; did you mean `{'.'.join([*map(str, loc[:-1]), hint[0]])}`?" if hint else ""
-            lines.append(f"  {key}: unknown key{did} (known: {', '.join(known)})")
-        else:
-            lines.append(f"  {key} = {err.get('input')!r}: {err['msg']}")
-    return "\n".join(lines)
-
-
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, source)) from None
+        raise ConfigError(explain(exc, source, Config)) from None
 
 
 def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None) -> Config:
     """Load a TOML file (or defaults when ``path`` is None), then apply dotted overrides."""
-    data: dict[str, Any] = {}
-    source = "<defaults>"
-    if path is not None:
-        source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data: dict[str, Any] = {} if path is None else read_toml(path)
+    source = "<defaults>" if path is None else str(path)
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")
         for p in parents:
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: {p} is not a table: cannot set {dotted}")
         node[leaf] = value
     return parse_config(data, source)

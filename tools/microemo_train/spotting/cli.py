@@ -76,9 +76,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from microemo.config import load_config
+    from microemo.daemon.cli import parse_overrides
 
     t0 = time.monotonic()
-    config = load_config(args.config, dict(kv.split("=", 1) for kv in args.set))
+    # values are TOML literals, as for `microemo run --set` (the config's types are strict)
+    config = load_config(args.config, parse_overrides(args.set))
     sources = sorted(args.clips.glob("*.flv")) or sorted(args.clips.glob("*.mp4"))
     if not sources:
         raise SystemExit(f"{args.clips}: no .flv or .mp4 clips; pass --clips")
