@@ -2,22 +2,26 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# `make test`, `check` and `model` need the training tool (TensorFlow) and the dev tools;
+# `make run`, `analyze` and `bench` run the device only, so a fresh checkout's `make run`
+# installs no TensorFlow. One venv: extras asked for later are added to it.
 EXTRAS ?= train,dev
+RUN_EXTRAS ?=
 SAMPLE ?= tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 ASSET  := models/face_landmarker.task
 
-.PHONY: setup run analyze test check format bench model clean
+.PHONY: setup venv run analyze test check format bench model clean
 
-setup: $(VENV)/.installed $(ASSET)
+run analyze bench: EXTRAS = $(RUN_EXTRAS)
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
-	touch $@
+setup: venv $(ASSET)
+
+# deploy/venv.sh: exactly one OpenCV (headless) in the venv; quick when nothing changed
+venv:
+	@PYTHON=$(PYTHON) deploy/venv.sh $(VENV) --extras '$(EXTRAS)'
 
 # Fetched once and verified by sha256 (models/assets.lock.json); never at run time.
-$(ASSET): models/assets.lock.json | $(VENV)/.installed
+$(ASSET): models/assets.lock.json | venv
 	$(BIN)/python -m microemo.assets fetch
 
 run: setup
