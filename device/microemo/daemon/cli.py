@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from microemo.config import Config, ConfigError, load_config
+from microemo.secrets import redact_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config, overrides = load_from_args(args)
     except ConfigError as exc:
-        print(f"microemo run: {exc}", file=sys.stderr)
+        print(redact_url(f"microemo run: {exc}"), file=sys.stderr)
         return 2
     from microemo.daemon.service import Daemon, DaemonError
 

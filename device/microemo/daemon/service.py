@@ -19,6 +19,7 @@ from microemo.config import Config, ConfigError, load_config
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
+from microemo.daemon.preflight import PreflightError, check_start
 from microemo.daemon.watchdog import Heartbeat, Watchdog
 from microemo.daemon.wiring import (
     DaemonError,
@@ -137,12 +138,11 @@ class Daemon:
 
     @staticmethod
     def _check_source(cfg: Config) -> None:
-        s = cfg.source
-        if s.type in FILE_TYPES and not (s.path and Path(s.path).exists()):
-            raise DaemonError(
-                f"source.path = {s.path!r}: no such file or folder (type "
-                f"{s.type}); set source.path or pass --source PATH"
-            )
+        """Refuse what can never work here (``config check`` runs the same, and more)."""
+        try:
+            logger.info("%s", check_start(cfg).describe())
+        except PreflightError as exc:
+            raise DaemonError(str(exc)) from None
 
     def _start_capture(self, cfg: Config) -> None:
         s = cfg.source

@@ -10,11 +10,11 @@ None only at the end of a finite stream (a file); a live camera that stops deliv
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from microemo.secrets import redact_url as redact_url  # URLs go to logs: masked
 from microemo.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -35,11 +35,6 @@ class Source(Protocol):
     def read(self) -> Frame | None: ...
 
     def close(self) -> None: ...
-
-
-def redact_url(url: str) -> str:
-    """``rtsp://user:pass@host/x`` -> ``rtsp://user:***@host/x``: URLs go to logs."""
-    return re.sub(r"(://[^/:@]+):[^@/]*@", r"\1:***@", url)
 
 
 class OpenCVSource:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from microemo.sources.base import Source, SourceError
+from microemo.sources.base import Source, SourceError, redact_url
 from microemo.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -192,16 +192,16 @@ class Capture:
         return frame
 
     def _lost(self, exc: BaseException) -> None:
-        self.last_error = str(exc)
+        self.last_error = why = redact_url(str(exc))  # a driver's message may quote the URL
         if self.state != "lost":
             self.losses += 1
             self._lost_at = self._clock()
             self.state = "lost"
             logger.error(
-                "camera lost: %s; retrying with back-off up to %.3g s", exc, self.retry_max_s
+                "camera lost: %s; retrying with back-off up to %.3g s", why, self.retry_max_s
             )
         else:
-            logger.debug("camera still lost: %s", exc)
+            logger.debug("camera still lost: %s", why)
 
     def _back(self) -> None:
         if self._lost_at is not None:
@@ -212,6 +212,7 @@ class Capture:
         self.state = "ok"
 
     def _fail(self, exc: SourceError) -> None:
+        exc = SourceError(redact_url(str(exc)))
         self.error = exc
         self.state = "failed"
         self.last_error = str(exc)

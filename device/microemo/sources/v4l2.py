@@ -11,7 +11,7 @@ from pathlib import Path
 from microemo.config import SourceConfig
 from microemo.sources.base import OpenCVSource, SourceError, open_capture
 
-HINT = "check `v4l2-ctl --list-devices` or set source.device"
+HINT = "check `v4l2-ctl --list-devices` (apt package v4l-utils) or set source.device"
 
 
 def _device(cfg: SourceConfig) -> int | str:
@@ -23,11 +23,17 @@ def _device(cfg: SourceConfig) -> int | str:
     return dev
 
 
+def device_path(cfg: SourceConfig) -> str:
+    """The device node ``cfg`` names (``/dev/video0`` for index 0)."""
+    dev = _device(cfg)
+    return f"/dev/video{dev}" if isinstance(dev, int) else dev
+
+
 def open_v4l2(cfg: SourceConfig) -> OpenCVSource:
     import cv2
 
     dev = _device(cfg)
-    where = f"/dev/video{dev}" if isinstance(dev, int) else dev
+    where = device_path(cfg)
     if not Path(where).exists():
         raise SourceError(f"no camera at {where}: {HINT}")
     return open_capture(

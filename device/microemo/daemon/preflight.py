@@ -1,0 +1,140 @@
+"""What ``microemo run`` checks before it opens the camera, runnable on its own.
+
+``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use
+(``microemo.platform``) and the source (``microemo.sources.check``). ``preflight(config)`` is
+``microemo config check``, the unit's ``ExecStartPre=``: the same, then, without side
+effects, what the start would trip over next: the state folder and the JSON-lines file can be
+created, the MQTT TLS files can be read, and the pipeline is built once (MediaPipe's
+landmarker and the TFLite model), so a missing native library such as libEGL shows here and
+not when the service starts. Each failure is ``PreflightError``: one line, what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from microemo.config import Config, MqttConfig
+from microemo.platform import OpenCV, PlatformError, inspect_opencv, native_library_hint
+from microemo.sources.base import SourceError
+from microemo.sources.check import check_source
+
+logger = logging.getLogger(__name__)
+
+
+class PreflightError(RuntimeError):
+    """The configuration cannot run on this machine; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Report:
+    opencv: OpenCV
+    model: str  # the model the daemon would start with
+    build_s: float  # seconds to build the pipeline (landmarker + model)
+
+
+def check_start(config: Config, *, devices: bool = False) -> OpenCV:
+    """The OpenCV in use and the source, as the daemon checks them before it opens anything
+    (a V4L2 camera not plugged in yet passes unless ``devices``)."""
+    try:
+        opencv = inspect_opencv()
+        check_source(config.source, opencv, devices=devices)
+    except (PlatformError, SourceError) as exc:
+        raise PreflightError(str(exc)) from None
+    return opencv
+
+
+def preflight(config: Config, *, build: bool = True) -> Report:
+    """Everything ``run`` checks before the camera; ``build=False`` leaves the pipeline out."""
+    opencv = check_start(config, devices=True)
+    _check_writable("device.state_dir", config.device.state_dir, folder=True)
+    if config.output.jsonl not in ("", "-"):
+        _check_writable("output.jsonl", Path(config.output.jsonl), folder=False)
+    if config.mqtt.enabled:
+        _check_mqtt(config.mqtt)
+    if not build:
+        return Report(opencv, "not loaded", 0.0)
+    t0 = time.monotonic()
+    model = _build_pipeline(config)
+    return Report(opencv, model, time.monotonic() - t0)
+
+
+def _check_writable(key: str, path: Path, *, folder: bool) -> None:
+    """``path`` can be written, or created in its nearest existing parent."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing == path and folder != path.is_dir():
+        kind = "a folder" if folder else "a file"
+        raise PreflightError(f"{key} = {str(path)!r} is not {kind}: set {key} to {kind}")
+    if existing != path and not existing.is_dir():
+        raise PreflightError(
+            f"{key} = {str(path)!r} cannot be created: {existing} is a file: set {key} to a "
+            "writable place"
+        )
+    if not os.access(existing, os.W_OK):
+        what = "cannot be written" if existing == path else f"cannot be created in {existing}"
+        raise PreflightError(
+            f"{key} = {str(path)!r} {what} (permission denied): set {key} to a writable "
+            "place, or run as its owner"
+        )
+
+
+def _check_mqtt(m: MqttConfig) -> None:
+    try:
+        import paho.mqtt  # noqa: F401  (the sink's one dependency)
+    except ImportError:
+        raise PreflightError(
+            "mqtt.enabled = true but paho-mqtt is not installed: reinstall microemo "
+            "(deploy/install.sh) or set mqtt.enabled = false"
+        ) from None
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = getattr(m, key)
+        if path is not None and not os.access(path, os.R_OK):
+            why = "no such file" if not Path(path).exists() else "permission denied"
+            raise PreflightError(f"mqtt.{key} = {str(path)!r}: {why}: fix the path or its mode")
+
+
+def _build_pipeline(config: Config) -> str:
+    """Build and close the pipeline the daemon would run; say which model it holds."""
+    from microemo.assets import AssetError
+    from microemo.daemon.wiring import initial_bundle
+    from microemo.pipeline import Pipeline
+
+    bundle = initial_bundle(config)
+    try:
+        with _native_stderr_kept_back():
+            Pipeline(config, bundle=bundle).close()
+    except AssetError as exc:
+        raise PreflightError(str(exc)) from None
+    except (ImportError, OSError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = native_library_hint(exc) or "run `microemo -v config check` to see its log"
+        raise PreflightError(f"the face landmarker does not start ({first}): {hint}") from None
+    if bundle is None:
+        return "none verifies: FACS rules only"
+    return f"{bundle.describe.get('name')} {bundle.describe.get('version')}"
+
+
+@contextlib.contextmanager
+def _native_stderr_kept_back() -> Iterator[None]:
+    """MediaPipe and TFLite print their start-up chatter straight to file descriptor 2; keep
+    it out of a check whose answer is one line (``microemo -v config check`` shows it)."""
+    if logging.getLogger("microemo").isEnabledFor(logging.INFO):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
