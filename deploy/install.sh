@@ -5,14 +5,19 @@
 #
 # Run from a checkout of the repository. Idempotent: run it again to upgrade; an existing
 # /etc/microemo/microemo.toml is kept. What it does:
-#   1. apt packages: python3-venv, picamera2 (on a Pi), v4l-utils, mosquitto (local broker)
+#   1. apt packages: python3-venv, libegl1 and libgles2 (MediaPipe's native library loads
+#      them even on the CPU), picamera2 (on a Pi), JetPack's OpenCV (on a Jetson), v4l-utils,
+#      mosquitto (local broker); nothing graphical beyond those two libraries
 #   2. a system user `microemo` in the `video` group
-#   3. the code in /opt/microemo/src and a venv in /opt/microemo/venv (with system site
-#      packages, so the apt picamera2 / JetPack OpenCV are visible)
+#   3. the code in /opt/microemo/src and a venv in /opt/microemo/venv (deploy/venv.sh: with
+#      system site packages, so the apt picamera2 / JetPack OpenCV are visible, and exactly
+#      one OpenCV: pip's headless build, or on a Jetson JetPack's, which has GStreamer)
 #   4. the face landmarker model, fetched once and checked against its pinned sha256, into
 #      /var/lib/microemo/assets (the daemon never downloads anything at run time)
-#   5. /etc/microemo/microemo.toml from firmware_config/<profile>.toml, checked
-#   6. the systemd unit, enabled and started
+#   5. /etc/microemo/microemo.toml from firmware_config/<profile>.toml, checked on this
+#      machine (`microemo config check`: the source, the OpenCV, the landmarker built once)
+#   6. the systemd unit, enabled and started when the check passed (where systemd runs: in a
+#      chroot or container the unit is installed, not started)
 set -euo pipefail
 
 PROFILE=""
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --no-mosquitto) MOSQUITTO=0; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -57,10 +62,20 @@ echo "==> microemo for profile $PROFILE"
 echo "==> apt packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# python3-systemd: READY/WATCHDOG through systemd-python (the venv sees system packages)
-PKGS=(python3 python3-venv python3-pip python3-systemd v4l-utils rsync ca-certificates)
+# python3-systemd: READY/WATCHDOG through systemd-python (the venv sees system packages);
+# libegl1 libgles2: MediaPipe's native library links them (no display is used)
+PKGS=(python3 python3-venv python3-pip python3-systemd libegl1 libgles2 v4l-utils rsync
+      ca-certificates)
+CONSTRAINTS=()
+has_package() { apt-cache show "$1" >/dev/null 2>&1; }
 case "$PROFILE" in
-    pi4|pi5) PKGS+=(python3-picamera2 rpicam-apps) ;;
+    pi4|pi5)
+        PKGS+=(python3-picamera2)
+        has_package rpicam-apps-lite && PKGS+=(rpicam-apps-lite)  # rpicam-hello, no GUI
+        CONSTRAINTS=(--constraint "$SRC_DIR/deploy/system-numpy.txt") ;;
+    jetson-orin-nano)
+        if has_package nvidia-opencv; then PKGS+=(nvidia-opencv); else PKGS+=(python3-opencv); fi
+        CONSTRAINTS=(--constraint "$SRC_DIR/deploy/system-numpy.txt") ;;
 esac
 [ "$MOSQUITTO" = 1 ] && PKGS+=(mosquitto mosquitto-clients)
 apt-get install -y -q --no-install-recommends "${PKGS[@]}"
@@ -76,10 +91,8 @@ echo "==> code and venv in $PREFIX"
 install -d -m 0755 "$PREFIX"
 rsync -a --delete --exclude .venv --exclude .git --exclude '*.task' --exclude out \
     --exclude .keys "$SRC_DIR/" "$PREFIX/src/"
-[ -d "$PREFIX/venv" ] || python3 -m venv --system-site-packages "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
 # editable, so models/assets.lock.json and the default model bundle stay next to the code
-"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$PREFIX/src"
+"$PREFIX/src/deploy/venv.sh" "$PREFIX/venv" --system-site-packages "${CONSTRAINTS[@]}"
 
 echo "==> model asset"
 install -d -o microemo -g microemo -m 0750 "$STATE" "$STATE/assets"
@@ -98,7 +111,20 @@ fi
 if [ ! -f "$ETC/mqtt_password" ]; then
     install -m 0600 /dev/null "$ETC/mqtt_password"  # empty: no password; fill it in for auth
 fi
-"$PREFIX/venv/bin/microemo" config check "$ETC/microemo.toml"
+CHECKED=1
+if ! "$PREFIX/venv/bin/microemo" config check "$ETC/microemo.toml"; then
+    CHECKED=0
+    echo "    the configuration cannot run here yet (above): edit $ETC/microemo.toml, then" \
+         "\`$PREFIX/venv/bin/microemo config check $ETC/microemo.toml\`; the service is" \
+         "installed but not started" >&2
+fi
+
+# systemd as init: not in a chroot or most containers, where the unit is only installed
+if [ ! -d /run/systemd/system ]; then
+    install -m 0644 "$SRC_DIR/deploy/microemo.service" /etc/systemd/system/microemo.service
+    echo "==> done, no systemd running here: the unit is in /etc/systemd/system, not started"
+    exit 0
+fi
 
 if [ "$MOSQUITTO" = 1 ]; then
     echo "==> local Mosquitto"
@@ -115,6 +141,10 @@ echo "==> systemd unit"
 install -m 0644 "$SRC_DIR/deploy/microemo.service" /etc/systemd/system/microemo.service
 systemctl daemon-reload
 systemctl enable microemo
+if [ "$CHECKED" = 0 ]; then
+    echo "==> done, not started: fix the configuration, then sudo systemctl start microemo"
+    exit 1
+fi
 systemctl restart microemo
 sleep 3
 systemctl --no-pager --lines=5 status microemo || true

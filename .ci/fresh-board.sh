@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# A fresh board installs and runs: build a minimal Debian root (debootstrap --variant=minbase,
+# then python3 python3-venv python3-pip git make: what Raspberry Pi OS Lite gives), install
+# microemo into it with deploy/install.sh as on a device (systemd aside: nothing runs as init
+# in a chroot), then, as the service's user, `microemo config check`, a short `microemo run`
+# on a bundled clip (events printed) and `microemo analyze` (CSV written). A system library
+# the installer forgets, or a second OpenCV, fails here.
+#
+#   sudo .ci/fresh-board.sh [--no-cache] [--keep]
+#
+# Needs root, debootstrap and unshare, and the registries the host's apt and pip use: the root
+# gets the host's apt sources, pip configuration (the local wheel folders and indexes it
+# names are bind-mounted read-only) and CA certificates. Downloaded .deb files are kept in
+# /var/cache/microemo-fresh-board and pip uses the host's pip cache (--no-cache: neither,
+# to measure a cold install). The root is made under /var/tmp in a private mount namespace
+# (its mounts vanish with it, however it ends) and removed at the end (--keep keeps it).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SUITE="${SUITE:-bookworm}"
+CACHE=/var/cache/microemo-fresh-board
+CLIP=tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
+USE_CACHE=1
+KEEP=0
+
+log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*"; }
+die() { echo "fresh-board: $*" >&2; exit 1; }
+
+# -- outside: a private mount namespace around the work, then clean-up ------------------------
+outer() {
+    [ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
+    command -v debootstrap >/dev/null || die "needs debootstrap: apt-get install debootstrap"
+    command -v unshare >/dev/null || die "needs unshare (util-linux)"
+    local root status=0
+    root="$(mktemp -d /var/tmp/microemo-fresh-board.XXXXXX)"
+    chmod 755 "$root"  # it becomes "/": every user must be able to walk it
+    unshare --mount --propagation private bash "$0" --inner "$root" "$@" || status=$?
+    if findmnt -rn -o TARGET | grep -qF "$root"; then
+        echo "fresh-board: something is still mounted under $root: left in place" >&2
+    elif [ "$KEEP" = 1 ]; then
+        echo "fresh-board: the root is kept in $root"
+    else
+        rm -rf --one-file-system "$root"
+    fi
+    exit "$status"
+}
+
+# -- the host's apt mirror for $SUITE and the local folders its pip configuration names -------
+host_mirror() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] && awk -v s="$SUITE" '$1 == "deb" && $3 == s { print $2; exit }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do  # deb822: one stanza per paragraph
+        [ -f "$f" ] && awk -v s="$SUITE" 'BEGIN { RS = "" } {
+            n = split($0, line, "\n"); uri = ""; ok = 0
+            for (i = 1; i <= n; i++) {
+                if (line[i] ~ /^URIs:/) { split(line[i], w, /[ \t]+/); uri = w[2] }
+                if (line[i] ~ /^Suites:/) {
+                    m = split(line[i], w, /[ \t]+/)
+                    for (j = 2; j <= m; j++) if (w[j] == s) ok = 1
+                }
+            }
+            if (ok && uri != "") { print uri; exit }
+        }' "$f"
+    done
+}
+
+PIP_FILES=(/etc/pip.conf /etc/xdg/pip "$HOME/.config/pip/pip.conf" "$HOME/.pip/pip.conf")
+
+pip_local_dirs() {
+    # absolute paths in the pip configuration files and PIP_* variables; an index folder
+    # ".../simple" links to "../../files", so its parent goes in whole
+    { cat "${PIP_FILES[@]}" 2>/dev/null || true; env | grep '^PIP_' || true; } \
+        | grep -oE '(file://)?/[^ ="'"'"']+' | sed 's|^file://||' | sort -u \
+        | while read -r p; do
+            case "$p" in /etc/*|/usr/*|/tmp/*) continue ;; esac
+            [ -d "$p" ] || continue
+            case "$p" in */simple|*/simple/) dirname "$p" ;; *) echo "$p" ;; esac
+        done | sort -u
+}
+
+# -- inside the namespace ------------------------------------------------------------------------
+R=""
+in_root() {
+    # a clean environment: the host's pip settings, proxies and CA bundle variables only
+    local -a keep=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1)
+    while IFS= read -r v; do keep+=("$v"); done < <(env | grep -E \
+        '^(PIP_[A-Z_]+|[a-z]+_proxy|[A-Z]+_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)=' || true)
+    chroot "$R" /usr/bin/env -i "${keep[@]}" "$@"
+}
+
+bootstrap() {
+    local mirror
+    mirror="$(host_mirror | head -n1)"
+    [ -n "$mirror" ] || die "no apt source for $SUITE in /etc/apt: cannot tell which mirror to use"
+    log "debootstrap --variant=minbase $SUITE from $mirror"
+    local debs="$CACHE/debootstrap"
+    [ "$USE_CACHE" = 1 ] || debs="$(mktemp -d)"
+    mkdir -p "$debs"
+    local out
+    out="$(mktemp)"
+    debootstrap --variant=minbase --cache-dir="$debs" "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
+        || { tail -20 "$out"; die "debootstrap failed"; }
+    rm -f "$out"
+    BOOT_MB="$(du -sxm "$R" | cut -f1)"
+}
+
+mounts() {
+    mount -t proc proc "$R/proc"
+    mount -t sysfs -o ro sysfs "$R/sys"
+    mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
+    mkdir -p "$R/dev/pts" && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
+    mkdir -p "$R/var/cache/apt/archives/partial"
+    if [ "$USE_CACHE" = 1 ]; then
+        mkdir -p "$CACHE/apt/partial" && bind "$CACHE/apt" /var/cache/apt/archives
+        # apt downloads as its own user: the root's _apt
+        chown "$(chroot "$R" id -u _apt)" "$R/var/cache/apt/archives/partial"
+        local pipcache="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
+        mkdir -p "$pipcache" && bind "$pipcache" /root/.cache/pip
+    fi
+    local d
+    while read -r d; do
+        [ -n "$d" ] && bind "$d" "$d" ro
+    done < <(pip_local_dirs)
+}
+
+BINDS=()
+bind() {  # bind HOST_DIR ROOT_DIR [ro]
+    mkdir -p "$R$2"
+    mount --bind "$1" "$R$2"
+    [ "${3:-}" = ro ] && mount -o remount,bind,ro "$R$2"
+    BINDS+=("$R$2")
+}
+
+host_settings() {
+    # apt: the host's sources (and any Acquire:: settings: proxies, snapshot validity)
+    rm -f "$R/etc/apt/sources.list"
+    cp -a /etc/apt/sources.list "$R/etc/apt/" 2>/dev/null || true
+    cp -a /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+        "$R/etc/apt/sources.list.d/" 2>/dev/null || true
+    grep -l '^Acquire::' /etc/apt/apt.conf.d/* 2>/dev/null | xargs -r cp -t "$R/etc/apt/apt.conf.d/"
+    cp /etc/resolv.conf "$R/etc/resolv.conf"
+    # no services start in a chroot
+    printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d" && chmod 755 "$R/usr/sbin/policy-rc.d"
+    # pip: the same configuration files (root's HOME is /root in the chroot too)
+    local f
+    for f in "${PIP_FILES[@]}"; do
+        [ -e "$f" ] || continue
+        local dest="$R${f/#$HOME//root}"
+        mkdir -p "$(dirname "$dest")" && cp -a "$f" "$dest"
+    done
+    # CA certificates the host added (a proxy's, a registry mirror's): update-ca-certificates
+    # adds them to the bundle once the ca-certificates package is in
+    mkdir -p "$R/usr/local/share/ca-certificates"
+    cp -a /usr/local/share/ca-certificates/. "$R/usr/local/share/ca-certificates/" 2>/dev/null || true
+}
+
+apt_sizes() {  # "Need to get" and "After this operation" from an apt-get install log
+    grep -E '^(Need to get|After this operation)' "$1" | tr '\n' ' ' || true
+}
+
+base_system() {
+    log "the Pi OS Lite set: python3 python3-venv python3-pip git make"
+    in_root apt-get update -q >/dev/null
+    in_root apt-get install -y --no-install-recommends python3 python3-venv python3-pip git make \
+        ca-certificates >"$R/root/base-apt.log"
+    in_root update-ca-certificates >/dev/null
+    BASE_APT="$(apt_sizes "$R/root/base-apt.log")"
+}
+
+install_microemo() {
+    log "deploy/install.sh --profile desktop (from a copy of this checkout)"
+    mkdir -p "$R/root/microemo"
+    (cd "$REPO" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) \
+        | tar -xf - -C "$R/root/microemo"
+    in_root bash /root/microemo/deploy/install.sh --profile desktop >"$R/root/install.log" 2>&1 \
+        || { tail -30 "$R/root/install.log"; die "install.sh failed"; }
+    INSTALL_APT="$(apt_sizes "$R/root/install.log")"
+    VENV_MB="$(du -sm "$R/opt/microemo/venv" | cut -f1)"
+}
+
+# as the unit runs it: user microemo, whose home (systemd sets HOME) is its state folder
+as_service() { in_root runuser -u microemo -- env HOME=/var/lib/microemo "$@"; }
+
+expect() {  # expect WHAT PATTERN FILE: the file holds the pattern, or the run fails here
+    grep -qE -- "$2" "$3" || { echo "--- $3:"; cat "$3"; die "$1: no '$2'"; }
+}
+
+prove_one_opencv() {
+    log "one OpenCV, headless, and pip agrees (also after a later pip install -e)"
+    local py=/opt/microemo/venv/bin/python out="$R/root/opencv.txt"
+    in_root "$py" -m microemo.platform >"$out"
+    expect "the OpenCV in use" "from opencv-python-headless .*: headless" "$out"
+    in_root "$py" -m pip check >"$out" || { cat "$out"; die "pip check failed"; }
+    in_root "$py" -m pip install -q -e /opt/microemo/src >/dev/null 2>&1
+    in_root "$py" -m pip list --format=freeze 2>/dev/null | grep -i '^opencv' >"$out"
+    [ "$(wc -l <"$out")" = 2 ] && grep -q '^opencv-contrib-python==0+microemo' "$out" \
+        || { cat "$out"; die "a later pip install brought another OpenCV"; }
+    in_root "$py" -m microemo.platform >/dev/null
+}
+
+prove_check() {
+    local me=/opt/microemo/venv/bin/microemo cfg=/etc/microemo/microemo.toml out="$R/root/check.txt"
+    log "config check: the desktop profile's /dev/video0 is not here"
+    if as_service "$me" config check "$cfg" >"$out" 2>&1; then cat "$out"; die "check passed"; fi
+    expect "config check" "^$cfg: no V4L2 device /dev/video0" "$out"
+    log "config check on a clip (the landmarker is built)"
+    local t0
+    t0="$(date +%s%N)"
+    as_service "$me" config check "$cfg" --source "/opt/microemo/src/$CLIP" >"$out" 2>&1 \
+        || { cat "$out"; die "config check failed"; }
+    CHECK_S="$(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    expect "config check" "^$cfg: OK" "$out"
+    log "config check without libEGL says what to install"
+    local egl
+    egl="$(in_root ldconfig -p | awk '/libEGL\.so\.1 /{print $NF; exit}')"
+    [ -n "$egl" ] || die "no libEGL.so.1 after install.sh"
+    in_root mv "$egl" "$egl.hidden"  # inside: the root's /lib links are its own
+    as_service "$me" config check "$cfg" --source "/opt/microemo/src/$CLIP" >"$out" 2>&1 || true
+    in_root mv "$egl.hidden" "$egl"
+    expect "config check without libEGL" "libEGL.so.1 is missing: .sudo apt install libegl1" "$out"
+}
+
+prove_run_and_analyze() {
+    local me=/opt/microemo/venv/bin/microemo clip="/opt/microemo/src/$CLIP"
+    log "microemo run on $(basename "$CLIP")"
+    as_service "$me" run --config /etc/microemo/microemo.toml --source "$clip" \
+        --set source.realtime=false >"$R/root/events.jsonl" 2>"$R/root/run.log" \
+        || { cat "$R/root/run.log"; die "microemo run failed"; }
+    EVENTS="$(grep -c '"phase"' "$R/root/events.jsonl" || true)"
+    [ "$EVENTS" -ge 1 ] || { cat "$R/root/run.log"; die "microemo run printed no event"; }
+    log "microemo analyze"
+    as_service "$me" analyze "$clip" --out /tmp/analyze >"$R/root/analyze.log" 2>&1 \
+        || { cat "$R/root/analyze.log"; die "microemo analyze failed"; }
+    local csv
+    csv="$R/tmp/analyze/$(basename "$CLIP" .flv).csv"
+    [ -f "$csv" ] && head -1 "$csv" | grep -q 'AU12_r' || die "analyze wrote no CSV"
+    ROWS=$(($(wc -l <"$csv") - 1))
+    [ "$ROWS" -ge 1 ] || die "analyze's CSV has no rows"
+}
+
+inner() {
+    R="$1"
+    mkdir -p "$CACHE"
+    bootstrap
+    mounts
+    host_settings
+    base_system
+    install_microemo
+    prove_one_opencv
+    prove_check
+    prove_run_and_analyze
+    log "fresh board OK: $EVENTS events, $ROWS CSV rows"
+    local i
+    for ((i = ${#BINDS[@]} - 1; i >= 0; i--)); do umount "${BINDS[i]}"; done
+    echo "    debootstrap minbase: ${BOOT_MB} MB"
+    echo "    the Pi OS Lite set: $BASE_APT"
+    echo "    install.sh's apt step: $INSTALL_APT"
+    echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
+    echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
+        "($([ "$USE_CACHE" = 1 ] && echo "with" || echo "without") caches)"
+}
+
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --inner) INNER_ROOT="$2"; shift 2 ;;
+        --no-cache) USE_CACHE=0; args+=("$1"); shift ;;
+        --keep) KEEP=1; args+=("$1"); shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+if [ -n "${INNER_ROOT:-}" ]; then
+    inner "$INNER_ROOT"
+else
+    outer "${args[@]}"
+fi
