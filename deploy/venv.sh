@@ -47,7 +47,7 @@ digest="$(cat "${inputs[@]}" | sha256sum | cut -c1-16) ${VENV_ARGS[*]:-isolated}
 
 up_to_date() {
     [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] || return 1
-    [ "$(sed -n 1p "$STAMP")" = "$digest" ] || return 1
+    [ "$(sed -n 1p "$STAMP")" = "$digest" ] && [ -z "$(foreign_opencv)" ] || return 1
     local have extra
     have=",$(sed -n 2p "$STAMP"),"
     for extra in ${EXTRAS//,/ }; do
@@ -55,11 +55,14 @@ up_to_date() {
     done
 }
 
-# OpenCV distributions in the venv itself other than the headless build and the stub
+# OpenCV distributions in the venv itself other than the headless build and the stub (their
+# metadata folders: cheap enough to look at on every `make`)
 foreign_opencv() {
-    "$VENV/bin/python" -m pip list --local --format=freeze 2>/dev/null \
-        | grep -iE '^opencv-(contrib-)?python(-headless)?==' \
-        | grep -viE '^opencv-python-headless==|^opencv-contrib-python==0\+microemo' || true
+    local site
+    for site in "$VENV"/lib/python3*/site-packages; do
+        [ -d "$site" ] && ls "$site"
+    done | grep -iE '^opencv_(contrib_)?python(_headless)?-.*\.dist-info$' \
+        | grep -viE '^opencv_python_headless-|^opencv_contrib_python-0\+microemo' || true
 }
 
 if up_to_date; then
