@@ -87,20 +87,25 @@ def test_a_password_in_the_url_is_never_printed(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("picamera2") is not None, reason="has picamera2")
-def test_a_pi_profile_is_refused_where_picamera2_does_not_import():
+def test_a_pi_profile_is_refused_where_picamera2_does_not_import(tmp_path):
     profile = PROFILES / "pi5.toml"
     line = refused(microemo("config", "check", str(profile)), profile)
     assert "picamera2 does not import (No module named 'picamera2')" in line
     assert "sudo apt install python3-picamera2" in line and "--system-site-packages" in line
+    # `run` refuses it too, instead of retrying a camera that can never open
+    run = microemo("run", "--config", str(profile), "--set", f"device.state_dir={tmp_path}/s")
+    assert run.returncode == 2 and "picamera2 does not import" in run.stderr
 
 
-def test_a_jetson_profile_is_refused_where_opencv_has_no_gstreamer():
+def test_a_jetson_profile_is_refused_where_opencv_has_no_gstreamer(tmp_path):
     import cv2
 
     profile = PROFILES / "jetson-orin-nano.toml"
     line = refused(microemo("config", "check", str(profile)), profile)
     assert "has no GStreamer" in line and str(Path(cv2.__file__).parent) in line
     assert "opencv-python-headless" in line and "nvidia-opencv" in line
+    run = microemo("run", "--config", str(profile), "--set", f"device.state_dir={tmp_path}/s")
+    assert run.returncode == 2 and "has no GStreamer" in run.stderr
 
 
 @pytest.mark.skipif(Path("/dev/video0").exists(), reason="this machine has a camera")
