@@ -85,11 +85,17 @@ def build_flags(info: str) -> dict[str, str]:
 
 
 def cv2_owners(site_dir: Path) -> list[str]:
-    """Distributions installed in ``site_dir`` whose recorded files include ``cv2/``."""
+    """Distributions installed in ``site_dir`` whose recorded files include ``cv2/``. Only
+    OpenCV's (by name, or by a ``cv2`` top-level package) have their file lists read: a venv
+    with TensorFlow has hundreds of long ones."""
     owners = []
     for dist in md.distributions(path=[str(site_dir)]):
+        name = dist.metadata["Name"] or ""
+        top = (dist.read_text("top_level.txt") or "").split()
+        if "opencv" not in name.lower() and "cv2" not in top:
+            continue
         if any(f.parts and f.parts[0] == "cv2" for f in dist.files or ()):
-            owners.append(f"{dist.metadata['Name']} {dist.version}")
+            owners.append(f"{name} {dist.version}")
     return sorted(owners)
 
 
