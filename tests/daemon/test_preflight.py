@@ -76,6 +76,7 @@ def test_a_password_in_the_url_is_never_printed(tmp_path):
         microemo("config", "show", str(cfg), *rtsp),
         microemo("config", "show", "--json", str(cfg), *rtsp),
         microemo("config", "check", str(cfg), "--set", "source=" + repr(url)),
+        microemo("run", "--config", str(cfg), "--set", url),  # a --set without KEY=
     ]
     assert outputs[1].returncode == 2 and "admin:***@" in outputs[1].stderr
     assert 'path = "rtsp://admin:***@cam.local:554/stream1"' in outputs[2].stdout

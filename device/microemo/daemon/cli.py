@@ -89,7 +89,9 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set daemon.budget_ms=50")
+            raise ConfigError(
+                redact_url(f"--set {item!r}: expected KEY=VALUE, e.g. --set daemon.budget_ms=50")
+            )
         out[key.strip()] = parse_value(value.strip())
     return out
 
