@@ -96,13 +96,14 @@ bootstrap() {
     mirror="$(host_mirror | head -n1)"
     [ -n "$mirror" ] || die "no apt source for $SUITE in /etc/apt: cannot tell which mirror to use"
     log "debootstrap --variant=minbase $SUITE from $mirror"
-    local debs="$CACHE/debootstrap"
-    [ "$USE_CACHE" = 1 ] || debs="$(mktemp -d)"
-    mkdir -p "$debs"
+    local -a cached=()
+    if [ "$USE_CACHE" = 1 ]; then
+        mkdir -p "$CACHE/debootstrap" && cached=(--cache-dir="$CACHE/debootstrap")
+    fi
     local out
     out="$(mktemp)"
-    debootstrap --variant=minbase --cache-dir="$debs" "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
-        || { tail -20 "$out"; die "debootstrap failed"; }
+    debootstrap --variant=minbase "${cached[@]}" "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
+        || { tail -20 "$out"; rm -f "$out"; die "debootstrap failed"; }
     rm -f "$out"
     BOOT_MB="$(du -sxm "$R" | cut -f1)"
 }
