@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -51,20 +52,71 @@ def test_single_image_is_one_frame(tmp_path):
     assert len(frames) == 1 and frames[0].t_ms == 0.0
 
 
-@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"not a video at all", "not a")])
-def test_unreadable_inputs_name_the_file(tmp_path, content, reason):
-    p = tmp_path / "broken.mp4"
-    p.write_bytes(content)
+def _make(tmp_path: Path, case: str) -> Path:
+    """A bad input of each kind a user meets."""
+    p = tmp_path / case
+    if case == "empty.mp4":
+        p.write_bytes(b"")
+    elif case == "garbage.mp4":
+        p.write_bytes(b"not a video at all" * 100)
+    elif case == "notes.csv":
+        p.write_text("frame,AU12_r\n1,0.5\n")
+    elif case == "corrupt.png":
+        p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+    elif case == "empty_folder":
+        p.mkdir()
+    elif case == "folder_of_videos":
+        p.mkdir()
+        (p / "a.flv").write_bytes(clip_path("HAP").read_bytes())
+    elif case == "folder_of_folders":
+        (p / "EP02_01f").mkdir(parents=True)
+    return p
+
+
+@pytest.mark.parametrize(
+    "case,fault,todo",
+    [
+        ("missing.mp4", "no such file or folder", "check the path"),
+        ("empty.mp4", "empty file", "copy it again"),
+        ("garbage.mp4", "not a readable video", "ffprobe"),
+        ("notes.csv", "not a video, a folder of frames or an image", ".mp4"),
+        ("corrupt.png", "not a readable image", "convert it"),
+        ("empty_folder", "folder holds no images", "--fps"),
+        ("folder_of_videos", "it holds 1 videos", "give them instead"),
+        ("folder_of_folders", "it holds 1 folders", "/*/)"),
+    ],
+)
+def test_unreadable_inputs_name_the_file_the_fault_and_what_to_do(tmp_path, case, fault, todo):
+    p = _make(tmp_path, case)
     with pytest.raises(SourceError) as err:
         open_file_source(p)
-    assert str(p) in str(err.value) and reason in str(err.value)
+    message = str(err.value)
+    assert message.startswith(str(p)) and fault in message and todo in message
+    assert "\n" not in message
+    if case == "garbage.mp4":  # which containers and codecs, and the command to look
+        assert f"`ffprobe {p}`" in message and "H.264" in message and "mkv" in message
+    if case == "empty_folder":
+        assert ".jpg" in message and ".png" in message
 
 
-def test_missing_path_and_empty_folder(tmp_path):
-    with pytest.raises(SourceError, match="no such file"):
-        open_file_source(tmp_path / "nope.mp4")
-    with pytest.raises(SourceError, match="no images"):
-        open_file_source(tmp_path)
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_says_to_fix_its_permissions(tmp_path):
+    p = tmp_path / "clip.flv"
+    p.write_bytes(clip_path("HAP").read_bytes())
+    p.chmod(0)
+    with pytest.raises(SourceError, match="permission denied: make it readable"):
+        open_file_source(p)
+
+
+def test_a_frame_folder_names_its_unreadable_images(tmp_path):
+    folder = _frame_folder(tmp_path, n=4)
+    (folder / "img48.jpg").write_bytes(b"not a jpeg")
+    src = open_file_source(folder)
+    assert len(list(src)) == 3
+    assert src.problem() == (
+        f"{folder}: 1 of its 4 images could not be read and were skipped (first: img48.jpg): "
+        f"check them with `file {folder / 'img48.jpg'}`, copy them again"
+    )
 
 
 def test_truncated_video_is_detected(tmp_path):
@@ -73,3 +125,6 @@ def test_truncated_video_is_detected(tmp_path):
     src = open_file_source(p)
     n = sum(1 for _ in src)
     assert n < 56 and src.truncated
+    problem = src.problem()
+    assert problem is not None and problem.startswith(f"{p}: truncated: decoded {n} of the 56")
+    assert "copy or export the file again" in problem
