@@ -1,6 +1,15 @@
-"""The at-a-glance picture of one analysed input: AU heat map, the strongest AUs as lines,
-and an emotion strip with the spotted episodes. Only ``analyze`` draws; the daemon never
-imports matplotlib."""
+"""The at-a-glance picture of one analysed input, legible at any length.
+
+Left, on one time axis: the AU heat map, the strongest AUs as lines, the spotted episodes as
+marks (micro above, macro below, coloured by emotion) with only the main ones labelled
+(``timeline.pick_labels``), and the emotion shares per column. A short input gets a column
+per frame, as before; a long one round columns of seconds, said in the title. Right, the
+whole input summed up: each AU's mean and 90th percentile beside its heat map row, and each
+emotion's share of the frames with a face, with its episode count.
+
+Only ``analyze`` draws; the daemon never imports matplotlib. The PNG carries a text chunk
+(``sources.files.OWN_PICTURE_TAG``) so a frame folder never reads it as a frame.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
+from microemo.analyze.timeline import (
+    Binned,
+    Episode,
+    au_levels,
+    bin_series,
+    emotion_shares,
+    episodes_of,
+    pick_labels,
+)
 from microemo.emotion.rules import CORE_EMOTIONS
+from microemo.sources.files import OWN_PICTURE_TAG
 from microemo.types import AU_NAMES
 
 COLORS = {
@@ -21,90 +40,213 @@ COLORS = {
     "disgust": "#27ae60",
     "contempt": "#7f8c8d",
     "repression": "#34495e",
-    "neutral": "#ecf0f1",
+    "neutral": "#dfe6e9",
     "": "#ffffff",
 }
+LABEL_GID = "episode-label"  # tests find the labels by it
+TOP_AUS = 5
+CLOCK_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
 
 
-def plot_analysis(
-    path: Path,
-    title: str,
+def _clock(seconds: float, _pos: Any = None) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}" if m < 60 else f"{m // 60}:{m % 60:02d}:{s:02d}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else _clock(seconds)
+
+
+def draw_analysis(
+    name: str,
     times_s: np.ndarray,
     intensity: np.ndarray,
     emotions: list[str],
     events: list[dict[str, Any]],
-) -> None:
-    """``intensity`` is (frames, 19) for the main face, NaN where it was not seen."""
+    source: str = "",
+) -> Any:
+    """The figure (not saved). ``intensity`` is (frames, 19) for the main face, NaN where it
+    was not seen; ``emotions`` its core emotion per frame ("" without a face)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(
-        3, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 0.6]}
+    binned = bin_series(times_s, intensity, emotions)
+    episodes = episodes_of(events)
+    span = (float(binned.edges[0]), float(binned.edges[-1]))
+    fig = plt.figure(figsize=(14, 8.5))
+    grid = fig.add_gridspec(
+        4, 4, width_ratios=[6, 0.12, 0.3, 1.7], height_ratios=[3, 2, 0.6, 0.8], wspace=0.05
     )
-    t0 = float(times_s[0]) if len(times_s) else 0.0
-    t1 = float(times_s[-1]) if len(times_s) else 1.0
-    extent = (t0, max(t1, t0 + 1e-3), len(AU_NAMES) - 0.5, -0.5)
-    im = axes[0].imshow(
-        np.nan_to_num(intensity.T),
-        aspect="auto",
-        cmap="magma",
-        vmin=0,
-        vmax=5,
-        extent=extent,
-        interpolation="nearest",
+    heat = fig.add_subplot(grid[0, 0])
+    lines = fig.add_subplot(grid[1, 0], sharex=heat)
+    marks = fig.add_subplot(grid[2, 0], sharex=heat)
+    strip = fig.add_subplot(grid[3, 0], sharex=heat)
+    _heat_map(fig, heat, fig.add_subplot(grid[0, 1]), binned)
+    _au_levels(fig.add_subplot(grid[0, 3], sharey=heat), intensity)
+    _top_aus(lines, binned, intensity)
+    _episode_marks(marks, lines, episodes, span)
+    _strip(strip, binned)
+    right = grid[1:, 3].subgridspec(2, 1, height_ratios=[0.12, 1])
+    _shares(fig.add_subplot(right[1]), emotions, episodes)
+    strip.set_xlim(*span)
+    if span[1] - span[0] >= 120:
+        step = next(s for s in CLOCK_STEPS if (span[1] - span[0]) / s <= 10)
+        strip.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(step))
+        strip.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_clock))
+        strip.set_xlabel("time (min:s)")
+    else:
+        strip.set_xlabel("time (s)")
+    for ax in (heat, lines, marks):
+        ax.tick_params(labelbottom=False)
+    micro = sum(1 for e in episodes if e.kind == "micro")
+    column = "a frame" if binned.width_s == 0 else f"the mean over {binned.width_s:g} s"
+    fig.suptitle(
+        f"{name}: {_duration(span[1] - span[0])}, {len(times_s)} frames, "
+        f"{len(episodes)} episodes ({micro} micro)\n"
+        f"each column is {column}" + (f"; from {source}" if source else ""),
+        fontsize=10,
     )
-    axes[0].set_yticks(range(len(AU_NAMES)), AU_NAMES, fontsize=7)
-    axes[0].set_title(title)
-    fig.colorbar(im, ax=axes[0], pad=0.01, label="intensity (0-5)")
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.91, bottom=0.07, hspace=0.12)
+    return fig
 
-    means = np.nanmean(intensity, axis=0) if np.isfinite(intensity).any() else np.zeros(19)
-    for k in np.argsort(means)[::-1][:5]:
-        axes[1].plot(times_s, intensity[:, k], label=AU_NAMES[k], lw=1.4)
-    for e in events:
-        if e.get("phase") == "end":
-            kind = e.get("kind") or ""
-            axes[1].axvspan(
-                e["onset_ms"] / 1000,
-                e["offset_ms"] / 1000,
-                alpha=0.12,
-                color="red" if kind == "micro" else "grey",
-            )
-            axes[1].annotate(
-                f"{e['core_emotion']}/{e.get('micro_emotion') or '-'} ({kind})",
-                (e["onset_ms"] / 1000, 4.7),
-                fontsize=7,
-            )
-    axes[1].set_ylim(0, 5)
-    axes[1].set_ylabel("top AUs")
-    axes[1].legend(loc="upper right", fontsize=7, ncol=5)
 
-    strip = np.array([[CORE_EMOTIONS.index(e) if e in CORE_EMOTIONS else -1 for e in emotions]])
-    from matplotlib.colors import ListedColormap
+def plot_analysis(path: Path, name: str, *args: Any, **kwargs: Any) -> None:
+    """Draw (``draw_analysis``) and save as PNG, tagged as analyze's own picture."""
+    import matplotlib.pyplot as plt
 
-    cmap = ListedColormap(["#ffffff"] + [COLORS[e] for e in CORE_EMOTIONS])
-    axes[2].imshow(
-        strip + 1,
-        aspect="auto",
-        cmap=cmap,
-        vmin=0,
-        vmax=len(CORE_EMOTIONS),
-        extent=(t0, max(t1, t0 + 1e-3), 0, 1),
-        interpolation="nearest",
-    )
-    axes[2].set_yticks([])
-    axes[2].set_xlabel("time (s)")
-    seen = [e for e in CORE_EMOTIONS if e in emotions]
-    axes[2].legend(
-        handles=[Patch(color=COLORS[e], label=e) for e in seen],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.9),
-        ncol=max(1, len(seen)),
-        fontsize=7,
-    )
-    fig.tight_layout()
+    fig = draw_analysis(name, *args, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, metadata={OWN_PICTURE_TAG[0]: OWN_PICTURE_TAG[1]})
     plt.close(fig)
+
+
+def _heat_map(fig: Any, ax: Any, cax: Any, binned: Binned) -> None:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["magma"].with_extremes(bad="#c8c8c8")  # grey: no face
+    rows = np.arange(len(AU_NAMES) + 1) - 0.5
+    mesh = ax.pcolormesh(
+        binned.edges, rows, np.ma.masked_invalid(binned.au.T), cmap=cmap, vmin=0, vmax=5
+    )
+    ax.set_ylim(len(AU_NAMES) - 0.5, -0.5)
+    ax.set_yticks(range(len(AU_NAMES)), AU_NAMES, fontsize=7)
+    fig.colorbar(mesh, cax=cax)
+    cax.set_title("0-5", fontsize=7)
+    cax.tick_params(labelsize=7)
+
+
+def _au_levels(ax: Any, intensity: np.ndarray) -> None:
+    mean, high = au_levels(intensity)
+    y = np.arange(len(AU_NAMES))
+    ax.barh(y, mean, color="#b03a2e", height=0.7, label="mean")
+    ax.plot(high, y, "|", color="black", markersize=7, label="90th pct")
+    ax.set_xlim(0, 5)
+    ax.tick_params(labelleft=False, labelsize=7)
+    ax.set_title("AU level over the input", fontsize=8)
+    ax.set_xticks(range(6))
+    ax.legend(fontsize=6, loc="lower right")
+
+
+def _top_aus(ax: Any, binned: Binned, intensity: np.ndarray) -> None:
+    mean, _ = au_levels(intensity)
+    x = binned.edges[:-1] if binned.width_s == 0 else binned.centers
+    for k in np.argsort(mean)[::-1][:TOP_AUS]:
+        ax.plot(x, binned.au[:, k], label=AU_NAMES[k], lw=1.2)
+    ax.set_ylim(0, 6.4)  # the top band holds the episode labels
+    ax.set_yticks(range(6))
+    ax.set_ylabel("strongest AUs")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+def _episode_marks(ax: Any, lines: Any, episodes: list[Episode], span: tuple[float, float]) -> None:
+    """Every episode a bar from onset to offset (at least a hair wide, so a 40-ms micro
+    episode in a 10-minute input still shows); the main ones labelled above the lines."""
+    min_w = (span[1] - span[0]) / 600
+    for row, kind in enumerate(("macro", "micro")):
+        mine = [e for e in episodes if (e.kind == "micro") == (kind == "micro")]
+        ax.broken_barh(
+            [(e.onset_s, max(e.offset_s - e.onset_s, min_w)) for e in mine],
+            (row + 0.15, 0.7),
+            facecolors=[COLORS.get(e.core, "#999999") for e in mine],
+            edgecolors="black" if kind == "micro" else "none",
+            linewidth=0.4,
+        )
+    ax.set_ylim(0, 2)
+    ax.set_yticks([0.5, 1.5], ["macro", "micro"], fontsize=7)
+    for ep, row in pick_labels(episodes, span):
+        lines.axvspan(
+            ep.onset_s, ep.offset_s, alpha=0.12, color="red" if ep.kind == "micro" else "grey"
+        )
+        right = ep.onset_s > span[0] + 0.8 * (span[1] - span[0])
+        lines.text(
+            ep.offset_s if right else ep.onset_s,
+            5.95 - 0.5 * row,
+            ep.label,
+            fontsize=7,
+            ha="right" if right else "left",
+            va="center",
+            clip_on=True,
+            gid=LABEL_GID,
+        )
+    shown = min(len(episodes), len(pick_labels(episodes, span)))
+    if len(episodes) > shown:
+        ax.set_title(
+            f"{len(episodes)} episodes; the {shown} strongest labelled above",
+            fontsize=7,
+            loc="right",
+            pad=2,
+        )
+
+
+def _strip(ax: Any, binned: Binned) -> None:
+    """Per column the emotions' shares stacked (white: no face); a column per frame is one
+    colour, so a short input reads as the old strip."""
+    widths = np.diff(binned.edges)
+    bottom = np.zeros(len(widths))
+    for k, emotion in enumerate([*CORE_EMOTIONS, ""]):
+        share = binned.shares[:, k]
+        if not share.any():
+            continue
+        ax.bar(
+            binned.edges[:-1],
+            share,
+            widths,
+            bottom=bottom,
+            align="edge",
+            color=COLORS[emotion],
+            linewidth=0,
+        )
+        bottom += share
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_ylabel("emotion", fontsize=7)
+
+
+def _shares(ax: Any, emotions: list[str], episodes: list[Episode]) -> None:
+    """Each core emotion's share of the frames with a face, and its episodes."""
+    shares = emotion_shares(emotions)
+    names = [e for e in CORE_EMOTIONS if e in shares]
+    y = np.arange(len(names))
+    ax.barh(
+        y,
+        [100 * shares[e] for e in names],
+        color=[COLORS[e] for e in names],
+        edgecolor="#888888",
+        linewidth=0.4,
+    )
+    for i, e in enumerate(names):
+        n = sum(1 for ep in episodes if ep.core == e)
+        pct = f"{100 * shares[e]:.0f}%" if shares[e] >= 0.005 else "<1%"
+        figures = f"{e} {pct}" + (f", {n} episodes" if n else "")
+        ax.text(100 * shares[e] + 2, i, figures, va="center", fontsize=7)
+    ax.set_ylim(max(len(names), 1) - 0.5, -0.5)
+    ax.set_xlim(0, 160)
+    ax.set_xticks([0, 50, 100])
+    ax.set_yticks([])
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("% of the frames with a face", fontsize=7)
+    ax.set_title("emotion over the input", fontsize=8)
+    if not names:
+        ax.text(80, 0, "no face seen", ha="center", fontsize=8)
