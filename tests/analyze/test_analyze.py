@@ -40,9 +40,10 @@ def test_analyze_writes_every_good_input_and_names_the_bad_ones(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 4  # one summary line per input
-    assert any("FAILED" in ln and str(broken) in ln for ln in lines)
+    *lines, last = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 4  # one summary line per input, then where the index is
+    assert last == f"index: {out / 'analyze-index.csv'} (4 inputs, 0 renamed, 2 failed)"
+    assert any("FAILED" in ln and str(broken) in ln and "ffprobe" in ln for ln in lines)
     assert any("FAILED" in ln and "truncated" in ln and str(truncated) in ln for ln in lines)
     assert any(ln.startswith("1001_DFA_HAP_XX: 56 frames") for ln in lines)
 

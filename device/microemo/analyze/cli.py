@@ -1,25 +1,49 @@
 """``microemo analyze INPUT... --out DIR``: recorded video in, per-frame AUs, episodes and a
 picture out, one input at a time.
 
-For each input: ``DIR/<name>.csv`` (OpenFace 2 columns, then emotions), ``DIR/<name>.jsonl``
-(episode events) and ``DIR/<name>.png``. A bad input is reported by name and skipped; the
-others are still written; the exit status is 1 if any input failed.
+For each input: DIR/<name>.csv (OpenFace 2 columns, then emotions), DIR/<name>.jsonl
+(episode events) and DIR/<name>.png, where <name> is the input's file or folder name without
+extension. When two inputs share a name the later one gets its parent folder's name
+(na/S128_004 -> S128_004, apex3/S128_004 -> S128_004__apex3, then -2, -3...), as does an
+input whose results would write over an input (pic.png --out .). DIR/analyze-index.csv says
+which input each name came from, across runs into DIR; a name stays with its input.
+
+An input is never written over; a frame folder never reads the pictures analyze wrote. A bad
+input is reported by name and skipped; the others are still written; the exit status is 1 if
+any input failed, 2 if nothing could start. On a terminal a bar per input shows frames,
+frames a second and time left; in a pipe or a log only the line per input is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from microemo.analyze.run import InputSummary, analyze_input
+from microemo.analyze.index import IndexFileError, OutputIndex
+from microemo.analyze.naming import OutputPlan, plan_outputs, unique_inputs
+from microemo.analyze.progress import Progress, progress_for
+from microemo.analyze.run import AnalyzeOptions, analyze_one
 from microemo.config import Config, load_config
 from microemo.pipeline import Pipeline
-from microemo.sources.files import SourceError
 
 logger = logging.getLogger(__name__)
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frame rate: give frames a second above 0 "
+            "(e.g. 200 for CASME II, 30 for most cameras)"
+        )
+    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -32,7 +56,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--config", type=Path, help="TOML config (landmarker, au, spotting...)")
-    p.add_argument("--fps", type=float, help="frame rate of frame folders (default 30)")
+    p.add_argument("--fps", type=_fps, help="frame rate of frame folders (default 30)")
     p.add_argument("--bundle", type=Path, help="model bundle (default: the built-in model)")
     p.add_argument(
         "--rules-only",
@@ -57,6 +81,19 @@ def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
     return ModelStore(config).current()
 
 
+def prepare_out(out: Path) -> str | None:
+    """Create the output folder; a one-line error when it cannot be written, else None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: is a file: give a folder (it is created if missing)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--out {out}: cannot create it ({exc.strerror or exc}): choose another folder"
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"--out {out}: not writable: choose another folder or fix its permissions"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from microemo.daemon.cli import keep_training_libraries_out
 
@@ -67,24 +104,49 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bad config or bundle: say so, analyse nothing
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with Pipeline(config, bundle=bundle) as pipeline:
-        for path in args.inputs:
-            try:
-                summary = analyze_input(
-                    path,
-                    args.out,
-                    pipeline,
-                    fps=args.fps,
-                    plot=not args.no_plot,
-                    progress=sys.stderr.isatty(),
-                )
-            except SourceError as exc:
-                summary = InputSummary(path.name, 0, 0, 0, 0, "", error=str(exc))
-            except Exception as exc:  # one bad input must not lose the others
-                logger.exception("%s failed", path)
-                summary = InputSummary(path.name, 0, 0, 0, 0, "", error=f"{path}: {exc}")
-            failed += summary.error is not None
-            print(summary.line(), flush=True)
+    problem = prepare_out(args.out)
+    try:
+        index = OutputIndex(args.out) if problem is None else None
+    except IndexFileError as exc:
+        problem = str(exc)
+    if problem is not None or index is None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    plans = plan_outputs(unique_inputs(args.inputs), args.out, index.owners())
+    for plan in plans:
+        if plan.note:
+            print(f"note: {plan.input} -> {plan.name}.*: {plan.note}", file=sys.stderr)
+    index.plan(plans)
+    try:
+        pipeline = Pipeline(config, bundle=bundle)
+    except Exception as exc:  # the landmarker asset missing or broken: nothing can run
+        print(f"error: cannot start the pipeline: {exc}", file=sys.stderr)
+        return 2
+    options = AnalyzeOptions(fps=args.fps, plot=not args.no_plot)
+    progress = progress_for(len(plans))
+    try:
+        with pipeline:
+            failed = run_serial(plans, pipeline, options, index, progress)
+    finally:
+        progress.close()
+    renamed = sum(1 for p in plans if p.note)
+    print(f"index: {index.path} ({len(plans)} inputs, {renamed} renamed, {failed} failed)")
     return 1 if failed else 0
+
+
+def run_serial(
+    plans: list[OutputPlan],
+    pipeline: Pipeline,
+    options: AnalyzeOptions,
+    index: OutputIndex,
+    progress: Progress,
+) -> int:
+    """Every input in turn through one pipeline, its line printed and its index row written
+    as it finishes; the number that failed."""
+    failed = 0
+    for plan in plans:
+        summary = analyze_one(plan, pipeline, options, progress)
+        index.record(plan, summary)
+        failed += summary.error is not None
+        progress.done(summary.line())
+    return failed
