@@ -94,33 +94,47 @@ def prepare_out(out: Path) -> str | None:
     return None
 
 
+class _CannotStart(Exception):
+    """Nothing can be analysed: the one line to print."""
+
+
+def _start(args: argparse.Namespace) -> tuple[Pipeline, OutputIndex, list[OutputPlan]]:
+    """Config, model, output folder, names and pipeline, or ``_CannotStart`` saying why."""
+    try:
+        config = load_config(args.config)
+        bundle = _bundle(config, args.bundle, args.rules_only)
+    except Exception as exc:  # a bad config or bundle: say so, analyse nothing
+        raise _CannotStart(str(exc)) from None
+    problem = prepare_out(args.out)
+    if problem is not None:
+        raise _CannotStart(problem)
+    try:
+        index = OutputIndex(args.out)
+    except IndexFileError as exc:
+        raise _CannotStart(str(exc)) from None
+    plans = plan_outputs(unique_inputs(args.inputs), args.out, index.owners())
+    for plan in plans:
+        if plan.note:
+            print(f"note: {plan.input} -> {plan.name}.*: {plan.note}", file=sys.stderr)
+    try:
+        index.plan(plans)
+    except OSError as exc:
+        raise _CannotStart(f"cannot write {index.path}: {exc.strerror or exc}") from None
+    try:
+        pipeline = Pipeline(config, bundle=bundle)
+    except Exception as exc:  # the landmarker asset missing or broken
+        raise _CannotStart(f"cannot start the pipeline: {exc}") from None
+    return pipeline, index, plans
+
+
 def run(args: argparse.Namespace) -> int:
     from microemo.daemon.cli import keep_training_libraries_out
 
     keep_training_libraries_out()
     try:
-        config = load_config(args.config)
-        bundle = _bundle(config, args.bundle, args.rules_only)
-    except Exception as exc:  # a bad config or bundle: say so, analyse nothing
+        pipeline, index, plans = _start(args)
+    except _CannotStart as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    problem = prepare_out(args.out)
-    try:
-        index = OutputIndex(args.out) if problem is None else None
-    except IndexFileError as exc:
-        problem = str(exc)
-    if problem is not None or index is None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    plans = plan_outputs(unique_inputs(args.inputs), args.out, index.owners())
-    for plan in plans:
-        if plan.note:
-            print(f"note: {plan.input} -> {plan.name}.*: {plan.note}", file=sys.stderr)
-    index.plan(plans)
-    try:
-        pipeline = Pipeline(config, bundle=bundle)
-    except Exception as exc:  # the landmarker asset missing or broken: nothing can run
-        print(f"error: cannot start the pipeline: {exc}", file=sys.stderr)
         return 2
     options = AnalyzeOptions(fps=args.fps, plot=not args.no_plot)
     progress = progress_for(len(plans))

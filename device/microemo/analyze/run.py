@@ -8,6 +8,7 @@ returns an ``InputSummary`` whose ``error`` names the file and says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,16 +97,19 @@ def analyze_input(
     """Analyse one input into ``plan``'s files. Raises ``SourceError`` when the input cannot
     be opened (nothing is written then) and ``OSError`` when an output cannot be written."""
     options = options or AnalyzeOptions()
-    source = open_file_source(plan.input, options.fps)
-    pipeline.new_stream()
-    sequence = SequenceAllocator(MemoryStore())  # seq from 1 per file
-    builder = EventBuilder(pipeline.config.device.id, sequence)
     events: list[dict[str, Any]] = []
     seen = _Collected()
-    bar: InputBar = (progress or QuietProgress()).start(plan.name, source.frame_count)
-    written = [plan.csv]
-    csv = CsvWriter(plan.csv)
-    try:
+    with contextlib.ExitStack() as stack:
+        source = open_file_source(plan.input, options.fps)
+        stack.callback(source.close)
+        csv = CsvWriter(plan.csv)
+        stack.callback(csv.close)
+        sequence = SequenceAllocator(MemoryStore())  # seq from 1 per file
+        stack.callback(sequence.close)
+        bar: InputBar = (progress or QuietProgress()).start(plan.name, source.frame_count)
+        stack.callback(bar.close)
+        builder = EventBuilder(pipeline.config.device.id, sequence)
+        pipeline.new_stream()
         for frame in source:
             result = pipeline.process(frame)
             csv.write(result)
@@ -113,11 +117,7 @@ def analyze_input(
             seen.add(result)
             bar.advance()
         events.extend(builder.build(step) for step in pipeline.finish())
-    finally:
-        csv.close()
-        source.close()
-        sequence.close()
-        bar.close()
+    written = [plan.csv]
     write_jsonl(plan.jsonl, events)
     written.append(plan.jsonl)
     if options.plot and seen.times:
