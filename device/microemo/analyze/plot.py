@@ -53,6 +53,10 @@ def _clock(seconds: float, _pos: Any = None) -> str:
     return f"{m}:{s:02d}" if m < 60 else f"{m // 60}:{m % 60:02d}:{s:02d}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else _clock(seconds)
 
@@ -104,7 +108,7 @@ def draw_analysis(
     column = "a frame" if binned.width_s == 0 else f"the mean over {binned.width_s:g} s"
     fig.suptitle(
         f"{name}: {_duration(span[1] - span[0])}, {len(times_s)} frames, "
-        f"{len(episodes)} episodes ({micro} micro)\n"
+        f"{_count(len(episodes), 'episode')} ({micro} micro)\n"
         f"each column is {column}" + (f"; from {source}" if source else ""),
         fontsize=10,
     )
@@ -175,7 +179,8 @@ def _episode_marks(ax: Any, lines: Any, episodes: list[Episode], span: tuple[flo
         )
     ax.set_ylim(0, 2)
     ax.set_yticks([0.5, 1.5], ["macro", "micro"], fontsize=7)
-    for ep, row in pick_labels(episodes, span):
+    labelled = pick_labels(episodes, span)
+    for ep, row in labelled:
         lines.axvspan(
             ep.onset_s, ep.offset_s, alpha=0.12, color="red" if ep.kind == "micro" else "grey"
         )
@@ -190,10 +195,9 @@ def _episode_marks(ax: Any, lines: Any, episodes: list[Episode], span: tuple[flo
             clip_on=True,
             gid=LABEL_GID,
         )
-    shown = min(len(episodes), len(pick_labels(episodes, span)))
-    if len(episodes) > shown:
+    if len(episodes) > len(labelled):
         ax.set_title(
-            f"{len(episodes)} episodes; the {shown} strongest labelled above",
+            f"{len(episodes)} episodes; the {len(labelled)} strongest labelled above",
             fontsize=7,
             loc="right",
             pad=2,
@@ -202,23 +206,15 @@ def _episode_marks(ax: Any, lines: Any, episodes: list[Episode], span: tuple[flo
 
 def _strip(ax: Any, binned: Binned) -> None:
     """Per column the emotions' shares stacked (white: no face); a column per frame is one
-    colour, so a short input reads as the old strip."""
-    widths = np.diff(binned.edges)
-    bottom = np.zeros(len(widths))
-    for k, emotion in enumerate([*CORE_EMOTIONS, ""]):
-        share = binned.shares[:, k]
-        if not share.any():
-            continue
-        ax.bar(
-            binned.edges[:-1],
-            share,
-            widths,
-            bottom=bottom,
-            align="edge",
-            color=COLORS[emotion],
-            linewidth=0,
-        )
-        bottom += share
+    colour, so a short input reads as the old strip. One polygon per emotion, not a bar per
+    column and emotion (3 s and 25 MB for ten minutes)."""
+    labels = [*CORE_EMOTIONS, ""]
+    shown = [k for k in range(len(labels)) if binned.shares[:, k].any()]
+    # step="post" holds each value to the next edge; the last column's value is repeated
+    ys = [np.append(binned.shares[:, k], binned.shares[-1, k]) for k in shown]
+    ax.stackplot(
+        binned.edges, *ys, colors=[COLORS[labels[k]] for k in shown], step="post", linewidth=0
+    )
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.set_ylabel("emotion", fontsize=7)
@@ -239,7 +235,7 @@ def _shares(ax: Any, emotions: list[str], episodes: list[Episode]) -> None:
     for i, e in enumerate(names):
         n = sum(1 for ep in episodes if ep.core == e)
         pct = f"{100 * shares[e]:.0f}%" if shares[e] >= 0.005 else "<1%"
-        figures = f"{e} {pct}" + (f", {n} episodes" if n else "")
+        figures = f"{e} {pct}" + (f", {_count(n, 'episode')}" if n else "")
         ax.text(100 * shares[e] + 2, i, figures, va="center", fontsize=7)
     ax.set_ylim(max(len(names), 1) - 0.5, -0.5)
     ax.set_xlim(0, 160)
