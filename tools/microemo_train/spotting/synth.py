@@ -149,12 +149,33 @@ def face_signals(obs: FaceObservation) -> np.ndarray:
     return (np.concatenate([obs.blendshapes, geometry_signals(points)]) / full)[cols]
 
 
+# How much each expression signal changes between rest and a full movement: the scales of
+# the hand-set AU table the still-turn search was tuned with (kept fixed so that a new AU
+# calibration does not change which clips spot-eval generates).
+_STILL_SCALE: dict[str, float] = {
+    "bs_browDownLeft": 0.6, "bs_browDownRight": 0.6, "bs_browInnerUp": 0.6,
+    "bs_browOuterUpLeft": 0.6, "bs_browOuterUpRight": 0.6, "bs_cheekPuff": 1.0,
+    "bs_cheekSquintLeft": 0.5, "bs_cheekSquintRight": 0.5, "bs_eyeSquintLeft": 0.6,
+    "bs_eyeSquintRight": 0.6, "bs_eyeWideLeft": 0.4, "bs_eyeWideRight": 0.4,
+    "bs_mouthDimpleLeft": 0.4, "bs_mouthDimpleRight": 0.4, "bs_mouthFrownLeft": 0.5,
+    "bs_mouthFrownRight": 0.5, "bs_mouthPressLeft": 0.5, "bs_mouthPressRight": 0.5,
+    "bs_mouthShrugLower": 0.6, "bs_mouthShrugUpper": 1.0, "bs_mouthSmileLeft": 0.8,
+    "bs_mouthSmileRight": 0.8, "bs_mouthStretchLeft": 0.5, "bs_mouthStretchRight": 0.5,
+    "bs_mouthUpperUpLeft": 0.6, "bs_mouthUpperUpRight": 0.6, "bs_noseSneerLeft": 0.4,
+    "bs_noseSneerRight": 0.4, "g_brow_inner_h": 0.05, "g_brow_outer_h": 0.04, "g_brow_gap": 1.0,
+    "g_eye_open": 0.02, "g_lower_lid_h": 0.01, "g_cheek_h": 0.04, "g_nose_ala_h": 0.015,
+    "g_upper_lip_gap": 1.0, "g_mouth_corner_h": 0.06, "g_mouth_width": 0.06,
+    "g_lip_thickness": 1.0, "g_chin_lip": 1.0, "g_corner_depth": 1.0, "g_mouth_asym": 1.0,
+}  # fmt: skip
+
+
 @functools.cache
 def _still_columns() -> tuple[list[int], np.ndarray]:
-    from microemo.vision.au import SIGNAL_NAMES, load_table
+    from microemo.vision.calibration import SIGNAL_NAMES
 
     cols = [i for i, n in enumerate(SIGNAL_NAMES) if n.startswith(_STILL)]
-    return cols, load_table().full[: len(SIGNAL_NAMES)]
+    full = np.array([_STILL_SCALE.get(n, 1.0) for n in SIGNAL_NAMES], np.float32)
+    return cols, full
 
 
 def still_turns(

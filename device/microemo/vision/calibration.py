@@ -1,0 +1,177 @@
+"""The AU calibration file: which signals feed each AU, with what weights, where presence
+starts, and where it came from.
+
+Written by ``microemo-train facs-calibrate`` from FACS-coded faces (its ``[provenance]``
+names the data set, subjects, date, command and the cross-validated figures), read here by
+the device. ``au.calibration`` in the config points to another file; the built-in one is
+``vision/au_calibration.toml``. A file that does not fit this runtime (unknown signal
+names, wrong lengths, a missing AU) is refused with the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microemo.types import AU_NAMES, BLENDSHAPE_NAMES
+from microemo.vision.geometry import GEOMETRY_NAMES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FORMAT = 1
+# The evidence -> intensity curve is a Cauchy CDF: 1.0 of 5 at the presence threshold and
+# heavy tails, so intensities keep their order far out (two decimals rarely tie at 0 or 5).
+_AT_THRESHOLD = float(np.tan(np.pi * (0.2 - 0.5)))  # the curve's argument where it reads 1.0
+SIGNAL_NAMES: tuple[str, ...] = tuple(f"bs_{n}" for n in BLENDSHAPE_NAMES) + GEOMETRY_NAMES
+BUILTIN = "au_calibration.toml"
+
+
+class CalibrationError(ValueError):
+    """A calibration file the device cannot use; the message names the file and key."""
+
+
+@dataclass(frozen=True, eq=False)
+class AUCalibration:
+    signals: tuple[str, ...]
+    w_abs: np.ndarray  # (n_au, n_signals)
+    b_abs: np.ndarray  # (n_au,)
+    w_rel: np.ndarray  # (n_au, n_signals) over s - baseline
+    b_rel: np.ndarray  # (n_au,)
+    threshold: np.ndarray  # (n_au,) evidence at which the AU is present (intensity 1.0)
+    scale: np.ndarray  # (n_au,) evidence per intensity point
+    prior: np.ndarray  # (n_signals,) population neutral
+    band: np.ndarray  # (n_signals,) how far a person's own neutral may sit from the prior
+    trust_k: float  # baseline trust r = n / (n + trust_k)
+    gate: np.ndarray  # (n_au,) bool: AUs whose presence keeps a frame out of the baseline
+    gate_evidence: float  # a frame joins the baseline when no gated AU's absolute evidence
+    # reaches this (fitted so that most neutral faces of the calibration data pass) ...
+    calm_after: int  # ... or, once the face has been seen this many frames, when it is
+    calm_slack: float  # within this much evidence of the calmest it has looked
+    names: dict[str, str]  # AU -> FACS name
+    provenance: dict[str, Any]
+    figures: dict[str, dict[str, Any]]  # AU -> cross-validated figures
+    path: str = ""
+
+    @property
+    def n_signals(self) -> int:
+        return len(self.signals)
+
+    @property
+    def n_blendshapes(self) -> int:
+        return len(BLENDSHAPE_NAMES)
+
+    def trust(self, n_samples: int) -> float:
+        return n_samples / (n_samples + self.trust_k) if n_samples > 0 else 0.0
+
+    def absolute(self, s: np.ndarray) -> np.ndarray:
+        return self.w_abs @ s + self.b_abs
+
+    def relative(self, s: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+        return self.w_rel @ (s - baseline) + self.b_rel
+
+    def evidence(
+        self, s: np.ndarray, baseline: np.ndarray, n_samples: int, z_abs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Both heads mixed by how much neutral the face has shown (``n_samples``)."""
+        z_abs = self.absolute(s) if z_abs is None else z_abs
+        r = self.trust(n_samples)
+        if r == 0.0:
+            return z_abs
+        return (1.0 - r) * z_abs + r * self.relative(s, baseline)
+
+    def intensity(self, z: np.ndarray) -> np.ndarray:
+        """Evidence to 0-5: ``5 * (1/2 + atan((z - threshold) / scale + c) / pi)`` with ``c``
+        putting the presence threshold at 1.0; one ``scale`` above it reads 2.9."""
+        x = (z - self.threshold) / self.scale + _AT_THRESHOLD
+        return 5.0 * (0.5 + np.arctan(x) / np.pi)
+
+    def excess(self, z_abs: np.ndarray) -> float:
+        """How far the most visible gated AU is above the baseline gate (< 0: neutral)."""
+        return float(np.max(z_abs[self.gate]) - self.gate_evidence)
+
+
+def _vector(data: dict[str, Any], key: str, n: int, where: str) -> np.ndarray:
+    value = data.get(key)
+    if not isinstance(value, list) or len(value) != n:
+        got = f"{len(value)} values" if isinstance(value, list) else repr(type(value).__name__)
+        raise CalibrationError(f"{where}: {key} must be a list of {n} numbers (got {got})")
+    return np.asarray(value, np.float64)
+
+
+def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration:
+    try:
+        d = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CalibrationError(f"{source}: not valid TOML ({exc})") from None
+    if d.get("format") != FORMAT:
+        raise CalibrationError(
+            f"{source}: format = {d.get('format')!r}, this runtime reads format {FORMAT}; "
+            "re-run microemo-train facs-calibrate"
+        )
+    signals = tuple(d.get("signals", ()))
+    if signals != SIGNAL_NAMES:
+        unknown = [s for s in signals if s not in SIGNAL_NAMES][:3]
+        raise CalibrationError(
+            f"{source}: signals do not match this runtime's "
+            f"({len(signals)} vs {len(SIGNAL_NAMES)}; unknown: {unknown}); "
+            "re-run microemo-train facs-calibrate"
+        )
+    n = len(signals)
+    aus = d.get("AU", {})
+    missing = [au for au in AU_NAMES if au not in aus]
+    if missing:
+        raise CalibrationError(f"{source}: no [AU.{missing[0]}] section")
+    rows = [aus[au] for au in AU_NAMES]
+    where = [f"{source} [AU.{au}]" for au in AU_NAMES]
+    base = d.get("baseline", {})
+    gate_ignore = set(base.get("gate_ignore", []))
+    return AUCalibration(
+        signals=signals,
+        w_abs=np.stack([_vector(r, "abs", n, w) for r, w in zip(rows, where)]),
+        b_abs=np.array([float(r.get("abs_bias", 0.0)) for r in rows]),
+        w_rel=np.stack([_vector(r, "rel", n, w) for r, w in zip(rows, where)]),
+        b_rel=np.array([float(r.get("rel_bias", 0.0)) for r in rows]),
+        threshold=np.array([float(r.get("threshold", 0.0)) for r in rows]),
+        scale=np.array([max(float(r.get("scale", 1.0)), 1e-6) for r in rows]),
+        prior=_vector(base, "prior", n, f"{source} [baseline]").astype(np.float32),
+        band=_vector(base, "band", n, f"{source} [baseline]").astype(np.float32),
+        trust_k=float(base.get("trust_k", 4.0)),
+        gate=np.array([au not in gate_ignore for au in AU_NAMES]),
+        gate_evidence=float(base.get("gate_evidence", 0.0)),
+        calm_after=int(base.get("calm_after", 15)),
+        calm_slack=float(base.get("calm_slack", 1.0)),
+        names={au: str(aus[au].get("name", au)) for au in AU_NAMES},
+        provenance=dict(d.get("provenance", {})),
+        figures={au: dict(aus[au].get("cv", {})) for au in AU_NAMES},
+        path=source,
+    )
+
+
+@lru_cache(maxsize=4)
+def _load(path: str | None) -> AUCalibration:
+    if path is None:
+        text = resources.files("microemo.vision").joinpath(BUILTIN).read_text()
+        return parse_calibration(text, f"microemo/vision/{BUILTIN}")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(
+            f"au.calibration = {path!r}: cannot read it ({exc}); point au.calibration at a "
+            "file written by microemo-train facs-calibrate, or leave it unset"
+        ) from None
+    return parse_calibration(text, path)
+
+
+def load_calibration(path: Path | str | None = None) -> AUCalibration:
+    """The built-in calibration, or the file at ``path`` (cached per path)."""
+    return _load(None if path is None else str(Path(path).expanduser()))
