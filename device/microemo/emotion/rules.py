@@ -1,6 +1,13 @@
 """Expert FACS rules: core-emotion prototypes and the 24 micro-emotions, read from
 ``tables/facs_rules.toml``. Every result says which AUs supported it and which rule fired.
 
+The core emotion from AUs alone comes from ``tables/core_weights.toml`` when it is there:
+the prototypes' weights fitted to FACS-coded faces (``microemo-train facs-calibrate``), a
+softmax over the AU intensities with a ``neutral`` class, so a faint face reads neutral.
+Repression has no coded examples there; it is given only where its whole rule holds with weak
+movements (a suppressed expression), and then takes the anger share. Without that file the
+hand prototypes score each emotion as the mean of its AUs.
+
 Rules that share AUs (hopeful and grateful; brave and caring) are told apart by the core
 emotion: a rule under a compatible core state wins; among equals the more specific rule
 (more AUs) wins, then table order.
@@ -48,6 +55,22 @@ class MicroRule:
         return text + "".join(f"-AU{a}" for a in self.none)
 
 
+@dataclass(frozen=True, eq=False)
+class CoreWeights:
+    """Fitted prototype weights: ``softmax(w @ intensity + b)`` over ``classes``."""
+
+    classes: tuple[str, ...]
+    w: np.ndarray  # (n_classes, n_au)
+    b: np.ndarray  # (n_classes,)
+    provenance: dict
+    figures: dict
+
+    def probabilities(self, intensity: np.ndarray) -> np.ndarray:
+        z = self.w @ np.clip(intensity, 0.0, 5.0) + self.b
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+
 @dataclass(frozen=True, eq=False)  # hashed by identity for the compiled cache
 class RuleTables:
     core: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # emotion -> (aus, optional)
@@ -57,15 +80,45 @@ class RuleTables:
     core_threshold: float
     present: float
     cnn_weight: float = 0.5
+    fitted: CoreWeights | None = None
+    repression_weak: float = 2.0  # repression: its rule holds with every AU below this
 
 
 @lru_cache(maxsize=1)
 def load_tables() -> RuleTables:
+    tables = resources.files("microemo.emotion").joinpath("tables")
+    fitted = tables.joinpath("core_weights.toml")
+    weights = parse_core_weights(fitted.read_text()) if fitted.is_file() else None
+    return parse_tables(tables.joinpath("facs_rules.toml").read_text(), weights)
+
+
+@lru_cache(maxsize=1)
+def hand_tables() -> RuleTables:
+    """The hand prototypes alone, without fitted weights (for comparisons)."""
     text = resources.files("microemo.emotion").joinpath("tables/facs_rules.toml").read_text()
     return parse_tables(text)
 
 
-def parse_tables(text: str) -> RuleTables:
+def parse_core_weights(text: str, source: str = "core_weights.toml") -> CoreWeights:
+    d = tomllib.loads(text)
+    inputs = tuple(d.get("inputs", ()))
+    if inputs != tuple(f"AU{a:02d}" for a in AU_INDEX):
+        raise ValueError(f"{source}: inputs {inputs} are not this runtime's AUs")
+    classes = tuple(d["classes"])
+    unknown = [c for c in classes if c not in CORE_EMOTIONS]
+    if unknown:
+        raise ValueError(f"{source}: unknown core emotion {unknown[0]!r}")
+    rows = [d["class"][c] for c in classes]
+    return CoreWeights(
+        classes,
+        np.array([r["weights"] for r in rows], np.float64),
+        np.array([float(r["bias"]) for r in rows], np.float64),
+        dict(d.get("provenance", {})),
+        dict(d.get("figures", {})),
+    )
+
+
+def parse_tables(text: str, fitted: CoreWeights | None = None) -> RuleTables:
     d = tomllib.loads(text)
     for emotion in d["core"]:
         if emotion not in CORE_EMOTIONS:
@@ -88,6 +141,8 @@ def parse_tables(text: str) -> RuleTables:
         float(s["core_threshold"]),
         float(s["present"]),
         float(s.get("cnn_weight", 0.5)),
+        fitted,
+        float(s.get("repression_weak", 2.0)),
     )
 
 
@@ -120,8 +175,23 @@ def _compatible(t: RuleTables, core: str) -> np.ndarray:
     return np.array([core in t.states.get(r.state, ()) for r in t.micro])
 
 
+def _fitted_scores(intensity: np.ndarray, t: RuleTables, fit: CoreWeights) -> dict[str, float]:
+    scores = {c: float(p) for c, p in zip(fit.classes, fit.probabilities(intensity))}
+    rule = t.core.get("repression")
+    if rule is not None and "anger" in scores:
+        v = intensity[[AU_INDEX[a] for a in rule[0]]]
+        held = bool(np.all(v >= t.present) and np.all(v < t.repression_weak))
+        scores["repression"] = scores.pop("anger") if held else 0.0
+        scores.setdefault("anger", 0.0)
+    return scores
+
+
 def core_scores(intensity: np.ndarray, tables: RuleTables | None = None) -> dict[str, float]:
+    """Evidence per core emotion: fitted probabilities (summing to 1, ``neutral``
+    included) when ``core_weights.toml`` is installed, else the hand prototypes' scores."""
     t = tables or load_tables()
+    if t.fitted is not None:
+        return _fitted_scores(intensity, t, t.fitted)
     base, full, *_ = _compiled(t)
     x = np.minimum(intensity / t.saturation, 1.0)
     values = np.maximum(base @ x, full @ x)
@@ -162,20 +232,39 @@ def fuse(cnn: dict[str, float], rules: dict[str, float], cnn_weight: float) -> d
     return {k: cnn_weight * p + (1.0 - cnn_weight) * float(q) for (k, p), q in zip(cnn.items(), r)}
 
 
+def mix(cnn: dict[str, float], rules: dict[str, float], cnn_weight: float) -> dict[str, float]:
+    """The CNN's probabilities mixed with the fitted prototypes' over the model's labels
+    (the bundle decides what can be said; the rules' share is renormalised over them)."""
+    total = sum(rules.get(k, 0.0) for k in cnn)
+    return {
+        k: cnn_weight * p + (1.0 - cnn_weight) * (rules.get(k, 0.0) / total if total else 0.0)
+        for k, p in cnn.items()
+    }
+
+
 def classify_aus(
     intensity: np.ndarray,
     core_probs: dict[str, float] | None = None,
     tables: RuleTables | None = None,
+    cnn_weight: float | None = None,
 ) -> Classification:
-    """Classify one AU intensity vector. ``core_probs`` (from the CNN) decides the core
-    emotion when given; otherwise the best prototype above the threshold does."""
+    """Classify one AU intensity vector. ``core_probs`` (from the CNN) is mixed with the
+    rules' evidence by ``cnn_weight`` (the bundle's, else the table's); without it the
+    fitted prototypes (or the best hand prototype above the threshold) decide."""
     t = tables or load_tables()
     scores = core_scores(intensity, t)
+    weight = t.cnn_weight if cnn_weight is None else cnn_weight
     if core_probs:
-        shown = fuse(core_probs, scores, t.cnn_weight)
+        if t.fitted is not None:
+            shown = mix(core_probs, scores, weight)
+        else:
+            shown = fuse(core_probs, scores, weight)
         core = max(shown, key=lambda k: shown[k])
-        source = "cnn" if t.cnn_weight >= 1.0 else "cnn+rules"
+        source = "cnn" if weight >= 1.0 else "cnn+rules"
         core_score = shown[core]
+    elif t.fitted is not None:
+        core = max(scores, key=lambda k: scores[k])
+        source, core_score, shown = "rules", scores[core], scores
     else:
         emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
         core = emotion if scores[emotion] >= t.core_threshold else "neutral"
