@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "update-msg": "microemo_train.signing",
     "synth": "microemo_train.spotting.synth",
     "spot-eval": "microemo_train.spotting.cli",
+    "facs-bench": "microemo_train.facs.cli",
+    "facs-calibrate": "microemo_train.facs.cli",
 }
 
 

@@ -1,0 +1,130 @@
+"""Figures as text for the terminal and as ``docs/aus.md``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from microemo.types import AU_NAMES
+from microemo_train.facs import emotion
+from microemo_train.facs.metrics import AUFigures, Scored, per_au, per_subject, summary
+from microemo_train.facs.replay import Replay
+
+if TYPE_CHECKING:
+    from microemo_train.facs.calibrate import CalibrationResult
+
+
+def device_emotions(replays: list[Replay], prototypes_only: bool = False
+                    ) -> emotion.EmotionFigures | None:  # fmt: skip
+    """The core emotion the device's rules give each labelled item's last frame: the
+    installed tables, or the hand prototypes alone (no fitted weights)."""
+    from microemo.emotion.rules import classify_aus, hand_tables
+
+    rows = emotion.emotion_rows(replays, with_neutral=False)
+    if len(rows.label) == 0:
+        return None
+    tables = hand_tables() if prototypes_only else None
+    pred = np.array([classify_aus(x.astype(np.float32), tables=tables).core for x in rows.x])
+    return emotion.figures(rows.label, pred)
+
+
+def score(replays: list[Replay], min_positives: int = 10,
+          emotion_figures: emotion.EmotionFigures | None = None,
+          prototypes_only: bool = False) -> dict[str, Any]:  # fmt: skip
+    sc = Scored.from_replays(replays)
+    if emotion_figures is None:
+        emotion_figures = device_emotions(replays, prototypes_only)
+    figs = per_au(sc, min_positives)
+    return {
+        "items": len(replays),
+        "coded": len(sc.keys),
+        "aus": figs,
+        "summary": summary(figs),
+        "subjects": per_subject(sc),
+        "emotion": emotion_figures,
+    }
+
+
+def _num(v: float | None, fmt: str = ".2f") -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, fmt)
+
+
+def au_table(figs: list[AUFigures], before: list[AUFigures] | None = None) -> list[str]:
+    old = {f.au: f for f in before or []}
+    lines = ["| AU | positives | ROC-AUC | F1 | corr |", "|---|---|---|---|---|"]
+    for f in figs:
+        if f.auc is None:
+            continue
+        b = old.get(f.au)
+
+        def pair(key: str, b: AUFigures | None = b, f: AUFigures = f) -> str:
+            now = _num(getattr(f, key))
+            return f"{_num(getattr(b, key))} -> {now}" if b is not None else now
+
+        lines.append(f"| {f.au} | {f.positives} | {pair('auc')} | {pair('f1')} | {pair('corr')} |")
+    return lines
+
+
+def _emotion_line(name: str, e: emotion.EmotionFigures | None) -> str:
+    if e is None:
+        return f"{name}: no emotion labels"
+    return f"{name}: accuracy {e.accuracy:.3f}, UF1 {e.uf1:.3f} ({e.n} items)"
+
+
+def bench_text(result: dict[str, Any]) -> str:
+    out = [f"calibration: {result['calibration']}"]
+    for name, r in result["sets"].items():
+        s = r["summary"]
+        out.append(f"\n## {name}: {r['items']} items, {r['coded']} coded frames, {s['aus']} AUs")
+        out += au_table(r["aus"])
+        out.append(f"mean ROC-AUC {s['auc']:.3f}, mean F1 {s['f1']:.3f}, mean corr "
+                   f"{_num(s['corr'], '.3f')}")  # fmt: skip
+        worst = sorted(r["subjects"].items(), key=lambda kv: kv[1]["agreement"])[:3]
+        out.append("least agreement by subject: " + ", ".join(
+            f"{k} {v['agreement']:.2f} ({v['frames']} frames)" for k, v in worst))  # fmt: skip
+        out.append(_emotion_line("core emotion from AUs (device rules)", r["emotion"]))
+    return "\n".join(out)
+
+
+def compare_text(before: dict[str, Any], after: dict[str, Any], prov: dict[str, Any]) -> str:
+    out = [f"data: {prov.get('data_set')} ({prov.get('subjects')} subjects, "
+           f"{prov.get('items')} items); after = {prov.get('cross_validation')}"]  # fmt: skip
+    for name in after:
+        b, a = before[name], after[name]
+        out.append(f"\n## {name} (before: {prov.get('base', 'the calibration installed now')}, "
+                   "emotion from the hand prototypes)")
+        out += au_table(a["aus"], b["aus"])
+        sb, sa = b["summary"], a["summary"]
+        out.append(f"mean ROC-AUC {sb['auc']:.3f} -> {sa['auc']:.3f}, "
+                   f"mean F1 {sb['f1']:.3f} -> {sa['f1']:.3f}")  # fmt: skip
+        out.append(_emotion_line("core emotion before", b["emotion"]))
+        out.append(_emotion_line("core emotion after", a["emotion"]))
+    return "\n".join(out)
+
+
+def top_signals(result: CalibrationResult, a: int, n: int = 5) -> str:
+    """The signals that move this AU's evidence most across faces (|weight| x spread)."""
+    cal, sd = result.cal, np.nan_to_num(result.signal_sd)
+    w_rel = cal.w_rel[a]
+    influence = {}
+    for i, name in enumerate(cal.signals):
+        influence[name] = abs(cal.w_abs[a, i]) * sd[i]
+        influence[f"Δ{name}"] = abs(w_rel[i]) * sd[i]
+    best = sorted(influence, key=lambda s: -influence[s])[:n]
+    sign = {name: np.sign(cal.w_abs[a, i]) for i, name in enumerate(cal.signals)}
+    sign.update({f"Δ{name}": np.sign(w_rel[i]) for i, name in enumerate(cal.signals)})
+    return ", ".join(f"`{s}` {'+' if sign[s] > 0 else '−'}" for s in best)
+
+
+def docs_markdown(result: CalibrationResult) -> str:
+    from microemo_train.facs import docs
+
+    return docs.render(result)
+
+
+def by_name(figs: list[AUFigures]) -> dict[str, AUFigures]:
+    return {f.au: f for f in figs}
+
+
+__all__ = ["AU_NAMES", "bench_text", "compare_text", "score", "top_signals"]
