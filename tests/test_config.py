@@ -36,4 +36,4 @@ def test_unknown_section_and_bad_toml(tmp_path):
 
 def test_defaults_and_overrides():
     cfg = load_config(None, {"landmarker.num_faces": 4})
-    assert cfg.landmarker.num_faces == 4 and cfg.au.gamma == 0.8
+    assert cfg.landmarker.num_faces == 4 and cfg.au.gamma == 1.0

@@ -17,13 +17,21 @@ def test_happy_clip_smiles_and_neutral_does_not(clip_runs):
     assert np.mean(clip_runs["HAP"].au_series(6)) > np.mean(clip_runs["NEU"].au_series(6))
 
 
+def _above(clip_runs, acted: str, other: str, au: int) -> float:
+    """How often a frame of ``acted`` reads the AU higher than a frame of ``other``
+    (the common-language effect size: 0.5 is no difference, 1 is complete separation)."""
+    x, y = clip_runs[acted].au_series(au), clip_runs[other].au_series(au)
+    return float(np.mean(x[:, None] > y[None, :]))
+
+
 def test_expressive_aus_follow_the_acted_emotion(clip_runs):
-    # disgust raises the upper lip and wrinkles the nose; fear raises the inner brows
-    assert np.mean(clip_runs["DIS"].au_series(10)) > np.mean(clip_runs["NEU"].au_series(10)) + 1
-    assert np.mean(clip_runs["DIS"].au_series(9)) > np.mean(clip_runs["NEU"].au_series(9)) + 1
-    assert np.mean(clip_runs["FEA"].au_series(1)) > np.mean(clip_runs["NEU"].au_series(1)) + 1
-    # anger lowers the brows
-    assert np.mean(clip_runs["ANG"].au_series(4)) > np.mean(clip_runs["HAP"].au_series(4))
+    # disgust raises the upper lip and wrinkles the nose; fear raises the inner brows;
+    # anger lowers the brows. Scale-free: the calibrated intensities of one acted
+    # sentence against another, frame against frame.
+    assert _above(clip_runs, "DIS", "NEU", 10) > 0.75
+    assert _above(clip_runs, "DIS", "NEU", 9) > 0.75
+    assert _above(clip_runs, "FEA", "NEU", 1) > 0.75
+    assert _above(clip_runs, "ANG", "HAP", 4) > 0.75
 
 
 def test_optical_flow_sees_the_acted_brow_raise_and_nose_wrinkle(clip_runs):

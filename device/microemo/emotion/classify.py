@@ -95,7 +95,8 @@ class EmotionClassifier:
         return True
 
     def classify(self, face_id: int, intensity: np.ndarray) -> Classification:
-        return classify_aus(intensity, self._probs.get(face_id))
+        weight = self.bundle.manifest.fusion_weight if self.bundle is not None else None
+        return classify_aus(intensity, self._probs.get(face_id), cnn_weight=weight)
 
     def forget(self, face_id: int) -> None:
         self._windows.pop(face_id, None)

@@ -16,7 +16,7 @@ emotion: a rule under a compatible core state wins; among equals the more specif
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -82,6 +82,7 @@ class RuleTables:
     cnn_weight: float = 0.5
     fitted: CoreWeights | None = None
     repression_weak: float = 2.0  # repression: its rule holds with every AU below this
+    suffices: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -143,6 +144,7 @@ def parse_tables(text: str, fitted: CoreWeights | None = None) -> RuleTables:
         float(s.get("cnn_weight", 0.5)),
         fitted,
         float(s.get("repression_weak", 2.0)),
+        {e: tuple(tuple(g) for g in v.get("suffices", ())) for e, v in d["core"].items()},
     )
 
 

@@ -63,6 +63,13 @@ class Manifest(BaseModel):
     source: dict[str, Any] = Field(default_factory=dict, description="training data and commit")
     min_runtime: str = "0.1.0"
     selftest_file: str | None = "selftest.npz"
+    fusion_weight: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="how far the device trusts this CNN against the fitted FACS prototypes "
+        "(the training tool sets it from held-out subjects); None: the rule table's cnn_weight",
+    )
 
     @field_validator("format")
     @classmethod

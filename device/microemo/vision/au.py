@@ -15,13 +15,11 @@ been seen at rest. Evidence ``z`` becomes an intensity on OpenFace's 0-5 scale, 
 curve with 1.0 at the AU's calibrated presence threshold (``AUCalibration.intensity``): it
 never flattens to a tie below the threshold, so a weak movement still ranks above none.
 
-The baseline is built only from frames that look neutral: the absolute head sees no AU in them
-(a face that enters smiling does not teach the device that its smile is neutral) or, once the
-face has been seen for a while, they are among its calmest (a face whose rest the absolute
-head misreads, another camera or lighting, still gets a baseline). Samples are taken every
-frame at first and then at a fixed rate (200 fps costs what 30 fps costs); the baseline is
-their median, held within a band around the population neutral. Cost per face and frame: two small matrix products; the
-median runs every ``au.baseline_update_every`` frames.
+The baseline is built only from frames that look neutral, where the absolute head sees no AU
+(a face that enters smiling does not teach the device that its smile is neutral). Samples are
+taken every frame at first and then at a fixed rate (200 fps costs what 30 fps costs); the
+baseline is their median, held within a band around the population neutral. Cost per face and
+frame: two small matrix products; the median runs every ``au.baseline_update_every`` frames.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ logger = logging.getLogger(__name__)
 HISTORY = 300  # samples kept per face for the baseline
 FAST_START = 30  # the first samples are taken every frame, later ones at a fixed rate
 MIN_SAMPLES = 6  # frames of a new face before its AUs count as settled
-CALM_FORGET_PER_S = 0.2  # how fast the calmest level seen rises again (evidence per second)
 
 
 @dataclass
@@ -52,8 +49,6 @@ class _FaceState:
     frames_since_update: int = 0
     baseline: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     seen: int = 0  # frames of this face
-    calm: float = np.inf  # the lowest gate excess seen, forgetting slowly
-    last_ms: float = 0.0
     present: np.ndarray = field(default_factory=lambda: np.zeros(len(AU_NAMES), bool))
 
 
@@ -95,25 +90,13 @@ class AUEstimator:
         hist = st.history[: min(st.count, HISTORY)]
         cal = self.cal
         own = np.median(hist, axis=0)
-        st.baseline = (cal.prior + np.clip(own - cal.prior, -cal.band, cal.band)).astype(
-            np.float32
-        )
-
-    def _looks_neutral(self, st: _FaceState, z_abs: np.ndarray, t_ms: float) -> bool:
-        excess = self.cal.excess(z_abs)
-        rise = CALM_FORGET_PER_S * max(0.0, t_ms - st.last_ms) / 1000.0 if st.seen else 0.0
-        st.calm = min(st.calm + rise, excess)
-        st.seen += 1
-        st.last_ms = t_ms
-        if excess < 0.0:
-            return True
-        return st.seen > self.cal.calm_after and excess <= st.calm + self.cal.calm_slack
+        st.baseline = (cal.prior + np.clip(own - cal.prior, -cal.band, cal.band)).astype(np.float32)
 
     def _observe(self, st: _FaceState, s: np.ndarray, z_abs: np.ndarray, t_ms: float) -> None:
         """Take ``s`` into the baseline when a sample is due and the face looks neutral."""
-        neutral = self._looks_neutral(st, z_abs, t_ms)
+        st.seen += 1
         due = st.count < FAST_START or t_ms >= st.next_sample_ms
-        if not due or not neutral:
+        if not due or not self.cal.looks_neutral(z_abs):
             return
         st.history[st.count % HISTORY] = s
         st.count += 1

@@ -53,9 +53,7 @@ class AUCalibration:
     trust_k: float  # baseline trust r = n / (n + trust_k)
     gate: np.ndarray  # (n_au,) bool: AUs whose presence keeps a frame out of the baseline
     gate_evidence: float  # a frame joins the baseline when no gated AU's absolute evidence
-    # reaches this (fitted so that most neutral faces of the calibration data pass) ...
-    calm_after: int  # ... or, once the face has been seen this many frames, when it is
-    calm_slack: float  # within this much evidence of the calmest it has looked
+    # reaches this (fitted so that most neutral faces of the calibration data pass)
     names: dict[str, str]  # AU -> FACS name
     provenance: dict[str, Any]
     figures: dict[str, dict[str, Any]]  # AU -> cross-validated figures
@@ -94,9 +92,9 @@ class AUCalibration:
         x = (z - self.threshold) / self.scale + _AT_THRESHOLD
         return 5.0 * (0.5 + np.arctan(x) / np.pi)
 
-    def excess(self, z_abs: np.ndarray) -> float:
-        """How far the most visible gated AU is above the baseline gate (< 0: neutral)."""
-        return float(np.max(z_abs[self.gate]) - self.gate_evidence)
+    def looks_neutral(self, z_abs: np.ndarray) -> bool:
+        """No gated AU (all but speech and blinks) visible to the absolute head."""
+        return bool(np.all(z_abs[self.gate] < self.gate_evidence))
 
 
 def _vector(data: dict[str, Any], key: str, n: int, where: str) -> np.ndarray:
@@ -147,8 +145,6 @@ def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration
         trust_k=float(base.get("trust_k", 4.0)),
         gate=np.array([au not in gate_ignore for au in AU_NAMES]),
         gate_evidence=float(base.get("gate_evidence", 0.0)),
-        calm_after=int(base.get("calm_after", 15)),
-        calm_slack=float(base.get("calm_slack", 1.0)),
         names={au: str(aus[au].get("name", au)) for au in AU_NAMES},
         provenance=dict(d.get("provenance", {})),
         figures={au: dict(aus[au].get("cv", {})) for au in AU_NAMES},

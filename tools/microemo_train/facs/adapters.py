@@ -12,8 +12,9 @@ LICENCE = {
 }
 
 
-def load(adapter: str, root: Path, mode: str = "both", neutral_frames: int = 8,
-         apex_frames: int = 4) -> dict[str, list[FacsItem]]:  # fmt: skip
+def load(
+    adapter: str, root: Path, mode: str = "both", neutral_frames: int = 8, apex_frames: int = 4
+) -> dict[str, list[FacsItem]]:
     if not root.exists():
         raise FacsDataError(f"{root}: no such file or folder")
     if adapter == "ckplus":

@@ -57,23 +57,36 @@ class CalibrationResult:
             write.write_atomic(docs, report.docs_markdown(self))
 
 
-def calibrate(sets: dict[str, list[Recording]], provenance: dict[str, Any], folds: int = 5,
-              min_positives: int = 10, st: FitSettings | None = None,
-              base: AUCalibration | None = None) -> CalibrationResult:  # fmt: skip
+def calibrate(
+    sets: dict[str, list[Recording]],
+    provenance: dict[str, Any],
+    folds: int = 5,
+    min_positives: int = 10,
+    st: FitSettings | None = None,
+    base: AUCalibration | None = None,
+) -> CalibrationResult:
     """``base``: the calibration scored as "before" and whose rows AUs that are not refitted
     keep (default: the one installed)."""
     st = st or FitSettings()
     base = base or load_calibration()
     recs = [r for rs in sets.values() for r in rs]
     kind = [name for name, rs in sets.items() for _ in rs]
-    before = {n: report.score([replay(r, base) for r in rs], min_positives, prototypes_only=True)
-              for n, rs in sets.items()}  # fmt: skip
+    before = {
+        n: report.score([replay(r, base) for r in rs], min_positives, prototypes_only=True)
+        for n, rs in sets.items()
+    }
     prior = load_calibration(HAND_TABLE) if st.prior_boost > 0 else None
     oof, _ = cross_validate(recs, base, st, folds, prior)
     rows = emotion.emotion_rows(oof)
     fig_rows = emotion.cross_validate_sets(rows, oof, kind, folds=10)
-    after = {n: report.score([rp for rp, k in zip(oof, kind) if k == n], min_positives,
-                             emotion_figures=fig_rows.get(n)) for n in sets}  # fmt: skip
+    after = {
+        n: report.score(
+            [rp for rp, k in zip(oof, kind) if k == n],
+            min_positives,
+            emotion_figures=fig_rows.get(n),
+        )
+        for n in sets
+    }
     # an AU is only refitted where that beats the installed row out of fold (on every set's
     # pooled ROC-AUC): a dozen positives can fit noise (CK+'s AU10 does)
     keep = _better(before, after)
@@ -81,10 +94,15 @@ def calibrate(sets: dict[str, list[Recording]], provenance: dict[str, Any], fold
     weights = emotion.fit_weights(rows) if len(set(rows.label.tolist())) > 1 else None
     sd = np.nanstd(np.vstack([signals(r) for r in recs]), axis=0)
     subjects = sorted({r.item.subject for r in recs})
-    prov = dict(provenance, subjects=len(subjects), items=len(recs),
-                cross_validation=f"{folds} folds grouped by subject")  # fmt: skip
-    return CalibrationResult(cal, fitted_mask(recs, st) & keep, weights, prov, before, after, sd,
-                             st)  # fmt: skip
+    prov = dict(
+        provenance,
+        subjects=len(subjects),
+        items=len(recs),
+        cross_validation=f"{folds} folds grouped by subject",
+    )
+    return CalibrationResult(
+        cal, fitted_mask(recs, st) & keep, weights, prov, before, after, sd, st
+    )
 
 
 def _better(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> np.ndarray:

@@ -43,9 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", type=Path, required=True, help="calibration file to write")
     c.add_argument("--emotion-out", type=Path, help="fitted prototype weights to write")
     c.add_argument("--folds", type=int, default=5, help="subject-grouped folds (default 5)")
-    c.add_argument("--base", type=Path,
-                   help="calibration scored as 'before', whose rows AUs that are not refitted "
-                   "keep (default: the installed one)")  # fmt: skip
+    c.add_argument(
+        "--base",
+        type=Path,
+        help="calibration scored as 'before', whose rows AUs that are not refitted "
+        "keep (default: the installed one)",
+    )
     c.add_argument("--licence", default="", help="the data set's terms, recorded in the file")
     c.add_argument("--docs", type=Path, help="regenerate this AU documentation (docs/aus.md)")
     c.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -55,20 +58,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", choices=sorted(adapters.ADAPTERS), required=True)
     p.add_argument("--root", type=Path, required=True, help="data set folder or manifest CSV")
-    p.add_argument("--mode", default="both",
-                   help="ckplus: neutral-apex, apex or both (default)")  # fmt: skip
+    p.add_argument("--mode", default="both", help="ckplus: neutral-apex, apex or both (default)")
     p.add_argument("--neutral-frames", type=int, default=8, help="ckplus: neutral repeats")
     p.add_argument("--apex-frames", type=int, default=4, help="ckplus: apex repeats")
     p.add_argument("--cache", type=Path, default=Path(".cache/microemo-train/facs"))
     p.add_argument("--jobs", type=int, default=2, help="landmarker worker processes")
-    p.add_argument("--min-positives", type=int, default=10,
-                   help="AUs with fewer coded positives are not scored")  # fmt: skip
+    p.add_argument(
+        "--min-positives",
+        type=int,
+        default=10,
+        help="AUs with fewer coded positives are not scored",
+    )
 
 
 def _items(args: argparse.Namespace) -> dict[str, list[FacsItem]]:
     """Items per protocol (``neutral-apex`` / ``apex`` for CK+, one set otherwise)."""
-    return adapters.load(args.adapter, args.root, args.mode, args.neutral_frames,
-                         args.apex_frames)  # fmt: skip
+    return adapters.load(args.adapter, args.root, args.mode, args.neutral_frames, args.apex_frames)
 
 
 def _record(args: argparse.Namespace, sets: dict[str, list[FacsItem]]) -> dict[str, list]:
@@ -135,8 +140,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
         "command": "microemo-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "base": base.provenance.get("source") or base.path,
     }
-    result = calibrate(recs, provenance, folds=args.folds, min_positives=args.min_positives,
-                       base=base)  # fmt: skip
+    result = calibrate(
+        recs, provenance, folds=args.folds, min_positives=args.min_positives, base=base
+    )
     result.write(args.out, args.emotion_out, args.docs)
     print(result.text())
     if args.json:

@@ -51,17 +51,21 @@ def emotion_rows(replays: list[Replay], with_neutral: bool = True) -> EmotionRow
         empty = np.zeros((0, len(AU_INDEX)))
         return EmotionRows(empty, np.array([]), np.array([]), np.array([], int), np.array([], bool))
     x, label, subject, origin, ref = zip(*rows)
-    return EmotionRows(np.array(x), np.array(label), np.array(subject), np.array(origin),
-                       np.array(ref))  # fmt: skip
+    return EmotionRows(
+        np.array(x), np.array(label), np.array(subject), np.array(origin), np.array(ref)
+    )
 
 
 def prototype_rows(classes: list[str], level: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Every prototype (with and without its optional AUs) and every combination that
+    ``suffices`` for an emotion, each AU at ``level``; and the empty face as neutral."""
     t = load_tables()
     x, y = [], []
     for emotion, (aus, optional) in t.core.items():
         if emotion not in classes:
             continue
-        for group in (aus, aus + optional) if optional else (aus,):
+        groups = [aus, aus + optional] if optional else [aus]
+        for group in groups + list(t.suffices.get(emotion, ())):
             v = np.zeros(len(AU_INDEX))
             v[[AU_INDEX[a] for a in group]] = level
             x.append(v)
@@ -77,7 +81,7 @@ def prototype_rows(classes: list[str], level: float = 3.0) -> tuple[np.ndarray, 
 IGNORED = ("AU28", "AU45")
 
 
-def fit_weights(rows: EmotionRows, c: float = 0.3, prototype_weight: float = 2.0) -> CoreWeights:
+def fit_weights(rows: EmotionRows, c: float = 0.3, prototype_weight: float = 5.0) -> CoreWeights:
     from sklearn.linear_model import LogisticRegression
 
     from microemo.types import AU_NAMES
@@ -101,8 +105,9 @@ def predict(weights: CoreWeights, x: np.ndarray) -> np.ndarray:
 
 
 def _take(rows: EmotionRows, idx: np.ndarray) -> EmotionRows:
-    return EmotionRows(rows.x[idx], rows.label[idx], rows.subject[idx], rows.origin[idx],
-                       rows.reference[idx])  # fmt: skip
+    return EmotionRows(
+        rows.x[idx], rows.label[idx], rows.subject[idx], rows.origin[idx], rows.reference[idx]
+    )
 
 
 def cross_predict(rows: EmotionRows, folds: int = 10, **fit_args: float) -> np.ndarray:
@@ -110,15 +115,14 @@ def cross_predict(rows: EmotionRows, folds: int = 10, **fit_args: float) -> np.n
     from sklearn.model_selection import GroupKFold
 
     pred = np.empty(len(rows.label), dtype=object)
-    for tr, te in GroupKFold(min(folds, len(set(rows.subject)))).split(
-        rows.x, groups=rows.subject
-    ):
+    for tr, te in GroupKFold(min(folds, len(set(rows.subject)))).split(rows.x, groups=rows.subject):
         pred[te] = predict(fit_weights(_take(rows, tr), **fit_args), rows.x[te])
     return pred
 
 
-def cross_validate_sets(rows: EmotionRows, replays: list[Replay], kind: list[str],
-                        folds: int = 10) -> dict[str, EmotionFigures]:  # fmt: skip
+def cross_validate_sets(
+    rows: EmotionRows, replays: list[Replay], kind: list[str], folds: int = 10
+) -> dict[str, EmotionFigures]:
     """Out-of-fold figures for each set's labelled items, and for the neutral references."""
     if len(set(rows.label.tolist())) < 2:
         return {}

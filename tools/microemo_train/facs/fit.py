@@ -44,11 +44,9 @@ class FitSettings:
     trust_k: float = 4.0
     presence_evidence: float = 0.0  # evidence (log-odds, balanced) where an AU is present
     rel_min_samples: int = 6  # frames with fewer neutral samples do not train the relative head
-    calm_after: int = 1_000_000  # frames before the calmest frames may join (off by default)
     neutral_pass: float = 0.95  # share of neutral frames the baseline gate lets through
-    neutral_weight: float = 0.3
-    prior_boost: float = 0.0  # > 0: lean on the prior (hand) table's evidence per AU  # weight of neutral-reference rows (all AUs absent)
-    seed: int = 0
+    neutral_weight: float = 0.3  # weight of neutral-reference rows (all AUs absent)
+    prior_boost: float = 10.0  # > 0: lean on the hand table's evidence per AU (0: off)
 
 
 @dataclass
@@ -93,12 +91,24 @@ def collect_rows(recs: list[Recording], sigs: list[np.ndarray]) -> Rows:
             groups.append(it.subject)
             where.append((r, f))
     s_arr = np.array(s, np.float64)
-    return Rows(s_arr, np.zeros_like(s_arr), np.zeros(len(s), np.int64), np.array(y),
-                np.array(level), np.array(groups), where)  # fmt: skip
+    return Rows(
+        s_arr,
+        np.zeros_like(s_arr),
+        np.zeros(len(s), np.int64),
+        np.array(y),
+        np.array(level),
+        np.array(groups),
+        where,
+    )
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None = None,
-              boost: np.ndarray | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+def _logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    c: float,
+    weight: np.ndarray | None = None,
+    boost: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
     """L2 logistic regression on standardised x (columns multiplied by ``boost``, so the
     penalty on them is ``boost**2`` times lighter); weights and bias on the raw scale."""
     from sklearn.linear_model import LogisticRegression
@@ -113,8 +123,9 @@ def _logistic(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None 
     return w, float(m.intercept_[0] - w @ mu)
 
 
-def _heads(rows: Rows, au: int, st: FitSettings, rel: bool,
-           prior: AUCalibration | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+def _heads(
+    rows: Rows, au: int, st: FitSettings, rel: bool, prior: AUCalibration | None = None
+) -> tuple[np.ndarray, float]:
     """One head of one AU. With ``prior`` (a hand-set calibration, linear in the signals)
     its evidence for this AU joins as one more input that is penalised ``prior_boost**2``
     times less, and is folded back into the signal weights: the fit starts from what the
@@ -149,19 +160,30 @@ def neutral_stats(rows: Rows, st: FitSettings) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), st.band_sigmas * np.maximum(x.std(axis=0), 1e-6)
 
 
-def fit_heads(rows: Rows, recs: list[Recording], base: AUCalibration, st: FitSettings,
-              fitted: np.ndarray, hand: AUCalibration | None = None) -> AUCalibration:  # fmt: skip
+def fit_heads(
+    rows: Rows,
+    recs: list[Recording],
+    base: AUCalibration,
+    st: FitSettings,
+    fitted: np.ndarray,
+    hand: AUCalibration | None = None,
+) -> AUCalibration:
     """Steps 1-4 on ``rows`` (thresholds and scales left as in ``base``)."""
     prior, band = neutral_stats(rows, st)
     # never narrower than the base's band: one data set's cameras and faces are not every
     # camera's and face's (CK+'s small crops put MediaPipe's dimple at 0.003 +- 0.003)
     band = np.maximum(band, base.band)
     w_abs, b_abs = base.w_abs.copy(), base.b_abs.copy()
-    for a in np.flatnonzero(fitted):
+    for a in map(int, np.flatnonzero(fitted)):
         w_abs[a], b_abs[a] = _heads(rows, a, st, rel=False, prior=hand)
-    cal = replace(base, w_abs=w_abs, b_abs=b_abs, prior=prior.astype(np.float32),
-                  band=band.astype(np.float32), trust_k=st.trust_k,
-                  calm_after=st.calm_after)  # fmt: skip
+    cal = replace(
+        base,
+        w_abs=w_abs,
+        b_abs=b_abs,
+        prior=prior.astype(np.float32),
+        band=band.astype(np.float32),
+        trust_k=st.trust_k,
+    )
     neutral = _neutral_rows(rows)
     if neutral.any():  # the gate lets ``neutral_pass`` of the neutral faces into baselines
         z = (rows.s[neutral] @ w_abs.T + b_abs)[:, cal.gate]
@@ -172,13 +194,14 @@ def fit_heads(rows: Rows, recs: list[Recording], base: AUCalibration, st: FitSet
     for i, (r, f) in enumerate(rows.where):
         rows.base[i], rows.samples[i] = replays[r].baseline[f], replays[r].samples[f]
     w_rel, b_rel = base.w_rel.copy(), base.b_rel.copy()
-    for a in np.flatnonzero(fitted):
+    for a in map(int, np.flatnonzero(fitted)):
         w_rel[a], b_rel[a] = _heads(rows, a, st, rel=True, prior=hand)
     return replace(cal, w_rel=w_rel, b_rel=b_rel)
 
 
-def frame_evidence(cal: AUCalibration, recs: list[Recording],
-                   where: list[tuple[int, int]]) -> np.ndarray:  # fmt: skip
+def frame_evidence(
+    cal: AUCalibration, recs: list[Recording], where: list[tuple[int, int]]
+) -> np.ndarray:
     """The evidence the device computes at each (recording, frame) under ``cal``: each
     recording is replayed, so the baseline is the one ``cal`` itself lets form."""
     out = np.zeros((len(where), len(AU_NAMES)))
@@ -189,23 +212,14 @@ def frame_evidence(cal: AUCalibration, recs: list[Recording],
     return out
 
 
-def best_threshold(z: np.ndarray, y: np.ndarray) -> float:
-    """The evidence cut with the best F1 (midpoint between neighbouring scores)."""
-    order = np.sort(np.unique(z))
-    cuts = np.concatenate([[order[0] - 1.0], (order[1:] + order[:-1]) / 2])
-    best, best_f1 = 0.0, -1.0
-    for t in cuts:
-        pred = z >= t
-        tp = np.sum(pred & (y == 1))
-        f1 = 2 * tp / max(1, pred.sum() + (y == 1).sum())
-        if f1 > best_f1:
-            best, best_f1 = float(t), f1
-    return best
-
-
-def fit_calibration(recs: list[Recording], base: AUCalibration, st: FitSettings,
-                    sigs: list[np.ndarray] | None = None, keep: np.ndarray | None = None,
-                    prior: AUCalibration | None = None) -> AUCalibration:  # fmt: skip
+def fit_calibration(
+    recs: list[Recording],
+    base: AUCalibration,
+    st: FitSettings,
+    sigs: list[np.ndarray] | None = None,
+    keep: np.ndarray | None = None,
+    prior: AUCalibration | None = None,
+) -> AUCalibration:
     """The whole fit (steps 1-5) on every recording given; AUs outside ``keep`` (and those
     with too few positives) keep ``base``'s rows."""
     from sklearn.model_selection import GroupKFold
@@ -241,8 +255,15 @@ def fit_calibration(recs: list[Recording], base: AUCalibration, st: FitSettings,
 
 
 def _subset(rows: Rows, idx: np.ndarray) -> Rows:
-    return Rows(rows.s[idx], rows.base[idx].copy(), rows.samples[idx].copy(), rows.y[idx],
-                rows.level[idx], rows.groups[idx], [rows.where[i] for i in idx])  # fmt: skip
+    return Rows(
+        rows.s[idx],
+        rows.base[idx].copy(),
+        rows.samples[idx].copy(),
+        rows.y[idx],
+        rows.level[idx],
+        rows.groups[idx],
+        [rows.where[i] for i in idx],
+    )
 
 
 def fitted_mask(recs: list[Recording], st: FitSettings) -> np.ndarray:
@@ -250,9 +271,13 @@ def fitted_mask(recs: list[Recording], st: FitSettings) -> np.ndarray:
     return ((rows.y == 1).sum(axis=0) >= st.min_positives) & ((rows.y == 0).sum(axis=0) > 0)
 
 
-def cross_validate(recs: list[Recording], base: AUCalibration, st: FitSettings,
-                   folds: int = 5, prior: AUCalibration | None = None
-                   ) -> tuple[list[Replay], list[AUCalibration]]:  # fmt: skip
+def cross_validate(
+    recs: list[Recording],
+    base: AUCalibration,
+    st: FitSettings,
+    folds: int = 5,
+    prior: AUCalibration | None = None,
+) -> tuple[list[Replay], list[AUCalibration]]:
     """Fit on all but one fold of subjects, replay the held-out fold through the device
     with that fit; every item is scored by a calibration that never saw its subject."""
     from sklearn.model_selection import GroupKFold
@@ -262,8 +287,7 @@ def cross_validate(recs: list[Recording], base: AUCalibration, st: FitSettings,
     out: list[Replay | None] = [None] * len(recs)
     cals = []
     for tr, te in GroupKFold(min(folds, len(set(groups)))).split(recs, groups=groups):
-        cal = fit_calibration([recs[i] for i in tr], base, st, [sigs[i] for i in tr],
-                              prior=prior)  # fmt: skip
+        cal = fit_calibration([recs[i] for i in tr], base, st, [sigs[i] for i in tr], prior=prior)
         cals.append(cal)
         for i in te:
             out[i] = replay(recs[i], cal)

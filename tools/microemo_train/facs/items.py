@@ -141,19 +141,29 @@ def ckplus(
             frames = (neutral[seq],) * neutral_frames + (apex,) * apex_frames
             last = len(frames) - 1
             items.append(
-                FacsItem(f"{seq}/neutral-apex", seq.split("_")[0], frames,
-                         {last: facs[seq]} if seq in facs else {},
-                         neutral=tuple(range(neutral_frames)), label=emotion or None,
-                         prepare="ck48")  # fmt: skip
+                FacsItem(
+                    f"{seq}/neutral-apex",
+                    seq.split("_")[0],
+                    frames,
+                    {last: facs[seq]} if seq in facs else {},
+                    neutral=tuple(range(neutral_frames)),
+                    label=emotion or None,
+                    prepare="ck48",
+                )
             )
     elif mode == "apex":
         for seq, rows in sorted(_ck_index(root / "last3").items()):
             rows.sort()
             frames = tuple(p for _, p, _ in rows)
             items.append(
-                FacsItem(f"{seq}/apex", seq.split("_")[0], frames,
-                         {len(frames) - 1: facs[seq]} if seq in facs else {},
-                         label=rows[-1][2] or None, prepare="ck48")  # fmt: skip
+                FacsItem(
+                    f"{seq}/apex",
+                    seq.split("_")[0],
+                    frames,
+                    {len(frames) - 1: facs[seq]} if seq in facs else {},
+                    label=rows[-1][2] or None,
+                    prepare="ck48",
+                )
             )
     else:
         raise FacsDataError(f"ckplus mode {mode!r}: use neutral-apex or apex")

@@ -42,19 +42,26 @@ class Scored:
                     inten, pres = rp.intensity[f], rp.present[f]
                 y, level = _targets(codes, it.coded)
                 rows.append((inten, pres, y, level, it.subject, it.key))
-        cols = list(zip(*rows)) if rows else [[]] * 6
-        return cls(np.array(cols[0]).reshape(-1, len(AU_IDS)),
-                   np.array(cols[1], bool).reshape(-1, len(AU_IDS)),
-                   np.array(cols[2]).reshape(-1, len(AU_IDS)),
-                   np.array(cols[3]).reshape(-1, len(AU_IDS)),
-                   np.array(cols[4]), list(cols[5]))  # fmt: skip
+        cols: list[tuple] = list(zip(*rows)) if rows else [()] * 6
+        return cls(
+            np.array(cols[0]).reshape(-1, len(AU_IDS)),
+            np.array(cols[1], bool).reshape(-1, len(AU_IDS)),
+            np.array(cols[2]).reshape(-1, len(AU_IDS)),
+            np.array(cols[3]).reshape(-1, len(AU_IDS)),
+            np.array(cols[4]),
+            list(cols[5]),
+        )
 
     @classmethod
     def concat(cls, parts: list[Scored]) -> Scored:
-        return cls(np.vstack([p.intensity for p in parts]), np.vstack([p.present for p in parts]),
-                   np.vstack([p.y for p in parts]), np.vstack([p.level for p in parts]),
-                   np.concatenate([p.subjects for p in parts]),
-                   [k for p in parts for k in p.keys])  # fmt: skip
+        return cls(
+            np.vstack([p.intensity for p in parts]),
+            np.vstack([p.present for p in parts]),
+            np.vstack([p.y for p in parts]),
+            np.vstack([p.level for p in parts]),
+            np.concatenate([p.subjects for p in parts]),
+            [k for p in parts for k in p.keys],
+        )
 
 
 @dataclass

@@ -77,8 +77,14 @@ def record_one(item: FacsItem, out: str) -> str | None:
     except Exception as exc:  # every reason an item cannot be read is reported by name
         return f"{type(exc).__name__}: {exc}"
     tmp = f"{out}.{os.getpid()}.tmp.npz"
-    np.savez_compressed(tmp, lm=np.array(lm), bs=np.array(bs), pose=np.array(pose),
-                        ok=np.array(ok), size=np.array(size))  # fmt: skip
+    np.savez_compressed(
+        tmp,
+        lm=np.array(lm),
+        bs=np.array(bs),
+        pose=np.array(pose),
+        ok=np.array(ok),
+        size=np.array(size),
+    )
     os.replace(tmp, out)
     return None
 
@@ -109,8 +115,9 @@ def record_items(
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(record_one, it, str(paths[it.key])): it for it in todo}
             done = as_completed(futures)
-            for fut in tqdm(done, total=len(todo), desc="landmark", unit="item",
-                            disable=not progress):  # fmt: skip
+            for fut in tqdm(
+                done, total=len(todo), desc="landmark", unit="item", disable=not progress
+            ):
                 error = fut.result()
                 if error is not None:
                     it = futures[fut]

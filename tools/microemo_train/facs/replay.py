@@ -17,6 +17,7 @@ from microemo.types import AU_NAMES, TrackedFace
 from microemo.vision.au import AUEstimator, face_signals
 from microemo.vision.calibration import SIGNAL_NAMES, AUCalibration
 from microemo.vision.geometry import Normalizer
+from microemo_train.facs.items import FacsItem
 from microemo_train.facs.record import Recording
 
 _NORMALIZER = Normalizer()
@@ -34,7 +35,7 @@ class Replay:
     present: np.ndarray  # (T, n_au) bool
 
     @property
-    def item(self):  # noqa: ANN201 - FacsItem, kept loose to avoid an import cycle in typing
+    def item(self) -> FacsItem:
         return self.recording.item
 
 

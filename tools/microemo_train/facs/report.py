@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from microemo_train.facs.calibrate import CalibrationResult
 
 
-def device_emotions(replays: list[Replay], prototypes_only: bool = False
-                    ) -> emotion.EmotionFigures | None:  # fmt: skip
+def device_emotions(
+    replays: list[Replay], prototypes_only: bool = False
+) -> emotion.EmotionFigures | None:
     """The core emotion the device's rules give each labelled item's last frame: the
     installed tables, or the hand prototypes alone (no fitted weights)."""
     from microemo.emotion.rules import classify_aus, hand_tables
@@ -29,9 +30,12 @@ def device_emotions(replays: list[Replay], prototypes_only: bool = False
     return emotion.figures(rows.label, pred)
 
 
-def score(replays: list[Replay], min_positives: int = 10,
-          emotion_figures: emotion.EmotionFigures | None = None,
-          prototypes_only: bool = False) -> dict[str, Any]:  # fmt: skip
+def score(
+    replays: list[Replay],
+    min_positives: int = 10,
+    emotion_figures: emotion.EmotionFigures | None = None,
+    prototypes_only: bool = False,
+) -> dict[str, Any]:
     sc = Scored.from_replays(replays)
     if emotion_figures is None:
         emotion_figures = device_emotions(replays, prototypes_only)
@@ -78,26 +82,36 @@ def bench_text(result: dict[str, Any]) -> str:
         s = r["summary"]
         out.append(f"\n## {name}: {r['items']} items, {r['coded']} coded frames, {s['aus']} AUs")
         out += au_table(r["aus"])
-        out.append(f"mean ROC-AUC {s['auc']:.3f}, mean F1 {s['f1']:.3f}, mean corr "
-                   f"{_num(s['corr'], '.3f')}")  # fmt: skip
+        out.append(
+            f"mean ROC-AUC {s['auc']:.3f}, mean F1 {s['f1']:.3f}, mean corr "
+            f"{_num(s['corr'], '.3f')}"
+        )
         worst = sorted(r["subjects"].items(), key=lambda kv: kv[1]["agreement"])[:3]
-        out.append("least agreement by subject: " + ", ".join(
-            f"{k} {v['agreement']:.2f} ({v['frames']} frames)" for k, v in worst))  # fmt: skip
+        out.append(
+            "least agreement by subject: "
+            + ", ".join(f"{k} {v['agreement']:.2f} ({v['frames']} frames)" for k, v in worst)
+        )
         out.append(_emotion_line("core emotion from AUs (device rules)", r["emotion"]))
     return "\n".join(out)
 
 
 def compare_text(before: dict[str, Any], after: dict[str, Any], prov: dict[str, Any]) -> str:
-    out = [f"data: {prov.get('data_set')} ({prov.get('subjects')} subjects, "
-           f"{prov.get('items')} items); after = {prov.get('cross_validation')}"]  # fmt: skip
+    out = [
+        f"data: {prov.get('data_set')} ({prov.get('subjects')} subjects, "
+        f"{prov.get('items')} items); after = {prov.get('cross_validation')}"
+    ]
     for name in after:
         b, a = before[name], after[name]
-        out.append(f"\n## {name} (before: {prov.get('base', 'the calibration installed now')}, "
-                   "emotion from the hand prototypes)")
+        out.append(
+            f"\n## {name} (before: {prov.get('base', 'the calibration installed now')}, "
+            "emotion from the hand prototypes)"
+        )
         out += au_table(a["aus"], b["aus"])
         sb, sa = b["summary"], a["summary"]
-        out.append(f"mean ROC-AUC {sb['auc']:.3f} -> {sa['auc']:.3f}, "
-                   f"mean F1 {sb['f1']:.3f} -> {sa['f1']:.3f}")  # fmt: skip
+        out.append(
+            f"mean ROC-AUC {sb['auc']:.3f} -> {sa['auc']:.3f}, "
+            f"mean F1 {sb['f1']:.3f} -> {sa['f1']:.3f}"
+        )
         out.append(_emotion_line("core emotion before", b["emotion"]))
         out.append(_emotion_line("core emotion after", a["emotion"]))
     return "\n".join(out)

@@ -36,8 +36,13 @@ def _au_figures(f: AUFigures | None) -> dict[str, Any]:
     return out
 
 
-def calibration_toml(cal: AUCalibration, provenance: dict[str, Any], fitted: np.ndarray,
-                     cv: dict[str, AUFigures], before: dict[str, AUFigures]) -> str:  # fmt: skip
+def calibration_toml(
+    cal: AUCalibration,
+    provenance: dict[str, Any],
+    fitted: np.ndarray,
+    cv: dict[str, AUFigures],
+    before: dict[str, AUFigures],
+) -> str:
     aus: dict[str, Any] = {}
     for a, au in enumerate(AU_NAMES):
         row: dict[str, Any] = {
@@ -66,8 +71,6 @@ def calibration_toml(cal: AUCalibration, provenance: dict[str, Any], fitted: np.
             "band": _floats(cal.band),
             "trust_k": cal.trust_k,
             "gate_evidence": round(float(cal.gate_evidence), 6),
-            "calm_after": cal.calm_after,
-            "calm_slack": cal.calm_slack,
             "gate_ignore": [au for au, g in zip(AU_NAMES, cal.gate) if not g],
         },
         "AU": aus,
@@ -75,8 +78,9 @@ def calibration_toml(cal: AUCalibration, provenance: dict[str, Any], fitted: np.
     return HEADER + tomli_w.dumps(doc)
 
 
-def emotion_toml(w: CoreWeights, provenance: dict[str, Any],
-                 figures: dict[str, EmotionFigures]) -> str:  # fmt: skip
+def emotion_toml(
+    w: CoreWeights, provenance: dict[str, Any], figures: dict[str, EmotionFigures]
+) -> str:
     doc = {
         "format": 1,
         "inputs": list(AU_NAMES),
