@@ -174,11 +174,17 @@ class SpottingConfig(Section):
         True, description="also report expressions held from before they could be seen rising"
     )
     hold_on: float = Field(
-        3.0, ge=0, le=5, description="held expression: AU level (vs neutral) that starts one"
+        4.0, ge=0, le=5, description="held expression: AU level (vs neutral) that starts one"
     )
     hold_off: float = Field(1.5, ge=0, le=5, description="held expression: level that ends it")
     hold_ms: float = Field(
         400.0, ge=0, le=10_000, description="held expression: how long the level must hold"
+    )
+    speech_level: float = Field(
+        1.0, gt=0, le=5, description="lips (AU25) moving this much hold the speech AUs back"
+    )
+    speech_hold_ms: float = Field(
+        1000.0, ge=0, le=5000, description="how long after the lips move the speech AUs wait"
     )
     z_on: float = Field(
         5.5, ge=0, le=50, description="a rise must be this many times its AU's noise to start"

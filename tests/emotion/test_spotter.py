@@ -157,3 +157,15 @@ def test_an_expression_held_from_the_start_is_a_macro_episode() -> None:
     assert done[0].offset_ms == pytest.approx(2000, abs=100)
     # evaluations of injected micro-expressions can turn the held path off
     assert ends(run(t, x, r, SpottingConfig(hold_enabled=False))) == []
+
+
+def test_a_chin_raise_while_talking_is_speech_but_alone_an_episode():
+    """The lips opening and closing (AU25) hold back the AUs speech drives (here AU17, the
+    chin): the same chin raise is an episode on a still mouth and nothing mid-sentence."""
+    t, x, r = quiet_series(30.0)
+    x[:, AU_INDEX[17]] += bump(t, 5000, 5150, 5400, 3.5)
+    still = [s for s in ends(run(t, x, r)) if "AU17" in s.apex_aus]
+    talking = x.copy()
+    talking[:, AU_INDEX[25]] += 1.5 * (np.sin(2 * np.pi * t / 300.0) > 0)  # syllables
+    spoken = [s for s in ends(run(t, talking, r)) if "AU17" in s.apex_aus]
+    assert len(still) == 1 and spoken == []

@@ -17,7 +17,10 @@ with its own baseline and noise; an episode names an AU whichever of its two cha
 carried it.
 
 Never carrying on their own: AU45 (blinks), AU25/AU26 (speech opens the mouth all the
-time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink.
+time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink, and
+the lower-face AUs that speech drives (10, 14, 15, 17, 20, 23, 24, 28: the chin, lips and
+lip corners; not the smile) none within ``speech_hold_ms`` of the lips opening or closing by
+``speech_level`` (AU25), rises and held levels alike.
 Fast head rotation (pose_r_rad speed above ``max_rotation_rad_s``) gates new starts for
 ``motion_hold_ms`` and freezes the noise estimate. Micro (< 500 ms) versus macro is left to
 the consumer, from ``offset_ms - onset_ms``. Cost: a few small numpy ops per frame per face.
@@ -46,6 +49,8 @@ N_CH = len(CH_AU)
 CARRY = CARRY_AU[CH_AU]
 _LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])[CH_AU]
 _BLINK = AU_INDEX[45]
+_LIPS = AU_INDEX[25]
+_SPEECH = np.array([int(a[2:]) in (10, 14, 15, 17, 20, 23, 24, 28) for a in AU_NAMES])[CH_AU]
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
 MOTION_SPAN_MS = 50.0  # head rotation speed is measured over at least this
@@ -110,6 +115,8 @@ class _Face:
         self.pose_ref_ms = t_ms
         self.gate_until = -math.inf
         self.blink_until = -math.inf
+        self.speech_until = -math.inf
+        self.lips: tuple[float, float] | None = None  # (t_ms, AU25) at the last lips check
         self.crossing = _Run()  # a rise above the start thresholds
         self.holding = _Run()  # a held expression's level above hold_on
         self.hist_t = np.zeros(N_HIST, np.float64)
@@ -175,6 +182,7 @@ class Spotter:
         self._motion(st, au, t)
         if x[_BLINK] >= c.blink_level:
             st.blink_until = t + c.blink_hold_ms
+        self._speech(st, float(x[_LIPS]), t)
         i = st.hist_n % N_HIST
         st.hist_t[i] = t
         st.hist_r[i] = rise
@@ -205,6 +213,14 @@ class Spotter:
             st.var += np.float32(b) * (np.minimum(st.hist_r[i], cap) ** 2 - st.var)
             st.noise_n += 1
 
+    def _speech(self, st: _Face, lips: float, t: float) -> None:
+        """Lips opening or closing by ``speech_level`` within ``MOTION_SPAN_MS`` or more
+        (so fast sources compare like slow ones) hold the speech AUs back."""
+        if st.lips is None or t - st.lips[0] >= MOTION_SPAN_MS:
+            if st.lips is not None and abs(lips - st.lips[1]) >= self.config.speech_level:
+                st.speech_until = t + self.config.speech_hold_ms
+            st.lips = (t, lips)
+
     def _motion(self, st: _Face, au: AUFrame, t: float) -> None:
         """Rotation speed over >= MOTION_SPAN_MS, so pose jitter between frames of a fast
         source (or repeated frames) does not read as a head turn."""
@@ -229,6 +245,8 @@ class Spotter:
         mask: np.ndarray = CARRY & (rise >= level) & (rise >= z * noise)
         if t < st.blink_until:
             mask &= ~_LIDS
+        if t < st.speech_until:
+            mask &= ~_SPEECH
         return mask
 
     # -- state machine -----------------------------------------------------------------
@@ -246,6 +264,8 @@ class Spotter:
         assert st.smooth is not None
         level = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
         mask = level >= c.hold_on
+        if t < st.speech_until:
+            mask &= ~_SPEECH[:N_AU]
         ok = au.baseline_ready and t >= st.gate_until and bool(mask.any())
         if not st.holding.held(ok, t, c.hold_ms):
             return []
