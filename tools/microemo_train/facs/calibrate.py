@@ -90,6 +90,7 @@ def calibrate(
     # an AU is only refitted where that beats the installed row out of fold (on every set's
     # pooled ROC-AUC): a dozen positives can fit noise (CK+'s AU10 does)
     keep = _better(before, after)
+    _report_kept_rows(before, after, keep)
     cal = fit_calibration(recs, base, st, keep=keep, prior=prior)
     weights = emotion.fit_weights(rows) if len(set(rows.label.tolist())) > 1 else None
     sd = np.nanstd(np.vstack([signals(r) for r in recs]), axis=0)
@@ -103,6 +104,18 @@ def calibrate(
     return CalibrationResult(
         cal, fitted_mask(recs, st) & keep, weights, prov, before, after, sd, st
     )
+
+
+def _report_kept_rows(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+                      keep: np.ndarray) -> None:
+    """An AU that keeps its base row reads exactly as before: say so in the figures."""
+    from microemo.types import AU_NAMES
+    from microemo_train.facs.metrics import summary
+
+    for name, a in after.items():
+        old = {f.au: f for f in before[name]["aus"]}
+        a["aus"] = [f if keep[AU_NAMES.index(f.au)] else old[f.au] for f in a["aus"]]
+        a["summary"] = summary(a["aus"])
 
 
 def _better(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> np.ndarray:
