@@ -106,8 +106,9 @@ def calibrate(
     )
 
 
-def _report_kept_rows(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-                      keep: np.ndarray) -> None:
+def _report_kept_rows(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], keep: np.ndarray
+) -> None:
     """An AU that keeps its base row reads exactly as before: say so in the figures."""
     from microemo.types import AU_NAMES
     from microemo_train.facs.metrics import summary
