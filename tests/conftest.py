@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests import mosquitto
 
 from microemo.types import FaceObservation
 
@@ -43,6 +44,22 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0) -> None:
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return mosquitto.install_hint()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Mosquitto every broker test skips, with the same one-line reason."""
+    hint = mosquitto.install_hint()
+    if hint is None:
+        return
+    skip = pytest.mark.skip(reason=hint)
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ())) & mosquitto.BROKER_FIXTURES
+        if "broker" in item.keywords or uses:
+            item.add_marker(skip)
 
 
 @pytest.fixture

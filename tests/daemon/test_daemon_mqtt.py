@@ -5,10 +5,6 @@ subscribers, the MQTT sink's spool numbers the events, and the update hook is at
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
 import threading
 
 import paho.mqtt.client as mqtt
@@ -22,31 +18,16 @@ from microemo.daemon.service import Daemon
 from microemo.publish.events import validate_event
 from microemo.types import Classification, EpisodeStep
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto missing")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
 def broker(tmp_path):
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-        + ("user root\n" if os.geteuid() == 0 else "")
-    )
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=20)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    from tests.publish.mqtt.mqtt_kit import Broker
+
+    b = Broker(tmp_path / "mosquitto")
+    yield b.port
+    b.stop()
 
 
 def episode_step(phase, n, frame_t, t_ms):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_kit import Broker
+from mqtt_kit import Broker, passwd
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +28,7 @@ def own_broker(tmp_path: Path) -> Iterator[Broker]:
 def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     work = tmp_path_factory.mktemp("mosquitto-auth")
     pw = work / "passwd"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "cabin", "s3cret"], check=True)
+    passwd(pw, "cabin", "s3cret", create=True)
     b = Broker(work, password_file=pw)
     yield b
     b.stop()

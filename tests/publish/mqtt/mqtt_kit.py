@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,13 +16,20 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from tests import mosquitto
 
 from microemo.config import load_config
 from microemo.publish.events import EventBuilder, event_schema, validate_event
 from microemo.publish.mqtt.sink import MqttSink
 from microemo.types import Classification, EpisodeStep
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO = mosquitto.tool("mosquitto") or "mosquitto"
+
+
+def passwd(path: Path, user: str, secret: str, create: bool = False) -> None:
+    """Add ``user`` to a Mosquitto password file (``mosquitto_passwd -b``)."""
+    tool = mosquitto.tool("mosquitto_passwd") or "mosquitto_passwd"
+    subprocess.run([tool, *(["-c"] if create else []), "-b", str(path), user, secret], check=True)
 
 
 def free_port() -> int:
@@ -48,8 +54,9 @@ class Broker:
     def __init__(
         self, workdir: Path, password_file: Path | None = None, extra: list[str] | None = None
     ) -> None:
-        if not Path(MOSQUITTO).exists():
-            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        hint = mosquitto.install_hint()
+        if hint is not None:
+            pytest.skip(hint)
         self.port = free_port()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)

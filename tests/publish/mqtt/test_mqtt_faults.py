@@ -19,6 +19,7 @@ from mqtt_kit import (
     free_port,
     in_order_per_face,
     make_events,
+    passwd,
     sink_for,
     validate_all,
     wait_for,
@@ -202,15 +203,12 @@ def test_bad_ca_file_names_the_file(tmp_path: Path) -> None:
 def test_deploy_acl_lets_a_device_write_only_its_own_topics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
-
     acl = Path(__file__).parents[3] / "deploy" / "mosquitto" / "acl.conf"
     pw = tmp_path / "passwd"
     for i, (user, secret) in enumerate(
         [("cabin-1", "p1"), ("cabin-2", "p2"), ("homeassistant", "ha")]
     ):
-        flags = ["-c"] if i == 0 else []
-        subprocess.run(["mosquitto_passwd", *flags, "-b", str(pw), user, secret], check=True)
+        passwd(pw, user, secret, create=i == 0)
     broker = Broker(tmp_path / "mosq", password_file=pw, extra=[f"acl_file {acl}"])
     try:
         dash = Recorder(broker.port, "microemo/#", auth=("homeassistant", "ha"))
