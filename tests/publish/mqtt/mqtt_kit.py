@@ -198,7 +198,12 @@ class Producer:
                "--start", str(start), "--count", str(count)]  # fmt: skip
         for k, v in opts.items():
             cmd += [f"--{k.replace('_', '-')}", str(v)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        root = str(Path(__file__).resolve().parents[3])  # `tests` importable, as in pytest
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+        }
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
         self.committed: list[tuple[int, str, str]] = []
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

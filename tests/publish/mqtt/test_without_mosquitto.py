@@ -19,8 +19,17 @@ def test_broker_tests_skip_with_how_to_install(tmp_path: Path) -> None:
     empty.mkdir()
     env = {**os.environ, "MOSQUITTO_DIR": str(empty)}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests", "-m", "broker", "-rs",
-         "-p", "no:cacheprovider"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            "-m",
+            "broker",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
