@@ -42,7 +42,7 @@ def train_tool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_keygen_sign_and_update_msg(kit: Kit, tmp_path: Path) -> None:
     import shutil
 
-    from microemo.model.updates import verify_message
+    from microemo.model.commands import verify_message
 
     r = train_tool("keygen", "--out", str(tmp_path / "keys"), "--name", "fleet")
     assert r.returncode == 0, r.stderr

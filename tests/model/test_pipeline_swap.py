@@ -37,7 +37,14 @@ def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded
     pipeline = pipeline_mod.Pipeline(store.config, bundle=store.current(), landmarker=object())
     assert pipeline.model_info["version"] == "1.0.0"
     command = Topics("microemo", "dev-1").cmd_model
-    updates = UpdateManager(store.config, store, pipeline.swap_model, command_topic=command).start()
+    retained: list[tuple[str, bytes]] = []  # what the broker holds, re-sent on a subscription
+    updates = UpdateManager(
+        store.config,
+        store,
+        pipeline.swap_model,
+        command_topic=command,
+        subscribe=lambda _filter: [updates.handle_message(t, p) for t, p in retained],
+    ).start()
     faces = recorded_faces["HAP"] + recorded_faces["NEU"]
     try:
         before = _feed(pipeline, faces, 0.0)
@@ -47,7 +54,8 @@ def test_events_after_switch_name_new_version(kit: Kit, tmp_path: Path, recorded
         msg = update_message(kit.v2, archive, kit.key, chunks_topic="microemo/dev-1/cmd/model/c")
         for i in range(msg["chunks"]["count"]):
             data = archive.read_bytes()[i * 64_000 : (i + 1) * 64_000]
-            updates.handle_message(f"microemo/dev-1/cmd/model/c/{i}", data)
+            retained.append((f"microemo/dev-1/cmd/model/c/{i}", data))
+            updates.handle_message(*retained[-1])  # before the command: not kept
         updates.handle_message("microemo/dev-1/cmd/model", json.dumps(msg).encode())
         assert updates.wait_idle(60)
         assert updates.last_status["step"] == "live", updates.last_status

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from microemo.model.bundle import MANIFEST, SIGNATURE, load_bundle
-from microemo.model.updates import SIGNATURE_FIELD, canonical_message, chunk_topics
+from microemo.model.chunks import chunk_topics
+from microemo.model.commands import SIGNATURE_FIELD, canonical_message
 
 logger = logging.getLogger(__name__)
 

@@ -102,6 +102,7 @@ def attach_updates(
         pipeline.swap_model,
         lambda status: mqtt.publish_status(MODEL_STATUS, status),
         command_topic=mqtt.topics.cmd_model,
+        subscribe=mqtt.subscribe,
     )
     mqtt.on_command(manager.handle_message)
     return manager.start()

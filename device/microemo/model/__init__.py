@@ -3,7 +3,8 @@
 ``bundle`` the format (manifest, signature, hashes: load and verify), ``runner`` the TFLite
 interpreter that runs a bundle over one window, ``selftest`` a bundle's reference windows
 through that runner, ``store`` the bundles on disk (install, switch, roll back), ``updates``
-the field update channel (signed commands) with ``archive`` (download, unpack), ``cli``
+the field update channel: ``commands`` (parse, verify, replay guard), ``archive`` (download,
+unpack) and ``chunks`` (archives sent over MQTT); ``cli``
 ``microemo model``. It imports no other layer but the per-frame feature names
 (``vision.features``); ``emotion`` runs what it provides.
 """

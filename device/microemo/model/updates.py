@@ -10,21 +10,25 @@ daemon takes from ``publish.mqtt.topics``: ``{prefix}/{device}/cmd/model``)::
      "allow_downgrade": false, "issued": "2026-01-01T00:00:00Z", "signature": "<base64>"}
 
 ``signature`` is ed25519 by a key in ``model.public_keys`` over ``canonical_message`` of all
-other fields. The archive holds the bundle's files at its top level (``microemo-train
-update-msg`` makes both). The sha256 pins the archive bytes before anything is unpacked; the
-bundle's own manifest signature and hashes are then checked again by the store.
+other fields (``model.commands``). The archive holds the bundle's files at its top level
+(``microemo-train update-msg`` makes both). The sha256 pins the archive bytes before anything
+is unpacked; the bundle's own manifest signature and hashes are then checked again by the
+store.
 
 Commands are queued (bounded) and run on one worker thread, never in the frame loop; each
-step is logged and reported through ``publish_status``. A command whose ``issued`` is not newer
-than the last one handled is ignored, so a retained command re-delivered at every reconnect
-is applied once. On success ``on_switch(bundle)`` (the daemon's ``pipeline.swap_model``) makes
-the new model live at the next window; if it raises, the store rolls back and the old bundle
-is switched in again.
+step is logged and reported through ``publish_status`` (retained ``model/status``): every
+command gets a status, except a command already handled delivered again (a retained command
+at each reconnect), whose outcome is on the topic already. Refused (``refused``, for good),
+failed for a reason that may pass (``failed`` with ``retry``: a download or chunks that did
+not arrive; the same command is tried again when it is delivered again), or not newer than
+the last one handled (``ignored``). An empty payload clears a retained command and is no
+command. On success ``on_switch(bundle)`` (the daemon's ``pipeline.swap_model``) makes the
+new model live at the next window; if it raises, the store rolls back and the old bundle is
+switched in again.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -34,65 +38,29 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from microemo.config import Config
-from microemo.model.archive import download, unpack
-from microemo.model.bundle import MANIFEST, Bundle, BundleError, load_public_key
+from microemo.model.archive import DownloadError, download, unpack
+from microemo.model.bundle import MANIFEST, Bundle, BundleError
+from microemo.model.chunks import ChunkCollector
+from microemo.model.commands import (
+    Command,
+    CommandError,
+    HandledLog,
+    check_issued,
+    digest,
+    excerpt,
+    parse_payload,
+    typed,
+    unverified_summary,
+    verify_message,
+)
 from microemo.model.store import ModelStore
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_FIELD = "signature"
 QUEUE_SIZE = 4
-
-
-class CommandError(BundleError):
-    """A command that is refused before any bundle is touched."""
-
-
-def canonical_message(payload: dict[str, Any]) -> bytes:
-    """The bytes a command's signature covers: every field except ``signature`` as JSON with
-    sorted keys, no whitespace, UTF-8. The signer and the device both use this function."""
-    rest = {k: v for k, v in payload.items() if k != SIGNATURE_FIELD}
-    return json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def verify_message(msg: dict[str, Any], public_keys: list[str]) -> None:
-    from cryptography.exceptions import InvalidSignature
-
-    sig_text = msg.get(SIGNATURE_FIELD)
-    if not isinstance(sig_text, str):
-        raise CommandError("command carries no signature; sign it with `microemo-train update-msg`")
-    try:
-        sig = base64.b64decode(sig_text, validate=True)
-    except ValueError as exc:
-        raise CommandError("command signature is not base64") from exc
-    data = canonical_message(msg)
-    for key_text in public_keys:
-        try:
-            load_public_key(key_text).verify(sig, data)
-            return
-        except (InvalidSignature, ValueError):
-            continue
-    raise CommandError("command signature does not verify with any key in model.public_keys")
-
-
-def chunk_topics(base: str, count: int) -> list[str]:
-    """The topics of an update's ``count`` chunks: ``{chunks.topic}/{i}``, part of the
-    command format (``microemo-train update-msg`` publishes them there)."""
-    return [f"{base.rstrip('/')}/{i}" for i in range(count)]
-
-
-def parse_issued(text: Any) -> float:
-    try:
-        dt = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError(f"command field issued={text!r} is not an ISO 8601 time") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
 
 
 class UpdateManager:
@@ -106,24 +74,23 @@ class UpdateManager:
         publish_status: Callable[[dict[str, Any]], object] | None = None,
         *,
         command_topic: str,
-        subscribe: Callable[[str], None] | None = None,
+        subscribe: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.command_topic = command_topic.rstrip("/")
+        self.cmd_prefix = self.command_topic.rpartition("/")[0] + "/"
         self.store = store
         self.on_switch = on_switch
         self.publish_status = publish_status
         self.subscribe = subscribe
         self.clock = clock
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=QUEUE_SIZE)
-        self._chunks: dict[str, bytes] = {}
-        self._chunk_bytes = 0
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        self.chunks = ChunkCollector(config.model.max_bundle_bytes)
+        self._cond = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
-        self._seen_file = store.root / "last_command.json"
+        self.handled = HandledLog(store.root / "last_command.json")
         self.last_status: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -153,17 +120,18 @@ class UpdateManager:
     # -- input (MQTT callback thread: fast, never blocks) -------------------------------------
 
     def handle_message(self, topic: str, payload: bytes) -> None:
-        """``MqttSink.on_command`` callback: commands (on ``command_topic``) are queued, any
-        other topic delivered to us is a bundle chunk and kept (bounded)."""
+        """``MqttSink.on_command`` callback: commands (on ``command_topic``) are queued; any
+        other topic is a chunk of an announced update or is not kept (``ChunkCollector``)."""
         if topic.rstrip("/") != self.command_topic:
-            self._keep_chunk(topic, payload)  # anything else delivered to us is a chunk
+            self.chunks.offer(topic, payload)
             return
         try:
-            msg = json.loads(payload)
-            if not isinstance(msg, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            self._report("refused", ok=False, reason=f"{topic}: command is not JSON ({exc})")
+            msg = parse_payload(payload)
+        except CommandError as exc:
+            self._report("refused", ok=False, reason=str(exc))
+            return
+        if msg is None:
+            logger.info("model updates: the retained command on %s was cleared", topic)
             return
         self.submit(msg)
 
@@ -172,23 +140,11 @@ class UpdateManager:
             try:
                 self._queue.put_nowait(msg)
             except queue.Full:
-                logger.warning("model updates: %d commands pending, dropped one", QUEUE_SIZE)
+                busy = f"{QUEUE_SIZE} commands are waiting already; send it again later"
+                self._report("refused", ok=False, reason=busy, command=unverified_summary(msg))
                 return False
             self._cond.notify_all()
         return True
-
-    def _keep_chunk(self, topic: str, payload: bytes) -> None:
-        with self._cond:
-            old = self._chunks.pop(topic, b"")
-            self._chunk_bytes -= len(old)
-            if not payload:  # an empty retained message clears the chunk
-                return
-            if self._chunk_bytes + len(payload) > 2 * self.config.model.max_bundle_bytes:
-                logger.warning("model updates: chunk buffer full, dropped %s", topic)
-                return
-            self._chunks[topic] = payload
-            self._chunk_bytes += len(payload)
-            self._cond.notify_all()
 
     # -- worker ------------------------------------------------------------------------------
 
@@ -203,109 +159,92 @@ class UpdateManager:
                 self._handle(msg)
             except Exception as exc:  # the worker must survive anything a command does
                 logger.exception("model updates: command failed")
-                self._report("failed", ok=False, reason=f"internal error: {exc}")
+                self._report("failed", ok=False, reason=f"internal error: {excerpt(str(exc), 200)}")
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
     def _handle(self, msg: dict[str, Any]) -> None:
-        command = {k: msg.get(k) for k in ("type", "name", "version", "issued")}
+        summary: dict[str, Any] = unverified_summary(msg)
         try:
-            issued = self._check(msg)
+            verify_message(msg, self.config.model.public_keys)
+            cmd = typed(msg)
+            summary = cmd.summary()
+            now = self.clock()
+            issued = check_issued(cmd, now, self.config.model.max_message_age_s)
         except CommandError as exc:
-            self._report("refused", ok=False, reason=str(exc), command=command)
+            self._report("refused", ok=False, reason=str(exc), command=summary)
             return
-        if issued is None:
-            return  # already handled
-        self._report("accepted", command=command)
+        key = digest(msg)
+        if issued <= self.handled.last_issued(now):
+            self._not_newer(key, summary)
+            return
+        self._report("accepted", command=summary)
         try:
-            if msg["type"] == "rollback":
-                bundle = self.store.rollback(report=lambda s: self._report(s, command=command))
+            if cmd.type == "rollback":
+                bundle = self.store.rollback(report=lambda s: self._report(s, command=summary))
             else:
-                bundle = self._update(msg, command)
-        except BundleError as exc:
-            self._report("refused", ok=False, reason=str(exc), command=command)
+                bundle = self._update(cmd, summary)
+        except DownloadError as exc:  # may pass: not remembered, so it can be tried again
+            self._report("failed", ok=False, reason=str(exc), retry=True, command=summary)
             return
-        finally:
-            self._remember(issued)
-        self._switch(bundle, command)
+        except BundleError as exc:
+            self.handled.remember(issued, key, now)
+            self._report("refused", ok=False, reason=str(exc), command=summary)
+            return
+        self.handled.remember(issued, key, now)
+        self._switch(bundle, summary)
 
-    def _check(self, msg: dict[str, Any]) -> float | None:
-        verify_message(msg, self.config.model.public_keys)
-        if msg.get("type") not in ("update", "rollback"):
-            raise CommandError(f"command type {msg.get('type')!r}: expected update or rollback")
-        issued = parse_issued(msg.get("issued"))
-        age = self.clock() - issued
-        if age > self.config.model.max_message_age_s:
-            raise CommandError(
-                f"command issued {msg.get('issued')} is older than "
-                f"model.max_message_age_s={self.config.model.max_message_age_s}"
-            )
-        if issued <= self._last_issued():
-            logger.info("model updates: command issued %s already handled", msg.get("issued"))
-            return None
-        return issued
+    def _not_newer(self, key: str, summary: dict[str, Any]) -> None:
+        if self.handled.seen(key):  # delivered again: its outcome is on model/status already
+            logger.info("model updates: command issued %s handled already", summary["issued"])
+            return
+        self._report(
+            "ignored",
+            ok=False,
+            reason=f"command issued {summary['issued']} is not newer than the last command "
+            "handled; sign a new one (`microemo-train update-msg` stamps the current time)",
+            command=summary,
+        )
 
-    def _update(self, msg: dict[str, Any], command: dict[str, Any]) -> Bundle:
+    def _update(self, cmd: Command, summary: dict[str, Any]) -> Bundle:
         limit = self.config.model.max_bundle_bytes
-        want = str(msg.get("sha256", "")).lower()
-        if len(want) != 64:
-            raise CommandError("update command needs sha256 (64 hex digits) of the archive")
-        if msg.get("url"):
-            self._report("downloading", command=command)
-            archive = download(str(msg["url"]), limit, self.config.model.download_timeout_s)
-        elif isinstance(msg.get("chunks"), dict):
-            self._report("collecting-chunks", command=command)
-            archive = self._collect_chunks(msg["chunks"], limit)
+        timeout_s = self.config.model.download_timeout_s
+        if cmd.url:
+            self._report("downloading", command=summary)
+            archive = download(cmd.url, limit, timeout_s)
         else:
-            raise CommandError("update command needs url or chunks")
+            assert cmd.chunks is not None
+            base = cmd.chunks.topic.rstrip("/")
+            if not base.startswith(self.cmd_prefix) or base == self.command_topic:
+                raise CommandError(
+                    f"chunks.topic {excerpt(base, 80)} is not under {self.cmd_prefix}: the "
+                    "device receives no other topics"
+                )
+            self._report("collecting-chunks", command=summary)
+            archive = self.chunks.collect(base, cmd.chunks.count, timeout_s, self.subscribe)
         got = hashlib.sha256(archive).hexdigest()
-        if got != want:
-            raise BundleError(f"downloaded archive sha256 {got} is not the command's {want}")
-        self._report("downloaded", command=command, bytes=len(archive))
+        if got != str(cmd.sha256).lower():
+            raise BundleError(f"downloaded archive sha256 {got} is not the command's {cmd.sha256}")
+        self._report("downloaded", command=summary, bytes=len(archive))
         work = self.store.root / "download" / uuid.uuid4().hex
         try:
             src = unpack(archive, work, limit)
-            manifest = (
-                json.loads((src / MANIFEST).read_text()) if (src / MANIFEST).is_file() else {}
-            )
-            for key in ("name", "version"):
-                if manifest.get(key) != msg.get(key):
+            manifest = _manifest_fields(src)
+            for k in ("name", "version"):
+                if manifest.get(k) != getattr(cmd, k):
                     raise BundleError(
-                        f"bundle {key} {manifest.get(key)!r} is not the command's {msg.get(key)!r}"
+                        f"bundle {k} {excerpt(manifest.get(k))} is not the command's "
+                        f"{excerpt(getattr(cmd, k))}"
                     )
             return self.store.install(
                 src,
-                allow_downgrade=bool(msg.get("allow_downgrade", False)),
-                report=lambda s: self._report(s, command=command),
+                allow_downgrade=cmd.allow_downgrade,
+                report=lambda s: self._report(s, command=summary),
             )
         finally:
             shutil.rmtree(work.parent, ignore_errors=True)
-
-    def _collect_chunks(self, spec: dict[str, Any], limit: int) -> bytes:
-        base = str(spec.get("topic", "")).rstrip("/")
-        count = int(spec.get("count", 0))
-        if not base or not 0 < count <= 100_000:
-            raise CommandError(f"chunks {spec!r}: need topic and a count in 1..100000")
-        if self.subscribe is not None:
-            self.subscribe(f"{base}/#")
-        topics = chunk_topics(base, count)
-        deadline = time.monotonic() + self.config.model.download_timeout_s
-        with self._cond:
-            while not all(t in self._chunks for t in topics):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    missing = sum(t not in self._chunks for t in topics)
-                    raise BundleError(
-                        f"{base}: {missing} of {count} chunks did not arrive within "
-                        f"model.download_timeout_s"
-                    )
-                self._cond.wait(min(left, 0.5))
-            data = b"".join(self._chunks[t] for t in topics)
-        if len(data) > limit:
-            raise BundleError(f"{base}: {len(data)} bytes, over model.max_bundle_bytes={limit}")
-        return data
 
     def _switch(self, bundle: Bundle, command: dict[str, Any]) -> None:
         try:
@@ -323,26 +262,15 @@ class UpdateManager:
             return
         self._report("live", ok=True, command=command)
 
-    # -- bookkeeping -------------------------------------------------------------------------
-
-    def _last_issued(self) -> float:
-        try:
-            return float(json.loads(self._seen_file.read_text())["issued"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return float("-inf")
-
-    def _remember(self, issued: float) -> None:
-        self._seen_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._seen_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"issued": issued}))
-        tmp.replace(self._seen_file)
+    # -- status ------------------------------------------------------------------------------
 
     def _report(self, step: str, ok: bool | None = None, **fields: Any) -> None:
         status: dict[str, Any] = {"device": self.config.device.id, "step": step}
         if ok is not None:
             status["ok"] = ok
         status.update(fields)
-        running = self.store.current() if step in ("refused", "live", "rolled-back") else None
+        final = ("refused", "failed", "ignored", "live", "rolled-back")
+        running = self.store.current() if step in final else None
         if running is not None:
             status["running"] = running.describe
         status["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -353,3 +281,12 @@ class UpdateManager:
                 self.publish_status(status)
             except Exception:
                 logger.exception("model updates: publishing status failed")
+
+
+def _manifest_fields(src: Any) -> dict[str, Any]:
+    """The unpacked bundle's manifest as plain data (checked properly by the store)."""
+    try:
+        data = json.loads((src / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}

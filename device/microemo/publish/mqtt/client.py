@@ -73,6 +73,23 @@ def make_client(settings: MqttSettings, topics: Topics) -> mqtt.Client:
     return client
 
 
+def disconnect_reason(flags: Any, rc: Any, keepalive_s: int) -> str:
+    """What a lost connection means, in words: paho reports a connection the broker closed
+    without a DISCONNECT packet (MQTT 3.1.1 brokers, Mosquitto stopping cleanly included) as
+    "Unspecified error", which says nothing to an operator."""
+    name = rc.getName() if hasattr(rc, "getName") else str(rc)
+    if getattr(flags, "is_disconnect_packet_from_server", False):
+        return f"the broker ended the session ({name})"
+    if name == "Keep alive timeout":
+        return f"the broker did not answer within the keep-alive ({keepalive_s} s)"
+    if name in ("Unspecified error", "Success"):
+        return (
+            "the broker closed the connection (it was stopped or restarted, "
+            "or the network dropped the link)"
+        )
+    return f"the connection failed ({name})"
+
+
 def _set_tls(client: mqtt.Client, s: MqttSettings) -> None:
     for key, path in (("ca_file", s.ca_file), ("cert_file", s.cert_file),
                       ("key_file", s.key_file)):  # fmt: skip

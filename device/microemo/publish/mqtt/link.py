@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import random
 import ssl
 import threading
@@ -23,7 +22,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from microemo.publish.mqtt import discovery
-from microemo.publish.mqtt.client import MqttSettings
+from microemo.publish.mqtt.client import MqttSettings, disconnect_reason
+from microemo.publish.mqtt.dispatch import CommandDispatcher
 from microemo.publish.mqtt.spool import Drain, Spool
 from microemo.publish.mqtt.states import FaceStates
 from microemo.publish.mqtt.topics import Topics
@@ -89,9 +89,7 @@ class Link:
         self._connect_started = 0.0
         self._stats: dict[str, Any] | None = None
         self._statuses: dict[str, bytes] = {}
-        self._commands: queue.Queue[tuple[str, bytes]] = queue.Queue(32)
-        self._callbacks: list[Callable[[str, bytes], None]] = []
-        self._dispatcher: threading.Thread | None = None
+        self.commands = CommandDispatcher()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -134,13 +132,12 @@ class Link:
             return False
         return self.client.publish(topic, data, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
-    def add_command_callback(self, callback: Callable[[str, bytes], None]) -> None:
-        self._callbacks.append(callback)
-        if self._dispatcher is None:
-            self._dispatcher = threading.Thread(
-                target=self._dispatch, name="microemo-mqtt-cmd", daemon=True
-            )
-            self._dispatcher.start()
+    def subscribe(self, topic_filter: str) -> bool:
+        """Subscribe (QoS 1) now, e.g. to have the broker send retained messages again; not
+        renewed after a reconnect. False when not connected."""
+        if not self.connected:
+            return False
+        return self.client.subscribe(topic_filter, qos=1)[0] == mqtt.MQTT_ERR_SUCCESS
 
     def retire(self, timeout: float) -> bool:
         if not self.connected_event.wait(timeout):
@@ -174,7 +171,7 @@ class Link:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
     ) -> None:
-        self._signals.append(("down", rc))
+        self._signals.append(("down", disconnect_reason(flags, rc, self.settings.keepalive_s)))
         self._wake.set()
 
     def _on_publish(
@@ -185,10 +182,7 @@ class Link:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if self.topics.is_command(msg.topic):
-            try:
-                self._commands.put_nowait((msg.topic, bytes(msg.payload)))
-            except queue.Full:
-                logger.error("command queue full: dropped a message on %s", msg.topic)
+            self.commands.offer(msg.topic, bytes(msg.payload))
         elif msg.retain and msg.payload:  # a retained face state, maybe left by a crash
             self._signals.append(("stale_face", msg.topic))
             self._wake.set()
@@ -285,7 +279,7 @@ class Link:
                 was_up = self.connected
                 self._link_down()
                 if was_up:
-                    self._problem(f"lost the MQTT broker ({arg}); events wait in the spool",
+                    self._problem(f"lost the MQTT broker: {arg}; events wait in the spool",
                                   logging.WARNING)  # fmt: skip
                 self._schedule_retry()
             elif kind == "stale_face":
@@ -363,15 +357,6 @@ class Link:
         if "temperature_c" not in stats:
             stats["temperature_c"] = cpu_temperature_c()
         self.client.publish(self.topics.stats, json.dumps(stats, default=str).encode(), qos=0)
-
-    def _dispatch(self) -> None:
-        while True:
-            topic, payload = self._commands.get()
-            for callback in list(self._callbacks):
-                try:
-                    callback(topic, payload)
-                except Exception:
-                    logger.exception("command callback %r failed on %s", callback, topic)
 
     def _shutdown(self) -> None:
         if self.connected:

@@ -124,7 +124,14 @@ class MqttSink:
     def on_command(self, callback: CommandCallback) -> None:
         """Call ``callback(topic, payload)`` for each message under ``{base}/cmd/``; it runs
         on a dedicated thread, one message at a time (at most 32 waiting, more are dropped)."""
-        self._link.add_command_callback(callback)
+        self._link.commands.add(callback)
+
+    def subscribe(self, topic_filter: str) -> bool:
+        """Subscribe to more of the device's ``cmd/`` now (the broker re-sends what is retained
+        there: chunks of an update announced after they arrived). Not renewed on reconnect."""
+        if not self.topics.is_command(topic_filter):
+            raise ValueError(f"{topic_filter!r}: only topics under {self.topics.cmd_filter}")
+        return self._link.subscribe(topic_filter)
 
     def publish_status(self, topic_suffix: str, payload: Any, retain: bool = True) -> bool:
         """Publish on ``{prefix}/{device}/{topic_suffix}`` (QoS 1). Retained statuses are
