@@ -95,6 +95,9 @@ class Daemon:
         else:
             sequence = self._own_sequence = SequenceAllocator(FileStore(state / "seq"))
         events = EventBuilder(cfg.device.id, sequence)
+        if self.mqtt is not None:  # a run that died left episodes open: their end comes first
+            for event in self.mqtt.left_open():
+                self.sink.emit(event)
         self.pipeline = self.pipeline_factory(cfg, bundle=initial_bundle(cfg))
         self.updates = attach_updates(cfg, self.pipeline, self.mqtt)
         self._start_capture(cfg)

@@ -78,6 +78,27 @@ class EventBuilder:
         }
 
 
+def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
+    """The ``end`` of an episode whose run died before its offset (``kill -9``, power loss, a
+    watchdog restart), made at the next start from the last event that run committed.
+    ``offset_ms`` is the last time the dead run saw the episode (on its source clock), so
+    ``duration_ms`` is a lower bound; ``ended_by: "restart"`` says so. Everything else (id,
+    face, onset, apex, classification, AUs, model) is the episode's own."""
+    offset = float(last.get("t_ms") or last.get("onset_ms") or 0.0)
+    duration = max(0.0, offset - float(last.get("onset_ms") or 0.0))
+    return {
+        **last,
+        "phase": "end",
+        "seq": seq,
+        "time": utc_now(),
+        "t_ms": round(offset, 1),
+        "offset_ms": round(offset, 1),
+        "duration_ms": round(duration, 1),
+        "kind": "micro" if duration < MICRO_MAX_MS else "macro",
+        "ended_by": "restart",
+    }
+
+
 @lru_cache(maxsize=1)
 def event_schema() -> dict[str, Any]:
     text = resources.files("microemo.publish").joinpath("schema/event.v1.json").read_text()

@@ -16,6 +16,12 @@ Loss policy. An event committed to the spool is published until the broker ackno
 hand-off queue is full (disk stalled) ``emit`` drops the event and counts it
 (``handoff_dropped``); when the spool is full the oldest are dropped and counted (``dropped``).
 Face states and stats are latest-wins and are not spooled.
+
+After a crash. The spool also keeps, with each committed event, which episodes are open; a
+run that starts after a ``kill -9`` gets their ``end`` from ``left_open()`` (marked
+``ended_by: "restart"``), so a dashboard that saw an episode start sees it end once. Retained
+face states of faces this run does not know are cleared when the broker delivers them, and
+the device summary is published again at every connect.
 """
 
 from __future__ import annotations
@@ -29,11 +35,11 @@ from collections.abc import Callable
 from typing import Any
 
 from microemo.config import Config
-from microemo.publish.events import event_schema
+from microemo.publish.events import ended_by_restart, event_schema
 from microemo.publish.mqtt import discovery
 from microemo.publish.mqtt.client import MqttSettings, make_client
 from microemo.publish.mqtt.link import Link
-from microemo.publish.mqtt.spool import Spool, SpoolSequenceStore
+from microemo.publish.mqtt.spool import EpisodeMark, Spool, SpoolSequenceStore
 from microemo.publish.mqtt.topics import Topics
 from microemo.publish.sequence import SequenceAllocator
 
@@ -50,7 +56,10 @@ class MqttSink:
         self.settings = settings
         self.spool = spool
         self._run_key = f"{int(time.time() * 1000):x}"
-        self._handoff: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(settings.handoff)
+        self._handoff: queue.Queue[tuple[str, str, bytes, EpisodeMark] | None] = queue.Queue(
+            settings.handoff
+        )
+        self._restart_keys: dict[str, str] = {}  # episode id -> the dead run's ordering key
         self._event_keys = frozenset(event_schema()["properties"])
         self.handoff_dropped = 0
         self.rejected = 0
@@ -90,14 +99,39 @@ class MqttSink:
             self.rejected += 1
             logger.error("event %s refused: fields not in the schema: %s", event.get("id"), extra)
             return
-        key = f"{self._run_key}:{event.get('face_id')}"
-        row = (key, self.topics.events, json.dumps(event, separators=(",", ":")).encode())
+        key = self._restart_keys.pop(str(event.get("id")), None) if self._restart_keys else None
+        key = key or f"{self._run_key}:{event.get('face_id')}"
+        data = json.dumps(event, separators=(",", ":")).encode()
+        mark = (str(event.get("id")), key, None if event.get("phase") == "end" else data)
+        row = (key, self.topics.events, data, mark)
         try:
             self._handoff.put_nowait(row)
         except queue.Full:
             self.handoff_dropped += 1
             if self.handoff_dropped == 1 or self.handoff_dropped % 1000 == 0:
                 logger.error("spool writer behind: %d events dropped", self.handoff_dropped)
+
+    def left_open(self) -> list[dict[str, Any]]:
+        """The ``end`` of every episode that an earlier run started and never ended (it was
+        killed, lost power or hung), numbered after everything that run sent. Emit them
+        before any new event: each keeps the dead run's ordering key, so it goes out after
+        that run's spooled events of its face, and committing it closes the episode here."""
+        ends = []
+        for episode, key, payload in self.spool.open_episodes():
+            try:
+                last = json.loads(payload)
+            except ValueError:
+                logger.error("spool %s: open episode %s unreadable", self.spool.path, episode)
+                continue
+            ends.append(ended_by_restart(last, self.sequence.next()))
+            self._restart_keys[episode] = key
+        if ends:
+            logger.warning(
+                "%d episodes were left open by the previous run (it did not stop cleanly); "
+                "ending them now (ended_by restart)",
+                len(ends),
+            )
+        return ends
 
     def face_state(self, face_id: int, state: dict[str, Any] | None) -> None:
         """Latest-wins: published retained at most every ``state_interval_s``; None clears."""
@@ -189,10 +223,11 @@ class MqttSink:
                 except queue.Empty:
                     break
             stop = None in batch
-            rows = [r for r in batch if r is not None]
+            rows = [r[:3] for r in batch if r is not None]
+            marks = [r[3] for r in batch if r is not None]
             while rows:
                 try:
-                    self.spool.append(rows, self._link.busy_rowids)
+                    self.spool.append(rows, self._link.busy_rowids, marks)
                     break
                 except Exception:
                     logger.exception("spool %s: write failed; retrying in 1 s", self.spool.path)

@@ -8,7 +8,9 @@ When the spool holds ``max_events`` the oldest rows that are not in flight are d
 added to a persisted ``dropped`` counter, reported in stats: never a silent loss.
 
 The same database keeps the per-device sequence reservation (``SpoolSequenceStore``) so that
-``seq`` continues after a restart or a crash.
+``seq`` continues after a restart or a crash, and the episodes that are open: the last event
+of each episode started and not yet ended, written in the transaction that commits that
+event, so that a run that starts after a crash can end what the dead run left open.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ CREATE TABLE IF NOT EXISTS spool (
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS open_episodes (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
 """
+
+# (episode id, ordering key, its latest event) for start/update; payload None for an end
+EpisodeMark = tuple[str, str, bytes | None]
 
 
 class SpoolError(Exception):
@@ -93,8 +103,10 @@ class Spool:
         self,
         rows: Iterable[tuple[str, str, bytes]],
         in_flight: Callable[[], Collection[int]] = frozenset,
+        marks: Iterable[EpisodeMark] = (),
     ) -> int:
-        """Commit ``rows``; past ``max_events`` drop the oldest not in flight. Returns drops."""
+        """Commit ``rows`` and, in the same transaction, the open-episode ``marks``; past
+        ``max_events`` drop the oldest rows not in flight. Returns drops."""
         rows = list(rows)
         if not rows:
             return 0
@@ -103,6 +115,7 @@ class Spool:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT INTO spool(key, topic, payload) VALUES(?, ?, ?)", rows)
+                self._mark(marks)
                 depth = self._depth + len(rows)
                 dropped = 0
                 if depth > self.max_events:
@@ -125,6 +138,23 @@ class Spool:
                 self.path, self.max_events, dropped, self._dropped,
             )  # fmt: skip
         return dropped
+
+    def _mark(self, marks: Iterable[EpisodeMark]) -> None:
+        for episode, key, payload in marks:
+            if payload is None:
+                self._db.execute("DELETE FROM open_episodes WHERE id=?", (episode,))
+            else:
+                self._db.execute(
+                    "INSERT INTO open_episodes(id, key, payload) VALUES(?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET key=excluded.key, payload=excluded.payload",
+                    (episode, key, payload),
+                )
+
+    def open_episodes(self) -> list[tuple[str, str, bytes]]:
+        """(id, key, latest event) of every episode whose ``end`` was never committed."""
+        with self._lock:
+            cur = self._db.execute("SELECT id, key, payload FROM open_episodes ORDER BY rowid")
+            return [(i, k, bytes(p)) for i, k, p in cur]
 
     def _trim(self, excess: int, keep: Collection[int]) -> int:
         victims = [

@@ -106,6 +106,8 @@ class Printer:
         micro = f"/{e['micro_emotion']}" if e.get("micro_emotion") else ""
         rule = f" [{e['micro_rule']}]" if e.get("micro_rule") else ""
         dur = e.get("duration_ms")
+        if e.get("ended_by") == "restart":
+            note += " (ended at the device's restart: its previous run died with it open)"
         self._print(
             f"{e.get('time', '')} {device} face {e.get('face_id')} {str(e.get('phase')).upper():6} "
             f"{e.get('core_emotion')}{micro}{rule} {e.get('kind') or ''} "
