@@ -120,12 +120,36 @@ def _int(v: str, where: str) -> int | None:
         raise DatasetError(f"{where}: {v!r} is not a frame number") from exc
 
 
-def coded_sequences(root: Path, sheet: Path, fps: float, subject_dir: str) -> list[Item]:
+def check_missing(where: str, missing: list[str], total: int, policy: str, root: Path) -> None:
+    """Rows naming an input that does not exist, all in one message: stop (the default) or
+    skip them, as ``[data] missing`` says; when none exists the root is wrong: stop."""
+    if not missing:
+        return
+    if len(missing) == total:
+        raise DatasetError(
+            f"{where}: none of the {total} inputs it lists exists under {root} (first: "
+            f"{missing[0]}); check [data] root"
+        )
+    head = f"{where}: {len(missing)} of {total} rows name an input that does not exist: " + (
+        ", ".join(missing)
+    )
+    if policy == "skip":
+        logger.warning("%s; skipping them ([data] missing = 'skip')", head)
+        return
+    raise DatasetError(
+        f'{head}; set [data] missing = "skip" (or pass --skip-missing) to go on without them'
+    )
+
+
+def coded_sequences(
+    root: Path, sheet: Path, fps: float, subject_dir: str, missing: str = "stop"
+) -> list[Item]:
     """CASME II / SAMM: one item per coded row, the frame folder trimmed to onset..offset."""
     rows = read_sheet(sheet)
     emo = "estimatedemotion"
     need(rows, sheet, "Subject", "Filename", "Onset Frame", "Offset Frame", "Estimated Emotion")
     items = []
+    absent: list[str] = []
     for n, r in enumerate(rows, start=2):
         subj = r["subject"].strip()
         if subj.replace(".0", "").isdigit():
@@ -136,7 +160,9 @@ def coded_sequences(root: Path, sheet: Path, fps: float, subject_dir: str) -> li
             / r["filename"].strip()
         )
         if not folder.is_dir():
-            raise DatasetError(f"{sheet}: row {n}: frame folder {folder} does not exist")
+            rel = folder.relative_to(root) if folder.is_relative_to(root) else folder
+            absent.append(f"row {n} {rel}")
+            continue
         label = r[emo].strip().lower()
         if not label:
             raise DatasetError(f"{sheet}: row {n} ({folder.name}) has no Estimated Emotion")
@@ -150,20 +176,21 @@ def coded_sequences(root: Path, sheet: Path, fps: float, subject_dir: str) -> li
                 last_frame=_int(r["offsetframe"], f"{sheet} row {n}"),
             )
         )
+    check_missing(str(sheet), absent, len(rows), missing, root)
     return items
 
 
-def casme2(root: Path, sheet: Path | None, fps: float | None) -> list[Item]:
+def casme2(root: Path, sheet: Path | None, fps: float | None, missing: str = "stop") -> list[Item]:
     sheet = sheet or next(iter(sorted(root.glob("CASME2-coding*"))), root / "CASME2-coding.xlsx")
-    return coded_sequences(root, sheet, fps or 200.0, "sub{subj_int:02d}")
+    return coded_sequences(root, sheet, fps or 200.0, "sub{subj_int:02d}", missing)
 
 
-def samm(root: Path, sheet: Path | None, fps: float | None) -> list[Item]:
+def samm(root: Path, sheet: Path | None, fps: float | None, missing: str = "stop") -> list[Item]:
     sheet = sheet or next(
         iter(sorted(root.glob("*.xlsx")) + sorted(root.glob("*.csv"))),
         root / "SAMM_Micro_FACS_Codes.xlsx",
     )
-    return coded_sequences(root, sheet, fps or 200.0, "{subj}")
+    return coded_sequences(root, sheet, fps or 200.0, "{subj}", missing)
 
 
 def generic(root: Path, fps: float | None) -> list[Item]:
@@ -184,7 +211,9 @@ def generic(root: Path, fps: float | None) -> list[Item]:
     return items
 
 
-def manifest(csv_path: Path, fps: float | None, kind: str = "media") -> list[Item]:
+def manifest(
+    csv_path: Path, fps: float | None, kind: str = "media", missing: str = "stop"
+) -> list[Item]:
     if not csv_path.is_file():
         raise DatasetError(f"{csv_path}: manifest not found")
     with csv_path.open(newline="", encoding="utf-8-sig") as fh:
@@ -194,15 +223,18 @@ def manifest(csv_path: Path, fps: float | None, kind: str = "media") -> list[Ite
         if rows and col not in rows[0]:
             raise DatasetError(f"{csv_path}: no column {col!r} (need path,label,subject)")
     items = []
+    absent: list[str] = []
     for n, r in enumerate(rows, start=2):
         p = csv_path.parent / r[path_col]
         if not (r.get("label") or "").strip():
             raise DatasetError(f"{csv_path}: row {n} ({r[path_col]}) has no label")
         if not p.exists():
-            raise DatasetError(f"{csv_path}: row {n}: {p} does not exist")
+            absent.append(f"row {n} {r[path_col]}")
+            continue
         items.append(
             Item(p, r["label"].strip(), (r.get("subject") or p.stem).strip(), kind=kind, fps=fps)
         )
+    check_missing(str(csv_path), absent, len(rows), missing, csv_path.parent)
     if not items:
         raise DatasetError(f"{csv_path}: manifest lists no inputs")
     return items
@@ -215,17 +247,16 @@ def load_items(cfg: DataConfig) -> list[Item]:
     if a == "crema-d":
         items = crema_d(cfg.root)
     elif a == "casme2":
-        items = casme2(cfg.root, cfg.sheet, cfg.fps)
+        items = casme2(cfg.root, cfg.sheet, cfg.fps, cfg.missing)
     elif a == "samm":
-        items = samm(cfg.root, cfg.sheet, cfg.fps)
+        items = samm(cfg.root, cfg.sheet, cfg.fps, cfg.missing)
     elif a == "generic":
         items = generic(cfg.root, cfg.fps)
     elif a == "features":
-        items = manifest(
-            cfg.root if cfg.root.suffix else cfg.root / "index.csv", cfg.fps, kind="features"
-        )
+        index = cfg.root if cfg.root.suffix else cfg.root / "index.csv"
+        items = manifest(index, cfg.fps, kind="features", missing=cfg.missing)
     else:
-        items = manifest(cfg.root, cfg.fps)
+        items = manifest(cfg.root, cfg.fps, missing=cfg.missing)
     return apply_labels(items, cfg.label_map, cfg.labels, str(cfg.root))
 
 

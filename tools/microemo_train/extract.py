@@ -219,8 +219,8 @@ def read_index(workdir: Path) -> list[Extracted]:
     ]
 
 
-def run_step(cfg: settings.TrainConfig) -> list[Extracted]:
-    items = load_items(cfg.data)
+def run_step(cfg: settings.TrainConfig, items: list[Item] | None = None) -> list[Extracted]:
+    items = load_items(cfg.data) if items is None else items
     extracted, failed = extract_items(
         items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler
     )
@@ -236,6 +236,7 @@ def run_step(cfg: settings.TrainConfig) -> list[Extracted]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="per-frame features of every input (device pipeline)")
     settings.add_config_arg(p)
+    settings.add_missing_arg(p)
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--jobs", type=int, help="local worker processes")
     p.set_defaults(func=run)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo_train import settings
+from microemo_train import logs, settings
 from microemo_train.fit import Norm, select_columns
 from microemo_train.select import load_windows, read_selection
 
@@ -45,7 +45,8 @@ def convert_int8(model: Any, representative: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    with logs.chatter_to_debug("the TFLite converter"):
+        return bytes(converter.convert())
 
 
 def run_int8(model_bytes: bytes, x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,8 @@
 """``microemo-train all --config train.toml``: every step in order.
 
-With ``[synthetic] generate = true`` a synthetic corpus (the default model's) is written at
+First its inputs are checked (``checks.preflight``: the signing key, the evaluation set, the
+dataset), so that a missing key or folder stops it at once rather than after training. With
+``[synthetic] generate = true`` a synthetic corpus (the default model's) is written at
 ``[data] root`` first; an ``[evaluate]`` set is run on the finished bundle and its figures
 go into the manifest before it is signed."""
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from microemo_train import bundle, evaluate, extract, fit, quantize, select, settings
+from microemo_train import bundle, checks, evaluate, extract, fit, quantize, select, settings
 
 logger = logging.getLogger(__name__)
 
 
 def run_all(cfg: settings.TrainConfig) -> None:
+    items = checks.preflight(cfg)
     syn = cfg.synthetic
     if syn.generate:
         from microemo_train.synth_corpus import write_corpus
@@ -25,7 +28,7 @@ def run_all(cfg: settings.TrainConfig) -> None:
     (cfg.workdir / "windows.npz").unlink(missing_ok=True)  # rebuilt from this extraction
     for name in ("evaluation.json", "parity.json", "metrics.json"):
         (cfg.workdir / name).unlink(missing_ok=True)
-    extract.run_step(cfg)
+    extract.run_step(cfg, items)
     select.run_step(cfg)
     fit.run_step(cfg)
     quantize.run_step(cfg)
@@ -38,6 +41,7 @@ def run_all(cfg: settings.TrainConfig) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("all", help="extract, select, fit, quantize, (evaluate,) bundle")
     settings.add_config_arg(p)
+    settings.add_missing_arg(p)
     p.set_defaults(func=run)
 
 

@@ -34,6 +34,11 @@ class DataConfig(Section):
         default_factory=dict, description="dataset label -> model label ('' drops)"
     )
     fps: float | None = Field(None, gt=0, description="frame rate of frame folders / stills")
+    missing: Literal["stop", "skip"] = Field(
+        "stop",
+        description="sheet or manifest rows whose input does not exist: 'stop' naming them "
+        "all, or 'skip' them (counted)",
+    )
 
 
 class SynthConfig(Section):
@@ -139,6 +144,14 @@ def load(path: Path | None) -> TrainConfig:
         raise TrainConfigError(f"{path}: " + "; ".join(msgs)) from exc
 
 
+def add_missing_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="skip dataset rows whose input does not exist ([data] missing = 'skip')",
+    )
+
+
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="train.toml (see models/train-default.toml)")
     parser.add_argument("--workdir", type=Path, help="override [workdir]")
@@ -148,4 +161,6 @@ def from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = load(args.config)
     if getattr(args, "workdir", None):
         cfg.workdir = args.workdir
+    if getattr(args, "skip_missing", False):
+        cfg.data.missing = "skip"
     return cfg
