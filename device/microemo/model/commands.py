@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 SIGNATURE_FIELD = "signature"
 MAX_COMMAND_BYTES = 16_384  # a command is a few hundred bytes: the bundle travels apart
 MAX_CLOCK_SKEW_S = 300.0
-EXCERPT_CHARS = 40
+EXCERPT_CHARS = 64  # a manifest name is at most 64 characters
 RECENT = 16  # digests of handled commands kept, to recognise a re-delivered one
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
