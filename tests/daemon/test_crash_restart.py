@@ -125,6 +125,9 @@ def test_episode_open_at_kill9_ends_at_restart_and_stale_states_clear(
         assert end["ended_by"] == "restart" and end["seq"] > last_seq
         assert end["face_id"] == start["face_id"] and end["onset_ms"] == start["onset_ms"]
         assert end["offset_ms"] >= start["t_ms"] and end["duration_ms"] >= 0
+        print(f"\nkill -9 with {episode} open (seq {start['seq']}..{last_seq} sent); at restart "
+              f"its end: seq {end['seq']}, ended_by {end['ended_by']}, "
+              f"duration >= {end['duration_ms']} ms")  # fmt: skip
     started = {e["id"] for e in events if e["phase"] == "start"}
     assert started <= {e["id"] for e in events if e["phase"] == "end"}, "an episode never ended"
     first_seen = {}
