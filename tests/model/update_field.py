@@ -46,6 +46,13 @@ class Pipeline:
 class Field:
     def __init__(self, kit: Kit, root: Path, **model: Any) -> None:
         self.broker = Broker(root / "mosquitto")
+        try:
+            self._start(kit, root, model)
+        except BaseException:
+            self.broker.stop()  # a failed set-up leaves no broker behind
+            raise
+
+    def _start(self, kit: Kit, root: Path, model: dict[str, Any]) -> None:
         self.config = parse_config(
             {
                 "device": {"id": DEVICE, "state_dir": str(root / "state")},
