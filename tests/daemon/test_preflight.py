@@ -171,7 +171,7 @@ def test_the_daemon_log_and_status_never_show_the_password(tmp_path, caplog):
     daemon.start()
     snapshot = daemon.snapshot()
     assert daemon.run() == 0
-    assert snapshot["source"]["state"] == "lost" and "camera lost" in caplog.text
+    assert snapshot["source"]["state"] == "waiting" and "camera not available yet" in caplog.text
     assert f"admin:***@127.0.0.1:{port}" in caplog.text
     for text in (caplog.text, status_line(snapshot), json.dumps(snapshot)):
         assert "hunter2" not in text, text

@@ -10,6 +10,7 @@ None only at the end of a finite stream (a file); a live camera that stops deliv
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -81,6 +82,21 @@ class OpenCVSource:
         self._cap.release()
 
 
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own messages off stderr.
+
+    While a camera is down they add lines on every retry ("[tcp @ 0x...] Connection
+    refused", and OpenCV's misleading "backend is generally available but can't be used to
+    capture by name"), and a frozen stream adds "Stream timeout triggered": the capture
+    thread says what happened once, in the log. Call it before the first stream is opened
+    (FFmpeg reads its level once); ``OPENCV_FFMPEG_LOGLEVEL`` set by the user wins, and
+    ``microemo run -v`` does not call it."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def _to_bgr(image: Any) -> Any:
     import cv2
 
@@ -112,5 +128,5 @@ def open_capture(
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         cap.set(cv2.CAP_PROP_FPS, fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a backlog in the driver
-    logger.info("opened %s", name)
+    logger.debug("opened %s", name)  # the capture thread logs the state change
     return OpenCVSource(cap, name, fps, lost_hint=lost_hint)

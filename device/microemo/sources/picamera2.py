@@ -79,5 +79,5 @@ def open_picamera2(
     except Exception as exc:
         cam.close()
         raise SourceError(f"Pi camera {num} did not start ({exc}): {HINT}") from exc
-    logger.info("opened picamera2 camera %s at %dx%d", num, cfg.width, cfg.height)
+    logger.debug("opened picamera2 camera %s at %dx%d", num, cfg.width, cfg.height)
     return Picamera2Source(cam, cfg, clock)
