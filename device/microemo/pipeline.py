@@ -144,6 +144,15 @@ class Pipeline:
         if self.flow_au is not None:
             self.flow_au.forget(face_id)
 
+    def expire(self, t_ms: float) -> list[EpisodeStep]:
+        """No frame until ``t_ms`` on the capture clock (a camera outage, a frozen stream):
+        faces unseen for ``tracker.max_lost_ms`` are gone as when they leave the picture, and
+        their open episodes end where they were last seen."""
+        result = FrameResult(frame_index=-1, t_ms=t_ms)
+        for face_id in self.tracker.expire(t_ms):
+            self._end_face(face_id, t_ms, result)
+        return result.steps
+
     def finish(self, t_ms: float | None = None) -> list[EpisodeStep]:
         """End of stream: close every open episode and forget every face."""
         t = self._last_t if t_ms is None else t_ms

@@ -60,6 +60,9 @@ class FakePipeline:
         self.finished_at = t_ms
         return []
 
+    def expire(self, t_ms: float) -> list[EpisodeStep]:
+        return []
+
     def swap_model(self, bundle: Any) -> None:
         return None
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from daemon_kit import FakePipeline, ListSink, builder
+from daemon_kit import FakePipeline, ListSink, builder, start_step
 from tests.conftest import FakeClock
 
 from microemo.daemon.loop import FrameLoop
@@ -143,3 +144,65 @@ def test_a_bad_frame_is_skipped_and_a_broken_pipeline_ends_the_loop(caplog):
             slot.put(Frame(IMAGE, i * 10.0, i, 1.0))
             loop.step(0)
     assert loop.errors == 7 + 100
+
+
+class FacePipeline(FakePipeline):
+    """Face 0 on every frame with an episode open since the first one; ``expire`` ends it
+    (as the real pipeline's does) once face 0 has been unseen for 1.5 s of capture time."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, event_every=10**9)
+        self.last_seen: float | None = None
+        self.expired_at: list[float] = []
+
+    def process(self, frame):
+        result = super().process(frame)
+        result.emotions[0] = {"core": "happiness"}
+        self.last_seen = frame.t_ms
+        return result
+
+    def expire(self, t_ms):
+        self.expired_at.append(t_ms)
+        if self.last_seen is None or t_ms - self.last_seen <= 1500.0:
+            return []
+        step = start_step("e0", self.last_seen)
+        self.last_seen = None
+        return [replace(step, phase="end", t_ms=t_ms, offset_ms=step.onset_ms)]
+
+
+def test_no_frame_from_a_live_camera_ends_faces_on_the_capture_clock():
+    clock = FakeClock()
+    pipeline, sink, slot = FacePipeline(), ListSink(), FrameSlot()
+    loop = FrameLoop(
+        pipeline, sink, slot, events=builder(), budget_ms=100, face_timeout_ms=1500.0,
+        live=True, metrics=Metrics(clock), clock=clock,
+    )  # fmt: skip
+    for i in range(10):
+        slot.put(Frame(IMAGE, 1000.0 + i * 33.0, i, clock.t))
+        assert loop.step(0.0)
+        clock.advance(0.033)
+    # the camera is gone: the loop keeps turning on empty takes while the clock runs
+    for _ in range(100):
+        clock.advance(0.05)
+        assert loop.step(0.0)
+    last = 1000.0 + 9 * 33.0
+    ends = [e for e in sink.events if e["phase"] == "end"]
+    assert len(ends) == 1 and ends[0]["offset_ms"] == pytest.approx(last)
+    assert ends[0]["t_ms"] == pytest.approx(last + 1500.0, abs=60)  # noticed on time
+    assert sink.states[-1] == (0, None)  # its retained state cleared, once
+    assert [s for s in sink.states if s[1] is None] == [(0, None)]
+    assert pipeline.expired_at[-1] == pytest.approx(last + 0.033 * 1000 + 100 * 50, abs=1)
+
+
+def test_a_file_replay_that_pauses_does_not_end_its_faces():
+    clock = FakeClock()
+    pipeline, sink, slot = FacePipeline(), ListSink(), FrameSlot()
+    loop = FrameLoop(
+        pipeline, sink, slot, events=builder(), budget_ms=100, face_timeout_ms=1500.0,
+        metrics=Metrics(clock), clock=clock,
+    )  # fmt: skip
+    slot.put(Frame(IMAGE, 0.0, 0, clock.t))
+    assert loop.step(0.0)
+    clock.advance(10.0)
+    assert loop.step(0.0)
+    assert pipeline.expired_at == [] and sink.states == [(0, {"core": "happiness"})]

@@ -169,3 +169,35 @@ def test_a_chin_raise_while_talking_is_speech_but_alone_an_episode():
     talking[:, AU_INDEX[25]] += 1.5 * (np.sin(2 * np.pi * t / 300.0) > 0)  # syllables
     spoken = [s for s in ends(run(t, talking, r)) if "AU17" in s.apex_aus]
     assert len(still) == 1 and spoken == []
+
+
+def test_a_gap_in_the_frames_never_stretches_an_episode_past_the_maximum() -> None:
+    # a held brow raise; the camera freezes on it and lets the same picture out every 1.5 s
+    t, x, r = quiet_series(30.0, seconds=8.0)
+    x[:, AU_INDEX[1]] += np.clip((t - 5000.0) / 150.0, 0, 1).astype(np.float32) * 3.5
+    flowing = t < 5800
+    last = int(np.flatnonzero(flowing)[-1])
+    trickle = np.arange(t[last] + 1500.0, t[last] + 9000.0, 1500.0)
+    t = np.concatenate([t[flowing], trickle])
+    x = np.concatenate([x[flowing], np.repeat(x[last : last + 1], len(trickle), 0)])
+    r = np.concatenate([r[flowing], np.repeat(r[last : last + 1], len(trickle), 0)])
+    config = SpottingConfig(max_duration_ms=2000.0)
+    done = ends(run(t, x, r, config))
+    assert done and next(iter(done[0].apex_aus)) == "AU01"
+    for s in done:
+        assert s.offset_ms is not None and s.offset_ms - s.onset_ms <= config.max_duration_ms
+
+
+def test_a_face_gone_ends_its_episode_where_it_was_last_seen() -> None:
+    t, x, r = quiet_series(30.0)
+    x[:, AU_INDEX[4]] += bump(t, 5000, 5150, 5800, 3.5)
+    cut = t < 5300  # the face leaves (or the camera drops) mid-episode
+    sp = Spotter(SpottingConfig())
+    spots: list[Spot] = []
+    for ti, xi, ri in zip(t[cut], x[cut], r[cut], strict=True):
+        face = SimpleNamespace(pose_r_rad=ri)
+        spots += sp.update(AUFrame(0, float(ti), xi, xi > 1, np.zeros(0), face, True))
+    # its absence is noticed tracker.max_lost_ms later; the episode ended when it was last seen
+    spots += sp.close_face(0, float(t[cut][-1]) + 5000.0)
+    assert [s.phase for s in spots] == ["start", "apex", "end"]
+    assert spots[-1].offset_ms == pytest.approx(t[cut][-1])

@@ -60,3 +60,16 @@ def test_face_gone_past_the_limit_is_reported_once_and_renumbered(recorded_faces
     again, _ = tracker.update([obs], 2000)
     assert again[0].face_id != tracked[0].face_id
     assert np.isfinite(again[0].confidence)
+
+
+def test_a_face_unseen_while_no_frame_comes_expires_on_the_clock(recorded_faces):
+    """A camera outage: no frame at all, yet time passes; the face is gone after
+    max_lost_ms as if it had left, and comes back as a new face."""
+    tracker = FaceTracker(TrackerConfig(max_lost_ms=1500))
+    obs = recorded_faces["HAP"][0]
+    tracked, _ = tracker.update([obs], 1000.0)
+    assert tracker.expire(2400.0) == []
+    assert tracker.expire(2600.0) == [tracked[0].face_id]
+    assert tracker.expire(9000.0) == []  # reported once
+    again, gone = tracker.update([obs], 9000.0)
+    assert gone == [] and again[0].face_id != tracked[0].face_id

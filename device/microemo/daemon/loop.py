@@ -38,6 +38,8 @@ class FramePipeline(Protocol):
 
     def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
 
+    def expire(self, t_ms: float) -> list[EpisodeStep]: ...
+
 
 class FrameLoop:
     def __init__(
@@ -51,6 +53,7 @@ class FrameLoop:
         metrics: Metrics | None = None,
         heartbeat: Heartbeat | None = None,
         face_timeout_ms: float = 5000.0,
+        live: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
@@ -61,8 +64,10 @@ class FrameLoop:
         self.metrics = metrics or Metrics(clock)
         self.heartbeat = heartbeat or Heartbeat(clock)
         self.face_timeout_ms = face_timeout_ms
+        self.live = live  # frames carry the capture clock: time goes on while none come
         self._clock = clock
         self.last_t_ms: float | None = None
+        self._last_at = 0.0  # captured_at of the last frame processed
         self._faces: dict[int, float] = {}  # face id -> t_ms last seen (for face_state None)
         self.errors = 0
         self._errors_in_row = 0
@@ -72,6 +77,7 @@ class FrameLoop:
 
         Returns False once the source has ended and the slot is empty."""
         self.heartbeat.beat()
+        self.expire_idle()
         frame = self.slot.take(timeout_s)
         if frame is None:
             return not self.slot.finished
@@ -101,7 +107,7 @@ class FrameLoop:
         m.stage("sinks", (t2 - t1) * 1000.0)
         total_ms = (t2 - t0) * 1000.0
         m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
-        self.last_t_ms = frame.t_ms
+        self.last_t_ms, self._last_at = frame.t_ms, frame.captured_at
         return result
 
     def _failed(self, frame: Frame) -> None:
@@ -129,6 +135,24 @@ class FrameLoop:
             self._faces[face_id] = result.t_ms
         for face_id, seen in list(self._faces.items()):
             if result.t_ms - seen > self.face_timeout_ms:
+                del self._faces[face_id]
+                self.sink.face_state(face_id, None)
+
+    def expire_idle(self) -> None:
+        """No frame from a live source for longer than ``face_timeout_ms`` (an outage, a
+        frozen stream): on the capture clock the faces have been gone that long, so they end
+        as faces that leave do (open episodes ended where last seen, per-face state cleared)
+        now, not when the camera is back."""
+        if not self.live or self.last_t_ms is None:
+            return
+        now_ms = self.last_t_ms + (self._clock() - self._last_at) * 1000.0
+        if now_ms - self.last_t_ms <= self.face_timeout_ms:
+            return
+        for step in self.pipeline.expire(now_ms):
+            self.sink.emit(self.events.build(step))
+            self.metrics.events += 1
+        for face_id, seen in list(self._faces.items()):
+            if now_ms - seen > self.face_timeout_ms:
                 del self._faces[face_id]
                 self.sink.face_state(face_id, None)
 

@@ -145,10 +145,12 @@ class Spotter:
         return self._active(st, au, rise)
 
     def close_face(self, face_id: int, t_ms: float) -> list[Spot]:
+        """The face is gone (noticed at ``t_ms``): its open episode ends where the face was
+        last seen, not when its absence was noticed."""
         st = self._faces.pop(face_id, None)
         if st is None or st.ep is None:
             return []
-        return self._end(st, face_id, t_ms)
+        return self._end(st, face_id, min(t_ms, st.last_ms))
 
     # -- signal ------------------------------------------------------------------------
     def _rise(self, st: _Face, au: AUFrame) -> np.ndarray:
@@ -330,8 +332,9 @@ class Spotter:
             off = max(c.off_threshold, c.end_fraction * ep.peak)
             still = self._active_mask(st, rise, t, off, c.z_off) & ep.carriers
         level = float(rise[ep.carriers].max())
+        over = t - ep.onset_ms >= c.max_duration_ms  # this frame is past the episode
         out: list[Spot] = []
-        if level > ep.peak:
+        if level > ep.peak and not over:
             ep.peak, ep.peak_ms, ep.peak_rise = level, t, rise.copy()
         elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
             ep.apex_sent = True
@@ -345,13 +348,16 @@ class Spotter:
                     self._aus(ep.peak_rise, ep.carriers),
                 )
             )
-        if not still.any() or t - ep.onset_ms >= c.max_duration_ms:
+        if not still.any() or over:
             out.extend(self._end(st, au.face_id, t))
         return out
 
     def _end(self, st: _Face, face_id: int, t: float) -> list[Spot]:
+        """End the open episode at ``t``, or at ``max_duration_ms`` when that comes first (a
+        frame after a gap in the stream can be far past it)."""
         ep = st.ep
         assert ep is not None
+        t = min(t, ep.onset_ms + self.config.max_duration_ms)
         st.ep, st.frozen = None, None
         st.crossing.reset()
         aus = self._aus(ep.peak_rise, ep.carriers)

@@ -87,15 +87,18 @@ class FaceTracker:
         for tid, tr in self._tracks.items():
             if tid not in seen:
                 tr.missed += 1
+        return out, self.expire(t_ms)
+
+    def expire(self, t_ms: float) -> list[int]:
+        """Ids not seen for more than ``max_lost_ms`` by ``t_ms`` are gone: on a frame
+        without them, and while no frame comes at all (a camera outage)."""
         gone = [
-            tid
-            for tid, tr in self._tracks.items()
-            if tid not in seen and t_ms - tr.last_ms > self.config.max_lost_ms
+            tid for tid, tr in self._tracks.items() if t_ms - tr.last_ms > self.config.max_lost_ms
         ]
         for tid in gone:
             del self._tracks[tid]
             logger.info("face %d gone", tid)
-        return out, gone
+        return gone
 
     def flush(self) -> list[int]:
         """End of stream: every remaining id is gone."""
