@@ -60,7 +60,11 @@ class SourceConfig(Section):
     retry_initial_s: float = Field(0.5, gt=0, le=60, description="first back-off after a loss")
     retry_max_s: float = Field(30.0, gt=0, le=600, description="longest back-off after a loss")
     timeout_s: float = Field(
-        5.0, gt=0, le=120, description="rtsp/http: open and read timeout before a reconnect"
+        5.0,
+        gt=0,
+        le=120,
+        description="a camera or stream that delivers no frames this long is lost and "
+        "reopened (rtsp/http: also the open and read timeout)",
     )
 
 

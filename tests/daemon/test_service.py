@@ -12,6 +12,7 @@ from daemon_kit import FakePipeline
 from tests.conftest import wait_for
 
 from microemo.config import load_config
+from microemo.daemon.metrics import status_line
 from microemo.daemon.notify import Notifier
 from microemo.daemon.service import Daemon, DaemonError
 
@@ -135,6 +136,7 @@ def test_logs_carry_journald_priorities_under_systemd(tmp_path):
 
 
 def test_absent_camera_is_retried_and_stop_is_not_held_up(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="microemo")
     cfg = load_config(
         None,
         {
@@ -152,7 +154,10 @@ def test_absent_camera_is_retried_and_stop_is_not_held_up(tmp_path, caplog):
     daemon.start()  # waits for the camera, but not past a stop request
     assert time.monotonic() - t0 < 20
     assert daemon.run() == 0
+    # a camera never seen is not a lost one: waiting, no loss counted, said once
     status = daemon.snapshot()["source"]
-    assert status["state"] == "lost" and status["losses"] == 1 and status["down_s"] > 0
-    assert "no camera at /dev/video99" in caplog.text
-    assert caplog.text.count("camera lost") == 1  # retried quietly
+    assert status["state"] == "waiting" and status["losses"] == 0
+    assert caplog.text.count("camera not available yet: no camera at /dev/video99") == 1
+    assert "camera lost" not in caplog.text and "loss" not in status_line(daemon.snapshot())
+    # stopped during the start wait: never said to be running
+    assert "microemo running" not in caplog.text and "stopped (SIGTERM)" in caplog.text

@@ -150,6 +150,10 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging(getattr(args, "verbose", 0))
     keep_training_libraries_out()
+    if not getattr(args, "verbose", 0):
+        from microemo.sources.base import quiet_native_logs
+
+        quiet_native_logs()
     try:
         config, overrides = load_from_args(args)
     except ConfigError as exc:

@@ -120,5 +120,9 @@ def status_line(s: dict[str, Any]) -> str:
     return (
         f"{s['fps']:.1f} fps, {s['frames_processed']} frames, {s['frames_dropped']} dropped, "
         f"{s['events']} events, latency p95 {fl['p95']:.0f} ms, camera {state}"
-        + (f" ({src.get('losses', 0)} losses)" if src.get("losses") else "")
+        + _losses(src.get("losses", 0))
     )
+
+
+def _losses(n: int) -> str:
+    return f" ({n} loss{'es' if n > 1 else ''})" if n else ""

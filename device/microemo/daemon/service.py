@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+START_WAIT_S = 30.0  # how long start() waits for a live camera before READY
+
 
 class Daemon:
     def __init__(
@@ -111,8 +113,11 @@ class Daemon:
             metrics=self.metrics,
             heartbeat=self.heartbeat,
             face_timeout_ms=cfg.tracker.max_lost_ms,
+            live=is_live(cfg.source),
             clock=self._clock,
         )
+        if self._stop_reason is not None:  # stopped while waiting for the camera: not READY
+            return
         wd = watchdog_interval_s()
         self.watchdog = Watchdog(
             self.heartbeat,
@@ -126,14 +131,13 @@ class Daemon:
         self._next["log"] = now + cfg.daemon.log_stats_s
         self._next["stats"] = now + min(cfg.mqtt.stats_interval_s, 5.0)
         logger.info(
-            "microemo running: device %s, source %s %s, model %s, notify %s",
+            "microemo running: device %s, source %s, model %s, notify %s",
             cfg.device.id,
-            cfg.source.type,
-            self.capture.name,
+            self.capture.describe(),
             self.pipeline.model_info.get("version"),
             self.notifier.backend,
         )
-        self.notifier.ready(f"running, source {self.capture.name}")
+        self.notifier.ready(f"running, source {self.capture.describe()}")
 
     @staticmethod
     def _stall_limit(cfg: Config) -> float:
@@ -156,12 +160,13 @@ class Daemon:
             live=is_live(s),
             retry_initial_s=s.retry_initial_s,
             retry_max_s=s.retry_max_s,
+            stall_s=s.timeout_s,
             clock=self._clock,
         )
         self.capture.name = f"{s.type} {redact_url(s.path) if s.path else s.device}"
         self.capture.start()
-        # a camera that is not there yet is retried in the background: READY after 30 s
-        deadline = self._clock() + (30.0 if is_live(s) else 3600.0)
+        # a camera that is not there yet is retried in the background: READY after a while
+        deadline = self._clock() + (START_WAIT_S if is_live(s) else 3600.0)
         while not self.capture.opened.wait(0.2) and self._stop_reason is None:
             if self._clock() > deadline:
                 break
