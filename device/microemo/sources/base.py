@@ -89,12 +89,16 @@ def quiet_native_logs() -> None:
     refused", and OpenCV's misleading "backend is generally available but can't be used to
     capture by name"), and a frozen stream adds "Stream timeout triggered": the capture
     thread says what happened once, in the log. Call it before the first stream is opened
-    (FFmpeg reads its level once); ``OPENCV_FFMPEG_LOGLEVEL`` set by the user wins, and
-    ``microemo run -v`` does not call it."""
+    (FFmpeg reads its level once); ``OPENCV_FFMPEG_LOGLEVEL`` and ``OPENCV_LOG_LEVEL`` set
+    by the user win, and ``microemo -v run`` does not call it."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return  # the user's own choice
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    api = getattr(getattr(cv2, "utils", None), "logging", None)  # older builds lack it
+    if api is not None:
+        api.setLogLevel(api.LOG_LEVEL_ERROR)
 
 
 def _to_bgr(image: Any) -> Any:
