@@ -50,7 +50,8 @@ class AUCalibration:
     scale: np.ndarray  # (n_au,) evidence per intensity point
     prior: np.ndarray  # (n_signals,) population neutral
     band: np.ndarray  # (n_signals,) how far a person's own neutral may sit from the prior
-    trust_k: float  # baseline trust r = n / (n + trust_k)
+    trust_k: float  # baseline trust r = n / (n + trust_k) ...
+    trust_after: int  # ... once it has this many samples
     gate: np.ndarray  # (n_au,) bool: AUs whose presence keeps a frame out of the baseline
     gate_evidence: float  # a frame joins the baseline when no gated AU's absolute evidence
     # reaches this (fitted so that most neutral faces of the calibration data pass)
@@ -68,7 +69,9 @@ class AUCalibration:
         return len(BLENDSHAPE_NAMES)
 
     def trust(self, n_samples: int) -> float:
-        return n_samples / (n_samples + self.trust_k) if n_samples > 0 else 0.0
+        """No trust below ``trust_after`` samples (a few frames of a face first seen
+        mid-expression must not become its neutral), then ``n / (n + trust_k)``."""
+        return n_samples / (n_samples + self.trust_k) if n_samples >= self.trust_after else 0.0
 
     def absolute(self, s: np.ndarray) -> np.ndarray:
         return self.w_abs @ s + self.b_abs
@@ -143,6 +146,7 @@ def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration
         prior=_vector(base, "prior", n, f"{source} [baseline]").astype(np.float32),
         band=_vector(base, "band", n, f"{source} [baseline]").astype(np.float32),
         trust_k=float(base.get("trust_k", 4.0)),
+        trust_after=int(base.get("trust_after", 1)),
         gate=np.array([au not in gate_ignore for au in AU_NAMES]),
         gate_evidence=float(base.get("gate_evidence", 0.0)),
         names={au: str(aus[au].get("name", au)) for au in AU_NAMES},

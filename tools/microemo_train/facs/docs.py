@@ -42,7 +42,8 @@ regression fitted to FACS-coded faces:
   baseline, so a face's static shape, the lighting and the camera drop out.
 
 Their evidence is mixed by how much neutral the face has shown, `r = n / (n + k)` for `n`
-baseline samples (k = {trust_k:g}). A frame joins the baseline only when the absolute head sees
+baseline samples (k = {trust_k:g}; r = 0 below {trust_after} samples: a few frames of a face
+first seen mid-expression are no neutral). A frame joins the baseline only when the absolute head sees
 no AU in it (evidence below {gate:.2f} for every AU but AU25, AU26, AU45): a face that enters
 smiling does not teach the device that its smile is neutral. The baseline is the median of
 those samples (every frame for the first 30, then `au.baseline_s` / 300 apart), held within
@@ -101,7 +102,10 @@ def render(result: CalibrationResult) -> str:
     lines += ["## How an AU is computed", ""]
     lines += [
         METHOD.format(
-            trust_k=cal.trust_k, gate=cal.gate_evidence, sigmas=result.settings.band_sigmas
+            trust_k=cal.trust_k,
+            trust_after=cal.trust_after,
+            gate=cal.gate_evidence,
+            sigmas=result.settings.band_sigmas,
         )
     ]
     lines += ["## Figures, before and after", "", *_sets(result)]

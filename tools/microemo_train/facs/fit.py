@@ -42,6 +42,7 @@ class FitSettings:
     min_positives: int = 8
     band_sigmas: float = 3.0  # a person's neutral may sit this many population sd from the prior
     trust_k: float = 4.0
+    trust_after: int = 6  # neutral samples before the baseline is trusted at all
     presence_evidence: float = 0.0  # evidence (log-odds, balanced) where an AU is present
     rel_min_samples: int = 6  # frames with fewer neutral samples do not train the relative head
     neutral_pass: float = 0.95  # share of neutral frames the baseline gate lets through
@@ -183,6 +184,7 @@ def fit_heads(
         prior=prior.astype(np.float32),
         band=band.astype(np.float32),
         trust_k=st.trust_k,
+        trust_after=st.trust_after,
     )
     neutral = _neutral_rows(rows)
     if neutral.any():  # the gate lets ``neutral_pass`` of the neutral faces into baselines

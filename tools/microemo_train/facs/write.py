@@ -70,6 +70,7 @@ def calibration_toml(
             "prior": _floats(cal.prior),
             "band": _floats(cal.band),
             "trust_k": cal.trust_k,
+            "trust_after": cal.trust_after,
             "gate_evidence": round(float(cal.gate_evidence), 6),
             "gate_ignore": [au for au, g in zip(AU_NAMES, cal.gate) if not g],
         },
