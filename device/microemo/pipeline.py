@@ -120,6 +120,7 @@ class Pipeline:
     def _emotions(self, au: AUFrame, result: FrameResult) -> None:
         if self.classifier.push(au.face_id, au.t_ms, au.features):
             self.episodes.model = self.classifier.model_info
+        self.episodes.observe(au.face_id, au.intensity)
         for spot in self.spotter.update(au):
             step = self.episodes.on_spot(spot, au.intensity, au.t_ms)
             if step is not None:

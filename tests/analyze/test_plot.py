@@ -76,7 +76,9 @@ def test_a_two_second_clip_keeps_its_frames_and_labels_its_episode(clip_runs):
     try:
         labels = _labels(fig)
         assert [t.get_text() for t in labels] == [
-            f"{ends[0]['core_emotion']}/{ends[0]['micro_emotion']} ({ends[0]['kind']})"
+            f"{ends[0]['core_emotion']}"
+            + (f"/{ends[0]['micro_emotion']}" if ends[0]["micro_emotion"] else "")
+            + f" ({ends[0]['kind']})"
         ]
         assert "each column is a frame" in fig._suptitle.get_text()
         heat = fig.axes[0]

@@ -1,8 +1,8 @@
 """Episodes: spots from the spotter, classified and handed on as lifecycle steps.
 
-``start`` at onset (classified on the onset frame), ``update`` at apex (re-classified on the
-apex intensities, with the CNN's latest window for that face), ``end`` at offset with the
-final offset. The episode id is fixed at onset so consumers can dedupe. Each step is a
+``start`` at onset (classified on the onset frame), ``update`` at apex and ``end`` at offset
+(re-classified on the whole face at the frame where the episode's AUs were strongest, with
+the episode's apex intensities, and the CNN's latest window for that face). The episode id is fixed at onset so consumers can dedupe. Each step is a
 typed ``EpisodeStep``; the event payload (sequence number, wall time, kind, rounding) is
 stamped onto it in ``publish.events``, never here.
 """
@@ -29,6 +29,8 @@ class Episode:
     offset_ms: float | None
     apex_aus: dict[str, float]
     classification: Classification
+    peak_face: np.ndarray | None = None  # every AU at the frame the episode's AUs peaked
+    peak_level: float = -1.0
 
 
 def _as_intensity(aus: dict[str, float], fallback: np.ndarray) -> np.ndarray:
@@ -51,6 +53,18 @@ class EpisodeManager:
         self._open: dict[int, Episode] = {}
         self._prefix = secrets.token_hex(3)
 
+    def observe(self, face_id: int, intensity: np.ndarray) -> None:
+        """Every frame of a face with an open episode: keep the whole face at the frame where
+        the episode's AUs are strongest, so the episode is read as the face looked then
+        (a brow raise with the mouth open is not "AU1 alone")."""
+        ep = self._open.get(face_id)
+        if ep is None:
+            return
+        idx = [AU_INDEX[int(n[2:])] for n in ep.apex_aus if int(n[2:]) in AU_INDEX]
+        level = float(intensity[idx].sum()) if idx else 0.0
+        if level > ep.peak_level:
+            ep.peak_level, ep.peak_face = level, intensity.copy()
+
     def on_spot(self, spot: Spot, intensity: np.ndarray, t_ms: float) -> EpisodeStep | None:
         ep = self._open.get(spot.face_id)
         if spot.phase == "start":
@@ -71,9 +85,10 @@ class EpisodeManager:
         ep.apex_ms = spot.apex_ms if spot.apex_ms is not None else ep.apex_ms
         if spot.apex_aus:
             ep.apex_aus = dict(spot.apex_aus)
-        ep.classification = self.classifier.classify(
-            spot.face_id, _as_intensity(ep.apex_aus, intensity)
-        )
+        apex = _as_intensity(ep.apex_aus, intensity)
+        if ep.peak_face is not None:
+            apex = np.maximum(apex, ep.peak_face)
+        ep.classification = self.classifier.classify(spot.face_id, apex)
         if spot.phase == "apex":
             return self._step("update", ep, t_ms)
         ep.offset_ms = spot.offset_ms if spot.offset_ms is not None else t_ms

@@ -15,10 +15,12 @@ been seen at rest. Evidence ``z`` becomes an intensity on OpenFace's 0-5 scale, 
 curve with 1.0 at the AU's calibrated presence threshold (``AUCalibration.intensity``): it
 never flattens to a tie below the threshold, so a weak movement still ranks above none.
 
-The baseline is built only from frames that look neutral, where the absolute head sees no AU
-(a face that enters smiling does not teach the device that its smile is neutral). Samples are
-taken every frame at first and then at a fixed rate (200 fps costs what 30 fps costs); the
-baseline is their median, held within a band around the population neutral. Cost per face and
+The baseline is built per face region (brows, eyes, nose, mouth) from the frames where that
+region looks neutral, i.e. the absolute head sees none of its AUs: a face that enters smiling
+does not teach the device that its smile is neutral, and its brows at rest still teach it the
+brows' neutral. Each AU's heads are mixed by its own region's trust. Samples are taken every
+frame at first and then at a fixed rate (200 fps costs what 30 fps costs); the baseline is
+their median, held within a band around the population neutral. Cost per face and
 frame: two small matrix products; the median runs every ``au.baseline_update_every`` frames.
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 
 from microemo.config import AUConfig
 from microemo.types import AU_NAMES, AUFrame, NormalizedFace
-from microemo.vision.calibration import AUCalibration, load_calibration
+from microemo.vision.calibration import REGIONS, SIGNAL_REGION, AUCalibration, load_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +45,11 @@ MIN_SAMPLES = 6  # frames of a new face before its AUs count as settled
 
 @dataclass
 class _FaceState:
-    history: np.ndarray
-    count: int = 0  # neutral samples taken (may exceed HISTORY: the ring wraps)
-    next_sample_ms: float = -1e18
+    history: np.ndarray  # (regions, HISTORY, n_signals): each region's neutral samples
+    counts: np.ndarray  # (regions,) samples taken (may exceed HISTORY: the rings wrap)
+    next_sample_ms: np.ndarray  # (regions,)
+    baseline: np.ndarray
     frames_since_update: int = 0
-    baseline: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     seen: int = 0  # frames of this face
     present: np.ndarray = field(default_factory=lambda: np.zeros(len(AU_NAMES), bool))
 
@@ -73,35 +75,45 @@ class AUEstimator:
     def _state(self, face_id: int) -> _FaceState:
         st = self._faces.get(face_id)
         if st is None:
-            st = _FaceState(history=np.zeros((HISTORY, self.cal.n_signals), np.float32))
-            st.baseline = self.cal.prior.copy()
+            n = len(REGIONS)
+            st = _FaceState(
+                history=np.zeros((n, HISTORY, self.cal.n_signals), np.float32),
+                counts=np.zeros(n, np.int64),
+                next_sample_ms=np.full(n, -1e18),
+                baseline=self.cal.prior.copy(),
+            )
             self._faces[face_id] = st
         return st
 
     def forget(self, face_id: int) -> None:
         self._faces.pop(face_id, None)
 
-    def baseline(self, face_id: int) -> tuple[np.ndarray, int]:
-        """The face's neutral estimate and the number of neutral samples behind it."""
+    def baseline(self, face_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The face's neutral estimate and the neutral samples behind it, per region."""
         st = self._state(face_id)
-        return st.baseline, st.count
+        return st.baseline, st.counts.copy()
 
     def _rebaseline(self, st: _FaceState) -> None:
-        hist = st.history[: min(st.count, HISTORY)]
         cal = self.cal
-        own = np.median(hist, axis=0)
+        own = cal.prior.copy()
+        for region, count in enumerate(st.counts):
+            if count:
+                cols = SIGNAL_REGION == region
+                own[cols] = np.median(st.history[region, : min(count, HISTORY)][:, cols], axis=0)
         st.baseline = (cal.prior + np.clip(own - cal.prior, -cal.band, cal.band)).astype(np.float32)
 
     def _observe(self, st: _FaceState, s: np.ndarray, z_abs: np.ndarray, t_ms: float) -> None:
-        """Take ``s`` into the baseline when a sample is due and the face looks neutral."""
+        """Take ``s`` into each region's baseline where a sample is due and that region
+        looks neutral."""
         st.seen += 1
-        due = st.count < FAST_START or t_ms >= st.next_sample_ms
-        if not due or not self.cal.looks_neutral(z_abs):
-            return
-        st.history[st.count % HISTORY] = s
-        st.count += 1
-        st.next_sample_ms = t_ms + self._sample_every_ms
-        st.frames_since_update = self.config.baseline_update_every  # re-estimate now
+        due = (st.counts < FAST_START) | (t_ms >= st.next_sample_ms)
+        take = due & self.cal.neutral_regions(z_abs)
+        for region in np.flatnonzero(take):
+            st.history[region, st.counts[region] % HISTORY] = s
+        if take.any():
+            st.counts[take] += 1
+            st.next_sample_ms[take] = t_ms + self._sample_every_ms
+            st.frames_since_update = self.config.baseline_update_every  # re-estimate now
 
     def __call__(self, face: NormalizedFace, t_ms: float) -> AUFrame:
         st = self._state(face.face_id)
@@ -109,10 +121,10 @@ class AUEstimator:
         z_abs = self.cal.absolute(s)
         self._observe(st, s, z_abs, t_ms)
         st.frames_since_update += 1
-        if st.count and st.frames_since_update >= self.config.baseline_update_every:
+        if st.counts.any() and st.frames_since_update >= self.config.baseline_update_every:
             self._rebaseline(st)
             st.frames_since_update = 0
-        z = self.cal.evidence(s, st.baseline, st.count, z_abs)
+        z = self.cal.evidence(s, st.baseline, st.counts, z_abs)
         intensity = self.intensities(z)
         cfg = self.config
         st.present = np.where(

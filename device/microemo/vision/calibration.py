@@ -28,11 +28,34 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FORMAT = 1
+# Face regions: a signal belongs to the region it measures, an AU to the region it moves.
+# Baselines form per region, so brows at rest teach the brows' neutral while the mouth smiles.
+REGIONS: tuple[str, ...] = ("brows", "eyes", "nose", "mouth")
+_REGION_OF_AU = {1: 0, 2: 0, 4: 0, 5: 1, 6: 1, 7: 1, 45: 1, 9: 2}  # every other AU: mouth
+_REGION_PREFIXES = (
+    (0, ("bs_brow", "g_brow")),
+    (1, ("bs_eye", "bs_cheekSquint", "g_eye", "g_lower_lid", "g_cheek")),
+    (2, ("bs_noseSneer", "g_nose")),
+)
 # The evidence -> intensity curve is a Cauchy CDF: 1.0 of 5 at the presence threshold and
 # heavy tails, so intensities keep their order far out (two decimals rarely tie at 0 or 5).
 _AT_THRESHOLD = float(np.tan(np.pi * (0.2 - 0.5)))  # the curve's argument where it reads 1.0
 SIGNAL_NAMES: tuple[str, ...] = tuple(f"bs_{n}" for n in BLENDSHAPE_NAMES) + GEOMETRY_NAMES
 BUILTIN = "au_calibration.toml"
+
+
+def signal_regions(names: tuple[str, ...]) -> np.ndarray:
+    """The region index of each signal (mouth unless a prefix says otherwise)."""
+    out = np.full(len(names), REGIONS.index("mouth"), np.int64)
+    for i, name in enumerate(names):
+        for region, prefixes in _REGION_PREFIXES:
+            if name.startswith(prefixes):
+                out[i] = region
+    return out
+
+
+AU_REGION = np.array([_REGION_OF_AU.get(int(a[2:]), REGIONS.index("mouth")) for a in AU_NAMES])
+SIGNAL_REGION = signal_regions(SIGNAL_NAMES)
 
 
 class CalibrationError(ValueError):
@@ -53,8 +76,8 @@ class AUCalibration:
     trust_k: float  # baseline trust r = n / (n + trust_k) ...
     trust_after: int  # ... once it has this many samples
     gate: np.ndarray  # (n_au,) bool: AUs whose presence keeps a frame out of the baseline
-    gate_evidence: float  # a frame joins the baseline when no gated AU's absolute evidence
-    # reaches this (fitted so that most neutral faces of the calibration data pass)
+    gate_evidence: np.ndarray  # (n_au,) a frame joins the baseline when no gated AU's absolute
+    # evidence reaches its value here (fitted so that most neutral faces of the data pass)
     names: dict[str, str]  # AU -> FACS name
     provenance: dict[str, Any]
     figures: dict[str, dict[str, Any]]  # AU -> cross-validated figures
@@ -68,10 +91,12 @@ class AUCalibration:
     def n_blendshapes(self) -> int:
         return len(BLENDSHAPE_NAMES)
 
-    def trust(self, n_samples: int) -> float:
-        """No trust below ``trust_after`` samples (a few frames of a face first seen
-        mid-expression must not become its neutral), then ``n / (n + trust_k)``."""
-        return n_samples / (n_samples + self.trust_k) if n_samples >= self.trust_after else 0.0
+    def trust(self, samples: np.ndarray) -> np.ndarray:
+        """Per AU, how far its region's baseline is trusted: nothing below ``trust_after``
+        samples (a few frames of a face first seen mid-expression are no neutral), then
+        ``n / (n + trust_k)``. ``samples``: neutral samples per region."""
+        n = np.asarray(samples, np.float64)[AU_REGION]
+        return np.where(n >= self.trust_after, n / (n + self.trust_k), 0.0)
 
     def absolute(self, s: np.ndarray) -> np.ndarray:
         return self.w_abs @ s + self.b_abs
@@ -80,12 +105,16 @@ class AUCalibration:
         return self.w_rel @ (s - baseline) + self.b_rel
 
     def evidence(
-        self, s: np.ndarray, baseline: np.ndarray, n_samples: int, z_abs: np.ndarray | None = None
+        self,
+        s: np.ndarray,
+        baseline: np.ndarray,
+        samples: np.ndarray,
+        z_abs: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Both heads mixed by how much neutral the face has shown (``n_samples``)."""
+        """Both heads mixed, per AU, by how much neutral its region has shown."""
         z_abs = self.absolute(s) if z_abs is None else z_abs
-        r = self.trust(n_samples)
-        if r == 0.0:
+        r = self.trust(samples)
+        if not r.any():
             return z_abs
         return (1.0 - r) * z_abs + r * self.relative(s, baseline)
 
@@ -95,9 +124,11 @@ class AUCalibration:
         x = (z - self.threshold) / self.scale + _AT_THRESHOLD
         return 5.0 * (0.5 + np.arctan(x) / np.pi)
 
-    def looks_neutral(self, z_abs: np.ndarray) -> bool:
-        """No gated AU (all but speech and blinks) visible to the absolute head."""
-        return bool(np.all(z_abs[self.gate] < self.gate_evidence))
+    def neutral_regions(self, z_abs: np.ndarray) -> np.ndarray:
+        """Per region: no gated AU of it (all but speech and blinks) visible to the
+        absolute head."""
+        visible = (z_abs >= self.gate_evidence) & self.gate
+        return ~np.bincount(AU_REGION, weights=visible, minlength=len(REGIONS)).astype(bool)
 
 
 def _vector(data: dict[str, Any], key: str, n: int, where: str) -> np.ndarray:
@@ -148,12 +179,20 @@ def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration
         trust_k=float(base.get("trust_k", 4.0)),
         trust_after=int(base.get("trust_after", 1)),
         gate=np.array([au not in gate_ignore for au in AU_NAMES]),
-        gate_evidence=float(base.get("gate_evidence", 0.0)),
+        gate_evidence=_gate(base, len(AU_NAMES), f"{source} [baseline]"),
         names={au: str(aus[au].get("name", au)) for au in AU_NAMES},
         provenance=dict(d.get("provenance", {})),
         figures={au: dict(aus[au].get("cv", {})) for au in AU_NAMES},
         path=source,
     )
+
+
+def _gate(base: dict[str, Any], n: int, where: str) -> np.ndarray:
+    """One gate per AU (a single number is every AU's)."""
+    value = base.get("gate_evidence", 0.0)
+    if isinstance(value, (int, float)):
+        return np.full(n, float(value))
+    return _vector(base, "gate_evidence", n, where)
 
 
 @lru_cache(maxsize=4)

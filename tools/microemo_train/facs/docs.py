@@ -43,9 +43,10 @@ regression fitted to FACS-coded faces:
 
 Their evidence is mixed by how much neutral the face has shown, `r = n / (n + k)` for `n`
 baseline samples (k = {trust_k:g}; r = 0 below {trust_after} samples: a few frames of a face
-first seen mid-expression are no neutral). A frame joins the baseline only when the absolute head sees
-no AU in it (evidence below {gate:.2f} for every AU but AU25, AU26, AU45): a face that enters
-smiling does not teach the device that its smile is neutral. The baseline is the median of
+first seen mid-expression are no neutral). A frame joins the baseline only when the
+absolute head sees no AU in it (each AU's evidence below its gate, set so that {share:.0%} of
+the calibration's neutral faces pass; AU25, AU26 and AU45 never keep a frame out): a face
+that enters smiling does not teach the device that its smile is neutral. The baseline is the median of
 those samples (every frame for the first 30, then `au.baseline_s` / 300 apart), held within
 {sigmas:g} population standard deviations of the population neutral.
 
@@ -104,7 +105,7 @@ def render(result: CalibrationResult) -> str:
         METHOD.format(
             trust_k=cal.trust_k,
             trust_after=cal.trust_after,
-            gate=cal.gate_evidence,
+            share=result.settings.neutral_pass,
             sigmas=result.settings.band_sigmas,
         )
     ]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from microemo.types import AU_IDS, AU_NAMES
-from microemo.vision.calibration import AUCalibration
+from microemo.vision.calibration import AU_REGION, REGIONS, AUCalibration
 from microemo_train.facs.record import Recording
 from microemo_train.facs.replay import Replay, replay, signals
 
@@ -56,7 +56,7 @@ class Rows:
 
     s: np.ndarray  # (n, n_signals)
     base: np.ndarray  # (n, n_signals) baseline the device had (prior until replayed)
-    samples: np.ndarray  # (n,) neutral samples behind it
+    samples: np.ndarray  # (n, regions) neutral samples behind it, per face region
     y: np.ndarray  # (n, n_au) 1 present, 0 absent, -1 unknown (AU not coded by the data set)
     level: np.ndarray  # (n, n_au) coded intensity (0 when present without one)
     groups: np.ndarray  # (n,) subject
@@ -95,7 +95,7 @@ def collect_rows(recs: list[Recording], sigs: list[np.ndarray]) -> Rows:
     return Rows(
         s_arr,
         np.zeros_like(s_arr),
-        np.zeros(len(s), np.int64),
+        np.zeros((len(s), len(REGIONS)), np.int64),
         np.array(y),
         np.array(level),
         np.array(groups),
@@ -134,7 +134,7 @@ def _heads(
     faces unlike the data set's)."""
     keep = rows.y[:, au] >= 0
     if rel:  # the relative head learns from frames read against a face's own neutral
-        keep &= rows.samples >= st.rel_min_samples
+        keep &= rows.samples[:, AU_REGION[au]] >= st.rel_min_samples
     # the relative head reads only the deviation from the face's own neutral: what a
     # face's static shape or the camera adds is the same in both and drops out
     x = rows.s[keep] - rows.base[keep] if rel else rows.s[keep]
@@ -149,6 +149,18 @@ def _heads(
     boost[-1] = st.prior_boost
     w, b = _logistic(np.hstack([x, (x @ pw + pb)[:, None]]), rows.y[keep, au], c, weight, boost)
     return w[:-1] + w[-1] * pw, b + w[-1] * pb
+
+
+def gate_levels(z: np.ndarray, gated: np.ndarray, share: float) -> np.ndarray:
+    """Per-AU gates at one common quantile of the neutral faces' evidence, the lowest that
+    lets ``share`` of them through on every AU at once. Per AU, not one bar for the largest:
+    an AU that rests low on neutral faces (a smile) keeps a low bar, so a face that enters
+    smiling stays out of its own baseline even when another AU rests high."""
+    for q in np.linspace(share, 1.0, 101):
+        levels = np.quantile(z, q, axis=0) + 1e-6
+        if np.mean(np.all((z < levels) | ~gated, axis=1)) >= share:
+            return levels
+    return z.max(axis=0) + 1e-6
 
 
 def _neutral_rows(rows: Rows) -> np.ndarray:
@@ -187,9 +199,9 @@ def fit_heads(
         trust_after=st.trust_after,
     )
     neutral = _neutral_rows(rows)
-    if neutral.any():  # the gate lets ``neutral_pass`` of the neutral faces into baselines
-        z = (rows.s[neutral] @ w_abs.T + b_abs)[:, cal.gate]
-        cal = replace(cal, gate_evidence=float(np.quantile(z.max(axis=1), st.neutral_pass)))
+    if neutral.any():
+        z = rows.s[neutral] @ w_abs.T + b_abs
+        cal = replace(cal, gate_evidence=gate_levels(z, cal.gate, st.neutral_pass))
     # read every coded frame against the baseline the device has there
     wanted = sorted({r for r, _ in rows.where})
     replays = {r: replay(recs[r], cal) for r in wanted}
@@ -210,7 +222,7 @@ def frame_evidence(
     replays = {r: replay(recs[r], cal) for r in sorted({r for r, _ in where})}
     for i, (r, f) in enumerate(where):
         rp = replays[r]
-        out[i] = cal.evidence(rp.signals[f], rp.baseline[f], int(rp.samples[f]))
+        out[i] = cal.evidence(rp.signals[f], rp.baseline[f], rp.samples[f])
     return out
 
 

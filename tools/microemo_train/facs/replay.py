@@ -15,7 +15,7 @@ import numpy as np
 from microemo.config import AUConfig
 from microemo.types import AU_NAMES, TrackedFace
 from microemo.vision.au import AUEstimator, face_signals
-from microemo.vision.calibration import SIGNAL_NAMES, AUCalibration
+from microemo.vision.calibration import REGIONS, SIGNAL_NAMES, AUCalibration
 from microemo.vision.geometry import Normalizer
 from microemo_train.facs.items import FacsItem
 from microemo_train.facs.record import Recording
@@ -30,7 +30,7 @@ class Replay:
     recording: Recording
     signals: np.ndarray  # (T, n_signals)
     baseline: np.ndarray  # (T, n_signals) the neutral estimate the frame was read against
-    samples: np.ndarray  # (T,) neutral samples behind that estimate
+    samples: np.ndarray  # (T, regions) neutral samples behind that estimate, per face region
     intensity: np.ndarray  # (T, n_au)
     present: np.ndarray  # (T, n_au) bool
 
@@ -53,7 +53,7 @@ def replay(rec: Recording, cal: AUCalibration, config: AUConfig | None = None) -
     n, k = len(rec.faces), len(AU_NAMES)
     sig = np.full((n, cal.n_signals), np.nan, np.float32)
     base = np.full_like(sig, np.nan)
-    count = np.zeros(n, np.int64)
+    count = np.zeros((n, len(REGIONS)), np.int64)
     inten = np.full((n, k), np.nan, np.float32)
     pres = np.zeros((n, k), bool)
     for i, obs in enumerate(rec.faces):

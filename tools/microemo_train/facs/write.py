@@ -71,7 +71,7 @@ def calibration_toml(
             "band": _floats(cal.band),
             "trust_k": cal.trust_k,
             "trust_after": cal.trust_after,
-            "gate_evidence": round(float(cal.gate_evidence), 6),
+            "gate_evidence": _floats(cal.gate_evidence),
             "gate_ignore": [au for au, g in zip(AU_NAMES, cal.gate) if not g],
         },
         "AU": aus,
