@@ -2,9 +2,10 @@
 
 ``start`` at onset (classified on the onset frame), ``update`` at apex and ``end`` at offset
 (re-classified on the whole face at the frame where the episode's AUs were strongest, with
-the episode's apex intensities, and the CNN's latest window for that face). The episode id is fixed at onset so consumers can dedupe. Each step is a
-typed ``EpisodeStep``; the event payload (sequence number, wall time, kind, rounding) is
-stamped onto it in ``publish.events``, never here.
+the episode's apex intensities, and the CNN's latest window for that face). The episode id
+is fixed at onset so consumers can dedupe. Each step is a typed ``EpisodeStep``; the event
+payload (sequence number, wall time, kind, rounding) is stamped onto it in
+``publish.events``, never here.
 """
 
 from __future__ import annotations
