@@ -98,7 +98,7 @@ class AUEstimator:
         own = cal.prior.copy()
         for region, count in enumerate(st.counts):
             if count:
-                cols = SIGNAL_REGION == region
+                cols = np.equal(SIGNAL_REGION, region)
                 own[cols] = np.median(st.history[region, : min(count, HISTORY)][:, cols], axis=0)
         st.baseline = (cal.prior + np.clip(own - cal.prior, -cal.band, cal.band)).astype(np.float32)
 

@@ -41,14 +41,16 @@ regression fitted to FACS-coded faces:
 - the **relative** head reads only their deviation (`Δ`) from the face's own neutral
   baseline, so a face's static shape, the lighting and the camera drop out.
 
-Their evidence is mixed by how much neutral the face has shown, `r = n / (n + k)` for `n`
-baseline samples (k = {trust_k:g}; r = 0 below {trust_after} samples: a few frames of a face
-first seen mid-expression are no neutral). A frame joins the baseline only when the
-absolute head sees no AU in it (each AU's evidence below its gate, set so that {share:.0%} of
-the calibration's neutral faces pass; AU25, AU26 and AU45 never keep a frame out): a face
-that enters smiling does not teach the device that its smile is neutral. The baseline is the median of
-those samples (every frame for the first 30, then `au.baseline_s` / 300 apart), held within
-{sigmas:g} population standard deviations of the population neutral.
+Each AU's evidence is mixed by how much neutral its face region (brows, eyes, nose, mouth)
+has shown, `r = n / (n + k)` for `n` baseline samples of that region (k = {trust_k:g}; r = 0
+below {trust_after} samples: a few frames of a face first seen mid-expression are no
+neutral). A frame joins a region's baseline only when the absolute head sees none of that
+region's AUs in it (each AU's evidence below its gate, set so that {share:.0%} of the
+calibration's neutral faces pass; AU25, AU26 and AU45 never keep a frame out): a face that
+enters smiling does not teach the device that its smile is neutral, and its brows at rest
+still teach it the brows' neutral. Each region's baseline is the median of its samples
+(every frame for the first 30, then `au.baseline_s` / 300 apart), held within {sigmas:g}
+population standard deviations of the population neutral.
 
 Evidence becomes an intensity on OpenFace's 0-5 scale through a heavy-tailed curve,
 `5 · (1/2 + atan((z − threshold) / scale − 1.376) / π)`: 1.0 at the presence threshold
