@@ -104,9 +104,10 @@ class FlowMeter:
         h, w = image.shape[:2]
         pts = [f.landmarks[FLOW_POINTS, :2] * np.array([w, h], np.float32) for f in faces]
         allp = np.concatenate(pts + (self._prev.faces if self._prev else []))
-        size = float(np.ptp(allp[:, 0]) + np.ptp(allp[:, 1])) / 2
-        x0, y0 = np.maximum(allp.min(0) - self.pad * size, 0).astype(int)
-        x1, y1 = np.minimum(allp.max(0) + self.pad * size, [w, h]).astype(int)
+        lo, hi = allp.min(0), allp.max(0)
+        size = float((hi - lo).sum()) / 2
+        x0, y0 = np.maximum(lo - self.pad * size, 0).astype(int)
+        x1, y1 = np.minimum(hi + self.pad * size, [w, h]).astype(int)
         if x1 - x0 < 32 or y1 - y0 < 32:  # faces (almost) outside the picture
             self._prev = None
             return
@@ -180,24 +181,25 @@ class FlowAU:
         return _au_motion(acc, self.full)
 
 
+# landmark rows _face_axes_step reads: the cheeks, the bridge, the moving points
+_AXES_ROWS = np.array([_L_FACE, _R_FACE, _BRIDGE[0], *FLOW_POINTS[:_N_MOVING]])
+
+
 def _face_axes_step(obs: FaceObservation) -> np.ndarray | None:
     """This frame's displacements relative to the nose bridge, as (out, up) in face widths."""
-    if obs.flow is None:
+    d = obs.flow
+    if d is None or np.isnan(d[_N_MOVING:]).any():
         return None
     w, h = obs.image_size
-    lm = obs.landmarks[:, :2] * np.array([w, h], np.float32)
-    u = lm[_L_FACE] - lm[_R_FACE]
+    lm = obs.landmarks[_AXES_ROWS, :2] * np.array([w, h], np.float32)
+    u = lm[0] - lm[1]
     fw = float(np.linalg.norm(u))
     if fw < 1.0:
         return None
     u = u / fw
     up = np.array([u[1], -u[0]], np.float32)  # image y grows downwards
-    d = obs.flow
-    if np.isnan(d[_N_MOVING:]).any():
-        return None
     rel = np.nan_to_num(d[:_N_MOVING] - d[_N_MOVING:].mean(0), nan=0.0)
-    pts = lm[FLOW_POINTS[:_N_MOVING]]
-    side = np.sign((pts - lm[_BRIDGE[0]]) @ u)  # +1 on the subject's left half
+    side = np.sign((lm[3:] - lm[2]) @ u)  # +1 on the subject's left half
     out = side * (rel @ u)
     return (np.stack([out, rel @ up], 1) / fw).astype(np.float32)
 
@@ -205,9 +207,21 @@ def _face_axes_step(obs: FaceObservation) -> np.ndarray | None:
 _AXIS = {"out": 0, "up": 1}
 
 
-def _au_motion(acc: np.ndarray, full: float) -> np.ndarray:
-    m = np.zeros(len(AU_NAMES), np.float32)
+def _motion_matrix() -> np.ndarray:
+    """``_AU_MOTION`` as one matrix over the leaky sum (row-major: point k's "out" at 2k,
+    "up" at 2k + 1): an AU's motion is the mean of its terms, each the signed mean of its
+    points along one axis, so all AUs come out of one product."""
+    m = np.zeros((len(AU_NAMES), _N_MOVING, 2))
     for au, terms in _AU_MOTION.items():
-        vals = [sign * float(acc[rows, _AXIS[axis]].mean()) for rows, axis, sign in terms]
-        m[AU_INDEX[int(au[2:])]] = max(0.0, float(np.mean(vals)))
-    return np.minimum(5.0 * m / full, 5.0)
+        for rows, axis, sign in terms:
+            for r in rows:
+                m[AU_INDEX[int(au[2:])], r, _AXIS[axis]] += sign / len(rows) / len(terms)
+    return m.reshape(len(AU_NAMES), -1)
+
+
+_MOTION = _motion_matrix()
+
+
+def _au_motion(acc: np.ndarray, full: float) -> np.ndarray:
+    m = np.maximum(_MOTION @ acc.ravel().astype(np.float64), 0.0)
+    return np.minimum(5.0 * m / full, 5.0).astype(np.float32)

@@ -65,16 +65,17 @@ def _compile() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 _WA, _WB, _AXIS, _ABS = _compile()
 _ROWS = np.arange(len(GEOMETRY_NAMES))
+# only the few dozen points the signals use: the products skip the other ~440 rows of zeros
+_USED = np.flatnonzero(_WA.any(0) | _WB.any(0))
+_WAB = np.concatenate([_WA[:, _USED], -_WB[:, _USED]])  # (2n, used): A rows then -B rows
+_N = len(GEOMETRY_NAMES)
+_SCALE = np.array([1.0, -1.0, -1.0], np.float32)  # x right, y up, z towards the camera
 
 
 def frontalize(obs: FaceObservation) -> tuple[np.ndarray, float]:
     """Landmarks in a frontal, unit-face-width frame; and the face width in pixels."""
     w, h = obs.image_size
-    lm = obs.landmarks
-    pts = np.empty_like(lm)
-    pts[:, 0] = lm[:, 0] * w
-    pts[:, 1] = -lm[:, 1] * h
-    pts[:, 2] = -lm[:, 2] * w
+    pts = obs.landmarks * (_SCALE * np.array([w, h, w], np.float32))
     width_px = float(np.linalg.norm(pts[CHEEK_L, :2] - pts[CHEEK_R, :2]))
     pts -= pts[RIGID].mean(axis=0)
     pts = pts @ obs.pose[:3, :3]  # rotate back: row vectors times R == R^T applied
@@ -84,9 +85,8 @@ def frontalize(obs: FaceObservation) -> tuple[np.ndarray, float]:
 
 def geometry_signals(points: np.ndarray) -> np.ndarray:
     """The geometric signals of ``GEOMETRY_NAMES`` from frontal unit-width points."""
-    a = _WA @ points  # (n, 3)
-    b = _WB @ points
-    d = (a - b)[_ROWS, _AXIS]
+    ab = _WAB @ points[_USED]  # (2n, 3): the A means, then minus the B means
+    d = (ab[:_N] + ab[_N:])[_ROWS, _AXIS]
     return np.where(_ABS, np.abs(d), d).astype(np.float32)
 
 
