@@ -77,6 +77,13 @@ class LandmarkerConfig(Section):
     max_width: int = Field(
         640, ge=160, le=4096, description="frames wider than this are downscaled first"
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="landmarker worker processes, frames dealt to them in turn (0: one per "
+        "core); the daemon's frame rate grows with them, each costs one landmarker's memory",
+    )
     small_faces: bool = Field(
         True,
         description="also find faces too small for the landmarker's own detector (people two "

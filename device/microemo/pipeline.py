@@ -5,14 +5,24 @@ episodes. The daemon, ``microemo analyze`` and the training tool's extraction al
 this one object, so the features a model is trained on are the features the device computes.
 It goes down the layers once (vision, then emotion) and returns typed steps; whoever drives
 it turns them into event payloads (``publish.events.EventBuilder``) and sends them on.
-Everything runs in the calling thread; ``stage_ms`` says where the time went.
+``stage_ms`` says where the time went.
+
+With ``workers = 0`` everything runs in the calling thread (``process``). With ``workers``
+K >= 1 the landmarker runs in K processes (``vision.pool``): frames go in through a
+``Feeder`` thread (``feed``, or ``stream`` over a recorded input) and ``collect`` returns
+them in frame order with everything after the landmarker done here, in one thread, on the
+ordered stream: optical flow (it needs each frame's predecessor, which a worker that sees
+every K-th frame does not have; here it costs what it costs with K = 1), face ids, AUs,
+windows, spotting. So K changes what each worker's MediaPipe tracking starts from, nothing
+after it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +38,15 @@ from microemo.vision.flow import FlowAU, FlowMeter
 from microemo.vision.geometry import Normalizer
 from microemo.vision.tracker import FaceTracker
 
+if TYPE_CHECKING:
+    from microemo.vision.feeder import Feeder
+    from microemo.vision.pool import LandmarkerPool
+
 logger = logging.getLogger(__name__)
+
+
+class FrameError(RuntimeError):
+    """The landmarker raised on a frame in a worker (``stream`` stops there)."""
 
 
 class Pipeline:
@@ -38,9 +56,22 @@ class Pipeline:
         *,
         bundle: Bundle | None = None,
         landmarker: Any = None,
+        workers: int = 0,
+        depth: int = 1,
+        resubmit: bool = False,
+        stall_s: float = 30.0,
     ) -> None:
+        """``workers`` landmarker processes (0: the landmarker in this thread); ``depth``,
+        ``resubmit`` and ``stall_s`` as in ``vision.pool.LandmarkerPool``."""
         self.config = config
-        if landmarker is None:
+        self.pool: LandmarkerPool | None = None
+        if workers > 0:
+            from microemo.vision.pool import LandmarkerPool
+
+            self.pool = LandmarkerPool(
+                config.landmarker, workers, depth=depth, resubmit=resubmit, stall_s=stall_s
+            )
+        elif landmarker is None:
             from microemo.vision.landmarker import Landmarker
 
             landmarker = Landmarker(config.landmarker)
@@ -65,6 +96,8 @@ class Pipeline:
         self.classifier.swap_model(bundle)
 
     def process(self, frame: Frame) -> FrameResult:
+        if self.pool is not None:  # one frame through the pool (a warm-up, a test)
+            return next(iter(self.stream([frame])))
         stage_ms: dict[str, float] = {}
         faces = self.observe(frame, stage_ms)
         result = self.process_faces(faces, frame.t_ms, frame.index)
@@ -86,6 +119,74 @@ class Pipeline:
             stage_ms["landmarker"] = (t1 - t0) * 1000.0
             stage_ms["flow"] = (time.monotonic() - t1) * 1000.0
         return faces
+
+    # -- with a pool of landmarker workers ----------------------------------------------------
+    @property
+    def pooled(self) -> bool:
+        return self.pool is not None
+
+    @property
+    def idle(self) -> bool:
+        """No frame in the pool that ``collect`` has not returned yet."""
+        return self.pool is None or self.pool.idle
+
+    def feed(self, take: Callable[[float], Frame | None], ended: Callable[[], bool]) -> Feeder:
+        """Start a thread handing frames from ``take`` to the pool (see ``vision.feeder``)."""
+        from microemo.vision.feeder import Feeder
+
+        assert self.pool is not None, "feed needs workers > 0"
+        return Feeder(self.pool, take, ended)
+
+    def collect(self, timeout_s: float) -> list[tuple[Frame, FrameResult]]:
+        """The pool's results in frame order, each processed after the landmarker here;
+        waits up to ``timeout_s`` when none is ready. A frame the landmarker raised on comes
+        back with ``error`` set and no faces, and nothing after the landmarker saw it."""
+        assert self.pool is not None, "collect needs workers > 0"
+        out = []
+        for obs in self.pool.collect(timeout_s):
+            frame = obs.frame
+            if obs.error is not None:
+                out.append((frame, FrameResult(frame.index, frame.t_ms, error=obs.error)))
+                continue
+            try:
+                t0 = time.monotonic()
+                if self.flow is not None:
+                    self.flow.measure(frame.image, obs.faces)
+                flow_ms = (time.monotonic() - t0) * 1000.0
+                result = self.process_faces(obs.faces, frame.t_ms, frame.index)
+            except Exception as exc:  # this frame fails, not the frames collected with it
+                logger.debug("frame %d failed after the landmarker", frame.index, exc_info=True)
+                result = FrameResult(frame.index, frame.t_ms, error=f"{type(exc).__name__}: {exc}")
+            else:
+                result.stage_ms.update(landmarker=obs.landmarker_ms, flow=flow_ms)
+            out.append((frame, result))
+        return out
+
+    def stream(self, frames: Iterable[Frame]) -> Generator[FrameResult, None, None]:
+        """Every frame's result in order: through the pool when there is one (``frames`` is
+        then read on the feeder's thread, beside the landmarker), else in this thread."""
+        if self.pool is None:
+            for frame in frames:
+                yield self.process(frame)
+            return
+        from microemo.vision.feeder import iterator_take
+
+        feeder = self.feed(*iterator_take(frames))
+        try:
+            while True:
+                fed_all = feeder.done  # read first: every frame was submitted before it is set
+                for _, result in self.collect(1.0):
+                    if result.error is not None:
+                        raise FrameError(f"frame {result.frame_index}: {result.error}")
+                    yield result
+                if feeder.error is not None:
+                    raise feeder.error
+                if fed_all and self.pool.idle:
+                    return
+        finally:
+            feeder.stop()
+            while not self.pool.idle:  # stopped early: what is in flight is not wanted
+                self.pool.collect(1.0)
 
     def process_faces(
         self, faces: list[FaceObservation], t_ms: float, index: int = 0
@@ -168,12 +269,16 @@ class Pipeline:
         self.tracker = FaceTracker(self.config.tracker)  # face ids count from 0 per input
         if self.flow is not None:
             self.flow.reset()
-        if hasattr(self.landmarker, "new_stream"):
+        if self.pool is not None:
+            self.pool.new_stream()
+        elif hasattr(self.landmarker, "new_stream"):
             self.landmarker.new_stream()
         return steps
 
     def close(self) -> None:
-        if hasattr(self.landmarker, "close"):
+        if self.pool is not None:
+            self.pool.close()
+        elif hasattr(self.landmarker, "close"):
             self.landmarker.close()
 
     def __enter__(self) -> Pipeline:

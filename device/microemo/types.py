@@ -184,3 +184,4 @@ class FrameResult:
     emotions: dict[int, dict] = field(default_factory=dict)  # face_id -> latest classification
     steps: list[EpisodeStep] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # the landmarker raised on this frame (in a pool worker)

@@ -10,6 +10,10 @@ budget the frames that arrived meanwhile are replaced in the slot (counted as dr
 than queued: latency from capture to result stays about one frame plus one processing time,
 however slow the machine. Sinks must return at once (they hand off to their own threads);
 the loop never touches the network or the disk itself.
+
+With a pool of landmarker workers (``Pipeline(workers=K)``) a feeder thread takes the newest
+frame whenever a worker is free and the loop turns on the results, which come back in frame
+order; drops stay in the slot, and frames a dead worker held are counted as dropped too.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from microemo.daemon.metrics import Metrics
 from microemo.daemon.watchdog import Heartbeat
@@ -39,6 +43,17 @@ class FramePipeline(Protocol):
     def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
 
     def expire(self, t_ms: float) -> list[EpisodeStep]: ...
+
+
+class PooledPipeline(FramePipeline, Protocol):
+    """A pipeline whose landmarker runs in worker processes (``pooled`` is true)."""
+
+    @property
+    def idle(self) -> bool: ...
+
+    def feed(self, take: Callable[[float], Frame | None], ended: Callable[[], bool]) -> Any: ...
+
+    def collect(self, timeout_s: float) -> list[tuple[Frame, FrameResult]]: ...
 
 
 class FrameLoop:
@@ -71,18 +86,50 @@ class FrameLoop:
         self._faces: dict[int, float] = {}  # face id -> t_ms last seen (for face_state None)
         self.errors = 0
         self._errors_in_row = 0
+        self._pooled = bool(getattr(pipeline, "pooled", False))
+        self._feeder: Any = None
 
     def step(self, timeout_s: float = 0.2) -> bool:
-        """Process the newest frame if one comes within ``timeout_s``.
+        """Process the newest frame if one comes within ``timeout_s`` (with workers: every
+        result that is ready, waiting as long for the first).
 
-        Returns False once the source has ended and the slot is empty."""
+        Returns False once the source has ended and every frame taken is processed."""
         self.heartbeat.beat()
         self.expire_idle()
+        if self._pooled:
+            return self._step_pooled(timeout_s)
         frame = self.slot.take(timeout_s)
         if frame is None:
             return not self.slot.finished
         self.process(frame)
         return True
+
+    def _step_pooled(self, timeout_s: float) -> bool:
+        pipeline = cast(PooledPipeline, self.pipeline)
+        feeder = self._feeder
+        if feeder is None or (feeder.done and not self.slot.finished):  # (a new source)
+            feeder = self._feeder = pipeline.feed(self._take, lambda: self.slot.finished)
+        ended = feeder.done  # read first: every frame was submitted before it is set
+        self.heartbeat.enter("pipeline")  # waits for the workers, then the stages after them
+        results = pipeline.collect(timeout_s)
+        self.heartbeat.leave()
+        for frame, result in results:
+            t0 = self._clock()
+            try:
+                if result.error is not None:
+                    raise RuntimeError(result.error)
+                events = [self.events.build(step) for step in result.steps]
+            except Exception:
+                self._failed(frame)
+                continue
+            self._errors_in_row = 0
+            self._deliver(frame, result, events, t0)
+        if feeder.error is not None:
+            raise feeder.error
+        return not (ended and pipeline.idle)
+
+    def _take(self, timeout_s: float) -> Frame | None:
+        return self.slot.take(timeout_s)  # the slot may be replaced (a new source)
 
     def process(self, frame: Frame) -> FrameResult:
         clock, hb = self._clock, self.heartbeat
@@ -96,19 +143,29 @@ class FrameLoop:
             self._failed(frame)
             return FrameResult(frame_index=frame.index, t_ms=frame.t_ms)
         self._errors_in_row = 0
+        self._deliver(frame, result, events, t0)
+        return result
+
+    def _deliver(
+        self, frame: Frame, result: FrameResult, events: list[dict[str, Any]], t0: float
+    ) -> None:
+        """Publish one processed frame and account for it. ``t0``: when this thread began on
+        it (with workers, the landmarker's own time is added: it ran elsewhere)."""
+        clock = self._clock
         t1 = clock()
-        hb.enter("sinks")
+        self.heartbeat.enter("sinks")
         self._publish(result, events, frame.captured_at)
-        hb.leave()
+        self.heartbeat.leave()
         t2 = clock()
         m = self.metrics
         for name, ms in result.stage_ms.items():
             m.stage(name, ms)
         m.stage("sinks", (t2 - t1) * 1000.0)
         total_ms = (t2 - t0) * 1000.0
+        if self._pooled:
+            total_ms += sum(result.stage_ms.values())
         m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
         self.last_t_ms, self._last_at = frame.t_ms, frame.captured_at
-        return result
 
     def _failed(self, frame: Frame) -> None:
         """A frame the pipeline choked on (or whose events could not be numbered) is skipped
@@ -156,8 +213,14 @@ class FrameLoop:
                 del self._faces[face_id]
                 self.sink.face_state(face_id, None)
 
+    def stop_feeding(self) -> None:
+        """Shutdown with workers: no more frames into the pool."""
+        if self._feeder is not None:
+            self._feeder.stop()
+
     def finish(self) -> list[dict[str, Any]]:
         """End of stream or shutdown: close open episodes and hand their events over."""
+        self.stop_feeding()
         events = [self.events.build(step) for step in self.pipeline.finish(self.last_t_ms)]
         for event in events:
             self.sink.emit(event)

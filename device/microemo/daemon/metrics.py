@@ -117,10 +117,13 @@ def status_line(s: dict[str, Any]) -> str:
     src = s.get("source") or {}
     state = src.get("state", "?")
     fl = s["frame_latency_ms"]
+    lm = s.get("landmarker") or {}
     return (
         f"{s['fps']:.1f} fps, {s['frames_processed']} frames, {s['frames_dropped']} dropped, "
         f"{s['events']} events, latency p95 {fl['p95']:.0f} ms, camera {state}"
         + _losses(src.get("losses", 0))
+        + (f", {lm['workers_ready']}/{lm['workers']} workers" if lm else "")
+        + (f" ({lm['worker_restarts']} restarts)" if lm.get("worker_restarts") else "")
     )
 
 

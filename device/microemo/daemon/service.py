@@ -198,11 +198,15 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         cap = self.capture
+        pool = getattr(self.pipeline, "pool", None)  # landmarker workers, if any
+        lost = pool.lost + pool.dropped if pool is not None else 0
         snap = self.metrics.snapshot(
             cap.slot.put_count if cap else 0,
-            cap.slot.dropped if cap else 0,
+            (cap.slot.dropped if cap else 0) + lost,
             cap.status() if cap else None,
         )
+        if pool is not None:
+            snap["landmarker"] = pool.stats()
         snap["device_id"] = self.config.device.id
         snap["model"] = self.pipeline.model_info if self.pipeline is not None else {}
         snap["stalls"] = self.watchdog.stalls if self.watchdog else 0

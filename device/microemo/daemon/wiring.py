@@ -109,6 +109,22 @@ def attach_updates(
 
 
 def default_pipeline(config: Config, *, bundle: Bundle | None) -> DaemonPipeline:
+    """The pipeline with ``landmarker.workers`` landmarker processes (one per core by
+    default). From a camera each worker holds one frame: the next frame it gets is the
+    newest, however busy it was. A recorded input replayed as fast as it goes
+    (``source.realtime = false``) loses nothing: each worker holds two frames (no idle gap
+    while a result travels back) and a dead worker's frames are dealt again."""
     from microemo.pipeline import Pipeline
+    from microemo.sources import FILE_TYPES
+    from microemo.vision.pool import worker_count
 
-    return Pipeline(config, bundle=bundle)
+    d = config.daemon
+    lossless = config.source.type in FILE_TYPES and not config.source.realtime
+    return Pipeline(
+        config,
+        bundle=bundle,
+        workers=worker_count(config.landmarker.workers),
+        depth=2 if lossless else 1,
+        resubmit=lossless,
+        stall_s=d.budget_ms * d.watchdog_budgets / 1000.0,
+    )

@@ -3,7 +3,9 @@
 The camera never waits for the pipeline: each new frame replaces the one in the slot (newest
 wins) and the replaced frame is counted as dropped, so under overload the daemon skips
 frames instead of queueing them and latency stays bounded. ``lossless=True`` makes the
-producer wait for the slot instead (benchmarks and batch replays that must see every frame).
+producer wait for the slot instead (benchmarks and batch replays that must see every frame);
+it then reads the next frame only once the slot is empty, so a frame's capture time is when
+it could be taken, not when it was read ahead.
 
 A source that fails, or a live stream that stops moving for ``stall_s``, is closed, logged
 once ("camera lost"), reopened with a back-off that doubles up to ``retry_max_s``, and logged
@@ -48,6 +50,12 @@ class FrameSlot:
             self._frame = frame
             self.put_count += 1
             self._cond.notify_all()
+
+    def wait_empty(self) -> None:
+        """Until the slot is empty (or closed)."""
+        with self._cond:
+            while self._frame is not None and not self.closed:
+                self._cond.wait(0.1)
 
     def take(self, timeout: float | None = None) -> Frame | None:
         """The newest frame, waiting up to ``timeout`` s; None when there is none (yet)."""
@@ -195,6 +203,8 @@ class Capture:
                 self._liveness.opened(self._clock(), self.fps)
         try:
             while not self._stop.is_set():
+                if self.slot.lossless:
+                    self.slot.wait_empty()
                 frame = src.read()
                 if frame is None:
                     logger.info("%s: end of stream", self.name)
