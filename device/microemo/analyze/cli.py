@@ -1,5 +1,6 @@
 """``microemo analyze INPUT... --out DIR``: recorded video in, per-frame AUs, episodes and a
-picture out, one input at a time.
+picture out, with ``--jobs`` landmarker workers (default: one per core): several inputs at
+once, or one long input's frames shared among them (``analyze.parallel``).
 
 For each input: DIR/<name>.csv (OpenFace 2 columns, then emotions), DIR/<name>.jsonl
 (episode events) and DIR/<name>.png, where <name> is the input's file or folder name without
@@ -25,8 +26,9 @@ from typing import Any
 
 from microemo.analyze.index import IndexFileError, OutputIndex
 from microemo.analyze.naming import OutputPlan, plan_outputs, unique_inputs
-from microemo.analyze.progress import Progress, progress_for
-from microemo.analyze.run import AnalyzeOptions, analyze_one
+from microemo.analyze.parallel import run_parallel, start_lanes
+from microemo.analyze.progress import progress_for
+from microemo.analyze.run import AnalyzeOptions
 from microemo.config import Config, load_config
 from microemo.pipeline import Pipeline
 
@@ -64,7 +66,27 @@ def add_parser(sub: Any) -> None:
         help="no CNN: the FACS prototypes decide the core emotion",
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help="landmarker workers (default: one per core): several inputs at once, or one "
+        "long input's frames shared among them",
+    )
     p.set_defaults(func=run)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of jobs: give 1 or more (0: one per core)"
+        )
+    return value
 
 
 def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
@@ -98,8 +120,9 @@ class _CannotStart(Exception):
     """Nothing can be analysed: the one line to print."""
 
 
-def _start(args: argparse.Namespace) -> tuple[Pipeline, OutputIndex, list[OutputPlan]]:
-    """Config, model, output folder, names and pipeline, or ``_CannotStart`` saying why."""
+def _start(args: argparse.Namespace) -> tuple[list[Pipeline], OutputIndex, list[OutputPlan]]:
+    """Config, model, output folder, names and a pipeline per lane, or ``_CannotStart``
+    saying why."""
     try:
         config = load_config(args.config)
         bundle = _bundle(config, args.bundle, args.rules_only)
@@ -120,11 +143,13 @@ def _start(args: argparse.Namespace) -> tuple[Pipeline, OutputIndex, list[Output
         index.plan(plans)
     except OSError as exc:
         raise _CannotStart(f"cannot write {index.path}: {exc.strerror or exc}") from None
+    from microemo.vision.pool import worker_count
+
     try:
-        pipeline = Pipeline(config, bundle=bundle)
+        pipelines = start_lanes(config, bundle, worker_count(args.jobs), len(plans))
     except Exception as exc:  # the landmarker asset missing or broken
         raise _CannotStart(f"cannot start the pipeline: {exc}") from None
-    return pipeline, index, plans
+    return pipelines, index, plans
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,35 +157,18 @@ def run(args: argparse.Namespace) -> int:
 
     keep_training_libraries_out()
     try:
-        pipeline, index, plans = _start(args)
+        pipelines, index, plans = _start(args)
     except _CannotStart as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     options = AnalyzeOptions(fps=args.fps, plot=not args.no_plot)
     progress = progress_for(len(plans))
     try:
-        with pipeline:
-            failed = run_serial(plans, pipeline, options, index, progress)
+        failed = run_parallel(plans, pipelines, options, index, progress)
     finally:
         progress.close()
+        for pipeline in pipelines:
+            pipeline.close()
     renamed = sum(1 for p in plans if p.note)
     print(f"index: {index.path} ({len(plans)} inputs, {renamed} renamed, {failed} failed)")
     return 1 if failed else 0
-
-
-def run_serial(
-    plans: list[OutputPlan],
-    pipeline: Pipeline,
-    options: AnalyzeOptions,
-    index: OutputIndex,
-    progress: Progress,
-) -> int:
-    """Every input in turn through one pipeline, its line printed and its index row written
-    as it finishes; the number that failed."""
-    failed = 0
-    for plan in plans:
-        summary = analyze_one(plan, pipeline, options, progress)
-        index.record(plan, summary)
-        failed += summary.error is not None
-        progress.done(summary.line())
-    return failed

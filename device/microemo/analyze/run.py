@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 class AnalyzeOptions:
     fps: float | None = None  # frame folders' rate (None: 30; videos: the container's)
     plot: bool = True
+    # draws the picture in place of ``plot.plot_analysis`` (same arguments): the parallel
+    # runner hands it to a process of its own, off the landmarker's path
+    draw: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -110,8 +114,10 @@ def analyze_input(
         stack.callback(bar.close)
         builder = EventBuilder(pipeline.config.device.id, sequence)
         pipeline.new_stream()
-        for frame in source:
-            result = pipeline.process(frame)
+        # with landmarker workers the source is read on the feeder's thread, beside them;
+        # closing the stream (before the source) ends that reading whatever stops the loop
+        results = stack.enter_context(contextlib.closing(pipeline.stream(source)))
+        for result in results:
             csv.write(result)
             events.extend(builder.build(step) for step in result.steps)
             seen.add(result)
@@ -121,7 +127,7 @@ def analyze_input(
     write_jsonl(plan.jsonl, events)
     written.append(plan.jsonl)
     if options.plot and seen.times:
-        _plot(plan, seen, events)
+        _plot(plan, seen, events, options.draw)
         written.append(plan.png)
     summary = _summary(plan, seen, events, written)
     summary.error = source.problem()
@@ -130,10 +136,15 @@ def analyze_input(
     return summary
 
 
-def _plot(plan: OutputPlan, seen: _Collected, events: list[dict[str, Any]]) -> None:
+def _plot(
+    plan: OutputPlan,
+    seen: _Collected,
+    events: list[dict[str, Any]],
+    draw: Callable[..., Any] | None,
+) -> None:
     from microemo.analyze.plot import plot_analysis
 
-    plot_analysis(
+    (draw or plot_analysis)(
         plan.png,
         plan.name,
         np.array(seen.times),
