@@ -322,7 +322,9 @@ class SpoolConfig(Section):
 
 
 class DaemonConfig(Section):
-    budget_ms: float = Field(100.0, gt=0, le=10_000, description="time budget per frame")
+    budget_ms: float = Field(
+        100.0, gt=0, le=10_000, description="time one frame may take (landmarker and the rest)"
+    )
     watchdog_budgets: int = Field(
         50, ge=2, le=10_000, description="a frame loop stuck this many budgets is stalled"
     )

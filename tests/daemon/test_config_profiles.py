@@ -131,3 +131,15 @@ def test_config_show_round_trips(tmp_path):
     again = load_config(shown)
     assert again.daemon.budget_ms == 77
     assert again.model_dump() == load_config(PROFILES[0], {"daemon.budget_ms": 77}).model_dump()
+
+
+def test_boards_leave_a_core_beside_their_landmarker_workers():
+    """Each board runs one landmarker worker per core but one: that core captures and runs
+    everything after the landmarker. The desktop profile takes one per core (0)."""
+    cores = {"pi4": 4, "pi5": 4, "jetson-orin-nano": 6}
+    by = {p.stem: load_config(p) for p in PROFILES}
+    for board, n in cores.items():
+        assert by[board].landmarker.workers == n - 1, board
+    assert by["desktop"].landmarker.workers == 0
+    with pytest.raises(ConfigError, match=r"landmarker\.workers = -1"):
+        load_config(None, {"landmarker.workers": -1})

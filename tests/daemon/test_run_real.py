@@ -151,3 +151,71 @@ def test_make_run_exits_at_end_of_file_with_every_episode_ended(tmp_path, clip):
     assert {"AU01", "AU02", "AU12"} & {a["au"] for a in ends[0]["aus"]}
     assert "stopped (end of stream)" in r.stderr
     print(f"{len(events)} events;", r.stderr.splitlines()[-1])
+
+
+def test_a_landmarker_worker_killed_for_real_is_replaced_and_the_daemon_runs_on(tmp_path, clip):
+    """Two landmarker workers; one is killed with SIGKILL while the clip plays (looped): the
+    daemon keeps processing, starts another worker, counts the restart in its status, and
+    still stops cleanly on SIGTERM."""
+    import re
+
+    import psutil
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path)}
+    proc = subprocess.Popen(
+        microemo(
+            "--source",
+            str(clip),
+            "--set",
+            f"device.state_dir={tmp_path}/state",
+            "--set",
+            f"output.jsonl={tmp_path}/events.jsonl",
+            "--set",
+            "source.loop=true",
+            "--set",
+            "landmarker.workers=2",
+            "--set",
+            "daemon.status_interval_s=0.3",
+        ),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def frames(msgs: list[str]) -> int:
+        found = [int(m) for s in msgs for m in re.findall(r"(\d+) frames", s)]
+        return max(found, default=0)
+
+    try:
+        assert any(m.startswith("READY=1") for m in datagrams(sock, "READY=1", 180))
+        workers = [
+            c
+            for c in psutil.Process(proc.pid).children()
+            if "microemo.vision.pool_worker" in " ".join(c.cmdline())
+        ]
+        assert len(workers) == 2
+        before = frames(datagrams(sock, " frames", 30))
+        workers[0].send_signal(signal.SIGKILL)
+        seen: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen += datagrams(sock, "(1 restarts)", 2)
+            if any("2/2 workers (1 restarts)" in m for m in seen) and frames(seen) > before + 60:
+                break
+        assert any("2/2 workers (1 restarts)" in m for m in seen), seen[-3:]
+        assert frames(seen) > before + 60, "the daemon stopped processing"
+        assert workers[0].pid not in [c.pid for c in psutil.Process(proc.pid).children()]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "was killed by signal 9; starting another" in stderr
+    assert "stopped (SIGTERM)" in stderr

@@ -184,10 +184,14 @@ class LandmarkerPool:
 
     # -- results out ------------------------------------------------------------------------
     @property
-    def idle(self) -> bool:
-        """No frame handed over and not yet collected."""
+    def in_flight(self) -> int:
+        """Frames handed over and not yet collected (at most ``size * depth``)."""
         with self._cond:
-            return not self._order
+            return len(self._order)
+
+    @property
+    def idle(self) -> bool:
+        return self.in_flight == 0
 
     def collect(self, timeout_s: float) -> list[Observed]:
         """The results ready, in frame order; waits up to ``timeout_s`` when there are none

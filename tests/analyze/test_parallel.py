@@ -1,0 +1,64 @@
+"""``microemo analyze --jobs N`` as a user runs it: several inputs in parallel, or one input's
+frames over several workers, write what ``--jobs 1`` writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import clip_path
+
+from microemo.analyze.parallel import lane_workers
+
+
+def analyze(out: Path, jobs: int, *inputs: Path) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "microemo.cli", "analyze", *map(str, inputs), "--out", str(out)]
+        + ["--jobs", str(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return sorted(ln for ln in proc.stdout.splitlines() if ln.strip())
+
+
+def events(path: Path) -> list[dict]:
+    """Episode events without what differs between any two runs: the run's random id
+    prefix and the wall-clock time."""
+    out = []
+    for line in path.read_text().splitlines():
+        e = json.loads(line)
+        e.pop("time")
+        e["id"] = e["id"].split("-", 2)[-1].split("-", 1)[-1]  # desktop-3fa2c1-f0-600 -> f0-600
+        out.append(e)
+    return out
+
+
+def test_jobs_2_writes_exactly_what_jobs_1_writes(tmp_path):
+    clips = [clip_path(e) for e in ("HAP", "DIS", "NEU")]
+    one = analyze(tmp_path / "j1", 1, *clips)
+    two = analyze(tmp_path / "j2", 2, *clips)  # two inputs at a time, one worker each
+    split = analyze(tmp_path / "split", 2, clips[0])  # one input's frames over two workers
+    assert one == two and len(one) == 3
+    assert split == [ln for ln in one if ln.startswith("1001_DFA_HAP_XX")]
+    for clip in clips:
+        name = clip.stem
+        csv1 = (tmp_path / "j1" / f"{name}.csv").read_bytes()
+        assert (tmp_path / "j2" / f"{name}.csv").read_bytes() == csv1, name
+        assert events(tmp_path / "j2" / f"{name}.jsonl") == events(tmp_path / "j1" / f"{name}.jsonl")
+        assert (tmp_path / "j2" / f"{name}.png").stat().st_size > 20_000
+    hap = clips[0].stem
+    assert (tmp_path / "split" / f"{hap}.csv").read_bytes() == (
+        tmp_path / "j1" / f"{hap}.csv"
+    ).read_bytes()
+    assert events(tmp_path / "split" / f"{hap}.jsonl") == events(tmp_path / "j1" / f"{hap}.jsonl")
+
+
+def test_workers_are_shared_out_between_inputs():
+    assert lane_workers(4, 24) == [1, 1, 1, 1]  # many short inputs: one worker each
+    assert lane_workers(4, 1) == [4]  # one long video: all of them
+    assert lane_workers(6, 4) == [2, 2, 1, 1]
+    assert lane_workers(1, 5) == [1]
