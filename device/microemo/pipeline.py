@@ -68,14 +68,29 @@ class Pipeline:
         if workers > 0:
             from microemo.vision.pool import LandmarkerPool
 
-            self.pool = LandmarkerPool(
-                config.landmarker, workers, depth=depth, resubmit=resubmit, stall_s=stall_s
+            self.pool = LandmarkerPool(  # the workers start while the rest is built
+                config.landmarker,
+                workers,
+                depth=depth,
+                resubmit=resubmit,
+                stall_s=stall_s,
+                wait=False,
             )
         elif landmarker is None:
             from microemo.vision.landmarker import Landmarker
 
             landmarker = Landmarker(config.landmarker)
         self.landmarker = landmarker
+        try:
+            self._build(config, bundle)
+        except BaseException:
+            self.close()
+            raise
+        if self.pool is not None:
+            self.pool.wait_ready()
+
+    def _build(self, config: Config, bundle: Bundle | None) -> None:
+        """The stages after the landmarker."""
         self.tracker = FaceTracker(config.tracker)
         self.normalizer = Normalizer()
         self.au = AUEstimator(config.au)
@@ -169,9 +184,11 @@ class Pipeline:
             for frame in frames:
                 yield self.process(frame)
             return
-        from microemo.vision.feeder import iterator_take
+        from microemo.vision.feeder import Feeder, iterator_take
 
-        feeder = self.feed(*iterator_take(frames))
+        # the workers start afresh as soon as they have the last frame (``end_stream``): the
+        # next input's ``new_stream`` then costs nothing
+        feeder = Feeder(self.pool, *iterator_take(frames), on_end=self.pool.end_stream)
         try:
             while True:
                 fed_all = feeder.done  # read first: every frame was submitted before it is set

@@ -27,10 +27,18 @@ class Feeder:
     ``ended()`` is true). ``done`` is set once the frames have ended or ``stop`` was called,
     after the last frame was submitted."""
 
-    def __init__(self, pool: LandmarkerPool, take: Take, ended: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        pool: LandmarkerPool,
+        take: Take,
+        ended: Callable[[], bool],
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_end`` is called once the frames have ended, after the last was submitted."""
         self.pool = pool
         self._take = take
         self._ended = ended
+        self._on_end = on_end
         self._stop = threading.Event()
         self.done = False
         self.error: BaseException | None = None
@@ -46,6 +54,8 @@ class Feeder:
                 frame = self._take(0.2)
                 if frame is None:
                     if self._ended():
+                        if self._on_end is not None:
+                            self._on_end()
                         break
                     continue
                 self.pool.submit(frame)

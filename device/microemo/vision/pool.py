@@ -89,9 +89,11 @@ class LandmarkerPool:
         depth: int = 1,
         resubmit: bool = False,
         stall_s: float = 30.0,
-        start_timeout_s: float = 300.0,
+        wait: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """Starts the workers and, with ``wait``, waits until they are ready (else call
+        ``wait_ready`` before the first frame: their start-up then overlaps yours)."""
         if workers < 1 or depth < 1:
             raise ValueError("a pool needs at least one worker and a depth of one")
         self._config = config.model_dump(mode="json")
@@ -109,20 +111,24 @@ class LandmarkerPool:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._starting = True  # a worker failing now is a set-up problem: no respawn
+        self._fresh = True  # no frame since the workers' last reset
         self._workers = [WorkerProcess(i, self._config, depth) for i in range(workers)]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Until every worker has built its landmarker; ``PoolError`` (and the pool closed)
+        if one cannot."""
+        deadline = self._clock() + timeout_s
         try:
-            self._wait_ready(start_timeout_s)
+            while any(w.state == "starting" for w in self._workers):
+                if self._clock() > deadline:
+                    raise PoolError(f"landmarker workers not ready after {timeout_s:.0f} s")
+                self._poll(0.2)
         except BaseException:
             self.close()
             raise
         self._starting = False
-
-    def _wait_ready(self, timeout_s: float) -> None:
-        deadline = self._clock() + timeout_s
-        while any(w.state == "starting" for w in self._workers):
-            if self._clock() > deadline:
-                raise PoolError(f"landmarker workers not ready after {timeout_s:.0f} s")
-            self._poll(0.2)
 
     @property
     def ready_workers(self) -> int:
@@ -158,6 +164,7 @@ class LandmarkerPool:
                 return False
             job = _Job(self._seq, frame)
             self._seq += 1
+            self._fresh = False
             self._order.append(job)
             self._send(w, job)
             return True
@@ -173,14 +180,26 @@ class LandmarkerPool:
         while self._pending and (w := self._target()) is not None:
             self._send(w, self._pending.popleft())
 
-    def new_stream(self) -> None:
-        """Between inputs, nothing in flight: every worker starts a fresh VIDEO task."""
+    def end_stream(self) -> None:
+        """The last frame of an input is handed over: each worker starts a fresh VIDEO task
+        once it has landmarked its share, while the input's last results are collected."""
         with self._cond:
-            if self._order:
-                raise RuntimeError("new_stream with frames in flight: collect them first")
             for w in self._workers:
                 if w.state in ("starting", "ready"):
                     w.send(("reset",))
+            self._fresh = True
+
+    def new_stream(self) -> None:
+        """Before an input (nothing in flight): fresh VIDEO tasks, unless ``end_stream``
+        already asked for them and no frame came since."""
+        with self._cond:
+            if self._order:
+                raise RuntimeError("new_stream with frames in flight: collect them first")
+            if not self._fresh:
+                for w in self._workers:
+                    if w.state in ("starting", "ready"):
+                        w.send(("reset",))
+            self._fresh = True
 
     # -- results out ------------------------------------------------------------------------
     @property
