@@ -14,9 +14,9 @@ from microemo.analyze.parallel import lane_workers
 
 
 def analyze(out: Path, jobs: int, *inputs: Path) -> list[str]:
+    args = ["analyze", *map(str, inputs), "--out", str(out), "--jobs", str(jobs)]
     proc = subprocess.run(
-        [sys.executable, "-m", "microemo.cli", "analyze", *map(str, inputs), "--out", str(out)]
-        + ["--jobs", str(jobs)],
+        [sys.executable, "-m", "microemo.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -48,7 +48,8 @@ def test_jobs_2_writes_exactly_what_jobs_1_writes(tmp_path):
         name = clip.stem
         csv1 = (tmp_path / "j1" / f"{name}.csv").read_bytes()
         assert (tmp_path / "j2" / f"{name}.csv").read_bytes() == csv1, name
-        assert events(tmp_path / "j2" / f"{name}.jsonl") == events(tmp_path / "j1" / f"{name}.jsonl")
+        jsonl = f"{name}.jsonl"
+        assert events(tmp_path / "j2" / jsonl) == events(tmp_path / "j1" / jsonl)
         assert (tmp_path / "j2" / f"{name}.png").stat().st_size > 20_000
     hap = clips[0].stem
     assert (tmp_path / "split" / f"{hap}.csv").read_bytes() == (

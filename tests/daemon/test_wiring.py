@@ -41,3 +41,26 @@ def test_a_broken_update_module_fails_the_start(
             daemon.start()
     finally:
         daemon.shutdown()
+
+
+def test_a_landmarker_model_that_is_not_there_stops_the_start_in_one_line(
+    tmp_path: Path, clip: Path
+) -> None:
+    """The workers cannot build their landmarker: ``microemo run`` exits 2 naming the file,
+    without a traceback, before it says it is running."""
+    import subprocess
+
+    missing = tmp_path / "models" / "face_landmarker.task"
+    r = subprocess.run(
+        [
+            *(sys.executable, "-m", "microemo.cli", "run", "--source", str(clip)),
+            *("--set", f"device.state_dir={tmp_path}/state"),
+            *("--set", f"landmarker.model_path={missing}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert str(missing) in r.stderr and "Traceback" not in r.stderr
+    assert "microemo running" not in r.stderr

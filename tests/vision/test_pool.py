@@ -32,7 +32,9 @@ def looped(frames: list[Frame], times: int) -> list[Frame]:
     """The clip played ``times`` times in a row, index and clock going on."""
     n, step = len(frames), frames[1].t_ms - frames[0].t_ms
     return [
-        Frame(f.image, (k * n + i) * step, k * n + i) for k in range(times) for i, f in enumerate(frames)
+        Frame(f.image, (k * n + i) * step, k * n + i)
+        for k in range(times)
+        for i, f in enumerate(frames)
     ]
 
 

@@ -116,15 +116,18 @@ def default_pipeline(config: Config, *, bundle: Bundle | None) -> DaemonPipeline
     while a result travels back) and a dead worker's frames are dealt again."""
     from microemo.pipeline import Pipeline
     from microemo.sources import FILE_TYPES
-    from microemo.vision.pool import worker_count
+    from microemo.vision.pool import PoolError, worker_count
 
     d = config.daemon
     lossless = config.source.type in FILE_TYPES and not config.source.realtime
-    return Pipeline(
-        config,
-        bundle=bundle,
-        workers=worker_count(config.landmarker.workers),
-        depth=2 if lossless else 1,
-        resubmit=lossless,
-        stall_s=d.budget_ms * d.watchdog_budgets / 1000.0,
-    )
+    try:
+        return Pipeline(
+            config,
+            bundle=bundle,
+            workers=worker_count(config.landmarker.workers),
+            depth=2 if lossless else 1,
+            resubmit=lossless,
+            stall_s=d.budget_ms * d.watchdog_budgets / 1000.0,
+        )
+    except PoolError as exc:  # a missing or broken model file: say which, exit 2
+        raise DaemonError(str(exc)) from exc
