@@ -239,16 +239,24 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        ks = [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        ks = [0]
+    if any(k < 1 for k in ks):
+        raise ConfigError(f"--workers {text}: worker counts of 1 or more, e.g. --workers 1,2,4")
+    return ks
+
+
 def run(args: argparse.Namespace) -> int:
     from microemo.vision.pool import worker_count
 
     keep_training_libraries_out()
     try:
         config, _ = load_from_args(args)
-        ks = [int(k) for k in args.workers.split(",") if k.strip()]
-        if any(k < 1 for k in ks):
-            raise ConfigError(f"--workers {args.workers}: counts of 1 or more, e.g. 1,2")
-    except (ConfigError, ValueError) as exc:
+        ks = _counts(args.workers)
+    except ConfigError as exc:
         print(f"microemo bench: {exc}", file=sys.stderr)
         return 2
     path = config.source.path if config.source.type in ("file", "frames") else ""
