@@ -54,7 +54,7 @@ def tracking_runs() -> tuple[dict, dict]:
 
 def test_two_workers_give_the_same_episodes_as_one(tracking_runs):
     one, two = tracking_runs
-    assert sum(len(ends(s)) for _, s in one.values()) >= 3  # the acted clips do express
+    assert sum(len(ends(s)) for _, s in one.values()) >= 2  # the acted clips do express
     for emo in one:
         a, b = ends(one[emo][1]), ends(two[emo][1])
         assert len(a) == len(b), emo
