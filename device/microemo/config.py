@@ -119,7 +119,7 @@ class TrackerConfig(Section):
 
 
 class AUConfig(Section):
-    calibration: Path | None = Field(
+    calibration: PathStr | None = Field(
         None, description="AU calibration file (microemo-train facs-calibrate); default: built-in"
     )
     baseline_s: float = Field(20.0, ge=1, le=600, description="neutral baseline history length")

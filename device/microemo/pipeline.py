@@ -64,6 +64,8 @@ class Pipeline:
         """``workers`` landmarker processes (0: the landmarker in this thread); ``depth``,
         ``resubmit`` and ``stall_s`` as in ``vision.pool.LandmarkerPool``."""
         self.config = config
+        # the AU calibration first: a file that cannot be used stops us before MediaPipe starts
+        self.au = AUEstimator(config.au)
         self.pool: LandmarkerPool | None = None
         if workers > 0:
             import cv2
@@ -99,7 +101,6 @@ class Pipeline:
         """The stages after the landmarker."""
         self.tracker = FaceTracker(config.tracker)
         self.normalizer = Normalizer()
-        self.au = AUEstimator(config.au)
         self.classifier = EmotionClassifier(bundle)
         self.spotter = Spotter(config.spotting)
         sp = config.spotting

@@ -30,6 +30,7 @@ from microemo.analyze.parallel import run_parallel, start_lanes
 from microemo.analyze.progress import progress_for
 from microemo.analyze.run import AnalyzeOptions
 from microemo.config import Config, load_config
+from microemo.daemon.preflight import check_calibration
 from microemo.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,9 @@ def _start(args: argparse.Namespace) -> tuple[list[Pipeline], OutputIndex, list[
     saying why."""
     try:
         config = load_config(args.config)
+        check_calibration(config)
         bundle = _bundle(config, args.bundle, args.rules_only)
-    except Exception as exc:  # a bad config or bundle: say so, analyse nothing
+    except Exception as exc:  # a bad config, calibration or bundle: say so, analyse nothing
         raise _CannotStart(str(exc)) from None
     problem = prepare_out(args.out)
     if problem is not None:

@@ -40,14 +40,27 @@ class Report:
 
 
 def check_start(config: Config, *, devices: bool = False) -> OpenCV:
-    """The OpenCV in use and the source, as the daemon checks them before it opens anything
-    (a V4L2 camera not plugged in yet passes unless ``devices``)."""
+    """The OpenCV in use, the source and the AU calibration file, as the daemon checks them
+    before it opens anything (a V4L2 camera not plugged in yet passes unless ``devices``)."""
     try:
         opencv = inspect_opencv()
         check_source(config.source, opencv, devices=devices)
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
+    check_calibration(config)
     return opencv
+
+
+def check_calibration(config: Config) -> None:
+    """``au.calibration`` names a file this runtime reads (a reload keeps the running one)."""
+    if config.au.calibration is None:
+        return
+    from microemo.vision.calibration import CalibrationError, load_calibration
+
+    try:
+        load_calibration(config.au.calibration)
+    except CalibrationError as exc:
+        raise PreflightError(f"au.calibration: {exc}") from None
 
 
 def preflight(config: Config, *, build: bool = True) -> Report:
