@@ -1,6 +1,7 @@
 """FACS benchmark and AU calibration: FACS-coded faces through the device's own stages.
 
-items (data set adapters) -> record (landmarker observations, cached) -> replay (the
-device's normalizer and AU estimator) -> metrics / fit (the calibration file the device
-reads) -> report (docs/aus.md).
+adapters (``ckplus``, ``au_csv`` + ``disfa_bp4d``, ``manifest``) -> items (``FacsItem``:
+frames, codes, neutral references) -> record (landmarker observations, cached) -> replay
+(the device's normalizer and AU estimator) -> metrics / fit (the calibration file the device
+reads) -> report (terminal, JSON, ``docs/aus.md``).
 """

@@ -19,6 +19,7 @@ from microemo.emotion.rules import CoreWeights
 from microemo.vision.calibration import AUCalibration, load_calibration
 from microemo_train.facs import emotion, report, write
 from microemo_train.facs.fit import FitSettings, cross_validate, fit_calibration, fitted_mask
+from microemo_train.facs.items import FacsDataError
 from microemo_train.facs.record import Recording
 from microemo_train.facs.replay import replay, signals
 
@@ -70,6 +71,13 @@ def calibrate(
     st = st or FitSettings()
     base = base or load_calibration()
     recs = [r for rs in sets.values() for r in rs]
+    subjects = sorted({r.item.subject for r in recs})
+    if len(subjects) < 3 or folds < 2:
+        raise FacsDataError(
+            f"{len(subjects)} subject(s) and --folds {folds}: cross-validation by subject "
+            "needs at least 3 subjects and 2 folds (every face is scored by a fit that "
+            "never saw its subject)"
+        )
     kind = [name for name, rs in sets.items() for _ in rs]
     before = {
         n: report.score([replay(r, base) for r in rs], min_positives, prototypes_only=True)
@@ -94,7 +102,6 @@ def calibrate(
     cal = fit_calibration(recs, base, st, keep=keep, prior=prior)
     weights = emotion.fit_weights(rows) if len(set(rows.label.tolist())) > 1 else None
     sd = np.nanstd(np.vstack([signals(r) for r in recs]), axis=0)
-    subjects = sorted({r.item.subject for r in recs})
     prov = dict(
         provenance,
         subjects=len(subjects),

@@ -1,15 +1,33 @@
 """``microemo-train facs-bench`` and ``facs-calibrate``: FACS-coded faces through the device.
 
-    microemo-train facs-bench --adapter ckplus --root DATA/ckplus_dev
-    microemo-train facs-calibrate --adapter ckplus --root DATA/ckplus_dev \\
+    microemo-train facs-bench --adapter ckplus --root DATA/CK+ --per-subject
+    microemo-train facs-bench --adapter au-csv --root DATA/DISFA --every 5 --json out.json
+    microemo-train facs-calibrate --adapter manifest --root my_faces.csv \\
         --out my_au_calibration.toml --emotion-out my_core_weights.toml
 
+Adapters: ``ckplus`` (CK+ as distributed, or the development layout of 48x48 crops),
+``au-csv`` (per-frame AU codes: DISFA, BP4D, or a CSV per video or frame folder) and
+``manifest`` (a CSV: path,subject,aus[,neutral][,label][,frame]). Every face goes through the
+device's own landmarker and AU estimator; landmarks are cached per item (``--cache``), so a
+second run replays in seconds.
+
 ``facs-bench`` scores a calibration (the built-in one, or ``--calibration FILE``) as the device
-reads faces: per AU ROC-AUC of ``AUxx_r``, F1 of ``AUxx_c``, correlation with coded
-intensities, per subject, and the core emotion from AUs alone where the data set has labels.
+reads faces: per AU ROC-AUC of ``AUxx_r``, F1 of ``AUxx_c`` and correlation with coded
+intensities (AUs with at least ``--min-positives`` coded positives), per subject, and the core
+emotion from AUs alone where the data set has labels.
+
 ``facs-calibrate`` fits a new calibration with subject-grouped cross-validation, prints the
-figures before and after, and writes the files; point ``au.calibration`` at the first to use
-it on a device.
+figures before and after, and writes the files (provenance and cross-validated figures
+inside); set ``au.calibration = "FILE"`` in the device's config to use it.
+
+``--json FILE`` (both commands) writes the figures with these keys, stable across versions
+(``format`` changes if they ever change; absent figures are null):
+``format`` (1); ``calibration`` (bench: the file scored); ``data_set`` {``adapter``, ``root``,
+``layout``, ``notes``}; ``provenance`` (calibrate: as written in the file); ``sets`` (bench) or
+``before`` and ``after`` (calibrate): set name -> {``items``, ``coded``, ``summary`` {``aus``,
+``auc``, ``f1``, ``corr``}, ``aus`` [{``au``, ``positives``, ``negatives``, ``auc``, ``f1``,
+``corr``}], ``subjects`` {subject: {``frames``, ``agreement``, ``recall``, ``auc``, ``aus``}},
+``emotion`` null or {``accuracy``, ``uf1``, ``n``, ``labels``, ``confusion``}}.
 """
 
 from __future__ import annotations
@@ -19,26 +37,38 @@ import json
 import logging
 import shlex
 import sys
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from microemo_train.facs import adapters
-from microemo_train.facs.items import FacsDataError, FacsItem
+from microemo_train.facs.files import ON_MISSING, Sampling
+from microemo_train.facs.items import FacsDataError
 
 logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    b = sub.add_parser("facs-bench", help="score the device's AUs on a FACS-coded data set")
+    fmt = argparse.RawDescriptionHelpFormatter
+    b = sub.add_parser(
+        "facs-bench",
+        help="score the device's AUs on a FACS-coded data set",
+        description=__doc__,
+        formatter_class=fmt,
+    )
     _common(b)
     b.add_argument("--calibration", type=Path, help="AU calibration file (default: built-in)")
+    b.add_argument(
+        "--per-subject", action="store_true", help="print a line per subject under each set"
+    )
     b.add_argument("--json", type=Path, help="also write the figures as JSON here")
     b.set_defaults(func=run_bench)
-    c = sub.add_parser("facs-calibrate", help="fit the AU calibration on a FACS-coded data set")
+    c = sub.add_parser(
+        "facs-calibrate",
+        help="fit the AU calibration on a FACS-coded data set",
+        description=__doc__,
+        formatter_class=fmt,
+    )
     _common(c)
     c.add_argument("--out", type=Path, required=True, help="calibration file to write")
     c.add_argument("--emotion-out", type=Path, help="fitted prototype weights to write")
@@ -56,38 +86,120 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--adapter", choices=sorted(adapters.ADAPTERS), required=True)
-    p.add_argument("--root", type=Path, required=True, help="data set folder or manifest CSV")
-    p.add_argument("--mode", default="both", help="ckplus: neutral-apex, apex or both (default)")
-    p.add_argument("--neutral-frames", type=int, default=8, help="ckplus: neutral repeats")
-    p.add_argument("--apex-frames", type=int, default=4, help="ckplus: apex repeats")
-    p.add_argument("--cache", type=Path, default=Path(".cache/microemo-train/facs"))
-    p.add_argument("--jobs", type=int, default=2, help="landmarker worker processes")
-    p.add_argument(
+    d = p.add_argument_group("data set")
+    d.add_argument("--adapter", choices=adapters.ADAPTERS, required=True, help="its layout")
+    d.add_argument("--root", type=Path, required=True, help="data set folder or manifest CSV")
+    d.add_argument(
+        "--mode",
+        default="both",
+        help="ckplus, manifest: neutral-apex (a neutral face first), apex (none) or both, "
+        "scored apart (default both)",
+    )
+    d.add_argument(
+        "--neutral-frames", type=int, default=8, help="times a neutral image is shown (8)"
+    )
+    d.add_argument("--apex-frames", type=int, default=4, help="times a coded image is shown (4)")
+    d.add_argument(
+        "--layout",
+        choices=("auto", "disfa", "bp4d", "generic"),
+        default="auto",
+        help="au-csv: which per-frame layout (default: told by its folders)",
+    )
+    d.add_argument("--camera", choices=("left", "right"), default="left", help="au-csv disfa")
+    d.add_argument(
+        "--frame-base",
+        type=int,
+        default=0,
+        help="au-csv generic: the number of a video's first frame in the CSVs (0)",
+    )
+    d.add_argument("--fps", type=float, help="frame rate of frame folders (30; BP4D 25)")
+    d.add_argument(
+        "--min-intensity",
+        type=float,
+        default=1.0,
+        help="coded intensities below this count as absent (1; DISFA papers count 2 and up)",
+    )
+    d.add_argument(
+        "--on-missing",
+        choices=ON_MISSING,
+        default="stop",
+        help="files the data set names but that are missing: stop (default) or skip "
+        "their items; either way all are listed",
+    )
+    s = p.add_argument_group("long videos")
+    s.add_argument("--every", type=int, default=1, help="read every N-th coded frame (1)")
+    s.add_argument(
+        "--max-frames",
+        type=int,
+        default=1000,
+        help="at most this many frames a video, more sparsely if needed (1000; 0: no cap)",
+    )
+    r = p.add_argument_group("running")
+    r.add_argument("--cache", type=Path, default=Path(".cache/microemo-train/facs"))
+    r.add_argument("--jobs", type=int, default=2, help="landmarker worker processes")
+    r.add_argument(
         "--min-positives",
         type=int,
         default=10,
-        help="AUs with fewer coded positives are not scored",
+        help="AUs with fewer coded positives are not scored (10)",
     )
 
 
-def _items(args: argparse.Namespace) -> dict[str, list[FacsItem]]:
-    """Items per protocol (``neutral-apex`` / ``apex`` for CK+, one set otherwise)."""
-    return adapters.load(args.adapter, args.root, args.mode, args.neutral_frames, args.apex_frames)
+def _options(args: argparse.Namespace) -> adapters.LoadOptions:
+    for name in ("every", "neutral_frames", "apex_frames", "jobs"):
+        if getattr(args, name) < 1:
+            raise FacsDataError(f"--{name.replace('_', '-')} {getattr(args, name)}: give 1 or more")
+    if args.max_frames < 0 or (args.fps is not None and args.fps <= 0):
+        raise FacsDataError("--max-frames must be 0 or more and --fps above 0")
+    return adapters.LoadOptions(
+        mode=args.mode,
+        neutral_frames=args.neutral_frames,
+        apex_frames=args.apex_frames,
+        layout=args.layout,
+        camera=args.camera,
+        frame_base=args.frame_base,
+        fps=args.fps,
+        sampling=Sampling(args.every, args.max_frames),
+        min_intensity=args.min_intensity,
+        on_missing=args.on_missing,
+    )
 
 
-def _record(args: argparse.Namespace, sets: dict[str, list[FacsItem]]) -> dict[str, list]:
+def _load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Loaded, dict]:
+    """The data set read and every item landmarked (from the cache where it can), all sets
+    in one pool of workers."""
+    from microemo.daemon.cli import keep_training_libraries_out
     from microemo_train.facs.record import record_items
 
+    # MediaPipe would import TensorFlow in every worker (seconds each); nothing here uses it
+    keep_training_libraries_out()
+    loaded = adapters.load(args.adapter, args.root, _options(args))
+    every = [it for items in loaded.sets.values() for it in items]
+    subjects = {it.subject for it in every}
+    if len(subjects) < min_subjects:
+        raise FacsDataError(
+            f"{args.root}: {len(subjects)} subject(s); cross-validation by subject needs at "
+            f"least {min_subjects} (every face is scored by a fit that never saw its subject)"
+        )
+    recs, failed = record_items(every, args.cache, args.jobs, sys.stderr.isatty())
+    for it, err in failed:
+        print(f"left out {it.key}: {err}", file=sys.stderr)
+    by_key = {id(r.item): r for r in recs}
     out = {}
-    for name, items in sets.items():
-        recs, failed = record_items(items, args.cache, args.jobs, sys.stderr.isatty())
-        for it, err in failed:
-            print(f"left out {it.key}: {err}", file=sys.stderr)
-        if not recs:
+    for name, items in loaded.sets.items():
+        out[name] = [by_key[id(it)] for it in items if id(it) in by_key]
+        if not out[name]:
             raise FacsDataError(f"{args.root}: no {name} item could be landmarked")
-        out[name] = recs
-    return out
+    return loaded, out
+
+
+def _data_set(args: argparse.Namespace, loaded: adapters.Loaded) -> dict[str, Any]:
+    return {
+        "adapter": args.adapter,
+        "root": str(args.root),
+        "layout": loaded.layout,
+        "notes": loaded.notes,
+    }
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -97,55 +209,71 @@ def run_bench(args: argparse.Namespace) -> int:
 
     try:
         cal = load_calibration(args.calibration)
-        recs = _record(args, _items(args))
+        loaded, recs = _load(args)
     except (FacsDataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result: dict[str, Any] = {"calibration": cal.path, "sets": {}}
+    result: dict[str, Any] = {
+        "format": 1,
+        "calibration": cal.path,
+        "data_set": _data_set(args, loaded),
+        "sets": {},
+    }
     for name, rs in recs.items():
         replays = [replay(r, cal) for r in rs]
         result["sets"][name] = report.score(replays, args.min_positives)
-    print(report.bench_text(result))
+    print(report.bench_text(result, per_subject=args.per_subject))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=_plain))
+        _write_json(args.json, result)
     return 0
 
 
-def _plain(o: Any) -> Any:
-    if hasattr(o, "__dataclass_fields__"):
-        return asdict(o)
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o).__name__)
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    from microemo_train.facs.report import jsonable
+    from microemo_train.facs.write import write_atomic
+
+    write_atomic(path, json.dumps(jsonable(data), indent=1, allow_nan=False) + "\n")
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    try:
-        recs = _record(args, _items(args))
-    except (FacsDataError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     from microemo.vision.calibration import load_calibration
     from microemo_train.facs.calibrate import calibrate
 
     try:
         base = load_calibration(args.base)
-    except ValueError as exc:
+        loaded, recs = _load(args, min_subjects=3)
+        provenance = _provenance(args, loaded, base)
+        result = calibrate(
+            recs, provenance, folds=args.folds, min_positives=args.min_positives, base=base
+        )
+    except (FacsDataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    provenance = {
-        "data_set": f"{args.adapter} at {args.root.name}",
+    print(result.text())
+    try:
+        result.write(args.out, args.emotion_out, args.docs)
+        if args.json:
+            figures = dict(result.figures(), format=1, data_set=_data_set(args, loaded))
+            _write_json(args.json, figures)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    wrote = args.emotion_out if args.emotion_out and result.weights is not None else None
+    print(f"wrote {args.out}" + (f" and {wrote}" if wrote else ""))
+    if args.emotion_out and wrote is None:
+        print(f"note: {args.emotion_out} not written: the data set has no emotion labels")
+    return 0
+
+
+def _provenance(args: argparse.Namespace, loaded: adapters.Loaded, base: Any) -> dict[str, Any]:
+    name = args.adapter if args.adapter == "ckplus" else loaded.layout
+    out: dict[str, Any] = {
+        "data_set": f"{name} at {args.root.name}",
         "licence": args.licence or adapters.LICENCE.get(args.adapter, ""),
         "date": date.today().isoformat(),
         "command": "microemo-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "base": base.provenance.get("source") or base.path,
     }
-    result = calibrate(
-        recs, provenance, folds=args.folds, min_positives=args.min_positives, base=base
-    )
-    result.write(args.out, args.emotion_out, args.docs)
-    print(result.text())
-    if args.json:
-        args.json.write_text(json.dumps(result.figures(), indent=1, default=_plain))
-    print(f"wrote {args.out}" + (f" and {args.emotion_out}" if args.emotion_out else ""))
-    return 0
+    if loaded.notes:
+        out["notes"] = loaded.notes
+    return out

@@ -10,6 +10,7 @@ logistic regression, classes balanced; figures by subject-grouped folds.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,8 +125,8 @@ def cross_validate_sets(
     rows: EmotionRows, replays: list[Replay], kind: list[str], folds: int = 10
 ) -> dict[str, EmotionFigures]:
     """Out-of-fold figures for each set's labelled items, and for the neutral references."""
-    if len(set(rows.label.tolist())) < 2:
-        return {}
+    if len(set(rows.label.tolist())) < 2 or len(set(rows.subject.tolist())) < 2:
+        return {}  # nothing to tell apart, or no subject to hold out
     pred = cross_predict(rows, folds)
     out = {}
     for name in dict.fromkeys(kind):
@@ -142,9 +143,12 @@ def figures(truth: np.ndarray, pred: np.ndarray) -> EmotionFigures:
 
     truth, pred = truth.astype(str), pred.astype(str)
     labels = sorted(set(truth.tolist()) | set(pred.tolist()))
+    with warnings.catch_warnings():  # one label (the neutral references) is a fine answer
+        warnings.simplefilter("ignore", UserWarning)
+        uf1 = f1_score(truth, pred, average="macro", labels=sorted(set(truth.tolist())))
     return EmotionFigures(
         float(np.mean(truth == pred)),
-        float(f1_score(truth, pred, average="macro", labels=sorted(set(truth.tolist())))),
+        float(uf1),
         len(truth),
         labels,
         confusion_matrix(truth, pred, labels=labels).tolist(),

@@ -61,6 +61,7 @@ class Rows:
     level: np.ndarray  # (n, n_au) coded intensity (0 when present without one)
     groups: np.ndarray  # (n,) subject
     where: list[tuple[int, int]]  # (recording index, frame index)
+    reference: np.ndarray  # (n,) bool: an item's neutral reference (not a coded frame)
 
 
 def _targets(codes: dict[int, float], coded: frozenset[int] | None) -> tuple[list, list]:
@@ -76,21 +77,22 @@ def _targets(codes: dict[int, float], coded: frozenset[int] | None) -> tuple[lis
 
 
 def collect_rows(recs: list[Recording], sigs: list[np.ndarray]) -> Rows:
-    s, y, level, groups, where = [], [], [], [], []
+    s, y, level, groups, where, ref = [], [], [], [], [], []
     for r, (rec, sig) in enumerate(zip(recs, sigs)):
         it = rec.item
-        frames = [(f, c) for f, c in it.codes.items()]
+        frames = [(f, c, it.coded_at(f), False) for f, c in it.codes.items()]
         if it.neutral:
-            frames.append((it.neutral[0], {}))
-        for f, codes in frames:
+            frames.append((it.neutral[0], {}, it.coded, True))
+        for f, codes, coded, is_ref in frames:
             if f >= len(sig) or np.isnan(sig[f, 0]):
                 continue
-            yy, ll = _targets(codes, it.coded)
+            yy, ll = _targets(codes, coded)
             s.append(sig[f])
             y.append(yy)
             level.append(ll)
             groups.append(it.subject)
             where.append((r, f))
+            ref.append(is_ref)
     s_arr = np.array(s, np.float64)
     return Rows(
         s_arr,
@@ -100,6 +102,7 @@ def collect_rows(recs: list[Recording], sigs: list[np.ndarray]) -> Rows:
         np.array(level),
         np.array(groups),
         where,
+        np.array(ref, bool),
     )
 
 
@@ -126,7 +129,7 @@ def _logistic(
 
 def _heads(
     rows: Rows, au: int, st: FitSettings, rel: bool, prior: AUCalibration | None = None
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float] | None:
     """One head of one AU. With ``prior`` (a hand-set calibration, linear in the signals)
     its evidence for this AU joins as one more input that is penalised ``prior_boost**2``
     times less, and is folded back into the signal weights: the fit starts from what the
@@ -137,9 +140,10 @@ def _heads(
         keep &= rows.samples[:, AU_REGION[au]] >= st.rel_min_samples
     # the relative head reads only the deviation from the face's own neutral: what a
     # face's static shape or the camera adds is the same in both and drops out
+    if len(set(rows.y[keep, au].tolist())) < 2:
+        return None  # nothing to learn from here (e.g. no face read against its neutral)
     x = rows.s[keep] - rows.base[keep] if rel else rows.s[keep]
-    neutral = np.array([f == 0 for _, f in rows.where])[keep]
-    weight = np.where(neutral, st.neutral_weight, 1.0)
+    weight = np.where(rows.reference[keep], st.neutral_weight, 1.0)
     c = st.c_rel if rel else st.c_abs
     if prior is None or st.prior_boost <= 0:
         return _logistic(x, rows.y[keep, au], c, weight)
@@ -164,7 +168,7 @@ def gate_levels(z: np.ndarray, gated: np.ndarray, share: float) -> np.ndarray:
 
 
 def _neutral_rows(rows: Rows) -> np.ndarray:
-    return np.array([f == 0 for _, f in rows.where]) & (rows.y <= 0).all(axis=1)
+    return rows.reference & (rows.y <= 0).all(axis=1)
 
 
 def neutral_stats(rows: Rows, st: FitSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +192,9 @@ def fit_heads(
     band = np.maximum(band, base.band)
     w_abs, b_abs = base.w_abs.copy(), base.b_abs.copy()
     for a in map(int, np.flatnonzero(fitted)):
-        w_abs[a], b_abs[a] = _heads(rows, a, st, rel=False, prior=hand)
+        head = _heads(rows, a, st, rel=False, prior=hand)
+        if head is not None:  # else the AU keeps the base's row
+            w_abs[a], b_abs[a] = head
     cal = replace(
         base,
         w_abs=w_abs,
@@ -209,7 +215,9 @@ def fit_heads(
         rows.base[i], rows.samples[i] = replays[r].baseline[f], replays[r].samples[f]
     w_rel, b_rel = base.w_rel.copy(), base.b_rel.copy()
     for a in map(int, np.flatnonzero(fitted)):
-        w_rel[a], b_rel[a] = _heads(rows, a, st, rel=True, prior=hand)
+        head = _heads(rows, a, st, rel=True, prior=hand)
+        if head is not None:
+            w_rel[a], b_rel[a] = head
     return replace(cal, w_rel=w_rel, b_rel=b_rel)
 
 
@@ -277,6 +285,7 @@ def _subset(rows: Rows, idx: np.ndarray) -> Rows:
         rows.level[idx],
         rows.groups[idx],
         [rows.where[i] for i in idx],
+        rows.reference[idx],
     )
 
 

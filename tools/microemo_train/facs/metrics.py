@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Scored:
                     inten, pres = np.zeros(len(AU_IDS)), np.zeros(len(AU_IDS), bool)
                 else:  # a missed face reads as nothing present: it still counts
                     inten, pres = rp.intensity[f], rp.present[f]
-                y, level = _targets(codes, it.coded)
+                y, level = _targets(codes, it.coded_at(f))
                 rows.append((inten, pres, y, level, it.subject, it.key))
         cols: list[tuple] = list(zip(*rows)) if rows else [()] * 6
         return cls(
@@ -115,17 +116,27 @@ def summary(figs: list[AUFigures]) -> dict[str, float | int]:
     }
 
 
-def per_subject(sc: Scored) -> dict[str, dict[str, float]]:
-    """Per subject: coded frames, and the share of (frame, AU) decisions that were right."""
-    out: dict[str, dict[str, float]] = defaultdict(dict)
+def per_subject(sc: Scored) -> dict[str, dict[str, Any]]:
+    """Per subject: coded frames, the share of (frame, AU) decisions that were right, the
+    recall of coded AUs, and the mean ROC-AUC over the AUs that subject shows both coded
+    present and absent (None when none: one apex frame a subject has none)."""
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
     for subj in sorted(set(sc.subjects)):
         m = sc.subjects == subj
         known = sc.y[m] >= 0
         right = (sc.present[m] == (sc.y[m] == 1)) & known
         pos = (sc.y[m] == 1) & known
+        aucs = []
+        for a in range(sc.y.shape[1]):
+            y = sc.y[m, a]
+            if (y == 1).any() and (y == 0).any():
+                k = y >= 0
+                aucs.append(_auc(y[k], sc.intensity[m, a][k]))
         out[subj] = {
             "frames": int(m.sum()),
             "agreement": float(right.sum() / max(1, known.sum())),
             "recall": float((sc.present[m] & pos).sum() / max(1, pos.sum())),
+            "auc": float(np.mean(aucs)) if aucs else None,
+            "aus": len(aucs),
         }
     return dict(out)

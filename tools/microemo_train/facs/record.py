@@ -40,12 +40,13 @@ class Recording:
 
 
 def landmarker_signature() -> str:
-    import mediapipe
+    from importlib.metadata import version
 
     from microemo.config import LandmarkerConfig
 
+    # the installed version, without importing MediaPipe (which imports TensorFlow: seconds)
     blob = json.dumps(
-        [RECORD_VERSION, mediapipe.__version__, LandmarkerConfig().model_dump(mode="json")],
+        [RECORD_VERSION, version("mediapipe"), LandmarkerConfig().model_dump(mode="json")],
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -108,8 +109,9 @@ def record_items(
     cache.mkdir(parents=True, exist_ok=True)
     sig = landmarker_signature()
     paths = {it.key: cache / f"{it.fingerprint()}-{sig}.npz" for it in items}
-    todo = [it for it in items if not paths[it.key].is_file()]
-    failed: list[tuple[FacsItem, str]] = []
+    # the same frames in two items (two protocols, two rows) are landmarked once
+    todo = list({paths[it.key]: it for it in items if not paths[it.key].is_file()}.values())
+    failed: dict[Path, str] = {}
     if todo:
         logger.info("landmarking %d items (%d cached)", len(todo), len(items) - len(todo))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -122,6 +124,6 @@ def record_items(
                 if error is not None:
                     it = futures[fut]
                     logger.error("%s: left out: %s", it.key, error)
-                    failed.append((it, error))
-    bad = {it.key for it, _ in failed}
-    return [_load(it, paths[it.key]) for it in items if it.key not in bad], failed
+                    failed[paths[it.key]] = error
+    good = [_load(it, paths[it.key]) for it in items if paths[it.key] not in failed]
+    return good, [(it, failed[paths[it.key]]) for it in items if paths[it.key] in failed]

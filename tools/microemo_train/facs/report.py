@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,14 +77,18 @@ def _emotion_line(name: str, e: emotion.EmotionFigures | None) -> str:
     return f"{name}: accuracy {e.accuracy:.3f}, UF1 {e.uf1:.3f} ({e.n} items)"
 
 
-def bench_text(result: dict[str, Any]) -> str:
+def bench_text(result: dict[str, Any], per_subject: bool = False) -> str:
+    ds = result.get("data_set") or {}
     out = [f"calibration: {result['calibration']}"]
+    if ds:
+        out.append(f"data set: {ds.get('layout')} at {ds.get('root')}")
+        out += [f"note: {n}" for n in ds.get("notes", [])]
     for name, r in result["sets"].items():
         s = r["summary"]
         out.append(f"\n## {name}: {r['items']} items, {r['coded']} coded frames, {s['aus']} AUs")
         out += au_table(r["aus"])
         out.append(
-            f"mean ROC-AUC {s['auc']:.3f}, mean F1 {s['f1']:.3f}, mean corr "
+            f"mean ROC-AUC {_num(s['auc'], '.3f')}, mean F1 {_num(s['f1'], '.3f')}, mean corr "
             f"{_num(s['corr'], '.3f')}"
         )
         worst = sorted(r["subjects"].items(), key=lambda kv: kv[1]["agreement"])[:3]
@@ -91,8 +96,42 @@ def bench_text(result: dict[str, Any]) -> str:
             "least agreement by subject: "
             + ", ".join(f"{k} {v['agreement']:.2f} ({v['frames']} frames)" for k, v in worst)
         )
+        if per_subject:
+            out += subject_lines(r["subjects"])
         out.append(_emotion_line("core emotion from AUs (device rules)", r["emotion"]))
     return "\n".join(out)
+
+
+def subject_lines(subjects: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per subject: coded frames, decisions that agree with the codes, recall of
+    the coded AUs, mean ROC-AUC over the AUs the subject shows both present and absent."""
+    out = ["per subject: coded frames, agreement (AU decisions), recall, mean ROC-AUC"]
+    for k, v in subjects.items():
+        auc = f"{_num(v['auc'])} over {v['aus']} AUs" if v.get("auc") is not None else "-"
+        out.append(
+            f"  {k}: {v['frames']} frames, agreement {v['agreement']:.2f}, "
+            f"recall {v['recall']:.2f}, ROC-AUC {auc}"
+        )
+    return out
+
+
+def jsonable(o: Any) -> Any:
+    """Figures as plain JSON: dataclasses as objects, NaN as null, numpy as Python."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(o) and not isinstance(o, type):
+        return jsonable(asdict(o))
+    if isinstance(o, dict):
+        return {str(k): jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    return o
 
 
 def compare_text(before: dict[str, Any], after: dict[str, Any], prov: dict[str, Any]) -> str:
@@ -100,6 +139,7 @@ def compare_text(before: dict[str, Any], after: dict[str, Any], prov: dict[str, 
         f"data: {prov.get('data_set')} ({prov.get('subjects')} subjects, "
         f"{prov.get('items')} items); after = {prov.get('cross_validation')}"
     ]
+    out += [f"note: {n}" for n in prov.get("notes", [])]
     for name in after:
         b, a = before[name], after[name]
         out.append(
