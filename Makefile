@@ -10,7 +10,7 @@ RUN_EXTRAS ?=
 SAMPLE ?= tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 ASSET  := models/face_landmarker.task
 
-.PHONY: setup venv run analyze test check format bench model clean
+.PHONY: setup venv run analyze test check format bench model calibrate clean
 
 run analyze bench: EXTRAS = $(RUN_EXTRAS)
 
@@ -51,6 +51,16 @@ bench: setup
 
 model: setup
 	$(BIN)/microemo-train all --config models/train-default.toml
+
+# The default AU calibration, the fitted prototype weights and docs/aus.md, regenerated from
+# CK+ (development layout or as distributed; its terms are research-only: never commit the
+# data). Landmarks are cached in .cache/: a second run skips the landmarker (about 2 minutes).
+CKPLUS ?=
+calibrate: setup
+	@test -n "$(CKPLUS)" || { echo "make calibrate CKPLUS=DIR: give the CK+ folder" >&2; exit 2; }
+	$(BIN)/microemo-train facs-calibrate --adapter ckplus --root $(CKPLUS) \
+		--base models/au-hand-table.toml --out device/microemo/vision/au_calibration.toml \
+		--emotion-out device/microemo/emotion/tables/core_weights.toml --docs docs/aus.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
