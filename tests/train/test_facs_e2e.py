@@ -177,7 +177,7 @@ def test_calibrate_names_what_it_cannot_use(data, tmp_path: Path):
 def test_help_explains_the_options() -> None:
     bench = kit.run_tool("facs-bench", "--help")
     for option in ("--per-subject", "--json", "--every", "--max-frames", "--on-missing",
-                   "--layout", "--min-intensity", "--calibration", "``subjects``"):  # fmt: skip
+                   "--layout", "--min-intensity", "--calibration", "`subjects`"):  # fmt: skip
         assert option in bench.stdout, option
     calibrate = kit.run_tool("facs-calibrate", "--help")
     for option in ("--out", "--emotion-out", "--folds", "--base", "--docs", "au.calibration"):

@@ -5,11 +5,26 @@
     microemo-train facs-calibrate --adapter manifest --root my_faces.csv \\
         --out my_au_calibration.toml --emotion-out my_core_weights.toml
 
-Adapters: ``ckplus`` (CK+ as distributed, or the development layout of 48x48 crops),
-``au-csv`` (per-frame AU codes: DISFA, BP4D, or a CSV per video or frame folder) and
-``manifest`` (a CSV: path,subject,aus[,neutral][,label][,frame]). Every face goes through the
-device's own landmarker and AU estimator; landmarks are cached per item (``--cache``), so a
-second run replays in seconds.
+Adapters (``--adapter``; ``--root`` is the data set folder or the manifest CSV):
+
+- ``ckplus``: CK+ as distributed (``cohn-kanade-images/S005/001/*.png``, ``FACS/.../*_facs.txt``,
+  ``Emotion/.../*_emotion.txt``) or the development layout of 48x48 crops (``neutral/``,
+  ``apex/``, ``last3/``, ``facs.csv``). Two sets: ``neutral-apex`` (the first frame
+  ``--neutral-frames`` times, then the coded peak ``--apex-frames`` times) and ``apex`` (the
+  last three frames).
+- ``au-csv``: per-frame codes, ``--layout`` told by the folders: DISFA
+  (``Videos_LeftCamera/LeftVideoSN001_comp.avi``, ``ActionUnit_Labels/SN001/SN001_au1.txt``
+  "frame,intensity" from frame 1), BP4D (frame folders ``F001/T1/*.jpg``,
+  ``AUCoding/AU_OCC/F001_T1.csv`` 0/1/9, ``*_AU06.csv`` intensities), or generic: ``NAME.csv``
+  (``frame,AU01,AU02,...``, optional ``subject``; 0-5 or 0/1; empty or 9 = not coded) beside
+  the video ``NAME.mp4`` or the frame folder ``NAME/``.
+- ``manifest``: a CSV ``path,subject,aus[,neutral][,label][,frame]``: images, frame folders or
+  videos (paths relative to the CSV); ``aus`` as ``1+2+4``, ``1:3+12:E``, ``12E`` or ``0``; a
+  ``neutral`` image or folder shown first. Rows with and without one are scored apart.
+
+Only AUs a data set codes count as negatives. Every face goes through the device's own
+landmarker and AU estimator; landmarks are cached per item (``--cache``), so a second run
+replays in seconds.
 
 ``facs-bench`` scores a calibration (the built-in one, or ``--calibration FILE``) as the device
 reads faces: per AU ROC-AUC of ``AUxx_r``, F1 of ``AUxx_c`` and correlation with coded
@@ -48,12 +63,15 @@ from microemo_train.facs.items import FacsDataError
 logger = logging.getLogger(__name__)
 
 
+HELP = __doc__.replace("``", "`")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     b = sub.add_parser(
         "facs-bench",
         help="score the device's AUs on a FACS-coded data set",
-        description=__doc__,
+        description=HELP,
         formatter_class=fmt,
     )
     _common(b)
@@ -66,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser(
         "facs-calibrate",
         help="fit the AU calibration on a FACS-coded data set",
-        description=__doc__,
+        description=HELP,
         formatter_class=fmt,
     )
     _common(c)
@@ -91,6 +109,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     d.add_argument("--root", type=Path, required=True, help="data set folder or manifest CSV")
     d.add_argument(
         "--mode",
+        choices=("neutral-apex", "apex", "both"),
         default="both",
         help="ckplus, manifest: neutral-apex (a neutral face first), apex (none) or both, "
         "scored apart (default both)",
