@@ -54,7 +54,7 @@ model: setup
 
 # The default AU calibration, the fitted prototype weights and docs/aus.md, regenerated from
 # CK+ (development layout or as distributed; its terms are research-only: never commit the
-# data). Landmarks are cached in .cache/: a second run skips the landmarker (about 2 minutes).
+# data). Landmarks are cached in .cache/: a second run skips the landmarker.
 CKPLUS ?=
 calibrate: setup
 	@test -n "$(CKPLUS)" || { echo "make calibrate CKPLUS=DIR: give the CK+ folder" >&2; exit 2; }
