@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from microemo.types import AU_IDS, AU_NAMES
-from microemo.vision.calibration import AU_REGION, REGIONS, AUCalibration
+from microemo.vision.calibration import AU_REGION, REGIONS, SIGNAL_NAMES, AUCalibration
 from microemo_train.facs.record import Recording
 from microemo_train.facs.replay import Replay, replay, signals
 
@@ -106,19 +106,27 @@ def collect_rows(recs: list[Recording], sigs: list[np.ndarray]) -> Rows:
     )
 
 
+# The smallest spread a signal is standardised by: a blendshape that a data set's faces never
+# move (CK+'s small grey crops keep cheekSquint and noseSneer at 1e-6) would otherwise get a
+# weight of tens of thousands and swing the AU wildly on a camera where it does move.
+SIGNAL_FLOOR = np.array([0.02 if n.startswith("bs_") else 0.005 for n in SIGNAL_NAMES])
+
+
 def _logistic(
     x: np.ndarray,
     y: np.ndarray,
     c: float,
     weight: np.ndarray | None = None,
     boost: np.ndarray | None = None,
+    floor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """L2 logistic regression on standardised x (columns multiplied by ``boost``, so the
-    penalty on them is ``boost**2`` times lighter); weights and bias on the raw scale."""
+    """L2 logistic regression on standardised x (each column's spread at least ``floor``;
+    columns multiplied by ``boost``, so the penalty on them is ``boost**2`` times lighter);
+    weights and bias on the raw scale."""
     from sklearn.linear_model import LogisticRegression
 
     mu, sd = x.mean(axis=0), x.std(axis=0)
-    sd = np.where(sd > 1e-8, sd, 1.0)
+    sd = np.maximum(sd, floor if floor is not None else 1e-8)
     if boost is not None:
         sd = sd / boost
     m = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
@@ -146,12 +154,14 @@ def _heads(
     weight = np.where(rows.reference[keep], st.neutral_weight, 1.0)
     c = st.c_rel if rel else st.c_abs
     if prior is None or st.prior_boost <= 0:
-        return _logistic(x, rows.y[keep, au], c, weight)
+        return _logistic(x, rows.y[keep, au], c, weight, floor=SIGNAL_FLOOR)
     pw = prior.w_rel[au] if rel else prior.w_abs[au]
     pb = 0.0 if rel else float(prior.b_abs[au])
     boost = np.ones(x.shape[1] + 1)
     boost[-1] = st.prior_boost
-    w, b = _logistic(np.hstack([x, (x @ pw + pb)[:, None]]), rows.y[keep, au], c, weight, boost)
+    floor = np.append(SIGNAL_FLOOR, 1e-8)
+    xp = np.hstack([x, (x @ pw + pb)[:, None]])
+    w, b = _logistic(xp, rows.y[keep, au], c, weight, boost, floor)
     return w[:-1] + w[-1] * pw, b + w[-1] * pb
 
 
