@@ -237,7 +237,7 @@ class Pipeline:
     def _face(self, tf: Any, t_ms: float) -> AUFrame:
         norm = self.normalizer(tf)
         au = self.au(norm, t_ms)
-        au.features = frame_vector(au, self.au.geometry_deviation(norm))
+        au.features = frame_vector(au, self.au.deviation(norm))
         if self.flow_au is not None:
             au.motion = self.flow_au(tf.face_id, tf.obs, t_ms)
         return au

@@ -33,6 +33,25 @@ def default_predictor(bundle: Bundle) -> Predict:
     return CnnClassifier(bundle).predict
 
 
+def relay(windows: np.ndarray, names: list[str]) -> np.ndarray:
+    """Reference windows recorded with another per-frame feature vector (a bundle made
+    before features were appended) laid out in this device's ``FRAME_FEATURES`` order by
+    name; features this device has and the recording lacks are 0 (the model never reads
+    them: its own features are checked by name when it loads)."""
+    from microemo.vision.features import FRAME_FEATURES
+
+    if names == list(FRAME_FEATURES):
+        return windows
+    if windows.shape[-1] != len(names):
+        raise ValueError(f"{windows.shape[-1]} columns but {len(names)} feature_names")
+    out = np.zeros((*windows.shape[:-1], len(FRAME_FEATURES)), np.float32)
+    index = {n: i for i, n in enumerate(FRAME_FEATURES)}
+    for j, n in enumerate(names):
+        if n in index:
+            out[..., index[n]] = windows[..., j]
+    return out
+
+
 def run_selftest(bundle: Bundle, predict: Predict, tolerance: float) -> dict[str, Any]:
     """Run the bundle's reference windows; raise ``SelfTestError`` on any mismatch.
 
@@ -46,6 +65,8 @@ def run_selftest(bundle: Bundle, predict: Predict, tolerance: float) -> dict[str
     try:
         with np.load(bundle.path / name, allow_pickle=False) as data:
             windows, expected = data["windows"], data["expected"]
+            if "feature_names" in data:
+                windows = relay(windows, [str(n) for n in data["feature_names"]])
     except (OSError, KeyError, ValueError) as exc:
         raise SelfTestError(f"{bundle.path / name}: unreadable self-test ({exc})") from exc
     n_labels = len(bundle.manifest.labels)
