@@ -34,3 +34,17 @@ def test_window_hop_count_is_bounded_by_time_not_frames():
     buf = WindowBuffer(1000, 500, 8)
     emitted = sum(buf.push(i * 5.0, np.zeros(3, np.float32)) is not None for i in range(1000))
     assert emitted == 8  # 0-4.995 s at 200 fps: windows at 1.0, 1.5, ... 4.5 s
+
+
+def test_one_frame_window_is_the_current_frame_from_the_first_frame_on():
+    """A frame-level model (window_frames = 1) reads the frame just pushed, from a face's
+    first frame, so it classifies a 12-frame clip's last frame (not the one before it, and
+    not nothing)."""
+    buf = WindowBuffer(window_ms=1000 / 30, hop_ms=1000 / 30, window_frames=1)
+    got = []
+    for i in range(12):
+        w = buf.push(i * 1000 / 30, np.array([float(i), -float(i)], np.float32))
+        assert w is not None, f"no window at frame {i}"
+        got.append(w)
+    assert all(w.shape == (1, 2) for w in got)
+    assert [float(w[0, 0]) for w in got] == [float(i) for i in range(12)]

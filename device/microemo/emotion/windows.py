@@ -4,6 +4,11 @@ Each face keeps a fixed-size ring of (time, feature vector); every ``hop_ms`` of
 a window covering the last ``window_ms`` is resampled to ``window_frames`` evenly spaced
 steps, so a model trained at 30 fps reads 200 fps input the same way. Cost per frame is a
 copy into the ring; the resampling runs only at hop rate.
+
+A window of one frame (``window_frames = 1``) is the current frame itself, emitted from a
+face's first frame on, every ``hop_ms``: a frame-level model (the face now, and its deviation
+from its own neutral) speaks on a clip of any length, where a longer window stays silent until
+``window_ms`` of the face has been seen.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class WindowBuffer:
         if self._x is None:
             self._x = np.zeros((CAPACITY, features.shape[0]), np.float32)
             self._first_t = t_ms
-            self._next_emit = t_ms + self.window_ms
+            self._next_emit = t_ms if self.window_frames == 1 else t_ms + self.window_ms
         i = self._count % CAPACITY
         self._t[i] = t_ms
         self._x[i] = features
@@ -48,6 +53,9 @@ class WindowBuffer:
 
     def _resample(self, t_end: float) -> np.ndarray:
         assert self._x is not None
+        if self.window_frames == 1:  # linspace(a, b, 1) is [a]: the frame window_ms ago
+            i = (self._count - 1) % CAPACITY
+            return self._x[i : i + 1].copy()
         n = min(self._count, CAPACITY)
         order = (np.arange(self._count - n, self._count)) % CAPACITY
         t = self._t[order]
