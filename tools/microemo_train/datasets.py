@@ -240,9 +240,10 @@ def manifest(
     return items
 
 
-def load_items(cfg: DataConfig) -> list[Item]:
+def load_items(cfg: DataConfig, produced: tuple[str, ...] = ()) -> list[Item]:
     """The dataset's items, labels mapped through ``label_map`` and checked against
-    ``labels`` (every configured label must have inputs; unlisted labels are dropped)."""
+    ``labels`` (every configured label must have inputs, but for ``produced``: labels the
+    windows step gives, e.g. ``neutral`` before the expression; unlisted labels are dropped)."""
     a = cfg.adapter
     if a == "crema-d":
         items = crema_d(cfg.root)
@@ -257,11 +258,15 @@ def load_items(cfg: DataConfig) -> list[Item]:
         items = manifest(index, cfg.fps, kind="features", missing=cfg.missing)
     else:
         items = manifest(cfg.root, cfg.fps, missing=cfg.missing)
-    return apply_labels(items, cfg.label_map, cfg.labels, str(cfg.root))
+    return apply_labels(items, cfg.label_map, cfg.labels, str(cfg.root), produced)
 
 
 def apply_labels(
-    items: Iterable[Item], label_map: dict[str, str], labels: list[str], where: str
+    items: Iterable[Item],
+    label_map: dict[str, str],
+    labels: list[str],
+    where: str,
+    produced: tuple[str, ...] = (),
 ) -> list[Item]:
     out = []
     for it in items:
@@ -271,13 +276,13 @@ def apply_labels(
                 Item(it.path, lab, it.subject, it.kind, it.fps, it.first_frame, it.last_frame)
             )
     found = {it.label for it in out}
-    missing = [lab for lab in labels if lab not in found]
+    missing = [lab for lab in labels if lab not in found and lab not in produced]
     if missing:
         raise DatasetError(
             f"{where}: no inputs for label(s) {missing} "
             f"(found {sorted(found)}; map names with [data] label_map)"
         )
-    if len(found) < 2:
+    if len(found | set(produced)) < 2:
         raise DatasetError(f"{where}: need at least two labels, found {sorted(found)}")
     logger.info(
         "%s: %d inputs, %d labels, %d subjects",
@@ -287,7 +292,3 @@ def apply_labels(
         len({it.subject for it in out}),
     )
     return out
-
-
-def label_order(items: list[Item], labels: list[str]) -> list[str]:
-    return list(labels) if labels else sorted({it.label for it in items})

@@ -220,7 +220,7 @@ def read_index(workdir: Path) -> list[Extracted]:
 
 
 def run_step(cfg: settings.TrainConfig, items: list[Item] | None = None) -> list[Extracted]:
-    items = load_items(cfg.data) if items is None else items
+    items = load_items(cfg.data, cfg.windows.produced_labels()) if items is None else items
     extracted, failed = extract_items(
         items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler
     )

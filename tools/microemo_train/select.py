@@ -3,8 +3,9 @@ summaries (each feature's mean, spread and peak over the window) and keeps the b
 ``n_features`` NAMES; a feature's score is the best score of its summaries. The names go
 into the bundle manifest and the device selects its columns by them.
 
-ReliefF's cost is quadratic in samples, so at most ``max_samples`` windows are scored,
-drawn evenly across labels.
+ReliefF's cost is quadratic in samples, so at most ``max_samples`` distinct windows are
+scored, drawn evenly across labels (repeats of one window are scored once: a frame folder
+holding one picture 15 times gives 15 identical windows, each the others' nearest hit).
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def relieff_select(
         logger.info(
             "ReliefF: %d candidate features are constant here and ignored", len(cols) - len(live)
         )
-    idx = balanced_sample(ws.y, cfg.max_samples, seed)
-    summaries = summarize(ws.x[idx][:, :, live])
+    all_summaries = summarize(ws.x[:, :, live])
+    # repeated windows (a held frame, a still) would be each other's nearest hits
+    _, first = np.unique(all_summaries, axis=0, return_index=True)
+    first = np.sort(first)
+    idx = first[balanced_sample(ws.y[first], cfg.max_samples, seed)]
+    summaries = all_summaries[idx]
     k = min(cfg.n_neighbors, max(1, int(np.bincount(ws.y[idx]).min()) - 1))
     if k < cfg.n_neighbors:
         logger.warning(
@@ -84,14 +89,14 @@ def windows_path(workdir: Path) -> Path:
 def load_windows(cfg: settings.TrainConfig) -> WindowSet:
     """The window set of the extracted inputs, built (and cached) on first use."""
     from microemo_train import windows
-    from microemo_train.datasets import label_order
     from microemo_train.extract import read_index
 
     path = windows_path(cfg.workdir)
     if path.is_file():
         return WindowSet.load(path)
     extracted = read_index(cfg.workdir)
-    labels = label_order([e.item for e in extracted], cfg.data.labels)
+    found = sorted({e.item.label for e in extracted})
+    labels = windows.model_labels(found, cfg.data.labels, cfg.windows)
     ws = windows.build(extracted, labels, cfg.windows)
     ws.save(path)
     logger.info("%d windows of %d inputs -> %s", len(ws.y), len(extracted), path)
