@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 
 import microemo
-from microemo.model.bundle import MANIFEST, SIGNATURE, Bundle, Manifest, TensorSpec, load_bundle
+from microemo.model.bundle import (
+    MANIFEST,
+    SIGNATURE,
+    Bundle,
+    Manifest,
+    TensorSpec,
+    load_bundle,
+    version_tuple,
+)
 from microemo.model.bundle import sha256_bytes as sha256
 from microemo.model.runner import CnnClassifier
 from microemo.vision.features import FRAME_FEATURES
@@ -81,14 +89,88 @@ def compact_metrics(wd: Path) -> dict[str, Any]:
         out["evaluation"] = m["scheme"]
         out["subjects"] = m["subjects"]
         out["windows"] = m["windows"]
-        for name in ("cnn", "logreg"):
-            out[name] = {
-                k: round(m[name][k], 4) for k in ("accuracy", "uf1", "uar", "clip_accuracy")
-            }
+        keys = ("accuracy", "uf1", "uar", "clip_accuracy", "last_window_accuracy")
+        for name in ("cnn", "logreg", "blendshapes", "rules", "cnn+rules"):
+            if name in m:
+                out[name] = {k: round(m[name][k], 4) for k in keys if k in m[name]}
+        if "fusion_weight" in m:
+            out["fusion_weight"] = m["fusion_weight"]
     for name, key in (("parity.json", "int8_parity"), ("evaluation.json", "external")):
         if (wd / name).is_file():
             out[key] = json.loads((wd / name).read_text())
     return out
+
+
+# What a runtime must know to run a bundle right; older runtimes refuse the bundle by
+# min_runtime with a message saying so, instead of failing on a field or misreading a window.
+NEEDS = (
+    ("fusion_weight", "0.2.0"),  # a manifest field 0.1.0 refuses as unknown
+    ("one_frame_window", "0.2.0"),  # 0.1.0 read the frame window_ms ago and skipped the first
+    ("dbs_features", "0.2.0"),  # blendshape deviations from the face's neutral
+)
+BASE_RUNTIME = "0.1.0"
+
+
+def min_runtime(fields: dict[str, Any]) -> str:
+    """The oldest runtime that runs a bundle with these manifest fields as trained."""
+    uses = {
+        "fusion_weight": fields.get("fusion_weight") is not None,
+        "one_frame_window": fields["window_frames"] == 1,
+        "dbs_features": any(n.startswith("dbs_") for n in fields["features"]),
+    }
+    wanted = [BASE_RUNTIME] + [v for k, v in NEEDS if uses[k]]
+    return max(wanted, key=version_tuple)
+
+
+def fusion_weight(cfg: settings.TrainConfig, wd: Path) -> float | None:
+    """The configured weight, or the one ``fit`` chose on held-out subjects, or None."""
+    want = cfg.fit.fusion_weight
+    if want == "none":
+        return None
+    if want != "fit":
+        return float(want)
+    path = wd / "metrics.json"
+    weight = json.loads(path.read_text()).get("fusion_weight") if path.is_file() else None
+    if weight is None:
+        raise FileNotFoundError(
+            f"{path}: no fusion_weight chosen; run `microemo-train fit` first "
+            "(or set [fit] fusion_weight to a number or 'none')"
+        )
+    return float(weight)
+
+
+def source(
+    cfg: settings.TrainConfig, extracted: list[dict[str, Any]], windows: int
+) -> dict[str, Any]:
+    """Where the model came from: the data (named, with its terms) and the code."""
+    out: dict[str, Any] = {}
+    if cfg.data.name:
+        out["dataset"] = cfg.data.name
+    if cfg.data.licence:
+        out["licence"] = cfg.data.licence
+    out.update(
+        adapter=cfg.data.adapter,
+        root=str(cfg.data.root),
+        inputs=len(extracted),
+        subjects=len({r["subject"] for r in extracted}),
+        windows=windows,
+        labels_from=f"windows: {cfg.windows.label}"
+        + (f", rest {cfg.windows.rest_label!r}" if cfg.windows.label == "expressive" else ""),
+        commit=git_commit(),
+        runtime=microemo.__version__,
+    )
+    metrics = wd_metrics(cfg.workdir)
+    if metrics:
+        out["evaluated_on"] = (
+            f"{metrics['scheme']} over the {metrics['subjects']} training subjects "
+            "(figures in metrics)"
+        )
+    return out
+
+
+def wd_metrics(wd: Path) -> dict[str, Any]:
+    path = wd / "metrics.json"
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def pick_selftest(y: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
@@ -119,17 +201,10 @@ def write_bundle(cfg: settings.TrainConfig, sign: bool = True) -> Path:
         input=spec_in,
         output=spec_out,
         metrics=compact_metrics(wd),
-        source={
-            "adapter": cfg.data.adapter,
-            "root": str(cfg.data.root),
-            "inputs": len(extracted),
-            "subjects": len({r["subject"] for r in extracted}),
-            "windows": len(ws.y),
-            "commit": git_commit(),
-            "runtime": microemo.__version__,
-        },
-        min_runtime=microemo.__version__,
+        source=source(cfg, extracted, len(ws.y)),
+        fusion_weight=fusion_weight(cfg, wd),
     )
+    fields["min_runtime"] = min_runtime(fields)
     # expected outputs come from the device's own runner on the finished model
     probe = Manifest(**fields, files={"model.tflite": sha256(model_bytes)}, selftest_file=None)
     runner = CnnClassifier(Bundle(out, probe, "", model_bytes, None))

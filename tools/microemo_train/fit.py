@@ -3,10 +3,13 @@ windows of the ReliefF-selected features, evaluated subject-independently.
 
 Evaluation: GroupKFold by subject (``folds``), or leave-one-subject-out (``folds = 0`` or
 more folds than subjects); a subject's windows are never on both sides of a split. Each fold
-normalises with its own training statistics and trains a fresh CNN and, on the same
-features (window mean/std/max), a logistic-regression baseline. Figures are pooled over
-folds: accuracy, UF1 (macro F1), UAR (macro recall), per-class figures, a confusion-matrix
-PNG, and clip-level accuracy (window probabilities averaged per input).
+normalises with its own training statistics and trains a fresh CNN and its baselines
+(``baselines``: logistic regression on the same features, and on the raw blendshapes). The
+CNN's held-out probabilities also choose the bundle's ``fusion_weight`` (``fusion``), and the
+FACS prototypes alone and the CNN mixed with them at that weight are scored as the device
+would show them. Figures are pooled over folds: accuracy, UF1 (macro F1), UAR (macro
+recall), per-class figures, a confusion-matrix PNG, clip-level accuracy (window probabilities
+averaged per input) and last-window accuracy (each input's last window against its label).
 
 The shipped model is then trained on all subjects but a held-out share (``holdout``) that
 the int8 parity check uses, so parity is measured on people the model never saw.
@@ -25,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from microemo.vision.features import FRAME_FEATURES
-from microemo_train import settings
-from microemo_train.select import load_windows, read_selection, summarize
+from microemo_train import baselines, fusion, settings
+from microemo_train.select import load_windows, read_selection
 from microemo_train.windows import WindowSet
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -116,47 +119,66 @@ def scores(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, Any]
     }
 
 
-def clip_accuracy(prob: np.ndarray, y: np.ndarray, item: np.ndarray) -> float:
-    hits = [int(prob[item == k].mean(0).argmax() == y[item == k][0]) for k in np.unique(item)]
+def clip_accuracy(prob: np.ndarray, ws: WindowSet) -> float:
+    """Per input: its windows that carry its own label, probabilities averaged."""
+    hits = []
+    for k in np.unique(ws.item):
+        own = (ws.item == k) & (ws.y == ws.input_y)
+        if own.any():
+            hits.append(int(prob[own].mean(0).argmax() == ws.y[own][0]))
     return float(np.mean(hits))
 
 
-def baseline(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
-    clf.fit(summarize(xtr), ytr)
-    return np.asarray(clf.predict_proba(summarize(xte)))
+def last_window_accuracy(prob: np.ndarray, ws: WindowSet) -> float:
+    """Per input: its last window against the input's label (what ``microemo analyze``
+    shows on an input's last row, the figure a neutral->apex clip is scored by)."""
+    last = [int(np.flatnonzero(ws.item == k)[-1]) for k in np.unique(ws.item)]
+    return float(np.mean(prob[last].argmax(1) == ws.input_y[last]))
 
 
-def cross_validate(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dict[str, Any]:
+def out_of_fold(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dict[str, np.ndarray]:
+    """Held-out probabilities of the CNN and its baselines, every window scored by models
+    that never saw its subject."""
     x, y, n_labels = select_columns(ws, names), ws.y, len(ws.labels)
-    cnn_p = np.zeros((len(y), n_labels), np.float32)
-    lr_p = np.zeros_like(cnn_p)
+    probs = {k: np.zeros((len(y), n_labels), np.float32) for k in ("cnn", "logreg", "blendshapes")}
     folds = splits(ws.groups, cfg.folds)
     for i, (tr, te) in enumerate(folds):
         norm = Norm.of(x[tr])
         model = train_cnn(norm.apply(x[tr]), y[tr], n_labels, cfg)
-        logits = model.predict(norm.apply(x[te]), verbose=0)
-        cnn_p[te] = softmax(logits)
-        part = np.zeros((len(te), n_labels), np.float32)
-        part[:, np.unique(y[tr])] = baseline(x[tr], y[tr], x[te])
-        lr_p[te] = part
-        logger.info(
-            "fold %d/%d: cnn %.3f", i + 1, len(folds), (cnn_p[te].argmax(1) == y[te]).mean()
+        probs["cnn"][te] = softmax(model.predict(norm.apply(x[te]), verbose=0))
+        probs["logreg"][te] = baselines.in_fold(
+            baselines.logreg(x[tr], y[tr], x[te]), y[tr], n_labels
         )
+        probs["blendshapes"][te] = baselines.in_fold(
+            baselines.blendshapes(ws.x[tr], y[tr], ws.x[te]), y[tr], n_labels
+        )
+        logger.info(
+            "fold %d/%d: cnn %.3f", i + 1, len(folds), (probs["cnn"][te].argmax(1) == y[te]).mean()
+        )
+    return probs
+
+
+def cross_validate(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dict[str, Any]:
+    probs = out_of_fold(ws, names, cfg)
+    rules = fusion.rule_evidence(ws.x)
+    weight, curve = fusion.choose_weight(probs["cnn"], ws.y, ws.labels, rules)
+    probs["rules"] = fusion.mixed(probs["cnn"], ws.labels, rules, 0.0)
+    probs["cnn+rules"] = fusion.mixed(probs["cnn"], ws.labels, rules, weight)
+    n_subjects = len(np.unique(ws.groups))
     out: dict[str, Any] = {
-        "scheme": f"{len(folds)}-fold by subject"
-        if cfg.folds and cfg.folds < len(np.unique(ws.groups))
+        "scheme": f"{cfg.folds}-fold by subject"
+        if cfg.folds and cfg.folds < n_subjects
         else "leave-one-subject-out",
-        "subjects": len(np.unique(ws.groups)),
-        "windows": len(y),
+        "subjects": n_subjects,
+        "windows": len(ws.y),
+        "inputs": len(np.unique(ws.item)),
+        "fusion_weight": weight,
+        "fusion": curve,
     }
-    for name, p in (("cnn", cnn_p), ("logreg", lr_p)):
-        out[name] = scores(y, p.argmax(1), ws.labels)
-        out[name]["clip_accuracy"] = clip_accuracy(p, y, ws.item)
+    for name, p in probs.items():
+        out[name] = scores(ws.y, p.argmax(1), ws.labels)
+        out[name]["clip_accuracy"] = clip_accuracy(p, ws)
+        out[name]["last_window_accuracy"] = last_window_accuracy(p, ws)
     return out
 
 
@@ -217,21 +239,43 @@ def run_step(cfg: settings.TrainConfig) -> dict[str, Any]:
     np.savez(wd / "fit.npz", mean=norm.mean, std=norm.std, holdout=np.array(hold, dtype=str))
     metrics["holdout_subjects"] = [str(s) for s in hold]
     (wd / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    c, b = metrics["cnn"], metrics["logreg"]
+    c = metrics["cnn"]
     plot_confusion(
         c["confusion"],
         ws.labels,
         f"CNN, {metrics['scheme']}: acc {c['accuracy']:.2f} UF1 {c['uf1']:.2f} UAR {c['uar']:.2f}",
         wd / "confusion.png",
     )
-    print(f"{metrics['scheme']} over {metrics['subjects']} subjects, {metrics['windows']} windows")
-    for name, m in (("CNN   ", c), ("logreg", b)):
-        print(
-            f"  {name} accuracy {m['accuracy']:.3f}  UF1 {m['uf1']:.3f}  UAR {m['uar']:.3f}"
-            f"  clip accuracy {m['clip_accuracy']:.3f}"
-        )
+    print_figures(metrics)
     print(f"  confusion matrix -> {wd / 'confusion.png'}")
     return metrics
+
+
+MODELS = (
+    ("cnn", "CNN"),
+    ("logreg", "logistic regression, same features"),
+    ("blendshapes", "logistic regression, raw blendshapes (last frame, and minus neutral)"),
+    ("rules", "FACS prototypes alone (zero-shot)"),
+    ("cnn+rules", "CNN mixed with the prototypes"),
+)
+
+
+def print_figures(metrics: dict[str, Any]) -> None:
+    print(
+        f"{metrics['scheme']} over {metrics['subjects']} subjects, {metrics['inputs']} inputs, "
+        f"{metrics['windows']} windows; fusion_weight {metrics['fusion_weight']:.2f}"
+    )
+    for key, name in MODELS:
+        m = metrics[key]
+        print(
+            f"  {m['accuracy']:.3f} acc  {m['uf1']:.3f} UF1  {m['uar']:.3f} UAR  "
+            f"{m['last_window_accuracy']:.3f} last-window acc  {m['clip_accuracy']:.3f} clip acc"
+            f"  {name}"
+        )
+    per_class = "  ".join(
+        f"{k} {v['f1']:.2f}" for k, v in metrics["cnn+rules"]["per_class"].items()
+    )
+    print(f"  F1 per label (CNN mixed): {per_class}")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

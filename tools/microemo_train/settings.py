@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,8 @@ class DataConfig(Section):
         description="sheet or manifest rows whose input does not exist: 'stop' naming them "
         "all, or 'skip' them (counted)",
     )
+    name: str = Field("", description="the data set as cited (goes into the bundle's source)")
+    licence: str = Field("", description="the data's terms of use (goes into the bundle's source)")
 
 
 class SynthConfig(Section):
@@ -57,7 +59,35 @@ class ExtractConfig(Section):
 class WindowConfig(Section):
     window_ms: float = Field(1000.0, gt=0, le=10_000)
     hop_ms: float = Field(250.0, gt=0, le=10_000)
-    fps: float = Field(30.0, gt=0, le=1000, description="rate windows are resampled to")
+    fps: float = Field(
+        30.0,
+        gt=0,
+        le=1000,
+        description="rate windows are resampled to (window_ms * fps / 1000 frames; "
+        "1 frame: a frame-level model)",
+    )
+    label: Literal["input", "expressive"] = Field(
+        "input",
+        description="'input': every window carries its input's label (clip-level labels, "
+        "CREMA-D); 'expressive': only windows ending on a frame that shows the expression "
+        "(neutral->apex sequences), the others get rest_label",
+    )
+    rest_label: str = Field(
+        "neutral",
+        description="label of windows before the expression (label = 'expressive'); "
+        "'' leaves them out",
+    )
+    expressive_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a frame shows the expression when its blendshapes have moved this share "
+        "of the input's largest movement away from its first 100 ms",
+    )
+
+    def produced_labels(self) -> tuple[str, ...]:
+        """Labels windows get that no input carries (the rest before an expression)."""
+        return (self.rest_label,) if self.label == "expressive" and self.rest_label else ()
 
 
 class SelectConfig(Section):
@@ -82,6 +112,19 @@ class FitConfig(Section):
         0.15, ge=0, lt=0.9, description="share of subjects the shipped model never sees (parity)"
     )
     seed: int = 0
+    fusion_weight: float | Literal["fit", "none"] = Field(
+        "fit",
+        description="the bundle's fusion_weight (how far the device trusts the CNN against "
+        "the fitted FACS prototypes): 'fit' = the mix that scores best on held-out subjects, "
+        "a number 0-1 as given, 'none' = leave it to the device's rule table",
+    )
+
+    @field_validator("fusion_weight")
+    @classmethod
+    def _weight_range(cls, v: float | str) -> float | str:
+        if isinstance(v, float) and not 0.0 <= v <= 1.0:
+            raise ValueError(f"fusion_weight {v} is not between 0 and 1 (or 'fit', 'none')")
+        return v
 
 
 class QuantizeConfig(Section):
@@ -127,21 +170,41 @@ class TrainConfigError(Exception):
     pass
 
 
-def load(path: Path | None) -> TrainConfig:
-    """Read ``train.toml``; relative paths in it are taken from the current directory."""
-    if path is None:
-        return TrainConfig()
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except OSError as exc:
-        raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TrainConfigError(f"{path}: not valid TOML: {exc}") from exc
+def load(path: Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read ``train.toml``, then ``--set KEY=VALUE`` overrides (dotted keys, TOML values or
+    plain strings: ``--set data.root=/data/ck``); relative paths are taken from the current
+    directory."""
+    where = str(path) if path is not None else "<defaults>"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise TrainConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for item in overrides or []:
+        apply_override(data, item, where)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
         msgs = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise TrainConfigError(f"{path}: " + "; ".join(msgs)) from exc
+        raise TrainConfigError(f"{where}: " + "; ".join(msgs)) from exc
+
+
+def apply_override(data: dict[str, Any], item: str, where: str) -> None:
+    from microemo.daemon.cli import parse_value
+
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise TrainConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set data.root=/data/ck")
+    node = data
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise TrainConfigError(f"{where}: {part} is not a table: cannot set {key}")
+    node[leaf] = parse_value(value.strip())
 
 
 def add_missing_arg(parser: argparse.ArgumentParser) -> None:
@@ -155,10 +218,17 @@ def add_missing_arg(parser: argparse.ArgumentParser) -> None:
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="train.toml (see models/train-default.toml)")
     parser.add_argument("--workdir", type=Path, help="override [workdir]")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a key of the config, e.g. --set data.root=/data/ck (repeatable)",
+    )
 
 
 def from_args(args: argparse.Namespace) -> TrainConfig:
-    cfg = load(args.config)
+    cfg = load(args.config, getattr(args, "overrides", None))
     if getattr(args, "workdir", None):
         cfg.workdir = args.workdir
     if getattr(args, "skip_missing", False):
