@@ -60,7 +60,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--config", type=Path, help="TOML config (landmarker, au, spotting...)")
     p.add_argument("--fps", type=_fps, help="frame rate of frame folders (default 30)")
-    p.add_argument("--bundle", type=Path, help="model bundle (default: the built-in model)")
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        help="model bundle (default: the built-in model); its signature is checked against "
+        "the config's model.public_keys when there are any",
+    )
     p.add_argument(
         "--rules-only",
         action="store_true",
@@ -100,7 +105,18 @@ def _bundle(config: Config, path: Path | None, rules_only: bool) -> Any:
         return None
     if path is not None:
         m = config.model
-        return load_bundle(path, m.public_keys, require_signature=m.require_signature)
+        if m.public_keys or not m.require_signature:
+            return load_bundle(path, m.public_keys, require_signature=m.require_signature)
+        # A bundle named on this desktop command line (one just trained, say) runs without
+        # trusted keys: there are none to check it against. Its files must still match its
+        # manifest; a device (``model.bundle``, updates) always checks the signature.
+        bundle = load_bundle(path, require_signature=False)
+        print(
+            f"note: --bundle {path}: signature not checked (no model.public_keys in the "
+            "config); its files match its manifest",
+            file=sys.stderr,
+        )
+        return bundle
     return ModelStore(config).current()
 
 
