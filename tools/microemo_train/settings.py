@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,6 +172,17 @@ class TrainConfig(Section):
     bundle: BundleConfig = Field(default_factory=BundleConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
+    @model_validator(mode="after")
+    def _rest_label_is_a_label(self) -> TrainConfig:
+        # checked here, not after an hour of extraction
+        rest = self.windows.produced_labels()
+        if rest and self.data.labels and rest[0] not in self.data.labels:
+            raise ValueError(
+                f"windows.rest_label {rest[0]!r} is not in data.labels {self.data.labels}: "
+                "add it there, or set windows.rest_label = '' to leave those windows out"
+            )
+        return self
+
 
 class TrainConfigError(Exception):
     pass
@@ -188,7 +206,12 @@ def load(path: Path | None, overrides: list[str] | None = None) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        msgs = [
+            ".".join(str(p) for p in e["loc"])
+            + ": " * bool(e["loc"])
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
         raise TrainConfigError(f"{where}: " + "; ".join(msgs)) from exc
 
 
