@@ -129,11 +129,10 @@ def clip_accuracy(prob: np.ndarray, ws: WindowSet) -> float:
     return float(np.mean(hits))
 
 
-def last_window_accuracy(prob: np.ndarray, ws: WindowSet) -> float:
-    """Per input: its last window against the input's label (what ``microemo analyze``
-    shows on an input's last row, the figure a neutral->apex clip is scored by)."""
-    last = [int(np.flatnonzero(ws.item == k)[-1]) for k in np.unique(ws.item)]
-    return float(np.mean(prob[last].argmax(1) == ws.input_y[last]))
+def last_windows(ws: WindowSet) -> np.ndarray:
+    """Each input's last window: what ``microemo analyze`` shows on an input's last row, the
+    one a neutral->apex clip is scored by."""
+    return np.array([int(np.flatnonzero(ws.item == k)[-1]) for k in np.unique(ws.item)])
 
 
 def out_of_fold(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dict[str, np.ndarray]:
@@ -158,7 +157,10 @@ def out_of_fold(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dic
     return probs
 
 
-def cross_validate(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> dict[str, Any]:
+def cross_validate(
+    ws: WindowSet, names: list[str], cfg: settings.FitConfig
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Figures of every model, and their held-out probabilities per window."""
     probs = out_of_fold(ws, names, cfg)
     rules = fusion.rule_evidence(ws.x)
     weight, curve = fusion.choose_weight(probs["cnn"], ws.y, ws.labels, rules)
@@ -175,11 +177,13 @@ def cross_validate(ws: WindowSet, names: list[str], cfg: settings.FitConfig) -> 
         "fusion_weight": weight,
         "fusion": curve,
     }
+    last = last_windows(ws)
     for name, p in probs.items():
         out[name] = scores(ws.y, p.argmax(1), ws.labels)
         out[name]["clip_accuracy"] = clip_accuracy(p, ws)
-        out[name]["last_window_accuracy"] = last_window_accuracy(p, ws)
-    return out
+        out[name]["last_window"] = scores(ws.input_y[last], p[last].argmax(1), ws.labels)
+        out[name]["last_window_accuracy"] = out[name]["last_window"]["accuracy"]
+    return out, probs
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -228,7 +232,12 @@ def plot_confusion(cm: list[list[int]], labels: list[str], title: str, path: Pat
 
 def run_step(cfg: settings.TrainConfig) -> dict[str, Any]:
     ws, names = load_windows(cfg), read_selection(cfg.workdir)
-    metrics = cross_validate(ws, names, cfg.fit)
+    metrics, probs = cross_validate(ws, names, cfg.fit)
+    # what the figures rest on, per window: for reports by emotion, subject or input
+    arrays: dict[str, Any] = dict(probs, y=ws.y, input_y=ws.input_y, item=ws.item)
+    np.savez_compressed(
+        cfg.workdir / "oof.npz", **arrays, groups=ws.groups, labels=np.array(ws.labels)
+    )
     hold = holdout_subjects(ws.groups, cfg.fit.holdout, cfg.fit.seed)
     train = ~np.isin(ws.groups, hold)
     x = select_columns(ws, names)
@@ -265,17 +274,19 @@ def print_figures(metrics: dict[str, Any]) -> None:
         f"{metrics['scheme']} over {metrics['subjects']} subjects, {metrics['inputs']} inputs, "
         f"{metrics['windows']} windows; fusion_weight {metrics['fusion_weight']:.2f}"
     )
+    print("  windows: acc UF1 UAR | each input's last window: acc UF1 | model")
     for key, name in MODELS:
-        m = metrics[key]
+        m, last = metrics[key], metrics[key]["last_window"]
         print(
-            f"  {m['accuracy']:.3f} acc  {m['uf1']:.3f} UF1  {m['uar']:.3f} UAR  "
-            f"{m['last_window_accuracy']:.3f} last-window acc  {m['clip_accuracy']:.3f} clip acc"
-            f"  {name}"
+            f"  {m['accuracy']:.3f} {m['uf1']:.3f} {m['uar']:.3f} | "
+            f"{last['accuracy']:.3f} {last['uf1']:.3f} | {name}"
         )
     per_class = "  ".join(
-        f"{k} {v['f1']:.2f}" for k, v in metrics["cnn+rules"]["per_class"].items()
+        f"{k} {v['f1']:.2f}"
+        for k, v in metrics["cnn+rules"]["last_window"]["per_class"].items()
+        if v["support"]
     )
-    print(f"  F1 per label (CNN mixed): {per_class}")
+    print(f"  F1 per label, last windows, CNN mixed: {per_class}")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
