@@ -49,7 +49,7 @@ def test_mistakes_are_named_up_front(override: str, message: str):
         load(RECIPES / "train-ckplus.toml", [override])
 
 
-def test_set_reaches_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_set_reaches_every_step(tmp_path: Path, capfd: pytest.CaptureFixture[str]):
     """``microemo-train extract --set data.root=...`` reads that folder (here: one that does
     not exist, refused by name)."""
     missing = tmp_path / "nowhere"
@@ -61,5 +61,5 @@ def test_set_reaches_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[st
         said = str(exc)
     else:
         assert rc != 0
-        said = capsys.readouterr().err
+        said = capfd.readouterr().err
     assert str(missing) in said

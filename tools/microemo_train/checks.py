@@ -61,7 +61,7 @@ def preflight(cfg: TrainConfig) -> list[Item] | None:
     items = None
     if not cfg.synthetic.generate:
         try:
-            items = load_items(cfg.data)
+            items = load_items(cfg.data, cfg.windows.produced_labels())
         except DatasetError as exc:
             problems.append(str(exc))
     if problems:
