@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "spot-eval": "microemo_train.spotting.cli",
     "facs-bench": "microemo_train.facs.cli",
     "facs-calibrate": "microemo_train.facs.cli",
+    "facs-frames": "microemo_train.facs.cli",
 }
 VERBOSE = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 3}
 USER_ERRORS = (TrainConfigError, DatasetError, CheckError, FileNotFoundError)

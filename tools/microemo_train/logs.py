@@ -22,27 +22,35 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 logger = logging.getLogger(__name__)
 
 CHATTY_LOGGERS = ("tensorflow", "absl", "keras", "h5py")
 
 
+_restore: tuple[int, TextIO, io.TextIOWrapper] | None = None
+
+
 def divert_native() -> Path:
-    """Send descriptor 2 to a new log file and keep ``sys.stderr`` on the terminal."""
+    """Send descriptor 2 to a new log file and keep ``sys.stderr`` on the terminal, until
+    ``finish`` puts both back."""
+    global _restore
     fd, name = tempfile.mkstemp(prefix="microemo-train-", suffix=".log")
     sys.stderr.flush()
     terminal = os.dup(2)
     os.dup2(fd, 2)
     os.close(fd)
     encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
-    sys.stderr = io.TextIOWrapper(
-        os.fdopen(terminal, "wb", buffering=0),
+    ours = io.TextIOWrapper(
+        os.fdopen(os.dup(terminal), "wb", buffering=0),
         encoding=encoding,
         errors="backslashreplace",
         line_buffering=True,
         write_through=True,
     )
+    _restore = (terminal, sys.stderr, ours)
+    sys.stderr = ours
     for name_ in CHATTY_LOGGERS:
         logging.getLogger(name_).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"(tensorflow|keras|tf_keras)(\.|$)")
@@ -50,9 +58,20 @@ def divert_native() -> Path:
 
 
 def finish(native_log: Path | None, ok: bool) -> None:
-    """Drop the log file of a run that went well; name it after one that did not."""
+    """Put descriptor 2 and ``sys.stderr`` back; drop the log file of a run that went well;
+    name it after one that did not."""
+    global _restore
     if native_log is None:
         return
+    if _restore is not None:
+        terminal, original, ours = _restore
+        _restore = None
+        ours.flush()
+        os.dup2(terminal, 2)
+        os.close(terminal)
+        if sys.stderr is ours:
+            sys.stderr = original
+        ours.close()
     if ok or not native_log.exists() or not native_log.stat().st_size:
         native_log.unlink(missing_ok=True)
     else:

@@ -101,6 +101,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--docs", type=Path, help="regenerate this AU documentation (docs/aus.md)")
     c.add_argument("--json", type=Path, help="also write the figures as JSON here")
     c.set_defaults(func=run_calibrate)
+    f = sub.add_parser(
+        "facs-frames",
+        help="write a FACS data set's labelled items as frame folders for training",
+        description=frames_doc(),
+        formatter_class=fmt,
+    )
+    _common(f)
+    f.add_argument("--out", type=Path, required=True, help="a new folder for the frame folders")
+    f.set_defaults(func=run_frames)
+
+
+def frames_doc() -> str:
+    from microemo_train.facs import frames
+
+    return (frames.__doc__ or "").replace("``", "`")
+
+
+def run_frames(args: argparse.Namespace) -> int:
+    from microemo_train.facs import frames
+
+    try:
+        options = _options(args)
+    except FacsDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return frames.run_frames(args, options)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
