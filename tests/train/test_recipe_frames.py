@@ -95,6 +95,8 @@ def test_recipe_trains_a_bundle_the_device_runs_on_a_short_clip(frame_dataset, t
     assert m.min_runtime == "0.2.0" == microemo.__version__
     assert "CK+" in m.source["dataset"] and "non-commercial" in m.source["licence"]
     assert "leave-one-subject-out" in m.source["evaluated_on"]
+    calibration = m.source["au_calibration"]  # the AU calibration its features were read with
+    assert calibration["file"].endswith("au_calibration.toml") and len(calibration["sha256"]) == 64
     metrics = json.loads((work / "metrics.json").read_text())
     for name in ("cnn", "logreg", "blendshapes", "rules", "cnn+rules"):
         assert 0.0 <= metrics[name]["last_window_accuracy"] <= 1.0

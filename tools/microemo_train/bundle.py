@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import logging
 import subprocess
@@ -158,6 +159,7 @@ def source(
         + (f", rest {cfg.windows.rest_label!r}" if cfg.windows.label == "expressive" else ""),
         commit=git_commit(),
         runtime=microemo.__version__,
+        au_calibration=au_calibration(cfg.extract.device_config),
     )
     metrics = wd_metrics(cfg.workdir)
     if metrics:
@@ -166,6 +168,16 @@ def source(
             "(figures in metrics)"
         )
     return out
+
+
+def au_calibration(config_path: Path | None) -> dict[str, str]:
+    """The AU calibration the features were read with: a device running another one reads
+    the model's AU inputs differently."""
+    from microemo.vision.calibration import calibration_text
+    from microemo_train.extract import device_config
+
+    text, name = calibration_text(device_config(config_path).au.calibration)
+    return {"file": name, "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def wd_metrics(wd: Path) -> dict[str, Any]:

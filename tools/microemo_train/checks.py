@@ -8,6 +8,7 @@ what to do (``CheckError``; the command line prints it without a traceback and e
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from microemo_train.datasets import DatasetError, Item, load_items
 from microemo_train.settings import BundleConfig, EvaluateConfig, TrainConfig
@@ -54,10 +55,28 @@ def evaluate_problems(ev: EvaluateConfig) -> list[str]:
     return out
 
 
+def device_config_problems(path: Path | None) -> list[str]:
+    """The device config extraction will use must load, and its AU calibration with it."""
+    from microemo.config import ConfigError
+    from microemo.vision.calibration import CalibrationError
+    from microemo_train.extract import device_config
+
+    if path is None:
+        return []
+    if not path.is_file():
+        return [f"[extract] device_config = {str(path)!r}: no such file"]
+    try:
+        device_config(path)
+    except (ConfigError, CalibrationError) as exc:
+        return [f"[extract] device_config: {exc}"]
+    return []
+
+
 def preflight(cfg: TrainConfig) -> list[Item] | None:
     """Check the keys, the evaluation set and the dataset; return the dataset's items (None
     when a synthetic corpus is still to be written). Raises ``CheckError``."""
     problems = key_problems(cfg.bundle) + evaluate_problems(cfg.evaluate)
+    problems += device_config_problems(cfg.extract.device_config)
     items = None
     if not cfg.synthetic.generate:
         try:

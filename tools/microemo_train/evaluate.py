@@ -52,7 +52,7 @@ def evaluate(cfg: settings.TrainConfig, bundle_dir: Path) -> dict[str, Any]:
     m = bundle.manifest
     items = load_items(DataConfig(adapter=ev.adapter, root=ev.root, label_map=cfg.data.label_map))
     extracted, failed = extract_items(
-        items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler
+        items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler, cfg.extract.device_config
     )
     if not extracted:
         raise RuntimeError(

@@ -20,13 +20,16 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import microemo
 from microemo_train import settings
 from microemo_train.datasets import Item, load_items
+
+if TYPE_CHECKING:
+    from microemo.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +48,44 @@ def content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def pipeline_signature() -> str:
-    """What the features depend on besides the input: runtime version and device config."""
-    from microemo.config import Config
+def device_config(path: Path | str | None) -> Config:
+    """The device config extraction runs with (its defaults when ``path`` is None); its AU
+    calibration must load. Raises ``ConfigError`` or ``CalibrationError`` naming the file."""
+    from microemo.config import load_config
+    from microemo.vision.calibration import load_calibration
+
+    config = load_config(path)
+    load_calibration(config.au.calibration)
+    return config
+
+
+def pipeline_signature(config_path: Path | str | None = None) -> str:
+    """What the features depend on besides the input: runtime version, the device config and
+    the AU calibration's content (a re-fitted calibration is new features, not a cache hit)."""
+    from microemo.vision.calibration import calibration_text
     from microemo.vision.features import FRAME_FEATURES
 
+    config = device_config(config_path)
+    calibration, _ = calibration_text(config.au.calibration)
     blob = json.dumps(
         [
             EXTRACT_VERSION,
             microemo.__version__,
             list(FRAME_FEATURES),
-            Config().model_dump(mode="json"),
+            config.model_dump(mode="json"),
+            hashlib.sha256(calibration.encode()).hexdigest(),
         ],
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def extract_one(path: str, fps: float | None, out: str) -> dict[str, Any]:
-    """Run the device pipeline over one input; write ``t_ms``, ``features``, ``names``,
-    ``frame_index`` of its main face (the one seen on most frames) to ``out``."""
-    from microemo.config import Config
+def extract_one(
+    path: str, fps: float | None, out: str, config_path: str | None = None
+) -> dict[str, Any]:
+    """Run the device pipeline (configured by ``config_path``, or its defaults) over one
+    input; write ``t_ms``, ``features``, ``names``, ``frame_index`` of its main face (the one
+    seen on most frames) to ``out``."""
     from microemo.pipeline import Pipeline
     from microemo.sources.files import open_file_source
     from microemo.vision.features import FRAME_FEATURES
@@ -77,7 +97,7 @@ def extract_one(path: str, fps: float | None, out: str) -> dict[str, Any]:
         return {"path": path, "ok": False, "error": str(exc)}
     per_face: dict[int, list[tuple[float, int, np.ndarray]]] = {}
     n = 0
-    pipeline = Pipeline(Config())
+    pipeline = Pipeline(device_config(config_path))
     try:
         for frame in source:
             n += 1
@@ -130,13 +150,19 @@ class Extracted:
 
 
 def extract_items(
-    items: list[Item], cache: Path, jobs: int = 2, scheduler: str = ""
+    items: list[Item],
+    cache: Path,
+    jobs: int = 2,
+    scheduler: str = "",
+    config_path: Path | None = None,
 ) -> tuple[list[Extracted], list[tuple[Item, str]]]:
-    """Features for every item (from cache when present); also the failures, by item."""
+    """Features for every item (from cache when present), read with the device config at
+    ``config_path``; also the failures, by item."""
     from tqdm import tqdm
 
     cache.mkdir(parents=True, exist_ok=True)
-    sig = pipeline_signature()
+    sig = pipeline_signature(config_path)
+    config = None if config_path is None else str(config_path)
     done: list[Extracted] = []
     todo: dict[str, tuple[Item, Path]] = {}
     for it in items:
@@ -153,7 +179,7 @@ def extract_items(
         logger.info("extracting %d inputs (%d cached)", len(todo), len(done))
         with make_executor(jobs, scheduler) as ex:
             futures: dict[Future[dict[str, Any]], tuple[Item, Path]] = {
-                ex.submit(extract_one, str(it.path), it.fps, str(out)): (it, out)
+                ex.submit(extract_one, str(it.path), it.fps, str(out), config): (it, out)
                 for it, out in todo.values()
             }
             for fut in tqdm(
@@ -222,7 +248,7 @@ def read_index(workdir: Path) -> list[Extracted]:
 def run_step(cfg: settings.TrainConfig, items: list[Item] | None = None) -> list[Extracted]:
     items = load_items(cfg.data, cfg.windows.produced_labels()) if items is None else items
     extracted, failed = extract_items(
-        items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler
+        items, cfg.extract.cache, cfg.extract.jobs, cfg.extract.scheduler, cfg.extract.device_config
     )
     for it, err in failed:
         print(f"skipped {it.path}: {err}")

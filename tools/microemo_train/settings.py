@@ -61,6 +61,12 @@ class ExtractConfig(Section):
     cache: Path = Field(Path(".cache/microemo-train"), description="per-input feature cache")
     jobs: int = Field(2, ge=1, le=256, description="parallel worker processes")
     scheduler: str = Field("", description="Dask scheduler address; '' for local processes")
+    device_config: Path | None = Field(
+        None,
+        description="the devices' config file (microemo.toml): extraction reads faces with its "
+        "[landmarker], [tracker] and [au] settings (e.g. your own au.calibration), so the model "
+        "learns the features the devices compute; default: the device's defaults",
+    )
 
 
 class WindowConfig(Section):

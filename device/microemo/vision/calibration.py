@@ -195,20 +195,26 @@ def _gate(base: dict[str, Any], n: int, where: str) -> np.ndarray:
     return _vector(base, "gate_evidence", n, where)
 
 
-@lru_cache(maxsize=4)
-def _load(path: str | None) -> AUCalibration:
+def calibration_text(path: Path | str | None) -> tuple[str, str]:
+    """The calibration file's text and a name for messages: the built-in one when ``path`` is
+    None. Raises ``CalibrationError`` naming the file when it cannot be read."""
     if path is None:
         text = resources.files("microemo.vision").joinpath(BUILTIN).read_text()
-        return parse_calibration(text, f"microemo/vision/{BUILTIN}")
-    p = Path(path)
+        return text, f"microemo/vision/{BUILTIN}"
+    p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8"), str(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise CalibrationError(
-            f"au.calibration = {path!r}: cannot read it ({exc}); point au.calibration at a "
+            f"au.calibration = {str(path)!r}: cannot read it ({exc}); point au.calibration at a "
             "file written by microemo-train facs-calibrate, or leave it unset"
         ) from None
-    return parse_calibration(text, path)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str | None) -> AUCalibration:
+    text, source = calibration_text(path)
+    return parse_calibration(text, source)
 
 
 def load_calibration(path: Path | str | None = None) -> AUCalibration:
