@@ -59,7 +59,7 @@ CKPLUS ?=
 calibrate: setup
 	@test -n "$(CKPLUS)" || { echo "make calibrate CKPLUS=DIR: give the CK+ folder" >&2; exit 2; }
 	$(BIN)/microemo-train facs-calibrate --adapter ckplus --root $(CKPLUS) \
-		--base models/au-hand-table.toml --out device/microemo/vision/au_calibration.toml \
+		--base tools/microemo_train/facs/au_hand_table.toml --out device/microemo/vision/au_calibration.toml \
 		--emotion-out device/microemo/emotion/tables/core_weights.toml --docs docs/aus.md
 
 clean:

@@ -25,7 +25,7 @@ from microemo_train.facs.replay import replay, signals
 
 # The hand-set table the fit leans on (FitSettings.prior_boost): what the FACS descriptions
 # and one high-resolution actor say each AU looks like.
-HAND_TABLE = Path(__file__).resolve().parents[3] / "models" / "au-hand-table.toml"
+HAND_TABLE = Path(__file__).with_name("au_hand_table.toml")  # package data: works installed
 
 
 @dataclass
