@@ -30,7 +30,7 @@ from microemo.config import Config
 from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
 from microemo.emotion.spotting import Spotter
-from microemo.model.bundle import Bundle
+from microemo.model.bundle import Bundle, calibration_mismatch
 from microemo.types import AU_NAMES, AUFrame, EpisodeStep, FaceObservation, Frame, FrameResult
 from microemo.vision.au import AUEstimator
 from microemo.vision.features import frame_vector
@@ -102,6 +102,7 @@ class Pipeline:
         self.tracker = FaceTracker(config.tracker)
         self.normalizer = Normalizer()
         self.classifier = EmotionClassifier(bundle)
+        self._check_calibration(bundle)
         self.spotter = Spotter(config.spotting)
         sp = config.spotting
         self.flow = FlowMeter() if sp.flow else None
@@ -116,6 +117,12 @@ class Pipeline:
     def swap_model(self, bundle: Bundle | None) -> None:
         """Thread-safe: the new model classifies from the next window on."""
         self.classifier.swap_model(bundle)
+        self._check_calibration(bundle)
+
+    def _check_calibration(self, bundle: Bundle | None) -> None:
+        problem = calibration_mismatch(bundle, self.config.au.calibration)
+        if problem:
+            logger.warning("%s", problem)
 
     def process(self, frame: Frame) -> FrameResult:
         if self.pool is not None:  # one frame through the pool (a warm-up, a test)

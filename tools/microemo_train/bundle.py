@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import logging
 import subprocess
@@ -173,11 +172,11 @@ def source(
 def au_calibration(config_path: Path | None) -> dict[str, str]:
     """The AU calibration the features were read with: a device running another one reads
     the model's AU inputs differently."""
-    from microemo.vision.calibration import calibration_text
+    from microemo.vision.calibration import calibration_digest, calibration_text
     from microemo_train.extract import device_config
 
-    text, name = calibration_text(device_config(config_path).au.calibration)
-    return {"file": name, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    path = device_config(config_path).au.calibration
+    return {"file": calibration_text(path)[1], "sha256": calibration_digest(path)}
 
 
 def wd_metrics(wd: Path) -> dict[str, Any]:

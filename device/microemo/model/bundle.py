@@ -202,3 +202,26 @@ def load_bundle(
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest as plain data, unverified: for status displays only."""
     return dict(json.loads((Path(path) / MANIFEST).read_text()))
+
+
+def calibration_mismatch(bundle: Bundle | None, calibration: Path | str | None) -> str | None:
+    """What to tell the owner when ``bundle`` was trained on AU features read with another AU
+    calibration than ``calibration`` (the device's ``au.calibration``); None when they match
+    or the bundle does not say (bundles made before it was recorded)."""
+    from microemo.vision.calibration import calibration_digest, calibration_text
+
+    if bundle is None:
+        return None
+    recorded = bundle.manifest.source.get("au_calibration") or {}
+    if not isinstance(recorded, dict) or not recorded.get("sha256"):
+        return None
+    if recorded["sha256"] == calibration_digest(calibration):
+        return None
+    return (
+        f"model {bundle.manifest.name} {bundle.manifest.version} was trained on AUs read with "
+        f"the calibration {recorded.get('file', '?')} (sha256 {str(recorded['sha256'])[:12]}), "
+        f"this device reads them with {calibration_text(calibration)[1]} (sha256 "
+        f"{calibration_digest(calibration)[:12]}): its AU inputs may read differently; set "
+        "au.calibration to the calibration it was trained with, or retrain with "
+        "[extract] device_config pointing at this device's config"
+    )

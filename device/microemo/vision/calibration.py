@@ -10,6 +10,7 @@ names, wrong lengths, a missing AU) is refused with the key that is wrong.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -209,6 +210,12 @@ def calibration_text(path: Path | str | None) -> tuple[str, str]:
             f"au.calibration = {str(path)!r}: cannot read it ({exc}); point au.calibration at a "
             "file written by microemo-train facs-calibrate, or leave it unset"
         ) from None
+
+
+def calibration_digest(path: Path | str | None) -> str:
+    """sha256 of the calibration file's text (the built-in one when ``path`` is None): what a
+    model bundle records about the AU features it was trained on."""
+    return hashlib.sha256(calibration_text(path)[0].encode()).hexdigest()
 
 
 @lru_cache(maxsize=4)
