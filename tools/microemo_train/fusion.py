@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.rules import core_scores, fuse, load_tables, mix
+from microemo.emotion.rules import combine, core_scores, load_tables
 from microemo.types import AU_NAMES
 from microemo.vision.features import FRAME_FEATURES
 
@@ -39,10 +39,9 @@ def mixed(
 ) -> np.ndarray:
     """(n, labels) probabilities as the device shows them for CNN weight ``w``."""
     tables = load_tables()
-    combine = mix if tables.fitted is not None else fuse
     out = np.zeros_like(probs)
     for i, (p, r) in enumerate(zip(probs, rules, strict=True)):
-        shown = combine(dict(zip(labels, p.tolist())), r, w)
+        shown = combine(dict(zip(labels, p.tolist())), r, w, tables)
         out[i] = [shown[k] for k in labels]
     return out
 

@@ -244,6 +244,14 @@ def mix(cnn: dict[str, float], rules: dict[str, float], cnn_weight: float) -> di
     }
 
 
+def combine(
+    cnn: dict[str, float], rules: dict[str, float], cnn_weight: float, tables: RuleTables
+) -> dict[str, float]:
+    """What the device shows for a face with a model: the CNN's probabilities mixed with the
+    rules' evidence at ``cnn_weight`` (``mix`` over fitted prototypes, else ``fuse``)."""
+    return (mix if tables.fitted is not None else fuse)(cnn, rules, cnn_weight)
+
+
 def classify_aus(
     intensity: np.ndarray,
     core_probs: dict[str, float] | None = None,
@@ -257,20 +265,17 @@ def classify_aus(
     scores = core_scores(intensity, t)
     weight = t.cnn_weight if cnn_weight is None else cnn_weight
     if core_probs:
-        if t.fitted is not None:
-            shown = mix(core_probs, scores, weight)
-        else:
-            shown = fuse(core_probs, scores, weight)
+        shown = combine(core_probs, scores, weight, t)
         core = max(shown, key=lambda k: shown[k])
         source = "cnn" if weight >= 1.0 else "cnn+rules"
-        core_score = shown[core]
-    elif t.fitted is not None:
-        core = max(scores, key=lambda k: scores[k])
-        source, core_score, shown = "rules", scores[core], scores
     else:
-        emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
-        core = emotion if scores[emotion] >= t.core_threshold else "neutral"
-        source, core_score, shown = "rules", scores[core], scores
+        if t.fitted is not None:  # a softmax with a neutral class: its best class
+            core = max(scores, key=lambda k: scores[k])
+        else:  # the best hand prototype, if it clears the threshold
+            emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
+            core = emotion if scores[emotion] >= t.core_threshold else "neutral"
+        source, shown = "rules", scores
+    core_score = shown[core]
     result = Classification(core=core, core_source=source, core_score=core_score, scores=shown)
     if core in t.core:
         aus, optional = t.core[core]
