@@ -11,7 +11,7 @@ linear heads per AU:
 
 Their evidence is mixed by how much baseline the face has, ``r = n / (n + k)`` for ``n``
 neutral-looking samples, so a face reads sensibly from its first frame and better once it has
-been seen at rest. Evidence ``z`` becomes an intensity on OpenFace's 0-5 scale, a logistic
+been seen at rest. Evidence ``z`` becomes an intensity on OpenFace's 0-5 scale, a Cauchy-CDF
 curve with 1.0 at the AU's calibrated presence threshold (``AUCalibration.intensity``): it
 never flattens to a tie below the threshold, so a weak movement still ranks above none.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -67,10 +66,6 @@ class AUEstimator:
         self.cal = calibration or load_calibration(config.calibration)
         self._faces: dict[int, _FaceState] = {}
         self._sample_every_ms = config.baseline_s * 1000.0 / HISTORY
-
-    @classmethod
-    def from_file(cls, config: AUConfig, path: Path) -> AUEstimator:
-        return cls(config, load_calibration(path))
 
     def _state(self, face_id: int) -> _FaceState:
         st = self._faces.get(face_id)
@@ -153,6 +148,3 @@ class AUEstimator:
     def deviation(self, face: NormalizedFace) -> np.ndarray:
         """The face's signals minus its current baseline (blendshapes, then geometry)."""
         return face_signals(face) - self._state(face.face_id).baseline
-
-    def geometry_deviation(self, face: NormalizedFace) -> np.ndarray:
-        return self.deviation(face)[self.cal.n_blendshapes :]

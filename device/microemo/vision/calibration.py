@@ -88,10 +88,6 @@ class AUCalibration:
     def n_signals(self) -> int:
         return len(self.signals)
 
-    @property
-    def n_blendshapes(self) -> int:
-        return len(BLENDSHAPE_NAMES)
-
     def trust(self, samples: np.ndarray) -> np.ndarray:
         """Per AU, how far its region's baseline is trusted: nothing below ``trust_after``
         samples (a few frames of a face first seen mid-expression are no neutral), then
