@@ -42,7 +42,6 @@ class Feeder:
         self._stop = threading.Event()
         self.done = False
         self.error: BaseException | None = None
-        self.submitted = 0
         self._thread = threading.Thread(target=self._run, name="pool-feeder", daemon=True)
         self._thread.start()
 
@@ -59,7 +58,6 @@ class Feeder:
                         break
                     continue
                 self.pool.submit(frame)
-                self.submitted += 1
         except BaseException as exc:  # handed to the collector, which raises it
             self.error = exc
         finally:

@@ -54,7 +54,7 @@ def tile_origins(w: int, h: int, tile: int) -> list[tuple[int, int]]:
 
 
 class TileSearch:
-    """Stage: frame -> faces found in its tiles (``search`` at once, or ``next_tiles``)."""
+    """Stage: frame -> faces found in its tiles (``start`` a search, then ``next_tiles``)."""
 
     def __init__(self, landmarker_task: Path, tile_size: int, min_confidence: float) -> None:
         import mediapipe as mp
@@ -94,11 +94,6 @@ class TileSearch:
             x, y = self._pending.popleft()
             found.extend(self._tile(image, x, y))
         return _dedupe(found)
-
-    def search(self, image: np.ndarray) -> list[Found]:
-        """The whole frame now."""
-        self.start(image)
-        return self.next_tiles(image, 0)
 
     def _tile(self, image: np.ndarray, x: int, y: int) -> list[Found]:
         t = self.tile_size
