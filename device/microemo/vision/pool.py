@@ -184,10 +184,7 @@ class LandmarkerPool:
         """The last frame of an input is handed over: each worker starts a fresh VIDEO task
         once it has landmarked its share, while the input's last results are collected."""
         with self._cond:
-            for w in self._workers:
-                if w.state in ("starting", "ready"):
-                    w.send(("reset",))
-            self._fresh = True
+            self._reset_workers()
 
     def new_stream(self) -> None:
         """Before an input (nothing in flight): fresh VIDEO tasks, unless ``end_stream``
@@ -196,10 +193,13 @@ class LandmarkerPool:
             if self._order:
                 raise RuntimeError("new_stream with frames in flight: collect them first")
             if not self._fresh:
-                for w in self._workers:
-                    if w.state in ("starting", "ready"):
-                        w.send(("reset",))
-            self._fresh = True
+                self._reset_workers()
+
+    def _reset_workers(self) -> None:
+        for w in self._workers:
+            if w.state in ("starting", "ready"):
+                w.send(("reset",))
+        self._fresh = True
 
     # -- results out ------------------------------------------------------------------------
     @property
