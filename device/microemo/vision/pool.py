@@ -146,19 +146,21 @@ class LandmarkerPool:
                 return w if len(w.jobs) < self.depth else None
         return None
 
-    def _room(self) -> bool:
-        return not self._pending and self._target() is not None
+    def _next(self) -> WorkerProcess | None:
+        """The worker the next frame goes to; None while a dead worker's frames wait to be
+        dealt again (they go first) or there is no room."""
+        return None if self._pending else self._target()
 
     def wait_room(self, timeout_s: float) -> bool:
         """Wait until a frame can be handed over at once. The feeder calls this before it
         takes the newest frame, so that frame is as fresh as it can be."""
         with self._cond:
-            return self._cond.wait_for(self._room, timeout_s)
+            return self._cond.wait_for(lambda: self._next() is not None, timeout_s)
 
     def submit(self, frame: Frame) -> bool:
         """Hand ``frame`` to the next worker; without room it is dropped and counted."""
         with self._cond:
-            w = None if self._pending else self._target()
+            w = self._next()
             if w is None:
                 self.dropped += 1
                 return False
