@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from microemo.config import LandmarkerConfig
 from microemo.types import BLENDSHAPE_NAMES, FaceObservation
 
 CROP_PX = 256  # side of the square the landmarker sees
@@ -123,7 +124,7 @@ class CropLandmarker:
     neighbour's face can be in the crop too, and the caller keeps the one it expected.
     """
 
-    def __init__(self, model: str, config: object) -> None:
+    def __init__(self, model: str, config: LandmarkerConfig) -> None:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -132,8 +133,8 @@ class CropLandmarker:
             base_options=BaseOptions(model_asset_path=model),
             running_mode=vision.RunningMode.IMAGE,
             num_faces=2,
-            min_face_detection_confidence=getattr(config, "min_detection_confidence", 0.5),
-            min_face_presence_confidence=getattr(config, "min_presence_confidence", 0.5),
+            min_face_detection_confidence=config.min_detection_confidence,
+            min_face_presence_confidence=config.min_presence_confidence,
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
