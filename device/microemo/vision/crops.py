@@ -33,6 +33,7 @@ import numpy as np
 
 from microemo.config import LandmarkerConfig
 from microemo.types import BLENDSHAPE_NAMES, FaceObservation
+from microemo.vision.geometry import CHEEK_L, CHEEK_R
 
 CROP_PX = 256  # side of the square the landmarker sees
 CROP_SCALE = 2.5  # crop side in face widths (cheek to cheek)
@@ -111,7 +112,7 @@ def face_box(obs: FaceObservation, frame_w: int, frame_h: int) -> tuple[float, f
     """Centre x, y and cheek-to-cheek width of a face, in frame pixels."""
     xy = obs.landmarks[:, :2] * np.array([frame_w, frame_h], np.float32)
     cx, cy = (xy.min(0) + xy.max(0)) / 2
-    width = float(np.linalg.norm(xy[454] - xy[234]))
+    width = float(np.linalg.norm(xy[CHEEK_L] - xy[CHEEK_R]))
     return float(cx), float(cy), max(width, 1.0)
 
 
