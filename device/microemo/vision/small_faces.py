@@ -78,9 +78,12 @@ class SmallFaces:
     ) -> list[FaceObservation]:
         """Faces beyond ``main`` (the whole-frame faces), in frame-normalised coordinates with
         ``image_size`` ``size`` like them, at most ``num_faces`` faces in all."""
+        room = self.config.num_faces - len(main)
+        if room <= 0:  # every face the whole frame may hold: no crop track goes on, no search
+            self._tracks = []
+            return []
         h, w = image.shape[:2]
         known = [face_box(o, w, h) for o in main]
-        room = self.config.num_faces - len(main)
         out = self._follow(image, known, size, room)
         room -= len(out)
         if room > 0:
