@@ -141,13 +141,18 @@ class Pipeline:
         recording of these replays everything after the camera."""
         t0 = time.monotonic()
         faces = self.landmarker.detect(frame)
-        t1 = time.monotonic()
+        landmarker_ms = (time.monotonic() - t0) * 1000.0
+        flow_ms = self._measure_flow(frame, faces)
+        if stage_ms is not None:
+            stage_ms.update(landmarker=landmarker_ms, flow=flow_ms)
+        return faces
+
+    def _measure_flow(self, frame: Frame, faces: list[FaceObservation]) -> float:
+        """Optical flow on ``faces`` (``spotting.flow``); the milliseconds it took."""
+        t0 = time.monotonic()
         if self.flow is not None:
             self.flow.measure(frame.image, faces)
-        if stage_ms is not None:
-            stage_ms["landmarker"] = (t1 - t0) * 1000.0
-            stage_ms["flow"] = (time.monotonic() - t1) * 1000.0
-        return faces
+        return (time.monotonic() - t0) * 1000.0
 
     # -- with a pool of landmarker workers ----------------------------------------------------
     @property
@@ -178,10 +183,7 @@ class Pipeline:
                 out.append((frame, FrameResult(frame.index, frame.t_ms, error=obs.error)))
                 continue
             try:
-                t0 = time.monotonic()
-                if self.flow is not None:
-                    self.flow.measure(frame.image, obs.faces)
-                flow_ms = (time.monotonic() - t0) * 1000.0
+                flow_ms = self._measure_flow(frame, obs.faces)
                 result = self.process_faces(obs.faces, frame.t_ms, frame.index)
             except Exception as exc:  # this frame fails, not the frames collected with it
                 logger.debug("frame %d failed after the landmarker", frame.index, exc_info=True)
