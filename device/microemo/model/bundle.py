@@ -200,8 +200,13 @@ def load_bundle(
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest as plain data, unverified: for status displays only."""
-    return dict(json.loads((Path(path) / MANIFEST).read_text()))
+    """The manifest as plain data, unverified (for messages; ``load_bundle`` checks it): {}
+    when it is missing, unreadable or not a JSON object."""
+    try:
+        data = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def calibration_mismatch(bundle: Bundle | None, calibration: Path | str | None) -> str | None:

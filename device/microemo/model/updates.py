@@ -30,7 +30,6 @@ switched in again.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import queue
 import shutil
@@ -42,7 +41,7 @@ from typing import Any
 
 from microemo.config import Config
 from microemo.model.archive import DownloadError, download, unpack
-from microemo.model.bundle import MANIFEST, Bundle, BundleError
+from microemo.model.bundle import Bundle, BundleError, read_manifest
 from microemo.model.chunks import ChunkCollector
 from microemo.model.commands import (
     Command,
@@ -231,7 +230,7 @@ class UpdateManager:
         work = self.store.root / "download" / uuid.uuid4().hex
         try:
             src = unpack(archive, work, limit)
-            manifest = _manifest_fields(src)
+            manifest = read_manifest(src)
             for k in ("name", "version"):
                 if manifest.get(k) != getattr(cmd, k):
                     raise BundleError(
@@ -281,12 +280,3 @@ class UpdateManager:
                 self.publish_status(status)
             except Exception:
                 logger.exception("model updates: publishing status failed")
-
-
-def _manifest_fields(src: Any) -> dict[str, Any]:
-    """The unpacked bundle's manifest as plain data (checked properly by the store)."""
-    try:
-        data = json.loads((src / MANIFEST).read_text())
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
