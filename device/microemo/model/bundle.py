@@ -220,13 +220,14 @@ def calibration_mismatch(bundle: Bundle | None, calibration: Path | str | None) 
     recorded = bundle.manifest.source.get("au_calibration") or {}
     if not isinstance(recorded, dict) or not recorded.get("sha256"):
         return None
-    if recorded["sha256"] == calibration_digest(calibration):
+    digest = calibration_digest(calibration)
+    if recorded["sha256"] == digest:
         return None
     return (
         f"model {bundle.manifest.name} {bundle.manifest.version} was trained on AUs read with "
         f"the calibration {recorded.get('file', '?')} (sha256 {str(recorded['sha256'])[:12]}), "
         f"this device reads them with {calibration_text(calibration)[1]} (sha256 "
-        f"{calibration_digest(calibration)[:12]}): its AU inputs may read differently; set "
+        f"{digest[:12]}): its AU inputs may read differently; set "
         "au.calibration to the calibration it was trained with, or retrain with "
         "[extract] device_config pointing at this device's config"
     )
