@@ -131,13 +131,12 @@ class Command(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """What statuses repeat of the command (signed, still kept short)."""
-        fields = {"type": self.type, "name": self.name, "version": self.version}
-        out = {k: excerpt(v) for k, v in fields.items() if v is not None}
-        return {**out, "issued": excerpt(self.issued)}
+        return unverified_summary(self.model_dump(exclude_none=True))
 
 
 def unverified_summary(msg: dict[str, Any]) -> dict[str, str]:
-    """Short excerpts of what a command claims, for the status that refuses it."""
+    """Short excerpts of what a command claims, for the status that refuses it (and, of its
+    typed fields, for every status of a verified one)."""
     return {k: excerpt(msg[k]) for k in ("type", "name", "version", "issued") if k in msg}
 
 
