@@ -72,8 +72,9 @@ class Topics:
 
     def face_of_state(self, topic: str) -> int | None:
         """The face id in one of this device's ``face/{id}/state`` topics, else None."""
-        face = topic.split("/")[-2] if topic.startswith(self.base + "/") else ""
-        return int(face) if face.isdigit() else None
+        head = self.base + "/"
+        face = face_of(topic[len(head) :]) if topic.startswith(head) else None
+        return int(face) if face is not None and face.isdigit() else None
 
     @property
     def stats(self) -> str:
