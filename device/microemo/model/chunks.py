@@ -44,7 +44,6 @@ class ChunkCollector:
         self._parts: dict[str, dict[int, bytes]] = {}
         self._bytes: dict[str, int] = {}
         self._problem: dict[str, str] = {}
-        self.ignored = 0  # messages under cmd/ that no announced update asked for
 
     def offer(self, topic: str, payload: bytes) -> bool:
         """Keep ``payload`` if it is a chunk of an announced update; never blocks long."""
@@ -52,7 +51,6 @@ class ChunkCollector:
         with self._cond:
             count = self._wanted.get(base)
             if count is None or not _INDEX.match(index) or int(index) >= count:
-                self.ignored += 1
                 logger.debug("model updates: ignored %s (no update asked for it)", excerpt(topic))
                 return False
             parts, i = self._parts[base], int(index)
