@@ -6,5 +6,6 @@ through that runner, ``store`` the bundles on disk (install, switch, roll back),
 the field update channel: ``commands`` (parse, verify, replay guard), ``archive`` (download,
 unpack) and ``chunks`` (archives sent over MQTT); ``cli``
 ``microemo model``. It imports no other layer but the per-frame feature names
-(``vision.features``); ``emotion`` runs what it provides.
+(``vision.features``) and the AU calibration's digest (``vision.calibration``, for
+``bundle.calibration_mismatch``); ``emotion`` runs what it provides.
 """
