@@ -79,8 +79,12 @@ class Daemon:
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> None:
+        self._check_source(self.config)
+        self._build()
+
+    def _build(self) -> None:
+        """Everything after the checks (a reload that rebuilds has just run them)."""
         cfg = self.config
-        self._check_source(cfg)
         state = cfg.device.state_dir
         try:
             state.mkdir(parents=True, exist_ok=True)
@@ -267,7 +271,7 @@ class Daemon:
             logger.info("rebuilding sinks and pipeline for %s", ", ".join(sorted(rest)))
             self._teardown()
             self.loop = None
-            self.start()
+            self._build()  # ``new`` passed ``_check_source`` in ``_do_reload``
             return
         if "source" in changed:
             self.capture.stop()
