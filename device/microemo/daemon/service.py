@@ -34,7 +34,7 @@ from microemo.daemon.wiring import (
 from microemo.publish.events import EventBuilder
 from microemo.publish.sequence import FileStore, SequenceAllocator
 from microemo.publish.sink import FanoutSink
-from microemo.sources import FILE_TYPES, is_live, source_opener
+from microemo.sources import is_live, is_lossless, source_opener
 from microemo.sources.base import redact_url
 from microemo.sources.capture import Capture, FrameSlot
 
@@ -157,7 +157,7 @@ class Daemon:
 
     def _start_capture(self, cfg: Config) -> None:
         s = cfg.source
-        slot = FrameSlot(lossless=s.type in FILE_TYPES and not s.realtime)
+        slot = FrameSlot(lossless=is_lossless(s))
         self.capture = Capture(
             source_opener(s),
             slot,

@@ -118,11 +118,11 @@ def default_pipeline(config: Config, *, bundle: Bundle | None) -> DaemonPipeline
     landmarker alone against 1.18-1.29x with one frame a worker), and it loses nothing: a
     dead worker's frames are dealt again."""
     from microemo.pipeline import Pipeline
-    from microemo.sources import FILE_TYPES
+    from microemo.sources import is_lossless
     from microemo.vision.pool import PoolError, worker_count
 
     d = config.daemon
-    lossless = config.source.type in FILE_TYPES and not config.source.realtime
+    lossless = is_lossless(config.source)
     try:
         return Pipeline(
             config,

@@ -21,6 +21,7 @@ __all__ = [
     "SourceError",
     "SourceLost",
     "is_live",
+    "is_lossless",
     "open_source",
     "source_opener",
 ]
@@ -38,6 +39,11 @@ _LIVE: dict[str, str] = {
 
 def is_live(cfg: SourceConfig) -> bool:
     return cfg.type not in FILE_TYPES
+
+
+def is_lossless(cfg: SourceConfig) -> bool:
+    """A recorded input replayed as fast as it goes: every frame is processed, none dropped."""
+    return cfg.type in FILE_TYPES and not cfg.realtime
 
 
 def _open_file(cfg: SourceConfig) -> Source:
