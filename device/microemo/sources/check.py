@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from microemo.config import SourceConfig
 from microemo.platform import OpenCV
+from microemo.sources import FILE_TYPES
 from microemo.sources.base import SourceError, redact_url
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -93,7 +94,7 @@ def check_source(cfg: SourceConfig, opencv: OpenCV | None = None, *, devices: bo
     """Everything about ``cfg`` that can be known without opening it; ``opencv`` is the
     ``cv2`` in use (``microemo.platform.inspect_opencv``), None to skip the back-end checks;
     ``devices=False`` lets a V4L2 device that is not there yet pass."""
-    if cfg.type in ("file", "frames", "image"):
+    if cfg.type in FILE_TYPES:
         _check_file(cfg)
     elif cfg.type == "rtsp":
         check_stream_url(cfg.path)
