@@ -30,6 +30,7 @@ from microemo.daemon.wiring import (
     build_sinks,
     default_pipeline,
     initial_bundle,
+    stall_limit_s,
 )
 from microemo.publish.events import EventBuilder
 from microemo.publish.sequence import FileStore, SequenceAllocator
@@ -126,7 +127,7 @@ class Daemon:
         self.watchdog = Watchdog(
             self.heartbeat,
             self.notifier,
-            limit_s=self._stall_limit(cfg),
+            limit_s=stall_limit_s(cfg),
             ping_interval_s=wd / 2 if wd else None,
             clock=self._clock,
         )
@@ -142,10 +143,6 @@ class Daemon:
             self.notifier.backend,
         )
         self.notifier.ready(f"running, source {self.capture.describe()}")
-
-    @staticmethod
-    def _stall_limit(cfg: Config) -> float:
-        return cfg.daemon.budget_ms * cfg.daemon.watchdog_budgets / 1000.0
 
     @staticmethod
     def _check_source(cfg: Config) -> None:
@@ -265,7 +262,7 @@ class Daemon:
         assert self.loop is not None and self.watchdog is not None and self.capture is not None
         assert self.pipeline is not None
         self.loop.budget_ms = new.daemon.budget_ms
-        self.watchdog.limit_s = self._stall_limit(new)
+        self.watchdog.limit_s = stall_limit_s(new)
         rest = changed - {"daemon", "source", "model"}
         if rest:  # sinks, device id, pipeline stages: rebuild all but the process
             logger.info("rebuilding sinks and pipeline for %s", ", ".join(sorted(rest)))

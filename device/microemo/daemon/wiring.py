@@ -50,6 +50,11 @@ class ModelUpdates(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
 
+def stall_limit_s(config: Config) -> float:
+    """How long a stuck frame loop (or landmarker worker) may take before it is stalled."""
+    return config.daemon.budget_ms * config.daemon.watchdog_budgets / 1000.0
+
+
 def build_sinks(config: Config) -> tuple[FanoutSink, MqttSink | None]:
     """JSON lines (``output.jsonl``) and, when ``mqtt.enabled``, the MQTT sink."""
     sinks: list[Sink] = []
@@ -121,7 +126,6 @@ def default_pipeline(config: Config, *, bundle: Bundle | None) -> DaemonPipeline
     from microemo.sources import is_lossless
     from microemo.vision.pool import PoolError, worker_count
 
-    d = config.daemon
     lossless = is_lossless(config.source)
     try:
         return Pipeline(
@@ -130,7 +134,7 @@ def default_pipeline(config: Config, *, bundle: Bundle | None) -> DaemonPipeline
             workers=worker_count(config.landmarker.workers),
             depth=2 if lossless else 1,
             resubmit=lossless,
-            stall_s=d.budget_ms * d.watchdog_budgets / 1000.0,
+            stall_s=stall_limit_s(config),
         )
     except PoolError as exc:  # a missing or broken model file: say which, exit 2
         raise DaemonError(str(exc)) from exc
