@@ -190,8 +190,12 @@ class FrameLoop:
         for face_id, state in result.emotions.items():
             self.sink.face_state(face_id, state)
             self._faces[face_id] = result.t_ms
+        self._forget_faces(result.t_ms)
+
+    def _forget_faces(self, now_ms: float) -> None:
+        """Faces not seen for ``face_timeout_ms`` at ``now_ms``: their state is cleared."""
         for face_id, seen in list(self._faces.items()):
-            if result.t_ms - seen > self.face_timeout_ms:
+            if now_ms - seen > self.face_timeout_ms:
                 del self._faces[face_id]
                 self.sink.face_state(face_id, None)
 
@@ -208,10 +212,7 @@ class FrameLoop:
         for step in self.pipeline.expire(now_ms):
             self.sink.emit(self.events.build(step))
             self.metrics.events += 1
-        for face_id, seen in list(self._faces.items()):
-            if now_ms - seen > self.face_timeout_ms:
-                del self._faces[face_id]
-                self.sink.face_state(face_id, None)
+        self._forget_faces(now_ms)
 
     def stop_feeding(self) -> None:
         """Shutdown with workers: no more frames into the pool."""
