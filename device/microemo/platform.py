@@ -113,7 +113,7 @@ def _located() -> Path:
 
 
 def _import_failed(path: Path, owners: list[str], exc: BaseException) -> PlatformError:
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    first = first_line(exc)
     gui = [o for o in owners if o.split()[0].lower() in GUI_BUILDS and "+microemo" not in o]
     if gui:
         what = f"{gui[0]} is the desktop build, which needs X11 and OpenGL libraries: {REINSTALL}"
@@ -145,6 +145,11 @@ def inspect_opencv() -> OpenCV:
         ffmpeg=flags.get("ffmpeg", "NO").upper().startswith("YES"),
         v4l2=flags.get("v4l/v4l2", "NO").upper().startswith("YES"),
     )
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (native libraries write pages), or its type."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def native_library_hint(exc: BaseException) -> str | None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microemo.config import Config, MqttConfig
-from microemo.platform import OpenCV, PlatformError, inspect_opencv, native_library_hint
+from microemo.platform import (
+    OpenCV,
+    PlatformError,
+    first_line,
+    inspect_opencv,
+    native_library_hint,
+)
 from microemo.sources.base import SourceError
 from microemo.sources.check import check_source
 
@@ -127,9 +133,10 @@ def _build_pipeline(config: Config) -> str:
     except AssetError as exc:
         raise PreflightError(str(exc)) from None
     except (ImportError, OSError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = native_library_hint(exc) or "run `microemo -v config check` to see its log"
-        raise PreflightError(f"the face landmarker does not start ({first}): {hint}") from None
+        raise PreflightError(
+            f"the face landmarker does not start ({first_line(exc)}): {hint}"
+        ) from None
     if bundle is None:
         return "none verifies: FACS rules only"
     return f"{bundle.describe.get('name')} {bundle.describe.get('version')}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from microemo.config import SourceConfig
-from microemo.platform import OpenCV
+from microemo.platform import OpenCV, first_line
 from microemo.sources import FILE_TYPES
 from microemo.sources.base import SourceError, redact_url
 
@@ -159,7 +159,7 @@ def _check_picamera2() -> None:
     try:
         importlib.import_module("picamera2")
     except Exception as exc:  # ImportError, or ValueError from a numpy it was not built for
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         if "numpy" in first or "size changed" in first:
             what = (
                 f"the venv's numpy is not the one Raspberry Pi OS built picamera2 for: "
