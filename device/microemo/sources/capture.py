@@ -211,6 +211,8 @@ class Capture:
                     self.state = "ended"
                     self.slot.close()
                     return True, delivered
+                if not frame.captured_at:  # a driver that does not say when
+                    frame.captured_at = self._clock()
                 if self._liveness is not None and not self._moving(frame):
                     continue  # not flowing yet after a reopening: nothing to show
                 self.slot.put(self._stamp(frame))
@@ -229,8 +231,6 @@ class Capture:
     def _moving(self, frame: Frame) -> bool:
         """Whether to pass ``frame`` on; raises SourceLost when the watcher gave up on it."""
         assert self._liveness is not None
-        if not frame.captured_at:
-            frame.captured_at = self._clock()
         with self._lock:
             if self._stale:
                 raise SourceLost(self.last_error)
@@ -256,8 +256,6 @@ class Capture:
         if not self.live:
             return self._rebase(frame)
         # the capture clock: an outage or a freeze is a gap in t_ms as long as it lasted
-        if not frame.captured_at:
-            frame.captured_at = self._clock()
         if self._epoch is None:
             self._epoch = frame.captured_at - frame.t_ms / 1000.0
         t_ms = (frame.captured_at - self._epoch) * 1000.0
@@ -279,8 +277,6 @@ class Capture:
             self._offset = (t_off, i_off)
         frame.t_ms += t_off
         frame.index += i_off
-        if not frame.captured_at:
-            frame.captured_at = self._clock()
         self._last = (frame.t_ms, frame.index)
         return frame
 
