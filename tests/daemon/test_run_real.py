@@ -38,7 +38,33 @@ def microemo(*args: str) -> list[str]:
 
 # A sensitive spotter, so that an episode is surely open when SIGTERM comes whatever the
 # spotter's current tuning (this test is about the daemon losing nothing, not about spotting).
-SENSITIVE = ("--set", "spotting.z_on=3.0", "--set", "spotting.on_threshold=1.0")
+SENSITIVE = ("spotting.z_on=3.0", "spotting.on_threshold=1.0")
+
+
+def run_looped(
+    clip: Path, tmp_path: Path, *sets: str, **env: str
+) -> tuple[subprocess.Popen, socket.socket]:
+    """``microemo run`` on ``clip`` looped, state and ``events.jsonl`` in ``tmp_path``,
+    ``sets`` as more ``--set KEY=VALUE``, ``env`` added to the environment; its sd_notify
+    messages arrive on the returned socket."""
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    keys = (
+        f"device.state_dir={tmp_path}/state",
+        f"output.jsonl={tmp_path}/events.jsonl",
+        "source.loop=true",
+        *sets,
+    )
+    proc = subprocess.Popen(
+        microemo("--source", str(clip), *(a for k in keys for a in ("--set", k))),
+        env={**os.environ, "NOTIFY_SOCKET": str(sock_path), **env},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, sock
 
 
 def read_events(path: Path) -> list[dict]:
@@ -73,30 +99,9 @@ def assert_complete(events: list[dict]) -> None:
 
 
 def test_sigterm_with_an_episode_in_flight_loses_nothing(tmp_path, clip):
-    sock_path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(sock_path))
     out = tmp_path / "events.jsonl"
-    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000000"}
-    proc = subprocess.Popen(
-        microemo(
-            "--source",
-            str(clip),
-            "--set",
-            f"device.state_dir={tmp_path}/state",
-            "--set",
-            f"output.jsonl={out}",
-            "--set",
-            "source.loop=true",
-            "--set",
-            "daemon.status_interval_s=0.5",
-            *SENSITIVE,
-        ),
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc, sock = run_looped(
+        clip, tmp_path, "daemon.status_interval_s=0.5", *SENSITIVE, WATCHDOG_USEC="2000000"
     )
     try:
         hello = datagrams(sock, "READY=1", 180)
@@ -161,31 +166,7 @@ def test_a_landmarker_worker_killed_for_real_is_replaced_and_the_daemon_runs_on(
 
     import psutil
 
-    sock_path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(sock_path))
-    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path)}
-    proc = subprocess.Popen(
-        microemo(
-            "--source",
-            str(clip),
-            "--set",
-            f"device.state_dir={tmp_path}/state",
-            "--set",
-            f"output.jsonl={tmp_path}/events.jsonl",
-            "--set",
-            "source.loop=true",
-            "--set",
-            "landmarker.workers=2",
-            "--set",
-            "daemon.status_interval_s=0.3",
-        ),
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, sock = run_looped(clip, tmp_path, "landmarker.workers=2", "daemon.status_interval_s=0.3")
 
     def frames(msgs: list[str]) -> int:
         found = [int(m) for s in msgs for m in re.findall(r"(\d+) frames", s)]
