@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from microemo.config import SourceConfig
 from microemo.sources.base import OpenCVSource, SourceError, open_capture, redact_url
+from microemo.sources.check import check_stream_url
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 PROBE_TIMEOUT_S = 2.0
@@ -28,11 +29,7 @@ def open_rtsp(cfg: SourceConfig) -> OpenCVSource:
     import cv2
 
     url = cfg.path
-    if not url.startswith(("rtsp://", "rtsps://", "http://", "https://")):
-        raise SourceError(
-            f"source.path = {redact_url(url)!r} is not a stream URL: expected rtsp:// or "
-            'http(s):// (use source.type = "file" for files)'
-        )
+    check_stream_url(url)  # what the daemon's start checked: refused the same way here
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
     timeout_ms = int(cfg.timeout_s * 1000)
     shown = redact_url(url)
