@@ -88,8 +88,9 @@ def draw_analysis(
     marks = fig.add_subplot(grid[2, 0], sharex=heat)
     strip = fig.add_subplot(grid[3, 0], sharex=heat)
     _heat_map(fig, heat, fig.add_subplot(grid[0, 1]), binned)
-    _au_levels(fig.add_subplot(grid[0, 3], sharey=heat), intensity)
-    _top_aus(lines, binned, intensity)
+    mean, high = au_levels(intensity)
+    _au_levels(fig.add_subplot(grid[0, 3], sharey=heat), mean, high)
+    _top_aus(lines, binned, mean)
     _episode_marks(marks, lines, episodes, span)
     _strip(strip, binned)
     right = grid[1:, 3].subgridspec(2, 1, height_ratios=[0.12, 1])
@@ -141,8 +142,7 @@ def _heat_map(fig: Any, ax: Any, cax: Any, binned: Binned) -> None:
     cax.tick_params(labelsize=7)
 
 
-def _au_levels(ax: Any, intensity: np.ndarray) -> None:
-    mean, high = au_levels(intensity)
+def _au_levels(ax: Any, mean: np.ndarray, high: np.ndarray) -> None:
     y = np.arange(len(AU_NAMES))
     ax.barh(y, mean, color="#b03a2e", height=0.7, label="mean")
     ax.plot(high, y, "|", color="black", markersize=7, label="90th pct")
@@ -153,8 +153,8 @@ def _au_levels(ax: Any, intensity: np.ndarray) -> None:
     ax.legend(fontsize=6, loc="lower right")
 
 
-def _top_aus(ax: Any, binned: Binned, intensity: np.ndarray) -> None:
-    mean, _ = au_levels(intensity)
+def _top_aus(ax: Any, binned: Binned, mean: np.ndarray) -> None:
+    """The ``TOP_AUS`` AUs of highest ``mean`` over the input, per column."""
     x = binned.edges[:-1] if binned.width_s == 0 else binned.centers
     for k in np.argsort(mean)[::-1][:TOP_AUS]:
         ax.plot(x, binned.au[:, k], label=AU_NAMES[k], lw=1.2)
