@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from microemo.analyze.timeline import (
+    SHARE_LABELS,
     Binned,
     Episode,
     au_levels,
@@ -208,12 +209,11 @@ def _strip(ax: Any, binned: Binned) -> None:
     """Per column the emotions' shares stacked (white: no face); a column per frame is one
     colour, so a short input reads as the old strip. One polygon per emotion, not a bar per
     column and emotion (3 s and 25 MB for ten minutes)."""
-    labels = [*CORE_EMOTIONS, ""]
-    shown = [k for k in range(len(labels)) if binned.shares[:, k].any()]
+    shown = [k for k in range(len(SHARE_LABELS)) if binned.shares[:, k].any()]
     # step="post" holds each value to the next edge; the last column's value is repeated
     ys = [np.append(binned.shares[:, k], binned.shares[-1, k]) for k in shown]
     ax.stackplot(
-        binned.edges, *ys, colors=[COLORS[labels[k]] for k in shown], step="post", linewidth=0
+        binned.edges, *ys, colors=[COLORS[SHARE_LABELS[k]] for k in shown], step="post", linewidth=0
     )
     ax.set_ylim(0, 1)
     ax.set_yticks([])

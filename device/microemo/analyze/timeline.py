@@ -17,6 +17,8 @@ MAX_BINS = 300
 MAX_LABELS = 8
 # column widths a long input is binned into (seconds): round figures a reader can use
 NICE_WIDTHS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+# the columns of ``Binned.shares``: the core emotions, then "" (no face)
+SHARE_LABELS = (*CORE_EMOTIONS, "")
 
 
 @dataclass
@@ -73,11 +75,9 @@ def bin_series(
     np.add.at(counts, index, seen)
     with np.errstate(invalid="ignore", divide="ignore"):
         au = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    labels = [*CORE_EMOTIONS, ""]
-    code = np.array(
-        [labels.index(e) if e in CORE_EMOTIONS else len(CORE_EMOTIONS) for e in emotions]
-    )
-    shares = np.zeros((n_bins, len(labels)))
+    column = {e: k for k, e in enumerate(CORE_EMOTIONS)}
+    code = np.array([column.get(e, len(CORE_EMOTIONS)) for e in emotions])
+    shares = np.zeros((n_bins, len(SHARE_LABELS)))
     np.add.at(shares, (index, code), 1.0)
     shares /= np.maximum(shares.sum(axis=1, keepdims=True), 1.0)
     return Binned(edges, au, shares, width)
