@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+from analyze_kit import run_analyze
 from tests.conftest import clip_path
 
 from microemo.publish.events import validate_event
@@ -33,12 +32,7 @@ def test_analyze_writes_every_good_input_and_names_the_bad_ones(tmp_path):
     empty_room = _no_face_clip(tmp_path / "empty_room.avi")
     out = tmp_path / "out"
     inputs = [clip_path("HAP"), broken, empty_room, truncated]
-    proc = subprocess.run(
-        [sys.executable, "-m", "microemo.cli", "analyze", *map(str, inputs), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_analyze(*inputs, "--out", out)
     assert proc.returncode == 1, proc.stderr[-2000:]
     *lines, last = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     assert len(lines) == 4  # one summary line per input, then where the index is

@@ -4,23 +4,16 @@ frames over several workers, write what ``--jobs 1`` writes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from analyze_kit import run_analyze
 from tests.conftest import clip_path
 
 from microemo.analyze.parallel import lane_workers
 
 
 def analyze(out: Path, jobs: int, *inputs: Path) -> list[str]:
-    args = ["analyze", *map(str, inputs), "--out", str(out), "--jobs", str(jobs)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "microemo.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_analyze(*inputs, "--out", out, "--jobs", str(jobs))
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     assert lines[-1].startswith(f"index: {out}")
