@@ -62,18 +62,17 @@ def device_config(path: Path | str | None) -> Config:
 def pipeline_signature(config_path: Path | str | None = None) -> str:
     """What the features depend on besides the input: runtime version, the device config and
     the AU calibration's content (a re-fitted calibration is new features, not a cache hit)."""
-    from microemo.vision.calibration import calibration_text
+    from microemo.vision.calibration import calibration_digest
     from microemo.vision.features import FRAME_FEATURES
 
     config = device_config(config_path)
-    calibration, _ = calibration_text(config.au.calibration)
     blob = json.dumps(
         [
             EXTRACT_VERSION,
             microemo.__version__,
             list(FRAME_FEATURES),
             config.model_dump(mode="json"),
-            hashlib.sha256(calibration.encode()).hexdigest(),
+            calibration_digest(config.au.calibration),
         ],
         sort_keys=True,
     )
