@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo.vision.features import FRAME_FEATURES
+from microemo.vision.features import columns
 from microemo_train import baselines, fusion, settings
 from microemo_train.select import load_windows, read_selection
 from microemo_train.windows import WindowSet
@@ -53,7 +53,8 @@ class Norm:
 
 
 def select_columns(ws: WindowSet, names: list[str]) -> np.ndarray:
-    return ws.x[:, :, [FRAME_FEATURES.index(n) for n in names]]
+    """The named columns, picked as the device picks a bundle's (``columns``)."""
+    return ws.x[:, :, columns(names)]
 
 
 def build_model(frames: int, k: int, n_labels: int, filters: int) -> Any:

@@ -21,10 +21,10 @@ import numpy as np
 
 from microemo.emotion.rules import combine, core_scores, load_tables
 from microemo.types import AU_NAMES
-from microemo.vision.features import FRAME_FEATURES
+from microemo.vision.features import columns
 
 WEIGHTS = tuple(round(w, 2) for w in np.linspace(1.0, 0.0, 21))  # the CNN first: ties to it
-AU_COLUMNS = [FRAME_FEATURES.index(n) for n in AU_NAMES]
+AU_COLUMNS = columns(AU_NAMES)
 
 
 def rule_evidence(windows: np.ndarray) -> list[dict[str, float]]:
