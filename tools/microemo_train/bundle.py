@@ -82,10 +82,10 @@ def tensor_specs(model_bytes: bytes) -> tuple[TensorSpec, TensorSpec]:
     return specs[0], specs[1]
 
 
-def compact_metrics(wd: Path) -> dict[str, Any]:
+def compact_metrics(wd: Path, m: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's figures: ``fit``'s (``m``, its metrics.json), parity, evaluation."""
     out: dict[str, Any] = {}
-    if (wd / "metrics.json").is_file():
-        m = json.loads((wd / "metrics.json").read_text())
+    if m:
         out["evaluation"] = m["scheme"]
         out["subjects"] = m["subjects"]
         out["windows"] = m["windows"]
@@ -122,25 +122,28 @@ def min_runtime(fields: dict[str, Any]) -> str:
     return max(wanted, key=version_tuple)
 
 
-def fusion_weight(cfg: settings.TrainConfig, wd: Path) -> float | None:
-    """The configured weight, or the one ``fit`` chose on held-out subjects, or None."""
+def fusion_weight(cfg: settings.TrainConfig, metrics: dict[str, Any]) -> float | None:
+    """The configured weight, or the one ``fit`` chose on held-out subjects (``metrics``,
+    its metrics.json), or None."""
     want = cfg.fit.fusion_weight
     if want == "none":
         return None
     if want != "fit":
         return float(want)
-    path = wd / "metrics.json"
-    weight = json.loads(path.read_text()).get("fusion_weight") if path.is_file() else None
+    weight = metrics.get("fusion_weight")
     if weight is None:
         raise FileNotFoundError(
-            f"{path}: no fusion_weight chosen; run `microemo-train fit` first "
-            "(or set [fit] fusion_weight to a number or 'none')"
+            f"{cfg.workdir / 'metrics.json'}: no fusion_weight chosen; run `microemo-train fit` "
+            "first (or set [fit] fusion_weight to a number or 'none')"
         )
     return float(weight)
 
 
 def source(
-    cfg: settings.TrainConfig, extracted: list[dict[str, Any]], windows: int
+    cfg: settings.TrainConfig,
+    extracted: list[dict[str, Any]],
+    windows: int,
+    metrics: dict[str, Any],
 ) -> dict[str, Any]:
     """Where the model came from: the data (named, with its terms) and the code."""
     out: dict[str, Any] = {}
@@ -160,7 +163,6 @@ def source(
         runtime=microemo.__version__,
         au_calibration=au_calibration(cfg.extract.device_config),
     )
-    metrics = wd_metrics(cfg.workdir)
     if metrics:
         out["evaluated_on"] = (
             f"{metrics['scheme']} over the {metrics['subjects']} training subjects "
@@ -180,6 +182,7 @@ def au_calibration(config_path: Path | None) -> dict[str, str]:
 
 
 def wd_metrics(wd: Path) -> dict[str, Any]:
+    """``fit``'s metrics.json ({} before ``fit`` ran)."""
     path = wd / "metrics.json"
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
@@ -197,6 +200,7 @@ def write_bundle(cfg: settings.TrainConfig, sign: bool = True) -> Path:
     fit = np.load(wd / "fit.npz")
     spec_in, spec_out = tensor_specs(model_bytes)
     extracted = json.loads((wd / "extracted.json").read_text())["items"]
+    metrics = wd_metrics(wd)  # read once: figures, fusion weight and source all use it
     fields: dict[str, Any] = dict(
         name=cfg.bundle.name,
         version=cfg.bundle.version,
@@ -211,9 +215,9 @@ def write_bundle(cfg: settings.TrainConfig, sign: bool = True) -> Path:
         norm_std=[float(v) for v in fit["std"]],
         input=spec_in,
         output=spec_out,
-        metrics=compact_metrics(wd),
-        source=source(cfg, extracted, len(ws.y)),
-        fusion_weight=fusion_weight(cfg, wd),
+        metrics=compact_metrics(wd, metrics),
+        source=source(cfg, extracted, len(ws.y), metrics),
+        fusion_weight=fusion_weight(cfg, metrics),
     )
     fields["min_runtime"] = min_runtime(fields)
     # expected outputs come from the device's own runner on the finished model
