@@ -162,11 +162,17 @@ def expressive(t_ms: np.ndarray, x: np.ndarray, share: float) -> np.ndarray:
 
 
 def window_labels(
-    ends: list[int], expr: np.ndarray, label: int, rest: int | None, cfg: WindowConfig
+    ends: list[int],
+    t_ms: np.ndarray,
+    x: np.ndarray,
+    label: int,
+    rest: int | None,
+    cfg: WindowConfig,
 ) -> list[int | None]:
     """Each window's label index (None: left out), by the frame it ends on."""
     if cfg.label == "input":
         return [label] * len(ends)
+    expr = expressive(t_ms, x, cfg.expressive_share)
     return [label if expr[i] else rest for i in ends]
 
 
@@ -192,6 +198,7 @@ def model_labels(found: list[str], configured: list[str], cfg: WindowConfig) -> 
 def build(extracted: list[Extracted], labels: list[str], cfg: WindowConfig) -> WindowSet:
     xs, ys, iys, gs, its, paths = [], [], [], [], [], []
     lab_index = {lab: i for i, lab in enumerate(labels)}
+    rest = rest_index(labels, cfg)
     empty = []
     for k, e in enumerate(extracted):
         d = np.load(e.features)
@@ -200,10 +207,8 @@ def build(extracted: list[Extracted], labels: list[str], cfg: WindowConfig) -> W
         ws = ended_windows(t, x, cfg)
         if not ws:
             empty.append(str(e.item.path))
-        rest = rest_index(labels, cfg)
-        expr = expressive(t, x, cfg.expressive_share)
         own = lab_index[e.item.label]
-        for (w, _), lab in zip(ws, window_labels([i for _, i in ws], expr, own, rest, cfg)):
+        for (w, _), lab in zip(ws, window_labels([i for _, i in ws], t, x, own, rest, cfg)):
             if lab is None:
                 continue
             xs.append(w)
