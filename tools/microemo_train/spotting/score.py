@@ -88,7 +88,7 @@ def _source(row: dict) -> str:
 
 
 def summarize(rows: list[dict]) -> dict[str, Any]:
-    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    cells: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         c = r["cell"]
         if c["kind"] == "untouched":
@@ -102,14 +102,14 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             f"source={_source(r)}",
             f"source={_source(r)}/{c['intensity']}",
         ):
-            groups["cells"][key].append(r)
+            cells[key].append(r)
     report: dict[str, Any] = {
         "spotting": {},
         "false_alarms": {},
         "recall_by_aus": _recall_by_aus(rows),
         "false_alarms_by_source": _false_alarms_by_source(rows),
     }
-    for key, rs in sorted(groups["cells"].items()):
+    for key, rs in sorted(cells.items()):
         s = prf(
             sum(r["tp"] for r in rs), sum(r["spotted"] for r in rs), sum(r["truth"] for r in rs)
         )
