@@ -118,6 +118,40 @@ def test_unreachable_url_fails_for_now(kit, device, tmp_path) -> None:
     device.assert_live("1.0.0")
 
 
+def test_wait_idle_covers_a_command_the_worker_has_just_taken(kit, tmp_path, monkeypatch):
+    """A worker preempted between taking a command and starting it (a loaded machine) is
+    not idle: ``wait_idle`` (tests, orderly shutdown) waits for the command's status."""
+    import queue
+    import time
+
+    class Preempted(queue.Queue):
+        def get(self, *args, **kwargs):
+            item = super().get(*args, **kwargs)
+            if item is not None:
+                time.sleep(0.3)
+            return item
+
+    monkeypatch.setattr("microemo.model.updates.queue.Queue", Preempted)
+    device = Device(kit, tmp_path / "state")
+    try:
+        status = device.run(sign_message({"type": "rollback"}, kit.key))
+        assert status["step"] in ("live", "failed", "refused", "ignored"), status
+    finally:
+        device.updates.stop()
+
+
+def test_a_password_in_the_download_url_stays_on_the_device(kit, device, tmp_path, caplog):
+    """The owner's signed URL may carry credentials; what the device reports (the retained
+    ``model/status``, its log) names the URL with them masked."""
+    url = f"http://fleet:s3cret-token@127.0.0.1:{free_port()}/v2.tar.gz"
+    with caplog.at_level("INFO"):
+        status = device.run(update_message(kit.v2, tmp_path / "v2.tgz", kit.key, url=url))
+    assert status["step"] == "failed" and "download failed" in status["reason"]
+    assert "127.0.0.1" in status["reason"]
+    assert "s3cret-token" not in json.dumps(status)
+    assert "s3cret-token" not in caplog.text
+
+
 def test_bad_command_signature_refused(kit, device, http_dir) -> None:
     root, base = http_dir
     msg = update_message(kit.v2, root / "v2.tar.gz", kit.key, url=f"{base}/v2.tar.gz")

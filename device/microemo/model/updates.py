@@ -56,6 +56,7 @@ from microemo.model.commands import (
     verify_message,
 )
 from microemo.model.store import ModelStore
+from microemo.secrets import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class UpdateManager:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=QUEUE_SIZE)
         self.chunks = ChunkCollector(config.model.max_bundle_bytes)
         self._cond = threading.Condition()
-        self._busy = False
+        self._pending = 0  # commands queued or running: counted from submit to done
         self._thread: threading.Thread | None = None
         self.handled = HandledLog(store.root / "last_command.json")
         self.last_status: dict[str, Any] = {}
@@ -109,7 +110,7 @@ class UpdateManager:
         """True once no command is queued or running (for tests and orderly shutdown)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._busy or not self._queue.empty():
+            while self._pending:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -138,6 +139,7 @@ class UpdateManager:
         with self._cond:
             try:
                 self._queue.put_nowait(msg)
+                self._pending += 1
             except queue.Full:
                 busy = f"{QUEUE_SIZE} commands are waiting already; send it again later"
                 self._report("refused", ok=False, reason=busy, command=unverified_summary(msg))
@@ -152,8 +154,6 @@ class UpdateManager:
             msg = self._queue.get()
             if msg is None:
                 return
-            with self._cond:
-                self._busy = True
             try:
                 self._handle(msg)
             except Exception as exc:  # the worker must survive anything a command does
@@ -161,7 +161,7 @@ class UpdateManager:
                 self._report("failed", ok=False, reason=f"internal error: {excerpt(str(exc), 200)}")
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._pending -= 1
                     self._cond.notify_all()
 
     def _handle(self, msg: dict[str, Any]) -> None:
@@ -273,6 +273,7 @@ class UpdateManager:
         if running is not None:
             status["running"] = running.describe
         status["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status = _redacted(status)  # a URL's credentials never leave the device
         (logger.warning if ok is False else logger.info)("model update: %s", status)
         self.last_status = status
         if self.publish_status is not None:
@@ -280,3 +281,14 @@ class UpdateManager:
                 self.publish_status(status)
             except Exception:
                 logger.exception("model updates: publishing status failed")
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with the credentials of every URL in its strings masked (``redact_url``)."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
