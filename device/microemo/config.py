@@ -362,11 +362,17 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     data: dict[str, Any] = {} if path is None else read_toml(path)
     source = "<defaults>" if path is None else str(path)
     for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{source}: {p} is not a table: cannot set {dotted}")
-        node[leaf] = value
+        set_dotted(data, dotted, value, source)
     return parse_config(data, source)
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    """``data["a"]["b"] = value`` for ``dotted`` = ``a.b`` (tables made as needed); a key
+    that is not a table on the way raises ``ConfigError`` naming ``source``."""
+    node = data
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {p} is not a table: cannot set {dotted}")
+    node[leaf] = value

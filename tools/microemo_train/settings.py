@@ -222,18 +222,16 @@ def load(path: Path | None, overrides: list[str] | None = None) -> TrainConfig:
 
 
 def apply_override(data: dict[str, Any], item: str, where: str) -> None:
+    from microemo.config import ConfigError, set_dotted
     from microemo.daemon.cli import parse_value
 
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise TrainConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set data.root=/data/ck")
-    node = data
-    *parents, leaf = key.strip().split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise TrainConfigError(f"{where}: {part} is not a table: cannot set {key}")
-    node[leaf] = parse_value(value.strip())
+    try:
+        set_dotted(data, key.strip(), parse_value(value.strip()), where)
+    except ConfigError as exc:
+        raise TrainConfigError(str(exc)) from None
 
 
 def add_missing_arg(parser: argparse.ArgumentParser) -> None:
