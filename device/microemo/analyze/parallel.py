@@ -193,8 +193,10 @@ def _after_picture(
 
     def drawn(future: Future[None]) -> None:
         exc = future.exception()
-        if exc is not None and summary.error is None:
-            summary.error = f"{plan.input}: the picture {plan.png} was not written: {exc}"
+        if exc is not None:
+            summary.written = [p for p in summary.written if p != plan.png]
+            if summary.error is None:
+                summary.error = f"{plan.input}: the picture {plan.png} was not written: {exc}"
         finish(summary)
 
     drawing.add_done_callback(drawn)
