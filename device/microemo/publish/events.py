@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Protocol
 
+from microemo.clock import clock_synced
 from microemo.types import EpisodeStep
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ def utc_now() -> str:
 class EventBuilder:
     """The one place an episode step becomes the event payload: it stamps the sequence
     number, device id, wall time and kind (micro under ``MICRO_MAX_MS``, macro otherwise;
-    null while an open episode is still shorter) and rounds times and scores. The daemon's
-    frame loop and ``analyze`` both build their events here."""
+    null while an open episode is still shorter) and rounds times and scores; while the
+    system clock is not synchronised (``microemo.clock``) it adds ``clock_synced: false``.
+    The daemon's frame loop and ``analyze`` both build their events here."""
 
     def __init__(self, device_id: str, sequence: SequenceCounter) -> None:
         self.device_id = device_id
@@ -50,7 +52,7 @@ class EventBuilder:
         if step.phase == "end" or duration >= MICRO_MAX_MS:
             kind = "micro" if duration < MICRO_MAX_MS else "macro"
         c = step.classification
-        return {
+        event = {
             "schema": SCHEMA_ID,
             "id": step.episode_id,
             "phase": step.phase,
@@ -76,6 +78,7 @@ class EventBuilder:
             ],
             "model": dict(step.model),
         }
+        return stamp_clock(event)
 
 
 def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
@@ -86,7 +89,7 @@ def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
     face, onset, apex, classification, AUs, model) is the episode's own."""
     offset = float(last.get("t_ms") or last.get("onset_ms") or 0.0)
     duration = max(0.0, offset - float(last.get("onset_ms") or 0.0))
-    return {
+    return stamp_clock({
         **last,
         "phase": "end",
         "seq": seq,
@@ -96,7 +99,17 @@ def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
         "duration_ms": round(duration, 1),
         "kind": "micro" if duration < MICRO_MAX_MS else "macro",
         "ended_by": "restart",
-    }
+    })  # fmt: skip
+
+
+def stamp_clock(event: dict[str, Any]) -> dict[str, Any]:
+    """``clock_synced: false`` on an event made while the wall clock is not to be trusted
+    (its ``time`` may be years off); absent otherwise, as consumers of older versions of
+    the schema expect."""
+    event.pop("clock_synced", None)
+    if not clock_synced():
+        event["clock_synced"] = False
+    return event
 
 
 @lru_cache(maxsize=1)
