@@ -304,6 +304,13 @@ class SpoolConfig(Section):
         le=10_000_000,
         description="events kept while the broker is away; oldest dropped",
     )
+    max_bytes: int = Field(
+        64_000_000,
+        ge=1_000_000,
+        le=1_000_000_000_000,
+        description="bytes of events kept while the broker is away (the file takes about "
+        "1.25 times this, plus at most about 1 MB of journal); oldest dropped",
+    )
     path: PathStr | None = Field(
         None, description="spool database; default: <state_dir>/spool.sqlite3"
     )
