@@ -6,6 +6,7 @@ logged once while it lasts, and again only when it changes."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import socket
 import struct
@@ -92,7 +93,7 @@ def test_each_state_is_logged_once_per_change(
             broker.stop()
     lines = said(caplog)
     assert "connected again" in lines[-1], lines
-    assert all(a != b for a, b in zip(lines, lines[1:])), lines  # never twice in a row
+    assert all(a != b for a, b in itertools.pairwise(lines)), lines  # never twice in a row
 
 
 @pytest.mark.parametrize("device_tls", [False, True], ids=["plain-to-tls", "tls-to-plain"])

@@ -42,6 +42,11 @@ from microemo.publish.mqtt.topics import Topics
 
 logger = logging.getLogger(__name__)
 
+# Acknowledged rows are deleted at most this often (or once 64 wait): one commit for a burst
+# of PUBACKs instead of one each, about a third less written to the card; a crash in
+# between sends them again (a duplicate, never a loss).
+DELETE_EVERY_S = 2.0
+
 
 def cpu_temperature_c() -> float | None:
     """The first thermal zone (Raspberry Pi, Jetson, most x86 laptops), None when absent."""
@@ -73,7 +78,7 @@ class Link:
         self.settings = settings
         self._figures = figures
         self._undeleted: list[int] = []  # acknowledged rows the disk would not delete yet
-        self._delete_retry = 0.0
+        self._delete_at = 0.0  # when acknowledged rows may be deleted next
         self.connected = False
         self.connected_event = threading.Event()
         self.published = 0
@@ -303,7 +308,7 @@ class Link:
             self.client.publish(topic, data, qos=1, retain=True)
         self.states.resend_all()
 
-    def _handle_acks(self) -> None:
+    def _handle_acks(self, flush: bool = False) -> None:
         rowids = []
         with self._inflight_lock:
             while self._acks:
@@ -316,15 +321,17 @@ class Link:
         for rowid in rowids:
             if rowid < 0:
                 self.overflow.ack(rowid)
-        if not pending or (not rowids and time.monotonic() < self._delete_retry):
+        now = time.monotonic()
+        if not pending or (not flush and now < self._delete_at and len(pending) < 64):
             return
         try:
             self.spool.delete(pending)
         except SpoolUnwritable:  # the disk is full: kept (and not sent again) until it is not
-            self._delete_retry = time.monotonic() + 5.0
+            self._delete_at = now + 5.0
             return
         with self._inflight_lock:
             self._undeleted = self._undeleted[len(pending) :]
+        self._delete_at = now + DELETE_EVERY_S
 
     def _pump(self) -> None:
         room = self.settings.inflight - len(self._inflight)
@@ -373,6 +380,7 @@ class Link:
         self.client.publish(self.topics.stats, json.dumps(stats, default=str).encode(), qos=0)
 
     def _shutdown(self) -> None:
+        self._handle_acks(flush=True)
         if self.connected:
             info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
             info.wait_for_publish(max(0.5, self._deadline - time.monotonic()))
