@@ -1,0 +1,56 @@
+"""Yawns of one face: the mouth wide open (inner-lip gap at least ``yawn_open`` face widths)
+and held for ``yawn_ms``, not smiling.
+
+Speech opens the mouth too, but a syllable at a time: it closes again within a fifth of a
+second, and rarely as wide (loud speech on the CREMA-D clips reaches 0.23 face widths). A
+laugh opens it wide with the lip corners pulled up: above ``yawn_max_smile`` the mouth does
+not count as yawning. A dip shorter than ``DIP_MS`` (the jaw settling, a frame lost to
+noise) does not break a yawn. The yawn starts once held long enough (its onset backdated to
+when the mouth opened) and ends when the mouth has been closed for ``DIP_MS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from microemo.config_cabin import CabinConfig
+
+DIP_MS = 150.0
+
+
+@dataclass(slots=True)
+class MouthEvent:
+    phase: str  # start | end
+    onset_ms: float
+    offset_ms: float | None = None
+
+
+class Mouth:
+    def __init__(self, config: CabinConfig) -> None:
+        self.config = config
+        self.yawning = False
+        self._open_since: float | None = None
+        self._last_wide = 0.0
+
+    def update(self, t_ms: float, gap: float, smile: float) -> list[MouthEvent]:
+        cfg = self.config
+        wide = gap >= cfg.yawn_open and smile <= cfg.yawn_max_smile
+        if wide:
+            if self._open_since is None:
+                self._open_since = t_ms
+            self._last_wide = t_ms
+        elif self._open_since is not None and t_ms - self._last_wide > DIP_MS:
+            return self.close(self._last_wide)
+        held = self._open_since is not None and t_ms - self._open_since >= cfg.yawn_ms
+        if held and not self.yawning and self._open_since is not None:
+            self.yawning = True
+            return [MouthEvent("start", self._open_since)]
+        return []
+
+    def close(self, t_ms: float) -> list[MouthEvent]:
+        """The mouth closed (or the face is gone): an open yawn ends at ``t_ms``."""
+        onset, self._open_since = self._open_since, None
+        if not self.yawning or onset is None:
+            return []
+        self.yawning = False
+        return [MouthEvent("end", onset, t_ms)]
