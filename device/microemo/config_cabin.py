@@ -49,7 +49,7 @@ class CabinConfig(BaseModel):
         400.0, ge=100, le=2000, description="mean blink this long (3 or more in the window): drowsy"
     )
     yawn_open: float = Field(
-        0.3, gt=0, le=1, description="inner-lip gap, in face widths, of a mouth open for a yawn"
+        0.25, gt=0, le=1, description="inner-lip gap, in face widths, of a mouth open for a yawn"
     )
     yawn_ms: float = Field(
         1500.0, ge=300, le=10_000, description="mouth held open this long: a yawn"
@@ -62,6 +62,11 @@ class CabinConfig(BaseModel):
     )
     road_pitch_deg: float = Field(
         0.0, ge=-60, le=60, description="where the road is, seen from the camera: pitch (+ up)"
+    )
+    learn_road: bool = Field(
+        True,
+        description="follow where this driver looks most (the running median of head and "
+        "eyes on the road), within half a cone of road_yaw_deg, road_pitch_deg",
     )
     cone_yaw_deg: float = Field(
         30.0, gt=0, le=90, description="half-width of the on-road cone (head and eyes)"

@@ -4,19 +4,25 @@ distraction.
 The gaze is the head's yaw and pitch plus the eyes' rotation in the head (the iris between
 the lid corners, less this face's own neutral: the running mean while it looks at the
 road); with the eyes closed it is the head alone. Off the road is outside the ellipse of
-half-axes ``cone_yaw_deg`` x ``cone_pitch_deg`` around (``road_yaw_deg``, ``road_pitch_deg``).
+half-axes ``cone_yaw_deg`` x ``cone_pitch_deg`` around the road: (``road_yaw_deg``,
+``road_pitch_deg``), or with ``learn_road`` where this driver looks most, the running
+median of the gaze while on the road (moving at most ``ROAD_STEP_DEG`` a frame, never
+further than half a cone from the configured road), which takes up how a camera is mounted
+and how a driver sits.
 
 A distraction starts when the gaze has been off the road for ``distraction_ms`` at once (a
-``glance``; onset when it left), or when it is off the road and has been for
-``distraction_share`` of the last ``share_window_s`` (``time_share``, Euro NCAP's visual
-attention time-sharing; onset now). It ends once the gaze has been back for ``return_ms``
-(and, for a time-sharing distraction, the share is below the limit again). A face that is
-not seen is neither attentive nor distracted (``no_face``); a gaze that left the road before
-the face was lost (a driver turned right round) still counts towards a glance.
+``glance``; onset when it left; a look back shorter than ``return_ms`` does not break it),
+or when it is off the road and has been for ``distraction_share`` of the last
+``share_window_s`` (``time_share``, Euro NCAP's visual attention time-sharing; onset now).
+It ends once the gaze has been back for ``return_ms`` (and, for a time-sharing distraction,
+the share is below the limit again). A face that is not seen is neither attentive nor
+distracted (``no_face``); a gaze that left the road before the face was lost (a driver
+turned right round) still counts towards a glance.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from microemo.cabin.measure import Reading, iris_angle
@@ -26,6 +32,9 @@ from microemo.config_cabin import CabinConfig
 IRIS_NEUTRAL = (0.0, 0.08)  # iris offset (eye widths) looking straight ahead, before learnt
 NEUTRAL_TAU_MS = 20_000.0
 NEUTRAL_REACH = 0.1  # the learnt neutral stays this close to IRIS_NEUTRAL
+EYES_FULL_DEG = 10.0
+EYE_YAW_DEG, EYE_PITCH_DEG = 35.0, 25.0  # the eyes turn at most this far in the head
+ROAD_STEP_DEG = 0.05  # the learnt road moves this much a frame (1.5 degrees a second at 30 fps)
 
 
 @dataclass(slots=True)
@@ -47,20 +56,26 @@ class Attention:
         self._off_since: float | None = None
         self._on_since: float | None = None
         self._neutral = list(IRIS_NEUTRAL)
+        self.road = [config.road_yaw_deg, config.road_pitch_deg]
         self._last_t: float | None = None
 
     def update(self, t_ms: float, r: Reading, eyes_open: bool) -> list[AttentionEvent]:
         cfg = self.config
         yaw, pitch = r.head_yaw, r.head_pitch
-        if eyes_open:
-            yaw += iris_angle(r.iris_x - self._neutral[0])
-            pitch += iris_angle(r.iris_y - self._neutral[1])
+        weight = self._eyes_weight(yaw, pitch) if eyes_open else 0.0
+        if weight > 0:
+            eye_yaw = iris_angle(r.iris_x - self._neutral[0])
+            eye_pitch = iris_angle(r.iris_y - self._neutral[1])
+            yaw += weight * min(max(eye_yaw, -EYE_YAW_DEG), EYE_YAW_DEG)
+            pitch += weight * min(max(eye_pitch, -EYE_PITCH_DEG), EYE_PITCH_DEG)
         self.gaze_yaw, self.gaze_pitch = yaw, pitch
-        dy = (yaw - cfg.road_yaw_deg) / cfg.cone_yaw_deg
-        dp = (pitch - cfg.road_pitch_deg) / cfg.cone_pitch_deg
+        dy = (yaw - self.road[0]) / cfg.cone_yaw_deg
+        dp = (pitch - self.road[1]) / cfg.cone_pitch_deg
         self.off_road = dy * dy + dp * dp > 1.0
         if eyes_open and not self.off_road:
             self._learn_neutral(t_ms, r)
+            if cfg.learn_road:
+                self._learn_road(yaw, pitch)
         self._last_t = t_ms
         self.share.add(t_ms, self.off_road)
         if self.off_road:
@@ -68,8 +83,17 @@ class Attention:
             self._on_since = None
         else:
             self._on_since = t_ms if self._on_since is None else self._on_since
-            self._off_since = None
+            if t_ms - self._on_since >= cfg.return_ms:  # a look back shorter is no return
+                self._off_since = None
         return self._transitions(t_ms)
+
+    def _eyes_weight(self, yaw: float, pitch: float) -> float:
+        """How far the iris is trusted: fully with the head within ``EYES_FULL_DEG`` of the
+        road, not at all beyond twice that (a turned or dropped head shows the eyes
+        foreshortened, and its gaze is the head's: an "owl" glance; a "lizard" glance
+        moves the eyes only, with the head on the road)."""
+        off = math.hypot(yaw - self.road[0], pitch - self.road[1])
+        return min(max(2.0 - off / EYES_FULL_DEG, 0.0), 1.0)
 
     def _learn_neutral(self, t_ms: float, r: Reading) -> None:
         """The iris offset while looking at the road, averaged over ``NEUTRAL_TAU_MS``."""
@@ -80,10 +104,23 @@ class Attention:
             lo, hi = IRIS_NEUTRAL[k] - NEUTRAL_REACH, IRIS_NEUTRAL[k] + NEUTRAL_REACH
             self._neutral[k] = min(max(n, lo), hi)
 
+    def _learn_road(self, yaw: float, pitch: float) -> None:
+        """One step of the running median of the gaze towards (``yaw``, ``pitch``)."""
+        cfg = self.config
+        for k, (v, centre, reach) in enumerate(
+            (
+                (yaw, cfg.road_yaw_deg, cfg.cone_yaw_deg),
+                (pitch, cfg.road_pitch_deg, cfg.cone_pitch_deg),
+            )
+        ):
+            step = ROAD_STEP_DEG if v > self.road[k] else -ROAD_STEP_DEG
+            self.road[k] = min(max(self.road[k] + step, centre - reach / 2), centre + reach / 2)
+
     def _transitions(self, t_ms: float) -> list[AttentionEvent]:
         cfg = self.config
         if self.cause is None:
-            if self._off_since is not None and t_ms - self._off_since >= cfg.distraction_ms:
+            away = self._off_since is not None and t_ms - self._off_since >= cfg.distraction_ms
+            if away and self.off_road and self._off_since is not None:
                 return self._start(self._off_since, "glance")
             full = self.share.covered_ms >= 0.5 * self.share.window_ms
             if self.off_road and full and self.share.share >= cfg.distraction_share:

@@ -1,10 +1,15 @@
 """Eyes of one face: openness per eye, closed or not, blinks, microsleeps and PERCLOS.
 
-Openness is the lid aperture over this face's own open-eye aperture: the running 80th
-percentile of the frames where the eye is at least half open (blinks and closures do not
-pull it down, so a face that starts asleep is not taken as open). It starts at
-``ABS_OPEN``, a typical open aperture in MediaPipe's mesh, so the first frames read on an
-absolute scale and the scale becomes the face's own within a second or two of open eyes.
+Openness (1 open, 0 shut) is the mean of two readings of the same lids, each relative to
+this face's own open eyes: the lid aperture of the mesh, over the running 80th percentile
+of the aperture, and the landmarker's eyeBlink blendshape, against the running 20th
+percentile of it. Both scales learn only from frames with the eye well open (blinks and
+closures do not move them, so a face that starts asleep is not taken as open) and start at
+typical open values (``ABS_OPEN``, ``OPEN_BLINK``): the first frames read on an absolute
+scale, the face's own within a second or two of open eyes. MediaPipe never shuts its mesh:
+shut eyes keep about ``SHUT_RATIO`` of the open aperture and read eyeBlink about
+``SHUT_BLINK`` (measured on the CREMA-D actor's own blinks and on closed eyes drawn by
+``microemo-train synth``); those are the zero of each reading.
 
 The eyes are closed at or below ``closed_below`` (PERCLOS P80: at least 80 % closed) and
 open again above it plus ``REOPEN``; both eyes count as one (their mean), so a wink is no
@@ -22,25 +27,31 @@ from microemo.cabin.window import ShareWindow
 from microemo.config_cabin import CabinConfig
 
 ABS_OPEN = 0.29  # open-eye aperture (lid gap / eye width) before a face's own is known
+OPEN_BLINK = 0.12  # eyeBlink of open eyes before a face's own is known
+SHUT_RATIO = 0.35  # aperture of shut eyes in MediaPipe's mesh, over the open aperture
+SHUT_BLINK = 0.5  # eyeBlink of shut eyes
 REOPEN = 0.1  # openness above closed_below that opens closed eyes again (hysteresis)
 BLINK_REOPEN = 0.05  # the same for a blink's dip
-QUANTILE = 0.8
-QUANTILE_STEP = 0.004  # aperture units a frame: converges in about a second at 30 fps
+STEP = 0.003  # quantile steps a frame: a scale settles in about a second at 30 fps
 
 
-class OpenLevel:
-    """The running ``QUANTILE`` of one eye's aperture over frames with the eye at least
-    half open, bounded to 0.6-1.6 x ``ABS_OPEN``."""
+class EyeScale:
+    """One eye's open levels: the running 80th percentile of its aperture and 20th of its
+    eyeBlink over frames with the eye well open, each kept within a plausible range."""
 
     def __init__(self) -> None:
-        self.level = ABS_OPEN
+        self.aperture = ABS_OPEN
+        self.blink = OPEN_BLINK
 
-    def openness(self, aperture: float) -> float:
-        if aperture >= 0.5 * self.level:
-            below = aperture < self.level
-            step = QUANTILE_STEP * (QUANTILE - 1.0 if below else QUANTILE)
-            self.level = min(max(self.level + step, 0.6 * ABS_OPEN), 1.6 * ABS_OPEN)
-        return min(aperture / self.level, 1.0)
+    def openness(self, aperture: float, blink: float) -> float:
+        if aperture >= 0.75 * self.aperture and blink < SHUT_BLINK - 0.1:
+            a = self.aperture + STEP * (-0.2 if aperture < self.aperture else 0.8)
+            self.aperture = min(max(a, 0.6 * ABS_OPEN), 1.6 * ABS_OPEN)
+            b = self.blink + STEP * (0.2 if blink >= self.blink else -0.8)
+            self.blink = min(max(b, 0.0), SHUT_BLINK - 0.2)
+        by_mesh = (aperture / self.aperture - SHUT_RATIO) / (1.0 - SHUT_RATIO)
+        by_blink = (SHUT_BLINK - blink) / (SHUT_BLINK - self.blink)
+        return (min(max(by_mesh, 0.0), 1.0) + min(max(by_blink, 0.0), 1.0)) / 2
 
 
 @dataclass(slots=True)
@@ -54,7 +65,7 @@ class EyeEvent:
 class Eyes:
     def __init__(self, config: CabinConfig) -> None:
         self.config = config
-        self.left, self.right = OpenLevel(), OpenLevel()
+        self.left, self.right = EyeScale(), EyeScale()
         self.open_l = self.open_r = 1.0
         self.closed = False
         self._closed_since = 0.0
@@ -64,10 +75,13 @@ class Eyes:
         self.perclos = ShareWindow(config.perclos_window_s * 1000.0)
         self._blinks: deque[tuple[float, float]] = deque()  # (offset_ms, duration_ms)
 
-    def update(self, t_ms: float, aperture_l: float, aperture_r: float) -> list[EyeEvent]:
+    def update(
+        self, t_ms: float, aperture: tuple[float, float], blink: tuple[float, float]
+    ) -> list[EyeEvent]:
+        """``aperture`` and ``blink`` (eyeBlink) of the left and the right eye."""
         cfg = self.config
-        self.open_l = self.left.openness(aperture_l)
-        self.open_r = self.right.openness(aperture_r)
+        self.open_l = self.left.openness(aperture[0], blink[0])
+        self.open_r = self.right.openness(aperture[1], blink[1])
         level = (self.open_l + self.open_r) / 2
         out: list[EyeEvent] = []
         if not self.closed and level <= cfg.closed_below:

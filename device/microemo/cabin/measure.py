@@ -23,10 +23,12 @@ _LEFT_EYE = (263, 362, 387, 386, 385, 373, 374, 380, 473)
 _MOUTH = (13, 14, 61, 291)  # inner upper lip, inner lower lip, corners
 _IDX = np.array(_RIGHT_EYE + _LEFT_EYE + _MOUTH)
 _SMILE = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]
+_BLINK_L, _BLINK_R = BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]
 
 # The iris moves about 0.4 eye widths per radian of eye rotation near straight ahead (an
 # eyeball of 12 mm radius in a 30 mm wide eye): sin(angle) = IRIS_GAIN * offset / eye width.
 IRIS_GAIN = 2.5
+NEAR_EYE_DEG = 15.0  # head yaw beyond which only the nearer eye's iris is read
 
 
 @dataclass(slots=True)
@@ -38,6 +40,8 @@ class Reading:
 
     aperture_l: float
     aperture_r: float
+    blink_l: float  # the landmarker's eyeBlinkLeft / Right blendshapes (0-1)
+    blink_r: float
     mouth_gap: float
     mouth_width: float
     smile: float
@@ -63,19 +67,29 @@ def read_face(face: NormalizedFace) -> Reading:
     ap_l, xl, yl = _eye(p, 9)
     (_, uy), (_, ly), (rx, ry), (lx, lyc) = p[18:22]
     pitch, yaw = float(face.pose_r_rad[0]), float(face.pose_r_rad[1])
+    yaw_deg = math.degrees(yaw)
+    # a head turned away shows one eye foreshortened: read the iris of the nearer eye
+    if yaw_deg > NEAR_EYE_DEG:  # turned to its left: the right eye is nearer
+        ix, iy = xr, yr
+    elif yaw_deg < -NEAR_EYE_DEG:
+        ix, iy = xl, yl
+    else:
+        ix, iy = (xr + xl) / 2, (yr + yl) / 2
     bs = face.obs.blendshapes
     return Reading(
         aperture_l=ap_l,
         aperture_r=ap_r,
+        blink_l=float(bs[_BLINK_L]),
+        blink_r=float(bs[_BLINK_R]),
         mouth_gap=max(uy - ly, 0.0),
         mouth_width=math.hypot(lx - rx, lyc - ry),
         smile=float(bs[_SMILE[0]] + bs[_SMILE[1]]) / 2,
         # the landmarker's pose: yaw + when the face turns to the camera's left, which is
         # the subject's left; pitch + when the chin drops, so it is negated (+ up here)
-        head_yaw=math.degrees(yaw),
+        head_yaw=yaw_deg,
         head_pitch=-math.degrees(pitch),
-        iris_x=(xr + xl) / 2,
-        iris_y=(yr + yl) / 2,
+        iris_x=ix,
+        iris_y=iy,
     )
 
 
