@@ -13,9 +13,11 @@ shut eyes keep about ``SHUT_RATIO`` of the open aperture and read eyeBlink about
 
 The eyes are closed at or below ``closed_below`` (PERCLOS P80: at least 80 % closed) and
 open again above it plus ``REOPEN``; both eyes count as one (their mean), so a wink is no
-closure. A blink is a dip under ``blink_below``, its duration measured there (the standard
-half-closure duration); a closure that lasts ``microsleep_ms`` is a microsleep instead, from
-the frame the eyes closed to the frame they open.
+closure. A blink is a dip under ``blink_below`` that gets near closed (``BLINK_DEPTH``: a
+lowered gaze or a dropped head make the lids hover about half open, and that is no blink),
+its duration measured under ``blink_below`` (the standard half-closure duration); a closure
+that lasts ``microsleep_ms`` is a microsleep instead, from the frame the eyes closed to the
+frame they open.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SHUT_RATIO = 0.35  # aperture of shut eyes in MediaPipe's mesh, over the open ap
 SHUT_BLINK = 0.5  # eyeBlink of shut eyes
 REOPEN = 0.1  # openness above closed_below that opens closed eyes again (hysteresis)
 BLINK_REOPEN = 0.05  # the same for a blink's dip
+BLINK_DEPTH = 0.15  # a blink's dip reaches closed_below + this (a lowered gaze hovers above)
 STEP = 0.003  # quantile steps a frame: a scale settles in about a second at 30 fps
 
 
@@ -70,6 +73,7 @@ class Eyes:
         self.closed = False
         self._closed_since = 0.0
         self._dip_since: float | None = None
+        self._dip_low = 1.0
         self.sleeping = False  # a microsleep is open
         self.last_sleep_ms: float | None = None  # when the last microsleep ended
         self.perclos = ShareWindow(config.perclos_window_s * 1000.0)
@@ -104,12 +108,14 @@ class Eyes:
         cfg = self.config
         if self._dip_since is None:
             if level < cfg.blink_below:
-                self._dip_since = t_ms
+                self._dip_since, self._dip_low = t_ms, level
             return
+        self._dip_low = min(self._dip_low, level)
         if level < cfg.blink_below + BLINK_REOPEN:
             return
         onset, self._dip_since = self._dip_since, None
-        if t_ms - onset < cfg.microsleep_ms:  # longer: it was a microsleep, not a blink
+        deep = self._dip_low <= cfg.closed_below + BLINK_DEPTH
+        if deep and t_ms - onset < cfg.microsleep_ms:  # longer: a microsleep, not a blink
             self._blinks.append((t_ms, t_ms - onset))
             out.append(EyeEvent("blink", "end", onset, t_ms))
 

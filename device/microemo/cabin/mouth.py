@@ -1,12 +1,14 @@
 """Yawns of one face: the mouth wide open (inner-lip gap at least ``yawn_open`` face widths)
-and held for ``yawn_ms``, not smiling.
+and held for ``yawn_ms``, not laughing.
 
 Speech opens the mouth too, but a syllable at a time: it closes again within a fifth of a
-second, and rarely as wide (loud speech on the CREMA-D clips reaches 0.23 face widths). A
-laugh opens it wide with the lip corners pulled up: above ``yawn_max_smile`` the mouth does
-not count as yawning. A dip shorter than ``DIP_MS`` (the jaw settling, a frame lost to
-noise) does not break a yawn. The yawn starts once held long enough (its onset backdated to
-when the mouth opened) and ends when the mouth has been closed for ``DIP_MS``.
+second (loud speech on the CREMA-D clips reaches 0.23 face widths for a frame). A laugh
+holds it open too, but pulled wide: a mouth at least ``LAUGH_WIDTH`` times as wide as this
+face's own at rest, smiling (``yawn_max_smile``), is no yawn; a yawn draws the corners in.
+(The smile alone does not tell: the landmarker reads a yawning mouth, corners above the
+dropped lower lip, as a smile.) A dip shorter than ``DIP_MS`` (the jaw settling, a frame
+lost to noise) does not break a yawn. The yawn starts once held long enough (its onset
+backdated to when the mouth opened) and ends when the mouth has been closed for ``DIP_MS``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from microemo.config_cabin import CabinConfig
 
 DIP_MS = 150.0
+LAUGH_WIDTH = 1.08
+REST_GAP = 0.05  # a mouth this little open is at rest: its width is learnt
+REST_STEP = 0.002  # face widths a frame: the running median of the resting width
 
 
 @dataclass(slots=True)
@@ -31,10 +36,21 @@ class Mouth:
         self.yawning = False
         self._open_since: float | None = None
         self._last_wide = 0.0
+        self.rest_width: float | None = None  # the mouth's width at rest
 
-    def update(self, t_ms: float, gap: float, smile: float) -> list[MouthEvent]:
+    def update(self, t_ms: float, gap: float, width: float, smile: float) -> list[MouthEvent]:
         cfg = self.config
-        wide = gap >= cfg.yawn_open and smile <= cfg.yawn_max_smile
+        if gap < REST_GAP:
+            rest = self.rest_width
+            self.rest_width = (
+                width if rest is None else rest + (REST_STEP if width > rest else -REST_STEP)
+            )
+        laugh = (
+            smile > cfg.yawn_max_smile
+            and self.rest_width is not None
+            and width >= LAUGH_WIDTH * self.rest_width
+        )
+        wide = gap >= cfg.yawn_open and not laugh
         if wide:
             if self._open_since is None:
                 self._open_since = t_ms

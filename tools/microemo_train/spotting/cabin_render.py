@@ -115,8 +115,9 @@ def open_mouth(image: np.ndarray, pts3: np.ndarray, amount: float, gap: float = 
     sl, hl = _contour(src, INNER_LOWER, centre, u, v)
     lip = np.interp(s, sl, hl, left=hl[0], right=hl[-1])  # the inner lower lip above a point
     half = float(su[-1] - su[0]) / 2
-    # the lips part as a lens (the corners stay); under them the jaw moves whole
-    lens = np.sqrt(np.clip(1.0 - (s / half) ** 2, 0.0, 1.0))
+    # the lips part as a lens narrower than the mouth (the corners stay, drawn in a little);
+    # under them the jaw moves whole
+    lens = np.sqrt(np.clip(1.0 - (s / (0.8 * half)) ** 2, 0.0, 1.0))
     k = np.clip((h - lip) / (0.15 * fw), 0.0, 1.0)
     corner = float(np.mean(h[[61, 291]]))
     jaw = np.where(
@@ -128,7 +129,9 @@ def open_mouth(image: np.ndarray, pts3: np.ndarray, amount: float, gap: float = 
     z = pts3[:, 2].astype(np.float64)
     joints = float(z[[CHEEK_R, CHEEK_L]].mean())
     forward = np.clip((joints - z) / max(joints - float(z[CHIN]), 1e-3), 0.0, 1.0)
-    dst = src + (drop * jaw * forward)[:, None] * v
+    near = np.clip(1.0 - np.abs(h) / (0.3 * fw), 0.0, 1.0) * (np.abs(s) <= 1.2 * half)
+    squeeze = -0.15 * amount * np.clip(s / half, -1.0, 1.0) * half * near  # corners come in
+    dst = src + (drop * jaw * forward)[:, None] * v + squeeze[:, None] * u
     out = _mesh_warp(image, src, dst, z, fw, below=drop)
     _mouth_inside(out, dst, u, v)
     return out
@@ -157,8 +160,9 @@ def _mouth_inside(out: np.ndarray, dst: np.ndarray, u: np.ndarray, v: np.ndarray
     depth = np.clip((hh - top) / np.maximum(low - top, 1e-3), 0, 1)
     teeth_h = 0.09 * (su[-1] - su[0])  # about a tenth of the mouth's width
     dark = np.clip(1.1 - 0.4 * depth, 0.6, 1.0)[..., None]
-    inside = np.where(((hh - top) < teeth_h)[..., None], TEETH,
-                      np.where((depth > 0.85)[..., None], TONGUE, CAVITY * dark))  # fmt: skip
+    lower_teeth = (low - hh) < 0.6 * teeth_h
+    inside = np.where((((hh - top) < teeth_h) | lower_teeth)[..., None], TEETH,
+                      np.where((depth > 0.8)[..., None], TONGUE, CAVITY * dark))  # fmt: skip
     alpha = (mask.astype(np.float64) / 255.0)[..., None]
     region = out[y0 : y1 + 1, x0 : x1 + 1]
     out[y0 : y1 + 1, x0 : x1 + 1] = np.clip(region * (1 - alpha) + inside * alpha, 0, 255).astype(
