@@ -139,7 +139,7 @@ def test_the_checks_see_a_breach_and_a_cycle_hidden_in_functions(tmp_path: Path)
         "cabin imports publish (same or higher layer): microemo/cabin/stage.py:1 "
         "imports microemo.publish.events",
         "emotion imports publish (same or higher layer): microemo/emotion/episodes.py:2 "
-        "imports microemo.publish.events.EventBuilder"
+        "imports microemo.publish.events.EventBuilder",
     ]
     assert cycles(edges) == [["analyze", "daemon"]]
 

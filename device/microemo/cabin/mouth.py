@@ -2,13 +2,14 @@
 and held for ``yawn_ms``, not laughing.
 
 Speech opens the mouth too, but a syllable at a time: it closes again within a fifth of a
-second (loud speech on the CREMA-D clips reaches 0.23 face widths for a frame). A laugh
-holds it open too, but pulled wide: a mouth at least ``LAUGH_WIDTH`` times as wide as this
-face's own at rest, smiling (``yawn_max_smile``), is no yawn; a yawn draws the corners in.
-(The smile alone does not tell: the landmarker reads a yawning mouth, corners above the
-dropped lower lip, as a smile.) A dip shorter than ``DIP_MS`` (the jaw settling, a frame
-lost to noise) does not break a yawn. The yawn starts once held long enough (its onset
-backdated to when the mouth opened) and ends when the mouth has been closed for ``DIP_MS``.
+second, for a tenth of a second or so (loud speech on the CREMA-D clips reaches 0.23 face
+widths for a frame). A laugh holds it open too, but pulled wide: a mouth at least
+``LAUGH_WIDTH`` times as wide as this face's own at rest, smiling (``yawn_max_smile``), is
+no yawn; a yawn draws the corners in. (The smile alone does not tell: the landmarker reads a
+yawning mouth, corners above the dropped lower lip, as a smile.) A dip shorter than
+``DIP_MS`` (a frame or two lost to noise) does not break a yawn. The yawn starts once held
+long enough (its onset backdated to when the mouth opened) and ends when the mouth has been
+closed for ``DIP_MS``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from microemo.config_cabin import CabinConfig
 
-DIP_MS = 150.0
+DIP_MS = 70.0  # two frames at 30 fps; speech closes the mouth longer between syllables
 LAUGH_WIDTH = 1.08
 REST_GAP = 0.05  # a mouth this little open is at rest: its width is learnt
 REST_STEP = 0.002  # face widths a frame: the running median of the resting width

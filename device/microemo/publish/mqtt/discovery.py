@@ -57,10 +57,15 @@ _ALIASES = {"core": "core_emotion", "micro": "micro_emotion"}
 
 
 def scrub(state: Mapping[str, Any], share_landmarks: bool = False) -> dict[str, Any]:
-    """Drop private keys (landmarks, images) unless the owner allowed landmarks, and name
-    a classification's ``core``/``micro`` as ``core_emotion``/``micro_emotion``."""
+    """Drop private keys (landmarks, images), also in nested states such as ``cabin``,
+    unless the owner allowed landmarks, and name a classification's ``core``/``micro`` as
+    ``core_emotion``/``micro_emotion``."""
     private = PRIVATE_KEYS - {"landmarks"} if share_landmarks else PRIVATE_KEYS
-    out = {_ALIASES.get(k, k): v for k, v in state.items() if k not in private}
+    out = {
+        _ALIASES.get(k, k): scrub(v, share_landmarks) if isinstance(v, Mapping) else v
+        for k, v in state.items()
+        if k not in private
+    }
     for short, long in _ALIASES.items():
         if long in state and short in state:
             out[long] = state[long]
