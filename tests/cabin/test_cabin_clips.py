@@ -56,26 +56,35 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
 
 def analyze(path: Path, out: Path) -> tuple[list[dict], list[dict]]:
     """``microemo analyze --config firmware_config/cabin.toml`` as a user runs it: the cabin
-    events and the CSV rows."""
+    events and the CSV rows (and a picture written)."""
     proc = subprocess.run(
         [sys.executable, "-m", "microemo.cli", "analyze", str(path), "--out", str(out),
          "--config", str(CABIN_TOML), "--jobs", "1"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / f"{path.stem}.png").stat().st_size > 20_000  # with its cabin rows
     lines = (out / f"{path.stem}.jsonl").read_text().splitlines()
     events = [e for e in map(json.loads, lines) if e["schema"] == CABIN_SCHEMA_ID]
     with (out / f"{path.stem}.csv").open() as f:
         return events, list(csv.DictReader(f))
 
 
+@pytest.fixture(scope="module")
+def analysed(drive, tmp_path_factory) -> dict[str, tuple[list[dict], list[dict]]]:
+    """The drive and its grey copy through ``microemo analyze`` (once for the module)."""
+    clip, grey, _ = drive
+    out = tmp_path_factory.mktemp("analysed")
+    return {"colour": analyze(clip, out / "colour"), "grey": analyze(grey, out / "grey")}
+
+
 def starts(events: list[dict], kind: str) -> list[dict]:
     return [e for e in events if e["kind"] == kind and e["phase"] == "start"]
 
 
-def test_analyze_reports_the_microsleep_yawn_and_distraction_in_time(drive, tmp_path):
-    clip, _, labels = drive
-    events, rows = analyze(clip, tmp_path / "out")
+def test_analyze_reports_the_microsleep_yawn_and_distraction_in_time(drive, analysed):
+    _, _, labels = drive
+    events, rows = analysed["colour"]
     for e in events:
         validate_event(e)
     assert {e["kind"] for e in events} == {"microsleep", "yawn", "distraction"}  # no blink
@@ -94,13 +103,11 @@ def test_analyze_reports_the_microsleep_yawn_and_distraction_in_time(drive, tmp_
     assert row["yawning"] == "1"
     row = at[min(at, key=lambda t: abs(t - (TURN[0] + 1500)))]
     assert float(row["head_yaw"]) > 30 and row["eyes_closed"] == "0"
-    assert (tmp_path / "out" / "drive.png").stat().st_size > 20_000
 
 
-def test_the_grey_copy_gives_the_same_events(drive, tmp_path):
-    clip, grey, _ = drive
-    colour_events, _ = analyze(clip, tmp_path / "colour")
-    grey_events, _ = analyze(grey, tmp_path / "grey")
+def test_the_grey_copy_gives_the_same_events(analysed):
+    colour_events, _ = analysed["colour"]
+    grey_events, _ = analysed["grey"]
     assert [(e["kind"], e["phase"]) for e in grey_events] == [
         (e["kind"], e["phase"]) for e in colour_events
     ]
