@@ -49,13 +49,13 @@ class CabinConfig(BaseModel):
         400.0, ge=100, le=2000, description="mean blink this long (3 or more in the window): drowsy"
     )
     yawn_open: float = Field(
-        0.2, gt=0, le=1, description="inner-lip gap, in face widths, of a mouth open for a yawn"
+        0.16, gt=0, le=1, description="inner-lip gap, in face widths, of a mouth open for a yawn"
     )
     yawn_ms: float = Field(
         1500.0, ge=300, le=10_000, description="mouth held open this long: a yawn"
     )
     yawn_max_smile: float = Field(
-        0.5, gt=0, le=1, description="smile (0-1) above which a wide, widened mouth is a laugh"
+        0.5, gt=0, le=1, description="smile (0-1) above which a wide mouth that shakes is a laugh"
     )
     road_yaw_deg: float = Field(
         0.0, ge=-90, le=90, description="where the road is, seen from the camera: yaw (+ left)"

@@ -17,7 +17,7 @@ from microemo.cabin.mouth import Mouth
 from microemo.config_cabin import CabinConfig
 
 STEP = 1000.0 / 30
-OPEN = Reading(0.29, 0.29, 0.12, 0.12, 0.01, 0.37, 0.1, 2.0, -3.0, 0.0, 0.08)
+OPEN = Reading(0.29, 0.29, 0.12, 0.12, 0.01, 0.1, 2.0, -3.0, 0.0, 0.08)
 SHUT = replace(OPEN, aperture_l=0.09, aperture_r=0.09, blink_l=0.55, blink_r=0.55)
 
 
@@ -88,16 +88,17 @@ def test_speech_is_no_yawn_and_a_held_wide_mouth_is() -> None:
     syllables = [(0.17, replace(OPEN, mouth_gap=0.24)), (0.1, replace(OPEN, mouth_gap=0.02))]
     _, talk = run_face([(1, OPEN), *(syllables * 40)])
     assert talk == []
-    wide = replace(OPEN, mouth_gap=0.3, mouth_width=0.33, smile=0.7)  # narrowed: no laugh
+    wide = replace(OPEN, mouth_gap=0.3, smile=0.7)  # read as a smile, but held still
     _, yawn = run_face([(2, OPEN), (2.5, wide), (1, OPEN)])
     assert kinds(yawn) == [("yawn", "start"), ("yawn", "end")]
     assert yawn[0].t_ms - yawn[0].onset_ms == pytest.approx(1500, abs=STEP)
     assert yawn[1].offset_ms - yawn[1].onset_ms == pytest.approx(2500, abs=2 * STEP)
 
 
-def test_a_laugh_pulls_the_mouth_wide_and_is_no_yawn() -> None:
-    laugh = replace(OPEN, mouth_gap=0.28, mouth_width=0.45, smile=0.9)
-    _, steps = run_face([(2, OPEN), (3, laugh), (1, OPEN)])
+def test_a_laugh_shakes_the_open_mouth_and_is_no_yawn() -> None:
+    ha = [(0.067, replace(OPEN, mouth_gap=0.3, smile=0.9)),
+          (0.067, replace(OPEN, mouth_gap=0.24, smile=0.9))]  # fmt: skip
+    _, steps = run_face([(2, OPEN), *(ha * 25), (1, OPEN)])
     assert steps == []
 
 
@@ -149,11 +150,13 @@ def test_a_face_gone_ends_its_open_episodes_where_it_was_last_seen() -> None:
 
 
 def test_the_road_is_learnt_from_where_the_driver_looks_within_half_a_cone() -> None:
-    face, _ = run_face([(30, turned(12, -10))])
-    assert face.attention.road == pytest.approx([12.0, -10.0], abs=0.2)
-    face, _ = run_face([(30, turned(25, -3))])  # a camera far off: no further than half a cone
+    face, _ = run_face([(30, turned(10, -8))])
+    assert face.attention.road == pytest.approx([10.0, -8.0], abs=0.2)
+    face, _ = run_face([(30, turned(17, 0))])  # no further than half a cone from the setting
     assert face.attention.road[0] == pytest.approx(15.0)
-    face, _ = run_face([(30, turned(12, -10))], learn_road=False)
+    face, _ = run_face([(30, turned(25, -3))])  # a look that far off is a glance, not the road
+    assert face.attention.road == [0.0, 0.0]
+    face, _ = run_face([(30, turned(10, -8))], learn_road=False)
     assert face.attention.road == [0.0, 0.0]
 
 
@@ -161,5 +164,5 @@ def test_the_units_run_alone() -> None:
     """Eyes, mouth and attention each take plain numbers (what the stage feeds them)."""
     cfg = CabinConfig()
     assert Eyes(cfg).update(0.0, (0.29, 0.29), (0.12, 0.12)) == []
-    assert Mouth(cfg).update(0.0, 0.0, 0.37, 0.0) == []
+    assert Mouth(cfg).update(0.0, 0.0, 0.0) == []
     assert Attention(cfg).update(0.0, OPEN, eyes_open=True) == []

@@ -6,7 +6,7 @@ the lid corners, less this face's own neutral: the running mean while it looks a
 road); with the eyes closed it is the head alone. Off the road is outside the ellipse of
 half-axes ``cone_yaw_deg`` x ``cone_pitch_deg`` around the road: (``road_yaw_deg``,
 ``road_pitch_deg``), or with ``learn_road`` where this driver looks most, the running
-median of the gaze while on the road (moving at most ``ROAD_STEP_DEG`` a frame, never
+median of the gaze while well inside the cone (moving at most ``ROAD_STEP_DEG`` a frame, never
 further than half a cone from the configured road), which takes up how a camera is mounted
 and how a driver sits.
 
@@ -34,6 +34,7 @@ NEUTRAL_TAU_MS = 20_000.0
 NEUTRAL_REACH = 0.1  # the learnt neutral stays this close to IRIS_NEUTRAL
 EYES_FULL_DEG = 10.0
 EYE_YAW_DEG, EYE_PITCH_DEG = 35.0, 25.0  # the eyes turn at most this far in the head
+LEARN_WITHIN = 0.6  # the iris neutral and the road are learnt within this share of the cone
 ROAD_STEP_DEG = 0.05  # the learnt road moves this much a frame (1.5 degrees a second at 30 fps)
 
 
@@ -72,7 +73,8 @@ class Attention:
         dy = (yaw - self.road[0]) / cfg.cone_yaw_deg
         dp = (pitch - self.road[1]) / cfg.cone_pitch_deg
         self.off_road = dy * dy + dp * dp > 1.0
-        if eyes_open and not self.off_road:
+        # learn from looks at the road, not from glances still inside the cone
+        if eyes_open and dy * dy + dp * dp <= LEARN_WITHIN**2:
             self._learn_neutral(t_ms, r)
             if cfg.learn_road:
                 self._learn_road(yaw, pitch)

@@ -33,7 +33,7 @@ class FaceCabin:
         steps = [self._step(e.phase, e.kind, e.onset_ms, e.offset_ms, t_ms)
                  for e in self.eyes.update(t_ms, (r.aperture_l, r.aperture_r),
                                            (r.blink_l, r.blink_r))]  # fmt: skip
-        for m in self.mouth.update(t_ms, r.mouth_gap, r.mouth_width, r.smile):
+        for m in self.mouth.update(t_ms, r.mouth_gap, r.smile):
             steps.append(self._step(m.phase, "yawn", m.onset_ms, m.offset_ms, t_ms))
         for a in self.attention.update(t_ms, r, not self.eyes.closed):
             steps.append(self._step(a.phase, "distraction", a.onset_ms, a.offset_ms, t_ms, a.cause))

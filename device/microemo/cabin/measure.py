@@ -20,7 +20,7 @@ from microemo.types import BLENDSHAPE_INDEX, NormalizedFace
 # the three lower-lid points below them, iris centre (subject's right eye first).
 _RIGHT_EYE = (33, 133, 160, 159, 158, 144, 145, 153, 468)
 _LEFT_EYE = (263, 362, 387, 386, 385, 373, 374, 380, 473)
-_MOUTH = (13, 14, 61, 291)  # inner upper lip, inner lower lip, corners
+_MOUTH = (13, 14)  # the inner upper and lower lip
 _IDX = np.array(_RIGHT_EYE + _LEFT_EYE + _MOUTH)
 _SMILE = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]
 _BLINK_L, _BLINK_R = BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]
@@ -34,16 +34,15 @@ NEAR_EYE_DEG = 15.0  # head yaw beyond which only the nearer eye's iris is read
 @dataclass(slots=True)
 class Reading:
     """One face on one frame. Apertures are lid gap / eye width (about 0.3 open, under 0.1
-    closed); the mouth in face widths; angles in degrees, yaw + to the subject's left and
-    pitch + up; ``iris_*`` the iris offset from the eye's centre in eye widths (eye-in-head,
-    before the face's own neutral is taken off)."""
+    closed); the mouth's inner-lip gap in face widths; angles in degrees, yaw + to the
+    subject's left and pitch + up; ``iris_*`` the iris offset from the eye's centre in eye
+    widths (eye-in-head, before the face's own neutral is taken off)."""
 
     aperture_l: float
     aperture_r: float
     blink_l: float  # the landmarker's eyeBlinkLeft / Right blendshapes (0-1)
     blink_r: float
     mouth_gap: float
-    mouth_width: float
     smile: float
     head_yaw: float
     head_pitch: float
@@ -65,7 +64,7 @@ def read_face(face: NormalizedFace) -> Reading:
     p = face.points[_IDX, :2].tolist()
     ap_r, xr, yr = _eye(p, 0)
     ap_l, xl, yl = _eye(p, 9)
-    (_, uy), (_, ly), (rx, ry), (lx, lyc) = p[18:22]
+    uy, ly = p[18][1], p[19][1]
     pitch, yaw = float(face.pose_r_rad[0]), float(face.pose_r_rad[1])
     yaw_deg = math.degrees(yaw)
     # a head turned away shows one eye foreshortened: read the iris of the nearer eye
@@ -82,7 +81,6 @@ def read_face(face: NormalizedFace) -> Reading:
         blink_l=float(bs[_BLINK_L]),
         blink_r=float(bs[_BLINK_R]),
         mouth_gap=max(uy - ly, 0.0),
-        mouth_width=math.hypot(lx - rx, lyc - ry),
         smile=float(bs[_SMILE[0]] + bs[_SMILE[1]]) / 2,
         # the landmarker's pose: yaw + when the face turns to the camera's left, which is
         # the subject's left; pitch + when the chin drops, so it is negated (+ up here)
