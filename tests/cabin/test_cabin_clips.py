@@ -14,13 +14,11 @@ from pathlib import Path
 
 import cv2
 import pytest
-from tests.conftest import CLIPS, DATA, EMOTIONS, clip_path
+from tests.conftest import DATA, EMOTIONS, clip_path
 
-from microemo.config import Config
-from microemo.pipeline import Pipeline
-from microemo.publish.events import CABIN_SCHEMA_ID, EventBuilder, validate_event
-from microemo.publish.sequence import MemoryStore, SequenceAllocator
-from microemo.sources.files import open_file_source
+from microemo.cabin.stage import CabinStage
+from microemo.config_cabin import CabinConfig
+from microemo.publish.events import CABIN_SCHEMA_ID, validate_event
 from microemo_train.spotting.cabin_synth import CabinAct, DepthClip, write_cabin_clip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,27 +148,23 @@ def test_the_daemon_publishes_the_driver_over_mqtt(drive, tmp_path, broker):
     rec.close()
 
 
-def test_talking_faces_raise_no_alert_and_the_actors_blinks_are_found():
-    config = Config()
-    config.cabin.events = ["blink", "microsleep", "yawn", "distraction"]
+def test_talking_faces_raise_no_alert_and_the_actors_blinks_are_found(clip_runs):
+    """The cabin stage over the six real clips' faces (the session's one pipeline pass):
+    no microsleep, yawn or distraction, and each annotated blink found where it is."""
+    config = CabinConfig(events=["blink", "microsleep", "yawn", "distraction"])
     annotated = {}
     with (DATA / "crema_d" / "blinks.csv").open() as f:
         for r in csv.DictReader(f):
             annotated[r["clip"]] = (int(r["half_first"]), int(r["half_last"]))
-    with Pipeline(config) as pipe:
-        for emo in EMOTIONS:
-            path = CLIPS / f"1001_DFA_{emo}_XX.flv"
-            build = EventBuilder("t", SequenceAllocator(MemoryStore())).build
-            pipe.new_stream()
-            with open_file_source(path) as src:
-                steps = [s for frame in src for s in pipe.process(frame).steps]
-            events = [e for e in map(build, steps + pipe.finish())
-                      if e["schema"] == CABIN_SCHEMA_ID]  # fmt: skip
-            assert [e["kind"] for e in events if e["kind"] != "blink"] == [], path.name
-            blinks = [(e["onset_ms"], e["offset_ms"]) for e in events if e["kind"] == "blink"]
-            truth = annotated.get(path.stem)
-            if truth is None:
-                assert blinks == [], path.name
-                continue
-            first, last = (k * 1000 / 29.97 for k in truth)
-            assert len(blinks) == 1 and blinks[0][0] < last + 34 and blinks[0][1] > first - 34
+    for emo in EMOTIONS:
+        stage = CabinStage(config, "t")
+        steps = [s for r in clip_runs[emo].results for s in stage.update(r.faces, r.t_ms)[0]]
+        name = f"1001_DFA_{emo}_XX"
+        assert [s.kind for s in steps if s.kind != "blink"] == [], name
+        blinks = [(s.onset_ms, s.offset_ms) for s in steps if s.kind == "blink"]
+        truth = annotated.get(name)
+        if truth is None:
+            assert blinks == [], name
+            continue
+        first, last = (k * 1000 / 29.97 for k in truth)
+        assert len(blinks) == 1 and blinks[0][0] < last + 34 and blinks[0][1] > first - 34, name
