@@ -29,6 +29,22 @@ pytestmark = [
     ),
 ]
 JPEG_START = b"\xff\xd8\xff"
+ALERTS = REPO / "deploy" / "prometheus" / "microemo-alerts.yml"
+DASHBOARD = REPO / "deploy" / "grafana" / "microemo-dashboard.json"
+# Grafana's variables as a short scrape here makes them
+GRAFANA_VARS = {"$__rate_interval": "5s", "$__range": "1m", "$instance": ".*"}
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL with Grafana's variables filled in) of every dashboard panel."""
+    out = []
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for var, value in GRAFANA_VARS.items():
+                expr = expr.replace(var, value)
+            out.append((panel["title"], expr))
+    return out
 
 
 def start_run(clip: Path, tmp_path: Path, port: int, broker_port: int) -> subprocess.Popen:
@@ -60,7 +76,8 @@ def start_prometheus(tmp_path: Path, target_port: int) -> tuple[subprocess.Popen
     port = free_port()
     conf = tmp_path / "prometheus.yml"
     conf.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{ALERTS}']\n"
         "scrape_configs:\n"
         "  - job_name: microemo\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
@@ -72,8 +89,10 @@ def start_prometheus(tmp_path: Path, target_port: int) -> tuple[subprocess.Popen
 
 
 def query(prom: str, expr: str) -> list[dict]:
+    """The result of an instant query; an expression Prometheus refuses fails the test."""
     reply = get(f"{prom}/api/v1/query?query={urllib.parse.quote(expr)}")
-    return reply.json()["data"]["result"] if reply.status == 200 else []
+    assert reply.status == 200, (expr, reply.body[:300])
+    return reply.json()["data"]["result"]
 
 
 def test_a_person_sees_it_working(tmp_path, clip):
@@ -100,6 +119,9 @@ def test_a_person_sees_it_working(tmp_path, clip):
             api = get(url + "/api/status").json()
             browser.save_screenshot(str(tmp_path / "status-page.png"))
         wait_for(lambda: query(prom_url, "microemo_frames_total > 30"), timeout=60)
+        wait_for(lambda: query(prom_url, "count_over_time(microemo_frames_total[5s]) > 3"))
+        panels = [(title, expr, query(prom_url, expr)) for title, expr in dashboard_queries()]
+        rules = get(f"{prom_url}/api/v1/rules").json()["data"]["groups"][0]["rules"]
         scraped = {
             "up": query(prom_url, 'up{job="microemo"}'),
             "info": query(prom_url, "microemo_info"),
@@ -138,6 +160,15 @@ def test_a_person_sees_it_working(tmp_path, clip):
     assert scraped["connected"][0]["value"][1] == "1"
     assert scraped["workers"][0]["value"][1] == "2"
     assert float(scraped["latency"][0]["value"][1]) > 30
+
+    # every Grafana panel's query runs and shows something (episodes only once one ended)
+    assert len(panels) >= 15
+    for title, expr, result in panels:
+        assert result or 'phase="end"' in expr, (title, expr)
+    # the alert rules load and evaluate; with the camera up and the broker there none fires
+    assert len(rules) == 6
+    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+    assert not [r["name"] for r in rules if r["state"] != "inactive"]
 
     # the preview is a picture of the clip, served here; the broker never saw one
     picture = cv2.imdecode(np.frombuffer(preview.body, np.uint8), cv2.IMREAD_COLOR)
