@@ -9,9 +9,10 @@ import time
 
 import numpy as np
 import pytest
+from tests.conftest import FakeClock
 
 from microemo.daemon.metrics import Metrics
-from microemo.daemon.status.board import StatusBoard, event_labels
+from microemo.daemon.status.board import STALE_S, StatusBoard, event_labels
 from microemo.daemon.status.preview import EDGES_FILE, Preview, draw
 from microemo.sources.files import open_file_source
 from microemo.types import Frame, FrameResult
@@ -59,10 +60,11 @@ def test_faces_carry_extra_state_by_name():
         seen.append(result)
         return {1: {"perclos": 0.2, "eyes_closed": True}}
 
-    board = StatusBoard(extras={"cabin": cabin})
+    clock = FakeClock(100.0)
+    board = StatusBoard(extras={"cabin": cabin}, clock=clock)
     result = FrameResult(frame_index=4, t_ms=40.0)
     result.emotions = {1: {"core": "neutral", "aus": {"AU12": 0.5}}, 2: {"core": "anger"}}
-    board.tap(Frame(np.zeros((4, 4, 3), np.uint8), 40.0, 4), result)
+    board.tap(Frame(np.zeros((4, 4, 3), np.uint8), 40.0, 4, captured_at=99.9), result)
     faces = board.publish({}, Metrics()).status["faces"]
     assert faces[0] == {
         "face_id": 1,
@@ -71,6 +73,8 @@ def test_faces_carry_extra_state_by_name():
         "extra": {"cabin": {"perclos": 0.2, "eyes_closed": True}},
     }
     assert faces[1]["extra"] == {} and seen == [result]  # called at publish, not per frame
+    clock.advance(STALE_S + 0.2)  # no frame since (a camera lost): its faces are gone
+    assert board.publish({}, Metrics()).status["faces"] == []
 
 
 def test_a_reader_is_woken_by_a_new_snapshot_and_by_close():

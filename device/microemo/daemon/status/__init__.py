@@ -125,7 +125,7 @@ def start(
 
 
 def _announce(s: StatusConfig, password: str | None, port: int) -> None:
-    where = f"http://{s.host}:{port}/"
+    where = f"http://{f'[{s.host}]' if ':' in s.host else s.host}:{port}/"
     logger.info(
         "status page on %s%s%s",
         where,

@@ -31,6 +31,8 @@ SCHEMA = "microemo.status/1"
 PHASES = ("start", "update", "end")
 KINDS = ("micro", "macro")
 
+# a newest frame older than this (a camera lost or frozen) shows no face: its faces are gone
+STALE_S = 2.0
 # name -> result -> {face_id: {key: value}} (scalars the page shows as they are)
 FaceExtra = Callable[[FrameResult], Mapping[int, Mapping[str, Any]]]
 Health = Callable[[], Mapping[str, Any]]
@@ -103,11 +105,13 @@ class StatusBoard:
         extras: Mapping[str, FaceExtra] | None = None,
         health: Health | None = None,
         wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.preview_fps = preview_fps  # None: the preview is off
         self._extras = dict(extras or {})
         self._health = health
         self._wall = wall
+        self._clock = clock
         self._keep = episodes
         self._latest: tuple[Frame, FrameResult] | None = None
         self._episodes: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -178,7 +182,7 @@ class StatusBoard:
 
     def _faces(self) -> list[dict[str, Any]]:
         latest = self._latest
-        if latest is None:
+        if latest is None or self._clock() - latest[0].captured_at > STALE_S:
             return []
         result = latest[1]
         extra = {name: fn(result) for name, fn in self._extras.items()}

@@ -26,7 +26,7 @@ EDGES_FILE = Path(__file__).with_name("mesh_edges.npy")
 MAX_WIDTH = 640
 # BGR by face id: yellow, magenta, cyan, orange (clear of skin, and of a green screen)
 COLOURS = ((40, 230, 255), (230, 80, 230), (255, 220, 60), (40, 140, 255))
-MESH_ALPHA = 0.55  # the mesh half see-through: the face under it still shows
+MESH_ALPHA = 0.4  # the mesh half see-through: the face under it still shows
 
 
 def draw(frame: Frame, result: FrameResult, edges: np.ndarray) -> np.ndarray:

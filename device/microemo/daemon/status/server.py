@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +62,8 @@ class StatusServer(ThreadingHTTPServer):
         self.auth: bytes | None = None
         if password:
             self.auth = b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+        if ":" in address[0]:  # an IPv6 address ("::" for every interface)
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
 
@@ -151,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
+        if self.command == "HEAD":
+            return
         self.wfile.write(b"retry: 2000\n\n")
         p = board.published
         version = 0
