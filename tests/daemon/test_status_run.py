@@ -21,6 +21,8 @@ from daemon_kit import REPO
 from status_kit import chromium, free_port, get, read_page, wait_page
 from tests.conftest import wait_for
 
+from microemo.emotion.rules import CORE_EMOTIONS
+
 pytestmark = [
     pytest.mark.broker,
     pytest.mark.skipif(
@@ -150,7 +152,8 @@ def test_a_person_sees_it_working(tmp_path, clip):
     assert f["device"] == "status-e2e" and f["face-count"] == "1"
     (face,) = page["faces"]
     assert len(face["bars"]) == 19 and max(face["bars"].values()) > 0.2  # a face that moves
-    assert face["emotion"].split()[0] in {"happiness", "surprise", "neutral"}
+    core, score = face["emotion"].split()[:2]  # e.g. "happiness 0.86 · hopeful (AU12+AU1)"
+    assert core in CORE_EMOTIONS and 0 <= float(score) <= 1  # (which one depends on the frame)
     assert "Camera preview is ON" in page["notice"] and page["preview_width"] > 0
 
     # Prometheus scraped it and reads what the page reads
@@ -165,10 +168,14 @@ def test_a_person_sees_it_working(tmp_path, clip):
     assert len(panels) >= 15
     for title, expr, result in panels:
         assert result or 'phase="end"' in expr, (title, expr)
-    # the alert rules load and evaluate; with the camera up and the broker there none fires
+    # the alert rules load and evaluate; with the device, its camera and the broker up, those
+    # alerts stay quiet (drops depend on this machine's load: pending at worst, never firing)
     assert len(rules) == 6
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
-    assert not [r["name"] for r in rules if r["state"] != "inactive"]
+    state = {r["name"]: r["state"] for r in rules}
+    quiet = ("MicroemoDown", "MicroemoCameraDown", "MicroemoNoFrames", "MicroemoBrokerAway")
+    assert {name: state[name] for name in quiet} == dict.fromkeys(quiet, "inactive")
+    assert "firing" not in state.values()
 
     # the preview is a picture of the clip, served here; the broker never saw one
     picture = cv2.imdecode(np.frombuffer(preview.body, np.uint8), cv2.IMREAD_COLOR)
