@@ -108,9 +108,9 @@ if [ ! -f "$ETC/microemo.toml" ]; then
 else
     echo "    keeping the existing $ETC/microemo.toml"
 fi
-if [ ! -f "$ETC/mqtt_password" ]; then
-    install -m 0600 /dev/null "$ETC/mqtt_password"  # empty: no password; fill it in for auth
-fi
+for secret in mqtt_password status_password; do  # empty: no password; fill in for auth
+    [ -f "$ETC/$secret" ] || install -m 0600 /dev/null "$ETC/$secret"
+done
 CHECKED=1
 if ! "$PREFIX/venv/bin/microemo" config check "$ETC/microemo.toml"; then
     CHECKED=0

@@ -336,6 +336,23 @@ class DaemonConfig(Section):
     )
 
 
+class StatusConfig(Section):
+    enabled: bool = Field(False, description="serve the status page, /api/status, /metrics")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="listen address; beyond localhost set a password"
+    )
+    port: int = Field(9180, ge=1, le=65535, description="TCP port of the status page")
+    username: str = Field(
+        "microemo", pattern=r"^[^:]+$", description="basic-auth user (password: credentials)"
+    )
+    interval_s: float = Field(0.5, ge=0.1, le=60, description="seconds between page updates")
+    episodes: int = Field(20, ge=1, le=500, description="last episodes the page lists")
+    preview: bool = Field(
+        False, description="privacy: camera with mesh on this page only; never over MQTT"
+    )
+    preview_fps: float = Field(2.0, gt=0, le=15, description="most preview pictures a second")
+
+
 class Config(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
@@ -348,6 +365,7 @@ class Config(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:

@@ -42,9 +42,9 @@ def _model_at(root: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] |
 # keys that would hold a secret: the file is no place for one (``secrets.py``)
 _SECRET_KEY = ("pass", "secret", "token")
 _SECRET_HINT = (
-    "secrets never go in the config file: put the broker password in "
-    "/etc/microemo/mqtt_password (the unit passes it with LoadCredential=) or in the "
-    "environment variable MICROEMO_MQTT_PASSWORD, and remove this key"
+    "secrets never go in the config file: put the {what} password in "
+    "/etc/microemo/{name} (the unit passes it with LoadCredential=) or in the "
+    "environment variable MICROEMO_{NAME}, and remove this key"
 )
 # strict types: a quoted number or boolean is refused; say how to write it
 _UNQUOTE = {"int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}
@@ -53,7 +53,12 @@ _UNQUOTE = {"int_type": "a whole number", "float_type": "a number", "bool_type":
 def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     key = ".".join(str(p) for p in loc)
     if any(word in str(loc[-1]).lower() for word in _SECRET_KEY):
-        return f"  {key}: {_SECRET_HINT}"
+        what, name = (
+            ("status page", "status_password")
+            if loc[0] == "status"
+            else ("broker", "mqtt_password")
+        )
+        return f"  {key}: " + _SECRET_HINT.format(what=what, name=name, NAME=name.upper())
     parent = _model_at(root, loc[:-1])
     known = list(parent.model_fields) if parent else []
     hint = difflib.get_close_matches(str(loc[-1]), known, n=1)

@@ -80,6 +80,13 @@ def summary(config: Config, path: Path, report: Report | None = None) -> str:
         )
     else:
         lines.append("  mqtt        off")
+    st = config.status
+    lines.append(
+        f"  status      http://{st.host}:{st.port}/, password {describe('status_password')}"
+        f"{', camera preview ON' if st.preview else ''}"
+        if st.enabled
+        else "  status      off"
+    )
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """What ``microemo run`` checks before it opens the camera, runnable on its own.
 
 ``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use
-(``microemo.platform``) and the source (``microemo.sources.check``). ``preflight(config)`` is
+(``microemo.platform``), the source (``microemo.sources.check``) and the status page's
+preview (``daemon.status.check``). ``preflight(config)`` is
 ``microemo config check``, the unit's ``ExecStartPre=``: the same, then, without side
 effects, what the start would trip over next: the state folder and the JSON-lines file can be
 created, the MQTT TLS files can be read, and the pipeline is built once (MediaPipe's
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microemo.config import Config, MqttConfig
+from microemo.daemon import status
 from microemo.platform import (
     OpenCV,
     PlatformError,
@@ -54,6 +56,10 @@ def check_start(config: Config, *, devices: bool = False) -> OpenCV:
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
     check_calibration(config)
+    try:
+        status.check(config)  # the preview never goes to the network unprotected
+    except status.StatusError as exc:
+        raise PreflightError(str(exc)) from None
     return opencv
 
 
