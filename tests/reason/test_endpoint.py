@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from llm_server import ScriptedLlm, good, prose, slow, status
+from llm_server import good, prose, slow, status
 from reason_kit import (
     assert_text_only,
     close_scores,
@@ -23,13 +23,6 @@ from microemo.reason.engine import BUDGET_SPENT, ENDPOINT_DOWN, Reasoner
 from microemo.reason.episode import read_end_event
 from microemo.reason.llm import LlmClient, api_key
 from microemo.reason.refined import validate_refined
-
-
-@pytest.fixture
-def llm():
-    server = ScriptedLlm()
-    yield server
-    server.close()
 
 
 def reasoner(llm, tmp_path, key=None, **overrides):
