@@ -165,3 +165,18 @@ def test_replay_writes_refined_files_and_dry_run_sends_nothing(
     assert main(["replay", str(events.parent), *out]) == 0  # again: its own output is no input
     assert "3 end events, 2 hard" in capsys.readouterr().err
     assert "clip.refined.jsonl:1" not in caplog.text
+
+
+def test_replay_tells_the_earlier_episodes_of_the_same_file_only(tmp_path, capsys):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps(easy(1, onset_ms=1000.0)) + "\n")
+    b.write_text(json.dumps(micro(2, onset_ms=4000.0)) + "\n")
+    both = tmp_path / "both.jsonl"
+    both.write_text(a.read_text() + b.read_text())
+    flags = ["--dry-run", "--set", "context.previous=true"]
+    assert main(["replay", str(a), str(b), *flags]) == 0
+    (request,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert "Earlier" not in request["body"]["messages"][1]["content"]  # another clip's clock
+    assert main(["replay", str(both), *flags]) == 0
+    (request,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert "Earlier, 1800 ms before this onset" in request["body"]["messages"][1]["content"]

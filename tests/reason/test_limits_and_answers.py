@@ -106,6 +106,8 @@ def test_config_names_the_bad_key(tmp_path):
         config("http://h/v1", tmp_path, select__labels=["contemt"])
     with pytest.raises(ConfigError, match=r"mqtt\.port = '1883': .*without quotes"):
         config("http://h/v1", tmp_path, mqtt__port="1883")
+    with pytest.raises(ConfigError, match=r"mqtt\.devices = \['cabin-1', 'lobby/\+'\]"):
+        config("http://h/v1", tmp_path, mqtt__devices=["cabin-1", "lobby/+"])
 
 
 def test_check_command(tmp_path, capsys):

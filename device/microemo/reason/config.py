@@ -11,6 +11,7 @@ the API key comes from ``llm.api_key_file``, the systemd credential ``llm_api_ke
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +56,14 @@ class BrokerConfig(Section):
     devices: list[str] = Field(
         default_factory=list, description="only these device ids' events; empty: every device"
     )
+
+    @field_validator("devices")
+    @classmethod
+    def _device_ids(cls, devices: list[str]) -> list[str]:
+        bad = [d for d in devices if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", d)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a device id (letters, digits, '_', '-')")
+        return devices
 
 
 class LlmConfig(Section):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from microemo.config_errors import ConfigError
+from microemo.reason.case import FaceHistory
 from microemo.reason.engine import Reasoner
 from microemo.reason.episode import NotACase, read_end_event
 
@@ -40,6 +41,8 @@ def refine_file(reasoner: Reasoner, path: Path) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read as event lines ({exc})") from None
+    # each file has its own source clock and faces: no earlier episode from another file
+    reasoner.history = FaceHistory(reasoner.config.context)
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
