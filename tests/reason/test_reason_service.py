@@ -18,7 +18,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from reason_kit import assert_text_only, close_scores, disagreeing, easy, micro, with_private_data
-from tests.publish.mqtt.mqtt_kit import Recorder, sink_for, wait_for
+from tests.publish.mqtt.mqtt_kit import Broker, Recorder, passwd, sink_for, wait_for
 
 from microemo.reason.refined import validate_refined
 
@@ -204,3 +204,41 @@ def test_dry_run_prints_the_requests_and_sends_nothing(broker, llm, tmp_path, se
     assert ours == []
     listen.close()
     sink.close()
+
+
+def test_broker_credentials_and_the_shipped_acl(llm, tmp_path, monkeypatch):
+    """With passwords and deploy/mosquitto/acl.conf: the hub logs in as microemo-reason with
+    the password from its systemd credential, reads the device's events and writes refined
+    readings and its status, which a dashboard user sees."""
+    acl = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl.conf"
+    pw = tmp_path / "passwd"
+    users = {"cabin-1": "dev-pw", "microemo-reason": "hub-pw", "homeassistant": "ha-pw"}
+    for i, (user, secret) in enumerate(users.items()):
+        passwd(pw, user, secret, create=i == 0)
+    b = Broker(tmp_path / "mosq", password_file=pw, extra=[f"acl_file {acl}"])
+    try:
+        dashboard = Recorder(b.port, "microemo/#", auth=("homeassistant", "ha-pw"))
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "mqtt_password").write_text("hub-pw\n")
+        config = tmp_path / "reason.toml"
+        config.write_text(
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {b.port}\nusername = "microemo-reason"\n'
+            f'[llm]\nbase_url = "{llm.base_url}"\n'
+            f'[service]\nstate_dir = "{tmp_path / "state"}"\n'
+        )
+        monkeypatch.delenv("MICROEMO_MQTT_PASSWORD", raising=False)
+        svc = Service(config, creds)
+        assert wait_for(lambda: status_of(dashboard).get("state") == "asking", 30), svc.err
+        monkeypatch.setenv("MICROEMO_MQTT_PASSWORD", "dev-pw")  # the device's, read now
+        sink = sink_for(b.port, tmp_path / "device", device="cabin-1",
+                        **{"mqtt.username": "cabin-1"})  # fmt: skip
+        monkeypatch.delenv("MICROEMO_MQTT_PASSWORD")
+        sink.emit(micro(1))
+        assert wait_for(lambda: len(dashboard.on("/cabin-1/refined")) == 1, 30), svc.err
+        assert json.loads(dashboard.on("/cabin-1/refined")[0])["episode_id"] == micro(1)["id"]
+        assert svc.stop() == 0
+        sink.close()
+        dashboard.close()
+    finally:
+        b.stop()
