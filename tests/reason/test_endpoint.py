@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 
 import pytest
 from llm_server import good, prose, slow, status
@@ -19,7 +20,7 @@ from reason_kit import (
 )
 
 from microemo.reason.cli import main
-from microemo.reason.engine import BUDGET_SPENT, ENDPOINT_DOWN, Reasoner
+from microemo.reason.engine import ASKING, BUDGET_SPENT, ENDPOINT_DOWN, Reasoner
 from microemo.reason.episode import read_end_event
 from microemo.reason.llm import LlmClient, api_key
 from microemo.reason.refined import validate_refined
@@ -118,6 +119,9 @@ def test_the_daily_budget_stops_the_asking(llm, tmp_path):
     assert ask(r, micro(2)) is None and llm.count() == 1
     assert r.state == BUDGET_SPENT and "daily token budget of 900 spent" in r.detail
     assert json.loads((tmp_path / "state" / "tokens-today.json").read_text())["tokens"] == spent
+    r.today = lambda: date(2099, 1, 1)  # midnight UTC passed
+    r.refresh()
+    assert r.state == ASKING and ask(r, micro(3)) is not None
 
 
 def test_identical_cases_are_asked_once(llm, tmp_path):

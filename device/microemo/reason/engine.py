@@ -102,6 +102,11 @@ class Reasoner:
             logger.warning("now %s%s", state, f": {detail}" if detail else "")
             self.on_state()
 
+    def refresh(self) -> None:
+        """A spent budget lifts at 00:00 UTC, also when no case comes to notice it."""
+        if self.state == BUDGET_SPENT and self.budget.spent(self.today()) == 0:
+            self._set_state(ASKING)
+
     def consider(self, episode: Episode) -> Case | None:
         """The request for ``episode`` if it is a hard case, else None (left alone)."""
         self.count("end_events")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -186,14 +187,20 @@ class ReasonService:
     # -- the worker: ask, publish ---------------------------------------------------------
 
     def _work(self) -> None:
+        """Ask about one case at a time; the status goes out every ``status_interval_s``,
+        busy or idle."""
         interval = self.config.service.status_interval_s
+        due = time.monotonic() + interval
         while not self.stop_event.is_set():
             with self._ready:
                 if not self._cases:
-                    self._ready.wait(interval)
+                    self._ready.wait(max(0.0, due - time.monotonic()))
                 case = self._cases.popleft() if self._cases else None
-            if case is None:
+            if time.monotonic() >= due:
+                self.reasoner.refresh()
                 self.publish_status()
+                due = time.monotonic() + interval
+            if case is None:
                 continue
             try:
                 payload = self.reasoner.answer(case, self.stop_event)
