@@ -242,3 +242,23 @@ def test_broker_credentials_and_the_shipped_acl(llm, tmp_path, monkeypatch):
         dashboard.close()
     finally:
         b.stop()
+
+
+def test_a_broker_not_there_yet_is_said_once_then_used(llm, tmp_path, setup):
+    _, creds, write = setup
+    b = Broker(tmp_path / "late")
+    b.stop()
+    try:
+        config = write()
+        text = config.read_text()
+        config.write_text(text.replace(f"port = {text.split('port = ')[1].split()[0]}",
+                                       f"port = {b.port}", 1))  # fmt: skip
+        svc = Service(config, creds)
+        said = "cannot reach the broker at 127.0.0.1:"
+        assert wait_for(lambda: said in "".join(svc.err), 30), svc.err
+        b.start()
+        assert wait_for(lambda: "reading" in "".join(svc.err), 30), svc.err
+        assert "".join(svc.err).count(said) == 1
+        assert svc.stop() == 0
+    finally:
+        b.stop()

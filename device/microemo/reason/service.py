@@ -63,6 +63,7 @@ class ReasonService:
         self._cases: deque[Case] = deque()
         self._ready = threading.Condition()
         self._warned: set[str] = set()
+        self._unreachable = False
         cid = config.mqtt.client_id + (f"-dry-run-{os.getpid()}" if self.dry_run else "")
         self.settings = broker_settings(config, cid)
         self.client = self._make_client()
@@ -86,6 +87,7 @@ class ReasonService:
         client.max_queued_messages_set(OUTGOING_MAX)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -116,6 +118,7 @@ class ReasonService:
     # -- paho's thread: read, pick, queue -----------------------------------------------
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        self._unreachable = False
         if rc.is_failure:
             logger.error(
                 "broker %s:%s refused the connection (%s): check mqtt.username and "
@@ -134,6 +137,16 @@ class ReasonService:
             ", ".join(topics.events_filter(self.prefix, d) for d in devices),
         )
         self.publish_status()
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        """Said once per outage (paho keeps trying with back-off)."""
+        if not self._unreachable:
+            self._unreachable = True
+            logger.warning(
+                "cannot reach the broker at %s:%s: check mqtt.host and mqtt.port (retrying)",
+                self.settings.host,
+                self.settings.port,
+            )
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if not self.stop_event.is_set():
