@@ -83,7 +83,8 @@ class ReasonService:
         if s.tls:
             set_tls(client, s)  # MqttError names a missing or bad PEM file
         # paho waits whole seconds between tries (doubling up to the longest)
-        client.reconnect_delay_set(max(1, round(s.reconnect_min_s)), round(s.reconnect_max_s))
+        first = max(1, round(s.reconnect_min_s))
+        client.reconnect_delay_set(first, max(first, round(s.reconnect_max_s)))
         client.max_queued_messages_set(OUTGOING_MAX)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
