@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/microemo bench --config firmware_config/desktop.toml --source $(SAMPLE)
 	$(BIN)/python benchmarks/bench_cores.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_reason_tokens.py
 
 model: setup
 	$(BIN)/microemo-train all --config models/train-default.toml
