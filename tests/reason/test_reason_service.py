@@ -24,6 +24,7 @@ from microemo.reason.refined import validate_refined
 
 pytestmark = pytest.mark.broker
 _n = itertools.count()
+STARTED: list[Service] = []  # killed after each test if still running
 
 
 class Service:
@@ -35,6 +36,7 @@ class Service:
         cmd = [sys.executable, "-m", "microemo.reason.cli", "run", "-c", str(config), *extra]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)  # fmt: skip
+        STARTED.append(self)
         self.out: list[str] = []
         self.err: list[str] = []
         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
@@ -43,6 +45,17 @@ class Service:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+@pytest.fixture(autouse=True)
+def no_service_left():
+    """A test that fails before stopping its service still leaves no process behind."""
+    yield
+    while STARTED:
+        svc = STARTED.pop()
+        if svc.proc.poll() is None:
+            svc.proc.kill()
+            svc.proc.wait(10)
 
 
 @pytest.fixture
