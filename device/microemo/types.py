@@ -154,6 +154,10 @@ class Classification:
     micro_state: str | None = None
     micro_rule: str | None = None
     aus: list[str] = field(default_factory=list)  # AUs that supported the result
+    # where the CNN took part: its own best class and the FACS prototypes' own pick, so a
+    # consumer can tell when they disagree (None when the rules decided alone)
+    cnn_core: str | None = None
+    rules_core: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,6 +252,15 @@ def combine(
     return (mix if tables.fitted is not None else fuse)(cnn, rules, cnn_weight)
 
 
+def _rules_pick(scores: dict[str, float], t: RuleTables) -> str:
+    """The FACS prototypes' own core emotion: the fitted softmax's best class (it has a
+    neutral class), else the best hand prototype if it clears the threshold."""
+    if t.fitted is not None:
+        return max(scores, key=lambda k: scores[k])
+    emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
+    return emotion if scores[emotion] >= t.core_threshold else "neutral"
+
+
 def classify_aus(
     intensity: np.ndarray,
     core_probs: dict[str, float] | None = None,
@@ -264,19 +273,18 @@ def classify_aus(
     t = tables or load_tables()
     scores = core_scores(intensity, t)
     weight = t.cnn_weight if cnn_weight is None else cnn_weight
+    rules_core = _rules_pick(scores, t)
     if core_probs:
         shown = combine(core_probs, scores, weight, t)
         core = max(shown, key=lambda k: shown[k])
         source = "cnn" if weight >= 1.0 else "cnn+rules"
     else:
-        if t.fitted is not None:  # a softmax with a neutral class: its best class
-            core = max(scores, key=lambda k: scores[k])
-        else:  # the best hand prototype, if it clears the threshold
-            emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
-            core = emotion if scores[emotion] >= t.core_threshold else "neutral"
-        source, shown = "rules", scores
+        core, source, shown = rules_core, "rules", scores
     core_score = shown[core]
     result = Classification(core=core, core_source=source, core_score=core_score, scores=shown)
+    cnn_core = max(core_probs, key=core_probs.__getitem__) if core_probs else None
+    if cnn_core in CORE_EMOTIONS:  # a model with labels of its own says nothing comparable
+        result.cnn_core, result.rules_core = cnn_core, rules_core
     if core in t.core:
         aus, optional = t.core[core]
         result.aus = [f"AU{a:02d}" for a in aus + optional if intensity[AU_INDEX[a]] >= t.present]
