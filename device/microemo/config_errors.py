@@ -56,7 +56,9 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...], secret_hint: str) 
         if secret_hint is not _SECRET_HINT:  # another program's own advice
             return f"  {key}: {secret_hint}"
         what, name = (
-            ("status page", "status_password") if loc[0] == "status" else ("broker", "mqtt_password")
+            ("status page", "status_password")
+            if loc[0] == "status"
+            else ("broker", "mqtt_password")
         )
         return f"  {key}: " + _SECRET_HINT.format(what=what, name=name, NAME=name.upper())
     parent = _model_at(root, loc[:-1])

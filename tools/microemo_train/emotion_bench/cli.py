@@ -3,7 +3,8 @@ your own labelled faces, measured through ``microemo analyze`` itself.
 
     microemo-train emotion-bench my_faces/ --out out/bench            # happy/, neutral/, ...
     microemo-train emotion-bench labels.csv --out out/bench --jobs 2  # path,label rows
-    microemo-train emotion-bench apex/ --out out/megc --merge negative=anger,disgust,fear,sadness,contempt,repression --merge positive=happiness
+    microemo-train emotion-bench apex/ --out out/megc --merge positive=happiness \
+        --merge negative=anger,disgust,fear,sadness,contempt,repression
 
 DATA is a folder with one sub-folder per class (pictures, videos or frame folders inside;
 ``happy``, ``Happiness``, ``HAP`` all read as happiness) or a CSV of ``path,label`` rows.
@@ -51,14 +52,32 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rules-only", action="store_true", help="no CNN: FACS prototypes only")
     p.add_argument("--jobs", type=int, default=0, help="landmarker workers (0: one per core)")
     p.add_argument("--fps", type=float, help="frame rate of frame folders (default 30)")
-    p.add_argument("--read", choices=("last", "majority"), default="last",
-                   help="reading of a video or frame folder (default: its last face)")
-    p.add_argument("--label-map", action="append", default=[], metavar="NAME=EMOTION",
-                   help="read class NAME as EMOTION (repeatable)")
-    p.add_argument("--merge", action="append", default=[], metavar="NEW=A,B",
-                   help="score classes A, B as NEW (repeatable; MEGC: negative=..., positive=...)")
-    p.add_argument("--confident", type=float, default=0.8,
-                   help="score from which a reading counts as confident (default 0.8)")
+    p.add_argument(
+        "--read",
+        choices=("last", "majority"),
+        default="last",
+        help="reading of a video or frame folder (default: its last face)",
+    )
+    p.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="NAME=EMOTION",
+        help="read class NAME as EMOTION (repeatable)",
+    )
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="NEW=A,B",
+        help="score classes A, B as NEW (repeatable; MEGC: negative=..., positive=...)",
+    )
+    p.add_argument(
+        "--confident",
+        type=float,
+        default=0.8,
+        help="score from which a reading counts as confident (default 0.8)",
+    )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--rescore", action="store_true", help="read DIR/analyze again, do not run it")
     p.set_defaults(func=run)
@@ -79,15 +98,17 @@ def run_analyze(inputs: list[LabelledInput], args: argparse.Namespace, out: Path
     from tqdm import tqdm
 
     base = [sys.executable, "-m", "microemo.cli", "analyze", "--out", str(out), "--no-plot"]
-    for flag, value in (("--config", args.config), ("--bundle", args.bundle),
-                        ("--fps", args.fps)):
+    for flag, value in (("--config", args.config), ("--bundle", args.bundle), ("--fps", args.fps)):
         if value is not None:
             base += [flag, str(value)]
     base += ["--jobs", str(args.jobs)] + (["--rules-only"] if args.rules_only else [])
     out.mkdir(parents=True, exist_ok=True)
-    with (out.parent / "analyze.log").open("w") as log, tqdm(
-        total=len(inputs), unit="input", desc="analyze", disable=not sys.stderr.isatty()
-    ) as bar:
+    with (
+        (out.parent / "analyze.log").open("w") as log,
+        tqdm(
+            total=len(inputs), unit="input", desc="analyze", disable=not sys.stderr.isatty()
+        ) as bar,
+    ):
         for start in range(0, len(inputs), BATCH):
             batch = [str(i.path) for i in inputs[start : start + BATCH]]
             code = subprocess.run(base + batch, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -104,8 +125,14 @@ def _reading(csv_path: Path, how: str) -> tuple[str, float]:
     with csv_path.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["success"] == "1" and row["emotion"]:
-                faces.append((int(row["frame"]), int(row["face_id"]), row["emotion"],
-                              float(row["emotion_score"] or 0.0)))
+                faces.append(
+                    (
+                        int(row["frame"]),
+                        int(row["face_id"]),
+                        row["emotion"],
+                        float(row["emotion_score"] or 0.0),
+                    )
+                )
     if not faces:
         return NO_FACE, 0.0
     if how == "majority":
@@ -117,9 +144,9 @@ def _reading(csv_path: Path, how: str) -> tuple[str, float]:
     return answer, s
 
 
-def collect(inputs: list[LabelledInput], out: Path, how: str, merge: Merge) -> tuple[
-    list[Reading], list[str]
-]:
+def collect(
+    inputs: list[LabelledInput], out: Path, how: str, merge: Merge
+) -> tuple[list[Reading], list[str]]:
     """One reading per input analyze wrote; the inputs it could not read."""
     index = out / "analyze-index.csv"
     if not index.is_file():
@@ -150,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
     for problem in failed[:10]:
         print(f"left out: {problem}", file=sys.stderr)
     if len(failed) > 10:
-        print(f"left out: {len(failed) - 10} more (see {args.out / 'analyze.log'})",
-              file=sys.stderr)
+        print(
+            f"left out: {len(failed) - 10} more (see {args.out / 'analyze.log'})", file=sys.stderr
+        )
     if not readings:
         raise BenchInputError(f"{args.data}: no input could be read (see {args.out})")
     result = score(readings, args.confident)
@@ -161,7 +189,12 @@ def run(args: argparse.Namespace) -> int:
     reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")
     print(f"reliability plot: {plot}")
     if args.json:
-        meta = {"data": str(args.data), "read": args.read, "merge": merge.groups,
-                "config": str(args.config or ""), "bundle": str(args.bundle or "")}
+        meta = {
+            "data": str(args.data),
+            "read": args.read,
+            "merge": merge.groups,
+            "config": str(args.config or ""),
+            "bundle": str(args.bundle or ""),
+        }
         write_json(args.json, result, meta)
     return 0

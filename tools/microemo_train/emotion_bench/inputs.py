@@ -112,7 +112,9 @@ def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
         where = f"{path} line {line}"
         p = (path.parent / name.strip()).resolve()
         if not p.exists():
-            raise BenchInputError(f"{where}: {name!r} does not exist (paths are relative to the CSV)")
+            raise BenchInputError(
+                f"{where}: {name!r} does not exist (paths are relative to the CSV)"
+            )
         if _kind(p) is None:
             raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
         out.append(LabelledInput(p, core_label(label, label_map, where)))

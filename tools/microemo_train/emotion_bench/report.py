@@ -15,7 +15,9 @@ def lines(result: dict[str, Any]) -> list[str]:
     ]
     cal = result["calibration"]
     if cal["ece"] is not None:
-        out.append(f"calibration: expected calibration error {cal['ece']:.3f} (shown score vs right)")
+        out.append(
+            f"calibration: expected calibration error {cal['ece']:.3f} (shown score vs right)"
+        )
     if "neutral_as_emotion" in result:
         out.append(
             f"neutral read as an emotion: {result['neutral_as_emotion']:.1%}, at score >= "
@@ -55,8 +57,13 @@ def reliability_plot(path: Path, result: dict[str, Any], title: str) -> None:
     width = bins[0]["high"] - bins[0]["low"] if bins else 0.1
     top.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
     top.bar(mids, [b["accuracy"] for b in bins], width=width * 0.9, alpha=0.6, label="right")
-    top.plot([b["score"] for b in bins], [b["accuracy"] for b in bins], "o-", color="C3",
-             label="mean score -> right")
+    top.plot(
+        [b["score"] for b in bins],
+        [b["accuracy"] for b in bins],
+        "o-",
+        color="C3",
+        label="mean score -> right",
+    )
     top.set_ylabel("share right")
     top.set_ylim(0, 1)
     top.legend(loc="upper left", fontsize=8)

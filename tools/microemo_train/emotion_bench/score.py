@@ -76,8 +76,15 @@ def calibration(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict
             continue
         conf, acc = float(scores[m].mean()), float(correct[m].mean())
         ece += m.sum() / len(scores) * abs(conf - acc)
-        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(m.sum()),
-                     "score": round(conf, 4), "accuracy": round(acc, 4)})
+        rows.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "n": int(m.sum()),
+                "score": round(conf, 4),
+                "accuracy": round(acc, 4),
+            }
+        )
     return {"ece": round(ece, 4) if len(scores) else None, "bins": rows}
 
 
