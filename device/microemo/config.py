@@ -246,6 +246,8 @@ class SpottingConfig(Section):
 
 class ModelConfig(Section):
     bundle: PathStr | None = Field(None, description="model bundle directory; default: built-in")
+    appearance: str = Field("builtin", min_length=1, description='face crop model, "builtin"/"off"')
+    appearance_hz: float = Field(15.0, ge=0, le=1000, description="its readings a face a second")
     public_keys: list[str] = Field(
         default_factory=list, description="trusted ed25519 public keys (base64 or PEM)"
     )

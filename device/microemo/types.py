@@ -134,6 +134,7 @@ class AUFrame:
     features: np.ndarray  # (len(FRAME_FEATURES),) float32, see vision.features
     face: NormalizedFace
     baseline_ready: bool = False  # False while the face's neutral estimate is still forming
+    trust: float = 0.0  # 0-1: how far the face's own neutral baseline is trusted (AUs' mean)
     # (len(AU_IDS),) float32 0-5: recent movement of each AU's points by optical flow
     # (vision.flow), fading within about a second; zeros when flow is off
     motion: np.ndarray | None = None

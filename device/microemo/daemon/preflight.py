@@ -56,6 +56,7 @@ def check_start(config: Config, *, devices: bool = False) -> OpenCV:
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
     check_calibration(config)
+    check_appearance(config)
     try:
         status.check(config)  # the preview never goes to the network unprotected
     except status.StatusError as exc:
@@ -73,6 +74,19 @@ def check_calibration(config: Config) -> None:
         load_calibration(config.au.calibration)
     except CalibrationError as exc:
         raise PreflightError(f"au.calibration: {exc}") from None
+
+
+def check_appearance(config: Config) -> None:
+    """``model.appearance`` names a model folder whose file matches its manifest."""
+    from microemo.model.appearance import appearance_dir, read_appearance
+    from microemo.model.bundle import BundleError
+
+    try:
+        folder = appearance_dir(config.model.appearance)
+        if folder is not None:
+            read_appearance(folder)
+    except BundleError as exc:
+        raise PreflightError(f"model.appearance: {exc}") from None
 
 
 def preflight(config: Config, *, build: bool = True) -> Report:
@@ -135,7 +149,9 @@ def _build_pipeline(config: Config) -> str:
     bundle = initial_bundle(config)
     try:
         with _native_stderr_kept_back():
-            Pipeline(config, bundle=bundle).close()
+            pipeline = Pipeline(config, bundle=bundle)
+            reader = pipeline.classifier.appearance
+            pipeline.close()
     except AssetError as exc:
         raise PreflightError(str(exc)) from None
     except (ImportError, OSError, RuntimeError) as exc:
@@ -143,9 +159,13 @@ def _build_pipeline(config: Config) -> str:
         raise PreflightError(
             f"the face landmarker does not start ({first_line(exc)}): {hint}"
         ) from None
+    face = "AU prototypes only (model.appearance off)"
+    if reader is not None:
+        m = reader.model.manifest
+        face = f"appearance {m.name} {m.version} + AU prototypes"
     if bundle is None:
-        return "none verifies: FACS rules only"
-    return f"{bundle.describe.get('name')} {bundle.describe.get('version')}"
+        return f"none verifies: {face}"
+    return f"{bundle.describe.get('name')} {bundle.describe.get('version')}; {face}"
 
 
 @contextlib.contextmanager

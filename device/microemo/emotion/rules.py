@@ -266,20 +266,24 @@ def classify_aus(
     core_probs: dict[str, float] | None = None,
     tables: RuleTables | None = None,
     cnn_weight: float | None = None,
+    face: dict[str, float] | None = None,
 ) -> Classification:
-    """Classify one AU intensity vector. ``core_probs`` (from the CNN) is mixed with the
-    rules' evidence by ``cnn_weight`` (the bundle's, else the table's); without it the
-    fitted prototypes (or the best hand prototype above the threshold) decide."""
+    """Classify one AU intensity vector. ``face``: the face's evidence when its appearance was
+    read too (``fusion.Fusion`` of the appearance model and these AUs' prototypes), else the
+    prototypes alone. ``core_probs`` (from the window CNN) is mixed with that evidence by
+    ``cnn_weight`` (the bundle's, else the table's); without it the evidence decides (the
+    fitted prototypes' best class, or the best hand prototype above the threshold)."""
     t = tables or load_tables()
-    scores = core_scores(intensity, t)
+    scores = core_scores(intensity, t) if face is None else face
     weight = t.cnn_weight if cnn_weight is None else cnn_weight
-    rules_core = _rules_pick(scores, t)
+    rules_core = _rules_pick(scores, t) if face is None else max(face, key=face.__getitem__)
+    evidence = "rules" if face is None else "appearance+rules"
     if core_probs:
         shown = combine(core_probs, scores, weight, t)
         core = max(shown, key=lambda k: shown[k])
-        source = "cnn" if weight >= 1.0 else "cnn+rules"
+        source = "cnn" if weight >= 1.0 else f"cnn+{evidence}"
     else:
-        core, source, shown = rules_core, "rules", scores
+        core, source, shown = rules_core, evidence, scores
     core_score = shown[core]
     result = Classification(core=core, core_source=source, core_score=core_score, scores=shown)
     cnn_core = max(core_probs, key=core_probs.__getitem__) if core_probs else None

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from microemo.reason.config import ContextConfig
 from microemo.reason.episode import Episode
 
-SOURCES = {"cnn": "the CNN", "rules": "the FACS rules", "cnn+rules": "the CNN and FACS rules mixed"}
+SOURCES = {
+    "cnn": "the CNN",
+    "rules": "the FACS rules",
+    "cnn+rules": "the CNN and FACS rules mixed",
+    "appearance+rules": "the face's appearance fused with the FACS rules",
+    "cnn+appearance+rules": "the CNN mixed with the face's appearance and the FACS rules",
+}
 MAX_FACES = 4096  # faces remembered for [context]; the longest unseen is forgotten first
 
 

@@ -56,7 +56,9 @@ class Episode(BaseModel):
     duration_ms: float | None = Field(None, ge=0)
     kind: Literal["micro", "macro"] | None = None
     core_emotion: str
-    core_source: Literal["cnn", "rules", "cnn+rules"] = "rules"
+    core_source: Literal[
+        "cnn", "rules", "cnn+rules", "appearance+rules", "cnn+appearance+rules"
+    ] = "rules"
     cnn_emotion: str | None = None
     rules_emotion: str | None = None
     scores: dict[str, float] = Field(default_factory=dict)
