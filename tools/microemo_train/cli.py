@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "facs-calibrate": "microemo_train.facs.cli",
     "facs-frames": "microemo_train.facs.cli",
     "emotion-bench": "microemo_train.emotion_bench.cli",
+    "appearance": "microemo_train.appearance.cli",
 }
 VERBOSE = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 3}
 USER_ERRORS = (TrainConfigError, DatasetError, CheckError, BenchInputError, FileNotFoundError)
