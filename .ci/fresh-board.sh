@@ -350,6 +350,12 @@ inner() {
     echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
     echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
         "($([ "$USE_CACHE" = 1 ] && echo "with" || echo "without") caches)"
+    # CPU seconds of everything run here: on a busy machine wall time stretches, these do not
+    # (an idle 2-core machine takes about this long: most steps use one core)
+    local cpu
+    cpu="$(times | tail -1 | awk '{ m = 0; s = 0; for (i = 1; i <= 2; i++) {
+        split($i, t, /[ms]/); m += t[1]; s += t[2] } printf "%.0f", m * 60 + s }')"
+    echo "    CPU time of the steps: ${cpu} s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$ARCH" != "$HOST_ARCH" ]; then
         echo "    ($ARCH under qemu-user emulation on $HOST_ARCH: these times say nothing about a board)"
     fi
