@@ -6,15 +6,16 @@
 # on a bundled clip (events printed) and `microemo analyze` (CSV written). A system library
 # the installer forgets, or a second OpenCV, fails here.
 #
-#   sudo .ci/fresh-board.sh [--arch arm64] [--results DIR] [--no-cache] [--keep]
+#   sudo .ci/fresh-board.sh [--arch arm64 [--board pi5|pi4]] [--results DIR] [--no-cache] [--keep]
 #
 # --arch arm64 builds an arm64 root and runs it under qemu-user emulation (Debian's
-# qemu-user-static through binfmt_misc, registered here if it is not yet) emulating a Pi 5's
-# Cortex-A76, and installs as on a Pi 5 that has no camera: `install.sh --profile pi5
-# --source <the clip>` (after checking that the Pi profile without --source is refused with
-# the reason). qemu-user shows the host's x86 /proc/cpuinfo, on which MediaPipe's CPU
-# detection crashes (docs/arm64.md), so the root gets a Pi 5's in its place. Times under
-# emulation say nothing about a board. --results DIR keeps the run's events, analyze CSV and
+# qemu-user-static through binfmt_misc, registered here if it is not yet) emulating the
+# board's CPU (--board pi5: a Cortex-A76, the default; pi4: a Cortex-A72), and installs as on
+# that board without its camera: `install.sh --profile pi5 --source <the clip>` (after
+# checking that the Pi profile without --source is refused with the reason). qemu-user shows
+# the host's x86 /proc/cpuinfo, on which MediaPipe's CPU detection crashes (docs/arm64.md), so
+# the root gets the board's (tests/data/cpuinfo/) in its place. Times under emulation say
+# nothing about a board. --results DIR keeps the run's events, analyze CSV and
 # check output there (.ci/compare-boards.py compares two such folders).
 #
 # Needs root, debootstrap and unshare, and the registries the host's apt and pip use: the root
@@ -30,6 +31,7 @@ SUITE="${SUITE:-bookworm}"
 HOST_ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 ARCH="$HOST_ARCH"
 RESULTS=""
+BOARD=pi5
 CACHE=/var/cache/microemo-fresh-board
 CLIP=tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 USE_CACHE=1
@@ -81,14 +83,14 @@ emulation_ready() {
     grep -qx enabled "$misc/qemu-$QEMU_ARCH" || die "binfmt_misc's qemu-$QEMU_ARCH is disabled"
 }
 
-# A Raspberry Pi 5's /proc/cpuinfo (tests/data/cpuinfo/pi5.txt: Cortex-A76) with one block per
-# CPU this machine has: what MediaPipe's and XNNPACK's CPU detection read on the board. Under
-# qemu-user they would read the host's x86 file, and MediaPipe 1.x crashes creating the
-# landmarker (docs/arm64.md).
-pi5_cpuinfo() {
+# The board's /proc/cpuinfo (tests/data/cpuinfo/$BOARD.txt) with one block per CPU this
+# machine has: what MediaPipe's and XNNPACK's CPU detection read on the board. Under qemu-user
+# they would read the host's x86 file, and MediaPipe 1.x crashes creating the landmarker
+# (docs/arm64.md).
+board_cpuinfo() {
     awk -v n="$(nproc)" 'BEGIN { RS = ""; FS = "\n" } NR == 1 {
         for (i = 0; i < n; i++) { sub(/^processor[ \t]*: [0-9]+/, "processor\t: " i); print $0 "\n" } }
-    ' "$REPO/tests/data/cpuinfo/pi5.txt"
+    ' "$REPO/tests/data/cpuinfo/$BOARD.txt"
 }
 
 # -- the host's apt mirror for $SUITE and the local folders its pip configuration names -------
@@ -157,7 +159,7 @@ bootstrap() {
 mounts() {
     mount -t proc proc "$R/proc"
     if [ "$ARCH" = arm64 ]; then
-        pi5_cpuinfo > "$R/root/cpuinfo" && mount --bind "$R/root/cpuinfo" "$R/proc/cpuinfo"
+        board_cpuinfo > "$R/root/cpuinfo" && mount --bind "$R/root/cpuinfo" "$R/proc/cpuinfo"
     fi
     mount -t sysfs -o ro sysfs "$R/sys"
     mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
@@ -226,13 +228,13 @@ install_microemo() {
         | tar -xf - -C "$R/root/microemo"
     local -a profile=(--profile desktop)
     if [ "$ARCH" = arm64 ]; then
-        profile=(--profile pi5 --source "/opt/microemo/src/$CLIP")
-        log "install.sh --profile pi5 without --source: refused, not a Pi"
+        profile=(--profile "$BOARD" --source "/opt/microemo/src/$CLIP")
+        log "install.sh --profile $BOARD without --source: refused, not a Pi"
         local out="$R/root/refused.txt"
-        if in_root bash /root/microemo/deploy/install.sh --profile pi5 >"$out" 2>&1; then
-            cat "$out"; die "install.sh --profile pi5 went ahead on a machine that is not a Pi"
+        if in_root bash /root/microemo/deploy/install.sh --profile "$BOARD" >"$out" 2>&1; then
+            cat "$out"; die "install.sh --profile $BOARD went ahead on a machine that is not a Pi"
         fi
-        expect "install.sh --profile pi5" "not a Raspberry Pi .*add --source FILE" "$out"
+        expect "install.sh --profile $BOARD" "not a Raspberry Pi .*add --source FILE" "$out"
     fi
     log "deploy/install.sh ${profile[*]} (from a copy of this checkout)"
     in_root bash /root/microemo/deploy/install.sh "${profile[@]}" >"$R/root/install.log" 2>&1 \
@@ -264,7 +266,7 @@ prove_one_opencv() {
 prove_check_pi() {
     local me=/opt/microemo/venv/bin/microemo cfg=/etc/microemo/microemo.toml out="$R/root/check.txt"
     expect "install.sh" "not a Raspberry Pi .*the Pi camera is not offered" "$R/root/install.log"
-    log "config check of the pi5 profile with the clip for its camera (the landmarker is built)"
+    log "config check of the $BOARD profile with the clip for its camera (the landmarker is built)"
     local t0
     t0="$(date +%s%N)"
     as_service "$me" config check "$cfg" >"$out" 2>&1 || { cat "$out"; die "config check failed"; }
@@ -330,8 +332,12 @@ keep_results() {
 inner() {
     R="$1"
     mkdir -p "$CACHE"
-    # every emulated program is a Pi 5's core: no SVE, the extensions its Cortex-A76 has
-    [ "$ARCH" = arm64 ] && export QEMU_CPU=cortex-a76
+    # every emulated program runs on the board's core: a Pi 5's Cortex-A76 (no SVE), a Pi 4's
+    # Cortex-A72 (no ARMv8.2 extensions)
+    if [ "$ARCH" = arm64 ]; then
+        QEMU_CPU="$(case "$BOARD" in pi4) echo cortex-a72 ;; *) echo cortex-a76 ;; esac)"
+        export QEMU_CPU
+    fi
     bootstrap
     mounts
     host_settings
@@ -341,7 +347,7 @@ inner() {
     prove_check
     prove_run_and_analyze
     keep_results
-    log "fresh board OK ($ARCH): $EVENTS events, $ROWS CSV rows"
+    log "fresh board OK ($ARCH${QEMU_CPU:+, $BOARD profile on an emulated $QEMU_CPU}): $EVENTS events, $ROWS CSV rows"
     local i
     for ((i = ${#BINDS[@]} - 1; i >= 0; i--)); do umount "${BINDS[i]}"; done
     echo "    debootstrap minbase: ${BOOT_MB} MB"
@@ -366,6 +372,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --inner) INNER_ROOT="$2"; shift 2 ;;
         --arch) ARCH="$2"; args+=("$1" "$2"); shift 2 ;;
+        --board) BOARD="$2"; args+=("$1" "$2"); shift 2
+            case "$BOARD" in pi4|pi5) ;; *) die "--board pi5 or pi4 (an arm64 Raspberry Pi)" ;; esac ;;
         --results) RESULTS="$(realpath -m "$2")"; args+=("$1" "$RESULTS"); shift 2 ;;
         --no-cache) USE_CACHE=0; args+=("$1"); shift ;;
         --keep) KEEP=1; args+=("$1"); shift ;;
