@@ -251,11 +251,14 @@ expect() {  # expect WHAT PATTERN FILE: the file holds the pattern, or the run f
 }
 
 prove_one_opencv() {
-    log "one OpenCV, headless, and pip agrees (also after a later pip install -e)"
+    log "one OpenCV, headless, and pip agrees$([ "$ARCH" = "$HOST_ARCH" ] && echo " (also after a later pip install -e)")"
     local py=/opt/microemo/venv/bin/python out="$R/root/opencv.txt"
     in_root "$py" -m microemo.platform >"$out"
     expect "the OpenCV in use" "from opencv-python-headless .*: headless" "$out"
     in_root "$py" -m pip check >"$out" || { cat "$out"; die "pip check failed"; }
+    # what a later pip install does is the same on every architecture: proven on x86-64 alone
+    # (under emulation it would cost a minute of CI)
+    [ "$ARCH" = "$HOST_ARCH" ] || return 0
     in_root "$py" -m pip install -q -e /opt/microemo/src >/dev/null 2>&1
     in_root "$py" -m pip list --format=freeze 2>/dev/null | grep -i '^opencv' >"$out"
     [ "$(wc -l <"$out")" = 2 ] && grep -q '^opencv-contrib-python==0+microemo' "$out" \
