@@ -133,7 +133,8 @@ R=""
 in_root() {
     # a clean environment: the host's pip settings, proxies and CA bundle variables only
     local -a keep=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 ${QEMU_CPU:+QEMU_CPU=$QEMU_CPU})
+        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 ${QEMU_CPU:+QEMU_CPU=$QEMU_CPU}
+        ${MICROEMO_FETCH_TIMEOUT:+MICROEMO_FETCH_TIMEOUT=$MICROEMO_FETCH_TIMEOUT})
     while IFS= read -r v; do keep+=("$v"); done < <(env | grep -E \
         '^(PIP_[A-Z_]+|[a-z]+_proxy|[A-Z]+_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)=' || true)
     chroot "$R" /usr/bin/env -i "${keep[@]}" "$@"
@@ -339,7 +340,8 @@ inner() {
     # Cortex-A72 (no ARMv8.2 extensions)
     if [ "$ARCH" = arm64 ]; then
         QEMU_CPU="$(case "$BOARD" in pi4) echo cortex-a72 ;; *) echo cortex-a76 ;; esac)"
-        export QEMU_CPU
+        # install.sh's asset fetch: an emulated `pip download` takes minutes on a busy machine
+        export QEMU_CPU MICROEMO_FETCH_TIMEOUT=60
     fi
     bootstrap
     mounts

