@@ -307,8 +307,11 @@ prove_check() {
 prove_run_and_analyze() {
     local me=/opt/microemo/venv/bin/microemo clip="/opt/microemo/src/$CLIP"
     local -a board=()
-    # the pi5 profile publishes to a local broker, which does not run in a chroot
-    [ "$ARCH" = arm64 ] && board=(--set mqtt.enabled=false --set output.jsonl=-)
+    # the Pi profile publishes to a local broker, which does not run in a chroot; and its
+    # 5 s stall limit (budget x watchdog_budgets) would take every emulated landmarker
+    # worker, seconds a frame here, for stuck
+    [ "$ARCH" = arm64 ] && board=(--set mqtt.enabled=false --set output.jsonl=-
+        --set daemon.budget_ms=1000 --set daemon.watchdog_budgets=300)
     log "microemo run on $(basename "$CLIP")"
     as_service "$me" run --config /etc/microemo/microemo.toml --source "$clip" \
         --set source.realtime=false "${board[@]}" >"$R/root/events.jsonl" 2>"$R/root/run.log" \
