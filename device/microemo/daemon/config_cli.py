@@ -71,6 +71,7 @@ def summary(config: Config, path: Path, report: Report | None = None) -> str:
     ]
     if report:
         lines.insert(1, f"  opencv      {report.opencv.describe()}")
+        lines.insert(2, f"  versions    {report.versions}")
     if m.enabled:
         pw = describe("mqtt_password")
         lines.append(

@@ -1,13 +1,15 @@
 """What ``microemo run`` checks before it opens the camera, runnable on its own.
 
-``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use
-(``microemo.platform``), the source (``microemo.sources.check``) and the status page's
-preview (``daemon.status.check``). ``preflight(config)`` is
-``microemo config check``, the unit's ``ExecStartPre=``: the same, then, without side
-effects, what the start would trip over next: the state folder and the JSON-lines file can be
-created, the MQTT TLS files can be read, and the pipeline is built once (MediaPipe's
-landmarker and the TFLite model), so a missing native library such as libEGL shows here and
-not when the service starts. Each failure is ``PreflightError``: one line, what to do.
+``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use, a
+MediaPipe this CPU can run (``microemo.platform``), the source (``microemo.sources.check``),
+the AU calibration and appearance model files, and the status page's preview
+(``daemon.status.check``). ``preflight(config)`` is ``microemo config check``, the unit's
+``ExecStartPre=``: the same, then, without side effects, what the start would trip over next:
+the state folder and the JSON-lines file can be created, the MQTT TLS files can be read, and
+the pipeline is built once (MediaPipe's landmarker and the TFLite models), so a missing native
+library such as libEGL shows here and not when the service starts; and the versions of the
+libraries whose builds differ by board. Each failure is ``PreflightError``: one line, what to
+do.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from microemo.daemon import status
 from microemo.platform import (
     OpenCV,
     PlatformError,
+    check_mediapipe_cpu,
     first_line,
     inspect_opencv,
     native_library_hint,
+    runtime_versions,
 )
 from microemo.sources.base import SourceError
 from microemo.sources.check import check_source
@@ -45,13 +49,16 @@ class Report:
     opencv: OpenCV
     model: str  # the model the daemon would start with
     build_s: float  # seconds to build the pipeline (landmarker + model)
+    versions: str  # mediapipe, numpy, opencv, litert (their builds differ by board)
 
 
 def check_start(config: Config, *, devices: bool = False) -> OpenCV:
-    """The OpenCV in use, the source and the AU calibration file, as the daemon checks them
-    before it opens anything (a V4L2 camera not plugged in yet passes unless ``devices``)."""
+    """The OpenCV in use, a MediaPipe this CPU runs, the source and the AU calibration file,
+    as the daemon checks them before it opens anything (a V4L2 camera not plugged in yet
+    passes unless ``devices``)."""
     try:
         opencv = inspect_opencv()
+        check_mediapipe_cpu()
         check_source(config.source, opencv, devices=devices)
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
@@ -97,11 +104,12 @@ def preflight(config: Config, *, build: bool = True) -> Report:
         _check_writable("output.jsonl", Path(config.output.jsonl), folder=False)
     if config.mqtt.enabled:
         _check_mqtt(config.mqtt)
+    versions = runtime_versions(opencv)
     if not build:
-        return Report(opencv, "not loaded", 0.0)
+        return Report(opencv, "not loaded", 0.0, versions)
     t0 = time.monotonic()
     model = _build_pipeline(config)
-    return Report(opencv, model, time.monotonic() - t0)
+    return Report(opencv, model, time.monotonic() - t0, versions)
 
 
 def _check_writable(key: str, path: Path, *, folder: bool) -> None:
