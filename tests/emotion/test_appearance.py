@@ -134,8 +134,16 @@ def test_config_check_names_a_mistyped_model_folder(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('[model]\nappearance = "bultin"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "microemo.cli", "config", "check", str(config), "--source",
-         str(clip_path("NEU"))],
+        [
+            sys.executable,
+            "-m",
+            "microemo.cli",
+            "config",
+            "check",
+            str(config),
+            "--source",
+            str(clip_path("NEU")),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
