@@ -41,8 +41,9 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def sheet_row(src: SourceClip, au: str, t_ms: float) -> np.ndarray | None:
-    """One source's row: untouched, each intensity at its apex, the clear difference."""
+def sheet_cells(src: SourceClip, au: str, t_ms: float) -> list[tuple[str, np.ndarray]] | None:
+    """One source's cut-outs: untouched, each intensity at its apex, the clear difference;
+    None when the frame has no face."""
     k = src.source_index(t_ms)
     pts = src.landmarks[k]
     if pts is None:
@@ -56,17 +57,22 @@ def sheet_row(src: SourceClip, au: str, t_ms: float) -> np.ndarray | None:
         shots.append((f"{level} x{scale:g}", render_frame(src, t_ms, [ep])))
     diff = cv2.absdiff(shots[-1][1], shots[0][1])
     shots.append(("|clear - untouched| x4", cv2.convertScaleAbs(diff, alpha=4.0)))
-    fx = ROW_PX / max(y1 - y0, 1)
+    return [(name, img[y0:y1, x0:x1]) for name, img in shots]
+
+
+def sheet_row(src: SourceClip, au: str, t_ms: float) -> np.ndarray | None:
+    """The cells enlarged, labelled and side by side, under a title."""
+    shots = sheet_cells(src, au, t_ms)
+    if shots is None:
+        return None
+    fx = ROW_PX / max(shots[0][1].shape[0], 1)
     cells = [
-        _label(
-            cv2.resize(img[y0:y1, x0:x1], None, fx=fx, fy=fx, interpolation=cv2.INTER_CUBIC),
-            name,
-        )
+        _label(cv2.resize(img, None, fx=fx, fy=fx, interpolation=cv2.INTER_CUBIC), name)
         for name, img in shots
     ]
     gap = np.full((cells[0].shape[0], 6, 3), 255, np.uint8)
     row = np.hstack([c for cell in cells for c in (cell, gap)][:-1])
-    return _label(row, f"{au} on {src.path.stem}, frame {k}")
+    return _label(row, f"{au} on {src.path.stem}, frame {src.source_index(t_ms)}")
 
 
 def contact_sheet(sources: list[SourceClip], au: str, t_ms: float) -> np.ndarray:
