@@ -73,8 +73,9 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
     "noseSneerRight",
 )
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
-# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose wings)
-FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09")
+# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose
+# wings; vision.mouth: lip corners and chin, what this face's articulation does not explain)
+FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09", "AU12", "AU15", "AU17")
 
 
 @dataclass(slots=True)
