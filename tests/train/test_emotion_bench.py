@@ -73,6 +73,24 @@ def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
     assert figures["neutral_as_emotion"] == 0.0  # the wall is missed, the face at rest is rest
     assert (out / "reliability.png").stat().st_size > 1000
     assert (out / "analyze" / "analyze-index.csv").is_file(), "analyze's own outputs stay"
+    # a second opinion (microemo-reason replay's file) stands in for the device's reading
+    (out / "analyze" / "NEU_0.refined.jsonl").write_text(
+        json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
+    )
+    again = _bench(
+        str(faces),
+        "--out",
+        str(out),
+        "--rescore",
+        "--refined",
+        str(out / "analyze"),
+        "--json",
+        str(out / "g.json"),
+    )
+    assert again.returncode == 0, again.stderr
+    refined = json.loads((out / "g.json").read_text())["figures"]
+    assert refined["recall"]["neutral"] == pytest.approx(1 / 3, abs=1e-3)
+    assert refined["confusion"]["neutral"]["anger"] == 1
 
 
 def test_a_csv_with_an_unknown_class_is_refused_naming_the_line(faces, tmp_path):

@@ -12,7 +12,10 @@ Every input goes through ``microemo analyze --no-plot`` (the same pipeline, conf
 as the device: ``--config``, ``--bundle``, ``--rules-only``) into DIR/analyze; its CSVs are
 then read, one reading per input: a picture's face, or for a video or frame folder the last
 frame with a face (``--read last``, the CK+ convention) or the class read most often over the
-input (``--read majority``). ``--rescore`` reads DIR/analyze again without re-running it.
+input (``--read majority``). ``--rescore`` reads DIR/analyze again without re-running it;
+``--refined DIR`` puts a second opinion in the device's place (``microemo-reason replay
+DIR/analyze --out DIR/analyze`` writes one ``<name>.refined.jsonl`` per input: its last
+refined episode's label stands for the input), to measure before and after.
 
 Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read as an emotion
 (and at a score >= ``--confident``), the expected calibration error of the shown score, and
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -80,6 +84,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--rescore", action="store_true", help="read DIR/analyze again, do not run it")
+    p.add_argument(
+        "--refined",
+        type=Path,
+        metavar="DIR",
+        help="a second opinion's readings (microemo-reason replay's <name>.refined.jsonl): an "
+        "input's last refined episode stands in for the device's reading",
+    )
     p.set_defaults(func=run)
 
 
@@ -144,8 +155,19 @@ def _reading(csv_path: Path, how: str) -> tuple[str, float]:
     return answer, s
 
 
+def _refined(folder: Path | None, name: str) -> tuple[str, float] | None:
+    """The label and confidence of the input's last refined episode, if it has one."""
+    if folder is None:
+        return None
+    path = folder / f"{name}.refined.jsonl"
+    if not path.is_file():
+        return None
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return (str(lines[-1]["label"]), float(lines[-1]["confidence"])) if lines else None
+
+
 def collect(
-    inputs: list[LabelledInput], out: Path, how: str, merge: Merge
+    inputs: list[LabelledInput], out: Path, how: str, merge: Merge, refined: Path | None = None
 ) -> tuple[list[Reading], list[str]]:
     """One reading per input analyze wrote; the inputs it could not read."""
     index = out / "analyze-index.csv"
@@ -159,7 +181,7 @@ def collect(
         if row is None or row["status"] != "ok" or not row["csv"]:
             failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
             continue
-        answer, s = _reading(out / row["csv"], how)
+        answer, s = _refined(refined, row["name"]) or _reading(out / row["csv"], how)
         readings.append(Reading(merge(item.label), merge(answer), s, row["name"]))
     return readings, failed
 
@@ -173,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out / "analyze"
     if not args.rescore:
         run_analyze(inputs, args, out)
-    readings, failed = collect(inputs, out, args.read, merge)
+    readings, failed = collect(inputs, out, args.read, merge, args.refined)
     for problem in failed[:10]:
         print(f"left out: {problem}", file=sys.stderr)
     if len(failed) > 10:
