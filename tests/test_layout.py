@@ -177,3 +177,16 @@ def test_running_the_device_stack_loads_no_training_library() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_nothing_on_the_device_imports_the_hub_second_opinion() -> None:
+    """``reason`` (microemo-reason) runs on the hub: no other package imports it, and only it
+    imports the language-model client, so the device never loads either."""
+    edges = import_graph(DEVICE)
+    users = [where[0] for (src, dst), where in sorted(edges.items()) if dst == "reason"]
+    assert users == []
+    for path in DEVICE.rglob("*.py"):
+        if (DEVICE / "reason") in path.parents:
+            continue
+        for module, line in imports_in(path, DEVICE.parent):
+            assert module.split(".")[0] != "openai", f"{path}:{line}: imports {module}"

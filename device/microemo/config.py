@@ -247,6 +247,8 @@ class SpottingConfig(Section):
 
 class ModelConfig(Section):
     bundle: PathStr | None = Field(None, description="model bundle directory; default: built-in")
+    appearance: str = Field("builtin", min_length=1, description='face crop model, "builtin"/"off"')
+    appearance_hz: float = Field(15.0, ge=0, le=1000, description="its readings a face a second")
     public_keys: list[str] = Field(
         default_factory=list, description="trusted ed25519 public keys (base64 or PEM)"
     )
@@ -337,6 +339,23 @@ class DaemonConfig(Section):
     )
 
 
+class StatusConfig(Section):
+    enabled: bool = Field(False, description="serve the status page, /api/status, /metrics")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="listen address; beyond localhost set a password"
+    )
+    port: int = Field(9180, ge=1, le=65535, description="TCP port of the status page")
+    username: str = Field(
+        "microemo", pattern=r"^[^:]+$", description="basic-auth user (password: credentials)"
+    )
+    interval_s: float = Field(0.5, ge=0.1, le=60, description="seconds between page updates")
+    episodes: int = Field(20, ge=1, le=500, description="last episodes the page lists")
+    preview: bool = Field(
+        False, description="privacy: camera with mesh on this page only; never over MQTT"
+    )
+    preview_fps: float = Field(2.0, gt=0, le=15, description="most preview pictures a second")
+
+
 class Config(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
@@ -350,6 +369,7 @@ class Config(Section):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     cabin: CabinConfig = Field(default_factory=CabinConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:

@@ -102,9 +102,13 @@ class Pipeline:
 
     def _build(self, config: Config, bundle: Bundle | None) -> None:
         """The stages after the landmarker."""
+        from microemo.model.appearance import load_appearance
+
         self.tracker = FaceTracker(config.tracker)
         self.normalizer = Normalizer()
-        self.classifier = EmotionClassifier(bundle)
+        self.classifier = EmotionClassifier(
+            bundle, load_appearance(config.model.appearance), config.model.appearance_hz
+        )
         self._check_calibration(bundle)
         self.spotter = Spotter(config.spotting)
         sp = config.spotting
@@ -133,7 +137,7 @@ class Pipeline:
             return next(iter(self.stream([frame])))
         stage_ms: dict[str, float] = {}
         faces = self.observe(frame, stage_ms)
-        result = self.process_faces(faces, frame.t_ms, frame.index)
+        result = self.process_faces(faces, frame.t_ms, frame.index, frame.image)
         result.stage_ms.update(stage_ms)
         return result
 
@@ -188,7 +192,7 @@ class Pipeline:
                 continue
             try:
                 flow_ms = self._measure_flow(frame, obs.faces)
-                result = self.process_faces(obs.faces, frame.t_ms, frame.index)
+                result = self.process_faces(obs.faces, frame.t_ms, frame.index, frame.image)
             except Exception as exc:  # this frame fails, not the frames collected with it
                 logger.debug("frame %d failed after the landmarker", frame.index, exc_info=True)
                 result = FrameResult(frame.index, frame.t_ms, error=f"{type(exc).__name__}: {exc}")
@@ -226,9 +230,14 @@ class Pipeline:
                 self.pool.collect(1.0)
 
     def process_faces(
-        self, faces: list[FaceObservation], t_ms: float, index: int = 0
+        self,
+        faces: list[FaceObservation],
+        t_ms: float,
+        index: int = 0,
+        image: np.ndarray | None = None,
     ) -> FrameResult:
-        """Everything after the landmarker (used directly on recorded landmarks)."""
+        """Everything after the landmarker (used directly on recorded landmarks, where there
+        is no ``image`` for the appearance model: the AUs' prototypes are the evidence)."""
         self._last_t = t_ms
         result = FrameResult(frame_index=index, t_ms=t_ms)
         t0 = time.monotonic()
@@ -240,6 +249,8 @@ class Pipeline:
             result.faces.append(self._face(tf, t_ms))
         t2 = time.monotonic()
         for au in result.faces:
+            if image is not None:
+                self.classifier.see(au.face_id, t_ms, image, au.face.obs.landmarks)
             self._emotions(au, result)
         t3 = time.monotonic()
         cabin_steps, result.cabin = self.cabin.update(result.faces, t_ms)
@@ -263,12 +274,12 @@ class Pipeline:
     def _emotions(self, au: AUFrame, result: FrameResult) -> None:
         if self.classifier.push(au.face_id, au.t_ms, au.features):
             self.episodes.model = self.classifier.model_info
-        self.episodes.observe(au.face_id, au.intensity)
+        self.episodes.observe(au.face_id, au.intensity, au.trust)
         for spot in self.spotter.update(au):
-            step = self.episodes.on_spot(spot, au.intensity, au.t_ms)
+            step = self.episodes.on_spot(spot, au.intensity, au.t_ms, au.trust)
             if step is not None:
                 result.steps.append(step)
-        cls = self.classifier.classify(au.face_id, au.intensity)
+        cls = self.classifier.classify(au.face_id, au.intensity, au.trust)
         result.emotions[au.face_id] = {
             "core": cls.core,
             "core_score": round(cls.core_score, 3),

@@ -73,8 +73,9 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
     "noseSneerRight",
 )
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
-# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose wings)
-FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09")
+# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose
+# wings; vision.mouth: lip corners and chin, what this face's articulation does not explain)
+FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09", "AU12", "AU15", "AU17")
 
 
 @dataclass(slots=True)
@@ -134,6 +135,7 @@ class AUFrame:
     features: np.ndarray  # (len(FRAME_FEATURES),) float32, see vision.features
     face: NormalizedFace
     baseline_ready: bool = False  # False while the face's neutral estimate is still forming
+    trust: float = 0.0  # 0-1: how far the face's own neutral baseline is trusted (AUs' mean)
     # (len(AU_IDS),) float32 0-5: recent movement of each AU's points by optical flow
     # (vision.flow), fading within about a second; zeros when flow is off
     motion: np.ndarray | None = None
@@ -154,6 +156,10 @@ class Classification:
     micro_state: str | None = None
     micro_rule: str | None = None
     aus: list[str] = field(default_factory=list)  # AUs that supported the result
+    # where the CNN took part: its own best class and the FACS prototypes' own pick, so a
+    # consumer can tell when they disagree (None when the rules decided alone)
+    cnn_core: str | None = None
+    rules_core: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

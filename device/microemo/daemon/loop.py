@@ -69,6 +69,7 @@ class FrameLoop:
         heartbeat: Heartbeat | None = None,
         face_timeout_ms: float = 5000.0,
         live: bool = False,
+        tap: Callable[[Frame, FrameResult], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
@@ -80,6 +81,7 @@ class FrameLoop:
         self.heartbeat = heartbeat or Heartbeat(clock)
         self.face_timeout_ms = face_timeout_ms
         self.live = live  # frames carry the capture clock: time goes on while none come
+        self.tap = tap  # sees every processed frame (the status page keeps a reference)
         self._clock = clock
         self.last_t_ms: float | None = None
         self._last_at = 0.0  # captured_at of the last frame processed
@@ -166,6 +168,8 @@ class FrameLoop:
             total_ms += sum(result.stage_ms.values())
         m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
         self.last_t_ms, self._last_at = frame.t_ms, frame.captured_at
+        if self.tap is not None:
+            self.tap(frame, result)
 
     def _failed(self, frame: Frame) -> None:
         """A frame the pipeline choked on (or whose events could not be numbered) is skipped

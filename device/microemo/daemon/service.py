@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from microemo.config import Config, ConfigError, load_config
+from microemo.daemon import status
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
@@ -77,6 +78,8 @@ class Daemon:
         self.capture: Capture | None = None
         self.loop: FrameLoop | None = None
         self.watchdog: Watchdog | None = None
+        self.status: status.StatusService | None = None
+        self.face_extras: dict[str, status.FaceExtra] = {}  # per-face state for the page
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> None:
@@ -96,6 +99,11 @@ class Daemon:
                 "folder"
             ) from exc
         self.sink, self.mqtt = build_sinks(cfg)
+        health = self.mqtt.health if self.mqtt is not None else None
+        self.status = status.start(cfg, health=health, extras=self.face_extras)
+        if self.status is not None:  # listening before the camera opens: a busy port fails now
+            self.sink.sinks.append(self.status.board)
+            self.status.publish(self.snapshot(), self.metrics)
         # seq survives restarts: in the MQTT spool when there is one, else <state_dir>/seq
         if self.mqtt is not None:
             sequence = self.mqtt.sequence
@@ -119,6 +127,7 @@ class Daemon:
             heartbeat=self.heartbeat,
             face_timeout_ms=cfg.tracker.max_lost_ms,
             live=is_live(cfg.source),
+            tap=self.status.board.tap if self.status is not None else None,
             clock=self._clock,
         )
         if self._stop_reason is not None:  # stopped while waiting for the camera: not READY
@@ -226,9 +235,12 @@ class Daemon:
         want_status = self.notifier.enabled and self._due("status", d.status_interval_s)
         want_stats = self._due("stats", self.config.mqtt.stats_interval_s)
         want_log = self._due("log", d.log_stats_s) and self.metrics.processed > 0
-        if not (want_status or want_stats or want_log):
+        want_page = self.status is not None and self._due("page", self.config.status.interval_s)
+        if not (want_status or want_stats or want_log or want_page):
             return
         snap = self.snapshot()
+        if want_page and self.status is not None:
+            self.status.publish(snap, self.metrics)
         if want_status:
             self.notifier.status(status_line(snap))
         if want_stats and self.sink is not None:
@@ -289,6 +301,9 @@ class Daemon:
             self.pipeline.swap_model(bundle)
 
     def _teardown(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
         if self.capture is not None:
             self.capture.stop()
         if self.loop is not None:

@@ -83,6 +83,12 @@ class EventBuilder:
                 for name, v in step.apex_aus.items()
             ],
             "model": dict(step.model),
+            # only where the CNN took part: what it and the FACS rules each said
+            **(
+                {"cnn_emotion": c.cnn_core, "rules_emotion": c.rules_core}
+                if c.cnn_core is not None
+                else {}
+            ),
         }
 
     def _cabin(self, step: CabinStep) -> dict[str, Any]:

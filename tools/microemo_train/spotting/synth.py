@@ -203,6 +203,21 @@ def still_turns(
     return first, last
 
 
+def join_clips(clips: list[SourceClip]) -> SourceClip:
+    """Several source clips one after another, as a file joined from them plays (a cut from
+    one sentence to the next; the first clip's rate). Played forward; a longer output turns
+    at either end of the whole join."""
+    if not clips:
+        raise ValueError("join_clips needs at least one clip")
+    first = clips[0]
+    return SourceClip(
+        Path("+".join(c.path.stem for c in clips)),
+        first.fps,
+        [f for c in clips for f in c.frames],
+        [p for c in clips for p in c.landmarks],
+    )
+
+
 def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.ndarray:
     k = src.source_index(t_ms)
     image, pts = src.frames[k], src.landmarks[k]

@@ -70,7 +70,7 @@ def make_client(settings: MqttSettings, topics: Topics) -> mqtt.Client:
         logger.warning("an MQTT password is set but mqtt.username is empty: not sending it")
     client.will_set(topics.availability, "offline", qos=1, retain=True)
     if s.tls:
-        _set_tls(client, s)
+        set_tls(client, s)
     return client
 
 
@@ -91,7 +91,7 @@ def disconnect_reason(flags: Any, rc: Any, keepalive_s: int) -> str:
     return f"the connection failed ({name})"
 
 
-def _set_tls(client: mqtt.Client, s: MqttSettings) -> None:
+def set_tls(client: mqtt.Client, s: MqttSettings) -> None:
     for key, path in (("ca_file", s.ca_file), ("cert_file", s.cert_file),
                       ("key_file", s.key_file)):  # fmt: skip
         if path is not None and not Path(path).is_file():

@@ -13,7 +13,11 @@ face/{face_id}/state            0      yes     one face's current state; empty w
 stats                           0      no      health figures every ``mqtt.stats_interval_s``
 cmd/model                       -      -       reserved: model update commands (subscribed)
 model/status                    1      yes     model update status (published by the updater)
+refined                         1      no      a second opinion (microemo.refined/1), by the hub
 ==============================  =====  ======  =============================================
+
+The hub's second opinion (``microemo-reason``) reads ``{prefix}/+/events``, writes each
+device's ``refined`` and its own retained status on ``{prefix}/reason/status``.
 
 Home Assistant discovery: ``{discovery_prefix}/{component}/{device}/{object_id}/config``.
 """
@@ -34,6 +38,8 @@ STATS = "stats"
 CMD = "cmd"
 CMD_MODEL = f"{CMD}/model"
 MODEL_STATUS = "model/status"
+REFINED = "refined"
+REASON_STATUS = "reason/status"  # under the prefix, not a device: the hub's own
 
 
 def _check_segment(what: str, value: str) -> str:
@@ -102,6 +108,10 @@ class Topics:
     def model_status(self) -> str:
         return f"{self.base}/{MODEL_STATUS}"
 
+    @property
+    def refined(self) -> str:
+        return f"{self.base}/{REFINED}"
+
     def status(self, suffix: str) -> str:
         """``{prefix}/{device}/{suffix}`` for other components (e.g. ``model/status``)."""
         suffix = suffix.strip("/")
@@ -120,6 +130,18 @@ def subscription(prefix: str, device: str = "+") -> str:
     if device != "+":
         _check_segment("device id", device)
     return f"{prefix.rstrip('/')}/{device}/#"
+
+
+def events_filter(prefix: str, device: str = "+") -> str:
+    """``{prefix}/{device}/events``: one device's events, or every device's with ``+``."""
+    if device != "+":
+        _check_segment("device id", device)
+    return f"{prefix.rstrip('/')}/{device}/{EVENTS}"
+
+
+def reason_status(prefix: str) -> str:
+    """The hub's second opinion's retained status (``microemo-reason``)."""
+    return f"{prefix.rstrip('/')}/{REASON_STATUS}"
 
 
 def parse(prefix: str, topic: str) -> tuple[str, str] | None:
