@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_appearance.py
 	$(BIN)/python benchmarks/bench_faces.py
+	$(BIN)/python benchmarks/bench_cabin.py
 	$(BIN)/python benchmarks/bench_mouth.py
 	$(BIN)/microemo bench --config firmware_config/desktop.toml --source $(SAMPLE)
 	$(BIN)/python benchmarks/bench_cores.py

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from microemo.config_cabin import CabinConfig
 from microemo.config_errors import ConfigError as ConfigError
 from microemo.config_errors import explain, read_toml
 
@@ -367,6 +368,7 @@ class Config(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    cabin: CabinConfig = Field(default_factory=CabinConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)
 
 

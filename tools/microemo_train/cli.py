@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "update-msg": "microemo_train.signing",
     "synth": "microemo_train.spotting.synth",
     "spot-eval": "microemo_train.spotting.cli",
+    "cabin-eval": "microemo_train.cabin.cli",
     "synth-sheet": "microemo_train.spotting.sheet",
     "facs-bench": "microemo_train.facs.cli",
     "facs-calibrate": "microemo_train.facs.cli",

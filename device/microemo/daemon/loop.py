@@ -1,6 +1,6 @@
 """The frame loop: newest frame in, pipeline, events out to the sinks, every stage timed.
 
-The pipeline returns typed episode steps; the loop stamps them into event payloads
+The pipeline returns typed episode and cabin steps; the loop stamps them into event payloads
 (``publish.events.EventBuilder``: sequence number, wall time) and hands them to the sinks.
 Sequence numbers come from blocks reserved by the allocator's own thread
 (``publish.sequence``), so numbering an event never writes the disk here.
@@ -28,7 +28,7 @@ from microemo.daemon.watchdog import Heartbeat
 from microemo.publish.events import EventBuilder
 from microemo.publish.sink import Sink
 from microemo.sources.capture import FrameSlot
-from microemo.types import EpisodeStep, Frame, FrameResult
+from microemo.types import Frame, FrameResult, Step
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class FramePipeline(Protocol):
 
     def process(self, frame: Frame) -> FrameResult: ...
 
-    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
+    def finish(self, t_ms: float | None = None) -> list[Step]: ...
 
-    def expire(self, t_ms: float) -> list[EpisodeStep]: ...
+    def expire(self, t_ms: float) -> list[Step]: ...
 
 
 class PooledPipeline(FramePipeline, Protocol):
@@ -192,8 +192,12 @@ class FrameLoop:
             self.sink.emit(event)
             self.metrics.event((self._clock() - captured_at) * 1000.0)
         for face_id, state in result.emotions.items():
-            self.sink.face_state(face_id, state)
+            cabin = result.cabin.get(face_id)
+            self.sink.face_state(face_id, state if cabin is None else {**state, "cabin": cabin})
             self._faces[face_id] = result.t_ms
+        for face_id, cabin in result.cabin.items():  # held but not seen: its cabin says no_face
+            if face_id not in result.emotions and face_id in self._faces:
+                self.sink.face_state(face_id, {"cabin": cabin})
         self._forget_faces(result.t_ms)
 
     def _forget_faces(self, now_ms: float) -> None:

@@ -79,7 +79,8 @@ class Daemon:
         self.loop: FrameLoop | None = None
         self.watchdog: Watchdog | None = None
         self.status: status.StatusService | None = None
-        self.face_extras: dict[str, status.FaceExtra] = {}  # per-face state for the page
+        # per-face state for the page: the cabin stage's (eyes, attention) as the pipeline gives it
+        self.face_extras: dict[str, status.FaceExtra] = {"cabin": lambda result: result.cabin}
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> None:

@@ -300,12 +300,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--au",
         action="append",
-        required=True,
+        default=[],
         help=f"AU to add, e.g. AU12 or AU12:0.7 (scale); one of {sorted(TEMPLATES)}",
     )
-    p.add_argument("--onset-ms", type=float, required=True)
-    p.add_argument("--apex-ms", type=float, required=True)
-    p.add_argument("--offset-ms", type=float, required=True)
+    p.add_argument("--onset-ms", type=float, help="with --au")
+    p.add_argument("--apex-ms", type=float, help="with --au")
+    p.add_argument("--offset-ms", type=float, help="with --au")
     p.add_argument(
         "--intensity",
         default="clear",
@@ -319,10 +319,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output length; longer than the source plays it back and forth",
     )
     p.add_argument("--png", type=Path, help="also write original|apex face crops here")
+    from microemo_train.spotting import cabin_synth  # eyes closed, yawns, head turns
+
+    cabin_synth.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cabin:
+        from microemo_train.spotting import cabin_synth
+
+        return cabin_synth.run(args)
+    if not args.au or None in (args.onset_ms, args.apex_ms, args.offset_ms):
+        raise SystemExit("synth: give --au with --onset-ms, --apex-ms and --offset-ms, or --cabin")
     level = INTENSITY_LEVELS.get(args.intensity)
     scale = float(args.intensity) if level is None else level
     aus = {}

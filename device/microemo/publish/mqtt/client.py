@@ -46,10 +46,11 @@ class MqttSettings:
     share_landmarks: bool = False
     inflight: int = 32
     handoff: int = 1024
+    cabin: bool = True  # cabin readings measured: their discovery entities are published
 
     @classmethod
     def from_config(cls, m: MqttConfig, **extra: Any) -> MqttSettings:
-        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff"}
+        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff", "cabin"}
         values = {n: getattr(m, n) for n in names}
         return cls(**values, password=mqtt_password(), **extra)
 

@@ -7,6 +7,7 @@ topic                           QoS    retain  payload
 ==============================  =====  ======  =============================================
 availability                    1      yes     ``online`` / ``offline`` (last will)
 events                          1      no      event JSON (schema microemo.event/1), spooled
+cabin/events                    1      no      cabin event JSON (schema microemo.cabin/1), spooled
 state                           0      yes     device summary: faces present, first face's state
 face/{face_id}/state            0      yes     one face's current state; empty when it leaves
 stats                           0      no      health figures every ``mqtt.stats_interval_s``
@@ -31,6 +32,7 @@ _SUFFIX = re.compile(r"^[^#+\x00]+$")
 # what follows {prefix}/{device}/ (``parse`` gives it back to a reader such as ``watch``)
 AVAILABILITY = "availability"
 EVENTS = "events"
+CABIN_EVENTS = "cabin/events"
 STATE = "state"
 STATS = "stats"
 CMD = "cmd"
@@ -64,6 +66,10 @@ class Topics:
     @property
     def events(self) -> str:
         return f"{self.base}/{EVENTS}"
+
+    @property
+    def cabin_events(self) -> str:
+        return f"{self.base}/{CABIN_EVENTS}"
 
     @property
     def state(self) -> str:
