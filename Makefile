@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# `make test`, `check` and `model` need the training tool (TensorFlow) and the dev tools;
+# `make test`, `check` and `model` need the training tool (TensorFlow), the dev tools and
+# the hub's language-model client (openai, for microemo-reason's tests);
 # `make run`, `analyze` and `bench` run the device only, so a fresh checkout's `make run`
 # installs no TensorFlow. One venv: extras asked for later are added to it.
-EXTRAS ?= train,dev
+EXTRAS ?= train,dev,reason
 RUN_EXTRAS ?=
 SAMPLE ?= tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 ASSET  := models/face_landmarker.task
@@ -44,10 +45,15 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_appearance.py
 	$(BIN)/python benchmarks/bench_faces.py
+	$(BIN)/python benchmarks/bench_cabin.py
+	$(BIN)/python benchmarks/bench_mouth.py
 	$(BIN)/microemo bench --config firmware_config/desktop.toml --source $(SAMPLE)
 	$(BIN)/python benchmarks/bench_cores.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_status.py
+	$(BIN)/python benchmarks/bench_reason_tokens.py
 
 model: setup
 	$(BIN)/microemo-train all --config models/train-default.toml

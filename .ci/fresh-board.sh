@@ -6,7 +6,17 @@
 # on a bundled clip (events printed) and `microemo analyze` (CSV written). A system library
 # the installer forgets, or a second OpenCV, fails here.
 #
-#   sudo .ci/fresh-board.sh [--no-cache] [--keep]
+#   sudo .ci/fresh-board.sh [--arch arm64 [--board pi5|pi4]] [--results DIR] [--no-cache] [--keep]
+#
+# --arch arm64 builds an arm64 root and runs it under qemu-user emulation (Debian's
+# qemu-user-static through binfmt_misc, registered here if it is not yet) emulating the
+# board's CPU (--board pi5: a Cortex-A76, the default; pi4: a Cortex-A72), and installs as on
+# that board without its camera: `install.sh --profile pi5 --source <the clip>` (after
+# checking that the Pi profile without --source is refused with the reason). qemu-user shows
+# the host's x86 /proc/cpuinfo, on which MediaPipe's CPU detection crashes (docs/arm64.md), so
+# the root gets the board's (tests/data/cpuinfo/) in its place. Times under emulation say
+# nothing about a board. --results DIR keeps the run's events, analyze CSV and
+# check output there (.ci/compare-boards.py compares two such folders).
 #
 # Needs root, debootstrap and unshare, and the registries the host's apt and pip use: the root
 # gets the host's apt sources, pip configuration (the local wheel folders and indexes it
@@ -18,6 +28,10 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE="${SUITE:-bookworm}"
+HOST_ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+ARCH="$HOST_ARCH"
+RESULTS=""
+BOARD=pi5
 CACHE=/var/cache/microemo-fresh-board
 CLIP=tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 USE_CACHE=1
@@ -31,6 +45,7 @@ outer() {
     [ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
     command -v debootstrap >/dev/null || die "needs debootstrap: apt-get install debootstrap"
     command -v unshare >/dev/null || die "needs unshare (util-linux)"
+    [ "$ARCH" = "$HOST_ARCH" ] || emulation_ready
     local root status=0
     root="$(mktemp -d /var/tmp/microemo-fresh-board.XXXXXX)"
     chmod 755 "$root"  # it becomes "/": every user must be able to walk it
@@ -43,6 +58,39 @@ outer() {
         rm -rf --one-file-system "$root"
     fi
     exit "$status"
+}
+
+# -- another architecture: qemu-user through binfmt_misc --------------------------------------
+QEMU_ARCH=""
+emulation_ready() {
+    case "$ARCH" in
+        arm64) QEMU_ARCH=aarch64 ;;
+        *) die "--arch $ARCH: only arm64 is set up (and $HOST_ARCH, this machine's)" ;;
+    esac
+    local conf=/usr/lib/binfmt.d/qemu-$QEMU_ARCH.conf misc=/proc/sys/fs/binfmt_misc
+    [ -f "$conf" ] || die "needs qemu-user-static for $ARCH: apt-get install qemu-user-static"
+    if [ ! -e "$misc/register" ]; then
+        mount -t binfmt_misc binfmt_misc "$misc" 2>/dev/null \
+            || die "binfmt_misc cannot be mounted on $misc: $ARCH programs cannot run here"
+    fi
+    if [ ! -e "$misc/qemu-$QEMU_ARCH" ]; then
+        # Debian's handler, flag F: the interpreter is opened now, so the root needs no copy
+        # of it. It stays registered for the machine (as systemd-binfmt would register it).
+        grep -v '^#' "$conf" > "$misc/register" \
+            || die "cannot register qemu-$QEMU_ARCH with binfmt_misc (a container without the right?)"
+        echo "fresh-board: registered $conf with binfmt_misc"
+    fi
+    grep -qx enabled "$misc/qemu-$QEMU_ARCH" || die "binfmt_misc's qemu-$QEMU_ARCH is disabled"
+}
+
+# The board's /proc/cpuinfo (tests/data/cpuinfo/$BOARD.txt) with one block per CPU this
+# machine has: what MediaPipe's and XNNPACK's CPU detection read on the board. Under qemu-user
+# they would read the host's x86 file, and MediaPipe 1.x crashes creating the landmarker
+# (docs/arm64.md).
+board_cpuinfo() {
+    awk -v n="$(nproc)" 'BEGIN { RS = ""; FS = "\n" } NR == 1 {
+        for (i = 0; i < n; i++) { sub(/^processor[ \t]*: [0-9]+/, "processor\t: " i); print $0 "\n" } }
+    ' "$REPO/tests/data/cpuinfo/$BOARD.txt"
 }
 
 # -- the host's apt mirror for $SUITE and the local folders its pip configuration names -------
@@ -85,7 +133,8 @@ R=""
 in_root() {
     # a clean environment: the host's pip settings, proxies and CA bundle variables only
     local -a keep=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1)
+        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 ${QEMU_CPU:+QEMU_CPU=$QEMU_CPU}
+        ${MICROEMO_FETCH_TIMEOUT:+MICROEMO_FETCH_TIMEOUT=$MICROEMO_FETCH_TIMEOUT})
     while IFS= read -r v; do keep+=("$v"); done < <(env | grep -E \
         '^(PIP_[A-Z_]+|[a-z]+_proxy|[A-Z]+_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)=' || true)
     chroot "$R" /usr/bin/env -i "${keep[@]}" "$@"
@@ -95,14 +144,14 @@ bootstrap() {
     local mirror
     mirror="$(host_mirror | head -n1)"
     [ -n "$mirror" ] || die "no apt source for $SUITE in /etc/apt: cannot tell which mirror to use"
-    log "debootstrap --variant=minbase $SUITE from $mirror"
+    log "debootstrap --variant=minbase --arch=$ARCH $SUITE from $mirror"
     local -a cached=()
     if [ "$USE_CACHE" = 1 ]; then
         mkdir -p "$CACHE/debootstrap" && cached=(--cache-dir="$CACHE/debootstrap")
     fi
     local out
     out="$(mktemp)"
-    debootstrap --variant=minbase "${cached[@]}" "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
+    debootstrap --variant=minbase --arch="$ARCH" "${cached[@]}" "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
         || { tail -20 "$out"; rm -f "$out"; die "debootstrap failed"; }
     rm -f "$out"
     BOOT_MB="$(du -sxm "$R" | cut -f1)"
@@ -110,6 +159,9 @@ bootstrap() {
 
 mounts() {
     mount -t proc proc "$R/proc"
+    if [ "$ARCH" = arm64 ]; then
+        board_cpuinfo > "$R/root/cpuinfo" && mount --bind "$R/root/cpuinfo" "$R/proc/cpuinfo"
+    fi
     mount -t sysfs -o ro sysfs "$R/sys"
     mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
     mkdir -p "$R/dev/pts" && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
@@ -172,11 +224,21 @@ base_system() {
 }
 
 install_microemo() {
-    log "deploy/install.sh --profile desktop (from a copy of this checkout)"
     mkdir -p "$R/root/microemo"
     (cd "$REPO" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) \
         | tar -xf - -C "$R/root/microemo"
-    in_root bash /root/microemo/deploy/install.sh --profile desktop >"$R/root/install.log" 2>&1 \
+    local -a profile=(--profile desktop)
+    if [ "$ARCH" = arm64 ]; then
+        profile=(--profile "$BOARD" --source "/opt/microemo/src/$CLIP")
+        log "install.sh --profile $BOARD without --source: refused, not a Pi"
+        local out="$R/root/refused.txt"
+        if in_root bash /root/microemo/deploy/install.sh --profile "$BOARD" >"$out" 2>&1; then
+            cat "$out"; die "install.sh --profile $BOARD went ahead on a machine that is not a Pi"
+        fi
+        expect "install.sh --profile $BOARD" "not a Raspberry Pi .*add --source FILE" "$out"
+    fi
+    log "deploy/install.sh ${profile[*]} (from a copy of this checkout)"
+    in_root bash /root/microemo/deploy/install.sh "${profile[@]}" >"$R/root/install.log" 2>&1 \
         || { tail -30 "$R/root/install.log"; die "install.sh failed"; }
     INSTALL_APT="$(apt_sizes "$R/root/install.log")"
     VENV_MB="$(du -sm "$R/opt/microemo/venv" | cut -f1)"
@@ -190,11 +252,14 @@ expect() {  # expect WHAT PATTERN FILE: the file holds the pattern, or the run f
 }
 
 prove_one_opencv() {
-    log "one OpenCV, headless, and pip agrees (also after a later pip install -e)"
+    log "one OpenCV, headless, and pip agrees$([ "$ARCH" = "$HOST_ARCH" ] && echo " (also after a later pip install -e)")"
     local py=/opt/microemo/venv/bin/python out="$R/root/opencv.txt"
     in_root "$py" -m microemo.platform >"$out"
     expect "the OpenCV in use" "from opencv-python-headless .*: headless" "$out"
     in_root "$py" -m pip check >"$out" || { cat "$out"; die "pip check failed"; }
+    # what a later pip install does is the same on every architecture: proven on x86-64 alone
+    # (under emulation it would cost a minute of CI)
+    [ "$ARCH" = "$HOST_ARCH" ] || return 0
     in_root "$py" -m pip install -q -e /opt/microemo/src >/dev/null 2>&1
     in_root "$py" -m pip list --format=freeze 2>/dev/null | grep -i '^opencv' >"$out"
     [ "$(wc -l <"$out")" = 2 ] && grep -q '^opencv-contrib-python==0+microemo' "$out" \
@@ -202,7 +267,22 @@ prove_one_opencv() {
     in_root "$py" -m microemo.platform >/dev/null
 }
 
+prove_check_pi() {
+    local me=/opt/microemo/venv/bin/microemo cfg=/etc/microemo/microemo.toml out="$R/root/check.txt"
+    expect "install.sh" "not a Raspberry Pi .*the Pi camera is not offered" "$R/root/install.log"
+    log "config check of the $BOARD profile with the clip for its camera (the landmarker is built)"
+    local t0
+    t0="$(date +%s%N)"
+    as_service "$me" config check "$cfg" >"$out" 2>&1 || { cat "$out"; die "config check failed"; }
+    CHECK_S="$(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    expect "config check" "^$cfg: OK" "$out"
+    expect "config check" "source +file /opt/microemo/src/$CLIP" "$out"
+    expect "config check" "versions +mediapipe .* on aarch64 \(mediapipe as pinned for this CPU" "$out"
+    sed -n 's/^  versions *//p' "$out"
+}
+
 prove_check() {
+    [ "$ARCH" = arm64 ] && { prove_check_pi; return; }
     local me=/opt/microemo/venv/bin/microemo cfg=/etc/microemo/microemo.toml out="$R/root/check.txt"
     log "config check: the desktop profile's /dev/video0 is not here"
     if as_service "$me" config check "$cfg" >"$out" 2>&1; then cat "$out"; die "check passed"; fi
@@ -226,9 +306,15 @@ prove_check() {
 
 prove_run_and_analyze() {
     local me=/opt/microemo/venv/bin/microemo clip="/opt/microemo/src/$CLIP"
+    local -a board=()
+    # the Pi profile publishes to a local broker, which does not run in a chroot; and its
+    # 5 s stall limit (budget x watchdog_budgets) would take every emulated landmarker
+    # worker, seconds a frame here, for stuck
+    [ "$ARCH" = arm64 ] && board=(--set mqtt.enabled=false --set output.jsonl=-
+        --set daemon.budget_ms=1000 --set daemon.watchdog_budgets=300)
     log "microemo run on $(basename "$CLIP")"
     as_service "$me" run --config /etc/microemo/microemo.toml --source "$clip" \
-        --set source.realtime=false >"$R/root/events.jsonl" 2>"$R/root/run.log" \
+        --set source.realtime=false "${board[@]}" >"$R/root/events.jsonl" 2>"$R/root/run.log" \
         || { cat "$R/root/run.log"; die "microemo run failed"; }
     EVENTS="$(grep -c '"phase"' "$R/root/events.jsonl" || true)"
     [ "$EVENTS" -ge 1 ] || { cat "$R/root/run.log"; die "microemo run printed no event"; }
@@ -242,9 +328,24 @@ prove_run_and_analyze() {
     [ "$ROWS" -ge 1 ] || die "analyze's CSV has no rows"
 }
 
+keep_results() {
+    [ -n "$RESULTS" ] || return 0
+    mkdir -p "$RESULTS"
+    cp "$R/root/events.jsonl" "$R/root/check.txt" "$R/root/install.log" "$RESULTS/"
+    cp "$R/tmp/analyze/$(basename "$CLIP" .flv)".{csv,jsonl} "$RESULTS/"
+    echo "$ARCH" > "$RESULTS/arch"
+}
+
 inner() {
     R="$1"
     mkdir -p "$CACHE"
+    # every emulated program runs on the board's core: a Pi 5's Cortex-A76 (no SVE), a Pi 4's
+    # Cortex-A72 (no ARMv8.2 extensions)
+    if [ "$ARCH" = arm64 ]; then
+        QEMU_CPU="$(case "$BOARD" in pi4) echo cortex-a72 ;; *) echo cortex-a76 ;; esac)"
+        # install.sh's asset fetch: an emulated `pip download` takes minutes on a busy machine
+        export QEMU_CPU MICROEMO_FETCH_TIMEOUT=60
+    fi
     bootstrap
     mounts
     host_settings
@@ -253,7 +354,8 @@ inner() {
     prove_one_opencv
     prove_check
     prove_run_and_analyze
-    log "fresh board OK: $EVENTS events, $ROWS CSV rows"
+    keep_results
+    log "fresh board OK ($ARCH${QEMU_CPU:+, $BOARD profile on an emulated $QEMU_CPU}): $EVENTS events, $ROWS CSV rows"
     local i
     for ((i = ${#BINDS[@]} - 1; i >= 0; i--)); do umount "${BINDS[i]}"; done
     echo "    debootstrap minbase: ${BOOT_MB} MB"
@@ -262,15 +364,28 @@ inner() {
     echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
     echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
         "($([ "$USE_CACHE" = 1 ] && echo "with" || echo "without") caches)"
+    # CPU seconds of everything run here: on a busy machine wall time stretches, these do not
+    # (an idle 2-core machine takes about this long: most steps use one core)
+    local cpu
+    cpu="$(times | tail -1 | awk '{ m = 0; s = 0; for (i = 1; i <= 2; i++) {
+        split($i, t, /[ms]/); m += t[1]; s += t[2] } printf "%.0f", m * 60 + s }')"
+    echo "    CPU time of the steps: ${cpu} s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+    if [ "$ARCH" != "$HOST_ARCH" ]; then
+        echo "    ($ARCH under qemu-user emulation on $HOST_ARCH: these times say nothing about a board)"
+    fi
 }
 
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --inner) INNER_ROOT="$2"; shift 2 ;;
+        --arch) ARCH="$2"; args+=("$1" "$2"); shift 2 ;;
+        --board) BOARD="$2"; args+=("$1" "$2"); shift 2
+            case "$BOARD" in pi4|pi5) ;; *) die "--board pi5 or pi4 (an arm64 Raspberry Pi)" ;; esac ;;
+        --results) RESULTS="$(realpath -m "$2")"; args+=("$1" "$RESULTS"); shift 2 ;;
         --no-cache) USE_CACHE=0; args+=("$1"); shift ;;
         --keep) KEEP=1; args+=("$1"); shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done

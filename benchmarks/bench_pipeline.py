@@ -2,6 +2,8 @@
 
 Prints both medians and their ratio, measured in the same run (this machine is shared and
 noisy: compare ratios, not absolute figures). Also the cost per window of the default CNN.
+"after landmarker" includes the appearance model at its configured rate
+(``model.appearance_hz``); ``bench_appearance.py`` times it per face.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def main() -> int:
                 if pipe.flow is not None:  # optical flow at the landmarks, as process() does
                     pipe.flow.measure(frame.image, faces)
                 t1 = time.perf_counter()
-                res = pipe.process_faces(faces, frame.t_ms + r * 1e5, i)
+                res = pipe.process_faces(faces, frame.t_ms + r * 1e5, i, frame.image)
                 post.append((time.perf_counter() - t0) * 1000)
                 stages.setdefault("flow", []).append((t1 - t0) * 1000)
                 for k, v in res.stage_ms.items():

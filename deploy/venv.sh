@@ -16,6 +16,11 @@
 # `pip install -e .` keeps it. A venv that already holds another OpenCV distribution (made by
 # an older version of this script, or by hand) is made anew rather than patched.
 #
+# On aarch64 MediaPipe is pinned to the newest release proven to run on this CPU: the pip
+# constraints file in deploy/constraints/ that `python -I device/microemo/platform.py
+# --constraints` names (1.x where the CPU has ARMv8.2's extensions, as a Pi 5 does; 0.10 on
+# an ARMv8.0 CPU such as the Pi 4's). The file says why and what proved it (docs/arm64.md).
+#
 # Re-running is cheap: nothing is installed when pyproject.toml, the stub and the constraints
 # are unchanged and the venv already has the extras asked for.
 set -euo pipefail
@@ -39,6 +44,10 @@ done
 [ -n "$VENV" ] || { echo "venv.sh: which venv? (see --help)" >&2; exit 2; }
 # JetPack's OpenCV lives in the system's site-packages (and the stub requires none on Tegra)
 case "$(uname -r)" in *tegra*) VENV_ARGS+=(--system-site-packages) ;; esac
+# -I: the script's own folder (device/microemo, whose platform.py and types.py would shadow
+# the standard library's) stays off sys.path
+pin="$("$PYTHON" -I "$SRC/device/microemo/platform.py" --constraints)"
+[ -z "$pin" ] || PIP_ARGS+=(--constraint "$pin")
 
 STAMP="$VENV/.microemo-installed"
 inputs=("$SRC/pyproject.toml" "$SRC/deploy/opencv-stub/pyproject.toml")

@@ -21,12 +21,15 @@ FORBIDDEN = ("microemo_train", "sklearn", "skrebate", "dask", "distributed", "ke
 MAX_LINES = 400
 
 # Shared root modules: any package may read them, they read no package.
-SHARED = {"microemo", "config", "config_errors", "types", "assets", "secrets", "platform", "clock"}
+SHARED = {
+    *("microemo", "config", "config_cabin", "config_mqtt", "config_errors"),
+    *("types", "assets", "secrets", "platform", "clock"),
+}
 # The layers, lowest first: a layer imports only lower layers (and the shared modules).
-# emotion and publish share a rank, so neither imports the other: emotion hands typed
-# episode steps on, publish turns them into payloads. The drivers (pipeline, daemon,
-# analyze, cli) may use any layer; among themselves only the cycle check applies.
-RANK = {"sources": 1, "vision": 2, "model": 3, "emotion": 4, "publish": 4}
+# emotion, cabin and publish share a rank, so none imports another: emotion and cabin hand
+# typed episode and cabin steps on, publish turns them into payloads. The drivers (pipeline,
+# daemon, analyze, cli) may use any layer; among themselves only the cycle check applies.
+RANK = {"sources": 1, "vision": 2, "model": 3, "emotion": 4, "cabin": 4, "publish": 4}
 
 
 def unit(module: str, root: str = "microemo") -> str | None:
@@ -108,8 +111,9 @@ def cycles(edges: dict[tuple[str, str], list[str]]) -> list[list[str]]:
 
 def test_layers_import_one_way_and_no_package_cycle() -> None:
     edges = import_graph(DEVICE)
-    for pair in (("emotion", "publish"), ("publish", "emotion")):
-        assert pair not in edges, f"{pair[0]} imports {pair[1]}: {edges[pair][0]}"
+    for a, b in (("emotion", "publish"), ("cabin", "publish"), ("cabin", "emotion")):
+        for pair in ((a, b), (b, a)):
+            assert pair not in edges, f"{pair[0]} imports {pair[1]}: {edges[pair][0]}"
     assert layer_breaches(edges) == []
     loops = cycles(edges)
     assert loops == [], [" -> ".join([*c, c[0]]) + f": {edges[(c[0], c[1])][0]}" for c in loops]
@@ -118,7 +122,7 @@ def test_layers_import_one_way_and_no_package_cycle() -> None:
 def test_the_checks_see_a_breach_and_a_cycle_hidden_in_functions(tmp_path: Path) -> None:
     """The checker itself, on a made-up package: a lazy import inside a function counts."""
     pkg = tmp_path / "microemo"
-    for name in ("emotion", "publish", "daemon", "analyze"):
+    for name in ("emotion", "cabin", "publish", "daemon", "analyze"):
         (pkg / name).mkdir(parents=True)
         (pkg / name / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
@@ -127,12 +131,15 @@ def test_the_checks_see_a_breach_and_a_cycle_hidden_in_functions(tmp_path: Path)
         "def step():\n    from microemo.publish.events import EventBuilder\n"
     )
     (pkg / "publish" / "events.py").write_text("from microemo.types import EpisodeStep\n")
+    (pkg / "cabin" / "stage.py").write_text("from microemo.publish import events\n")
     (pkg / "daemon" / "cli.py").write_text("from microemo.analyze import run\n")
     (pkg / "analyze" / "run.py").write_text("def go():\n    from ..daemon import cli\n")
     edges = import_graph(pkg)
     assert layer_breaches(edges) == [
+        "cabin imports publish (same or higher layer): microemo/cabin/stage.py:1 "
+        "imports microemo.publish.events",
         "emotion imports publish (same or higher layer): microemo/emotion/episodes.py:2 "
-        "imports microemo.publish.events.EventBuilder"
+        "imports microemo.publish.events.EventBuilder",
     ]
     assert cycles(edges) == [["analyze", "daemon"]]
 
@@ -170,3 +177,16 @@ def test_running_the_device_stack_loads_no_training_library() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_nothing_on_the_device_imports_the_hub_second_opinion() -> None:
+    """``reason`` (microemo-reason) runs on the hub: no other package imports it, and only it
+    imports the language-model client, so the device never loads either."""
+    edges = import_graph(DEVICE)
+    users = [where[0] for (src, dst), where in sorted(edges.items()) if dst == "reason"]
+    assert users == []
+    for path in DEVICE.rglob("*.py"):
+        if (DEVICE / "reason") in path.parents:
+            continue
+        for module, line in imports_in(path, DEVICE.parent):
+            assert module.split(".")[0] != "openai", f"{path}:{line}: imports {module}"

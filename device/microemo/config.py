@@ -15,8 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from microemo.config_cabin import CabinConfig
 from microemo.config_errors import ConfigError as ConfigError
 from microemo.config_errors import explain, read_toml
+from microemo.config_mqtt import MqttConfig as MqttConfig
+from microemo.config_mqtt import SpoolConfig as SpoolConfig
 
 
 class Section(BaseModel):
@@ -246,6 +249,8 @@ class SpottingConfig(Section):
 
 class ModelConfig(Section):
     bundle: PathStr | None = Field(None, description="model bundle directory; default: built-in")
+    appearance: str = Field("builtin", min_length=1, description='face crop model, "builtin"/"off"')
+    appearance_hz: float = Field(15.0, ge=0, le=1000, description="its readings a face a second")
     public_keys: list[str] = Field(
         default_factory=list, description="trusted ed25519 public keys (base64 or PEM)"
     )
@@ -272,62 +277,6 @@ class OutputConfig(Section):
     csv: str = Field("", description="per-frame OpenFace-style CSV path, '' for none")
 
 
-class MqttConfig(Section):
-    enabled: bool = Field(False, description="publish events over MQTT")
-    host: str = Field("localhost", description="broker host name")
-    port: int = Field(1883, ge=1, le=65535, description="broker port")
-    prefix: str = Field("microemo", pattern=r"^[^#+]+$", description="topic prefix")
-    username: str = Field("", description="user name; the password comes from credentials")
-    tls: bool = Field(False, description="use TLS")
-    ca_file: PathStr | None = Field(None, description="CA certificate for TLS")
-    cert_file: PathStr | None = Field(None, description="client certificate for TLS")
-    key_file: PathStr | None = Field(None, description="client key for TLS")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive")
-    client_id: str = Field("", max_length=128, description="MQTT client id; '' = microemo-<device>")
-    reconnect_min_s: float = Field(1.0, gt=0, le=600, description="first reconnect back-off")
-    reconnect_max_s: float = Field(
-        60.0, gt=0, le=3600, description="longest reconnect back-off (with jitter)"
-    )
-    state_interval_s: float = Field(
-        1.0, ge=0.1, le=3600, description="minimum seconds between retained face states"
-    )
-    stats_interval_s: float = Field(30.0, ge=1, le=3600, description="seconds between stats")
-    discovery: bool = Field(True, description="publish Home Assistant discovery configs")
-    discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
-    share_landmarks: bool = Field(False, description="privacy: never publish landmarks unless true")
-
-
-class SpoolConfig(Section):
-    max_events: int = Field(
-        100_000,
-        ge=100,
-        le=10_000_000,
-        description="events kept while the broker is away; oldest dropped",
-    )
-    max_bytes: int = Field(
-        64_000_000,
-        ge=1_000_000,
-        le=1_000_000_000_000,
-        description="bytes of events kept while the broker is away (the file takes about "
-        "1.25 times this, plus at most about 1 MB of journal); oldest dropped",
-    )
-    path: PathStr | None = Field(
-        None, description="spool database; default: <state_dir>/spool.sqlite3"
-    )
-    fsync: bool = Field(
-        True, description="fsync each commit (survives power loss, not only kill -9)"
-    )
-    inflight: int = Field(
-        32, ge=1, le=1000, description="events published but not yet acknowledged"
-    )
-    handoff: int = Field(
-        1024,
-        ge=16,
-        le=100_000,
-        description="events waiting for the spool writer; past it they are counted",
-    )
-
-
 class DaemonConfig(Section):
     budget_ms: float = Field(
         100.0, gt=0, le=10_000, description="time one frame may take (landmarker and the rest)"
@@ -343,6 +292,23 @@ class DaemonConfig(Section):
     )
 
 
+class StatusConfig(Section):
+    enabled: bool = Field(False, description="serve the status page, /api/status, /metrics")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="listen address; beyond localhost set a password"
+    )
+    port: int = Field(9180, ge=1, le=65535, description="TCP port of the status page")
+    username: str = Field(
+        "microemo", pattern=r"^[^:]+$", description="basic-auth user (password: credentials)"
+    )
+    interval_s: float = Field(0.5, ge=0.1, le=60, description="seconds between page updates")
+    episodes: int = Field(20, ge=1, le=500, description="last episodes the page lists")
+    preview: bool = Field(
+        False, description="privacy: camera with mesh on this page only; never over MQTT"
+    )
+    preview_fps: float = Field(2.0, gt=0, le=15, description="most preview pictures a second")
+
+
 class Config(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
@@ -355,6 +321,8 @@ class Config(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    cabin: CabinConfig = Field(default_factory=CabinConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:

@@ -40,20 +40,27 @@ def _model_at(root: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] |
 
 
 # keys that would hold a secret: the file is no place for one (``secrets.py``)
-_SECRET_KEY = ("pass", "secret", "token")
+_SECRET_KEY = ("pass", "secret", "token", "api_key", "apikey")
 _SECRET_HINT = (
-    "secrets never go in the config file: put the broker password in "
-    "/etc/microemo/mqtt_password (the unit passes it with LoadCredential=) or in the "
-    "environment variable MICROEMO_MQTT_PASSWORD, and remove this key"
+    "secrets never go in the config file: put the {what} password in "
+    "/etc/microemo/{name} (the unit passes it with LoadCredential=) or in the "
+    "environment variable MICROEMO_{NAME}, and remove this key"
 )
 # strict types: a quoted number or boolean is refused; say how to write it
 _UNQUOTE = {"int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}
 
 
-def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
+def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...], secret_hint: str) -> str:
     key = ".".join(str(p) for p in loc)
     if any(word in str(loc[-1]).lower() for word in _SECRET_KEY):
-        return f"  {key}: {_SECRET_HINT}"
+        if secret_hint is not _SECRET_HINT:  # another program's own advice
+            return f"  {key}: {secret_hint}"
+        what, name = (
+            ("status page", "status_password")
+            if loc[0] == "status"
+            else ("broker", "mqtt_password")
+        )
+        return f"  {key}: " + _SECRET_HINT.format(what=what, name=name, NAME=name.upper())
     parent = _model_at(root, loc[:-1])
     known = list(parent.model_fields) if parent else []
     hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -61,14 +68,17 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return f"  {key}: unknown key{did} (known: {', '.join(known)})"
 
 
-def explain(exc: ValidationError, source: str, root: type[BaseModel]) -> str:
+def explain(
+    exc: ValidationError, source: str, root: type[BaseModel], secret_hint: str = _SECRET_HINT
+) -> str:
     """One line for the file, then one per bad key: path, value (URL passwords masked) and
-    what was expected, with a did-you-mean for an unknown key."""
+    what was expected, with a did-you-mean for an unknown key (``secret_hint`` for a key that
+    would hold a secret: where that program's secrets live)."""
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(_unknown_key(root, loc))
+            lines.append(_unknown_key(root, loc, secret_hint))
             continue
         key = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "lax-")))
         value = err.get("input")

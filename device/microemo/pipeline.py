@@ -1,11 +1,13 @@
-"""The pipeline: one frame in, every face's AUs, emotions and episode steps out.
+"""The pipeline: one frame in, every face's AUs, emotions, episode and cabin steps out.
 
 landmarker -> tracker -> normalizer -> AU estimator -> windows/classifier -> spotter ->
-episodes. The daemon, ``microemo analyze`` and the training tool's extraction all drive
-this one object, so the features a model is trained on are the features the device computes.
-It goes down the layers once (vision, then emotion) and returns typed steps; whoever drives
-it turns them into event payloads (``publish.events.EventBuilder``) and sends them on.
-``stage_ms`` says where the time went.
+episodes, and beside them the cabin stage (eyes, yawns, attention) on the same faces. The
+daemon, ``microemo analyze`` and the training tool's extraction all drive this one object,
+so the features a model is trained on are the features the device computes. It goes down
+the layers once (vision, then emotion and cabin) and returns typed steps; whoever drives it
+turns them into event payloads (``publish.events.EventBuilder``) and sends them on.
+``stage_ms`` says where the time went; ``FrameResult.cabin`` holds each watched face's cabin
+state as a plain dict.
 
 With ``workers = 0`` everything runs in the calling thread (``process``). With ``workers``
 K >= 1 the landmarker runs in K processes (``vision.pool``): frames go in through a
@@ -26,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from microemo.cabin.stage import CabinStage
 from microemo.config import Config
 from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
 from microemo.emotion.spotting import Spotter
 from microemo.model.bundle import Bundle, calibration_mismatch
-from microemo.types import AU_NAMES, AUFrame, EpisodeStep, FaceObservation, Frame, FrameResult
+from microemo.types import AU_NAMES, AUFrame, FaceObservation, Frame, FrameResult, Step
 from microemo.vision.au import AUEstimator
 from microemo.vision.features import frame_vector
 from microemo.vision.flow import FlowAU, FlowMeter
@@ -99,15 +102,20 @@ class Pipeline:
 
     def _build(self, config: Config, bundle: Bundle | None) -> None:
         """The stages after the landmarker."""
+        from microemo.model.appearance import load_appearance
+
         self.tracker = FaceTracker(config.tracker)
         self.normalizer = Normalizer()
-        self.classifier = EmotionClassifier(bundle)
+        self.classifier = EmotionClassifier(
+            bundle, load_appearance(config.model.appearance), config.model.appearance_hz
+        )
         self._check_calibration(bundle)
         self.spotter = Spotter(config.spotting)
         sp = config.spotting
         self.flow = FlowMeter() if sp.flow else None
         self.flow_au = FlowAU(sp.flow_tau_ms, sp.flow_full) if sp.flow else None
         self.episodes = EpisodeManager(config.device.id, self.classifier)
+        self.cabin = CabinStage(config.cabin, config.device.id)
         self._last_t = 0.0
 
     @property
@@ -129,7 +137,7 @@ class Pipeline:
             return next(iter(self.stream([frame])))
         stage_ms: dict[str, float] = {}
         faces = self.observe(frame, stage_ms)
-        result = self.process_faces(faces, frame.t_ms, frame.index)
+        result = self.process_faces(faces, frame.t_ms, frame.index, frame.image)
         result.stage_ms.update(stage_ms)
         return result
 
@@ -184,7 +192,7 @@ class Pipeline:
                 continue
             try:
                 flow_ms = self._measure_flow(frame, obs.faces)
-                result = self.process_faces(obs.faces, frame.t_ms, frame.index)
+                result = self.process_faces(obs.faces, frame.t_ms, frame.index, frame.image)
             except Exception as exc:  # this frame fails, not the frames collected with it
                 logger.debug("frame %d failed after the landmarker", frame.index, exc_info=True)
                 result = FrameResult(frame.index, frame.t_ms, error=f"{type(exc).__name__}: {exc}")
@@ -222,9 +230,14 @@ class Pipeline:
                 self.pool.collect(1.0)
 
     def process_faces(
-        self, faces: list[FaceObservation], t_ms: float, index: int = 0
+        self,
+        faces: list[FaceObservation],
+        t_ms: float,
+        index: int = 0,
+        image: np.ndarray | None = None,
     ) -> FrameResult:
-        """Everything after the landmarker (used directly on recorded landmarks)."""
+        """Everything after the landmarker (used directly on recorded landmarks, where there
+        is no ``image`` for the appearance model: the AUs' prototypes are the evidence)."""
         self._last_t = t_ms
         result = FrameResult(frame_index=index, t_ms=t_ms)
         t0 = time.monotonic()
@@ -236,10 +249,17 @@ class Pipeline:
             result.faces.append(self._face(tf, t_ms))
         t2 = time.monotonic()
         for au in result.faces:
+            if image is not None:
+                self.classifier.see(au.face_id, t_ms, image, au.face.obs.landmarks)
             self._emotions(au, result)
         t3 = time.monotonic()
+        cabin_steps, result.cabin = self.cabin.update(result.faces, t_ms)
+        result.steps += cabin_steps
         result.stage_ms.update(
-            track=(t1 - t0) * 1000.0, aus=(t2 - t1) * 1000.0, emotion=(t3 - t2) * 1000.0
+            track=(t1 - t0) * 1000.0,
+            aus=(t2 - t1) * 1000.0,
+            emotion=(t3 - t2) * 1000.0,
+            cabin=(time.monotonic() - t3) * 1000.0,
         )
         return result
 
@@ -254,12 +274,12 @@ class Pipeline:
     def _emotions(self, au: AUFrame, result: FrameResult) -> None:
         if self.classifier.push(au.face_id, au.t_ms, au.features):
             self.episodes.model = self.classifier.model_info
-        self.episodes.observe(au.face_id, au.intensity)
+        self.episodes.observe(au.face_id, au.intensity, au.trust)
         for spot in self.spotter.update(au):
-            step = self.episodes.on_spot(spot, au.intensity, au.t_ms)
+            step = self.episodes.on_spot(spot, au.intensity, au.t_ms, au.trust)
             if step is not None:
                 result.steps.append(step)
-        cls = self.classifier.classify(au.face_id, au.intensity)
+        cls = self.classifier.classify(au.face_id, au.intensity, au.trust)
         result.emotions[au.face_id] = {
             "core": cls.core,
             "core_score": round(cls.core_score, 3),
@@ -274,12 +294,13 @@ class Pipeline:
             step = self.episodes.on_spot(spot, np.zeros(len(AU_NAMES), np.float32), t_ms)
             if step is not None:
                 result.steps.append(step)
+        result.steps += self.cabin.forget(face_id, t_ms)
         self.au.forget(face_id)
         self.classifier.forget(face_id)
         if self.flow_au is not None:
             self.flow_au.forget(face_id)
 
-    def expire(self, t_ms: float) -> list[EpisodeStep]:
+    def expire(self, t_ms: float) -> list[Step]:
         """No frame until ``t_ms`` on the capture clock (a camera outage, a frozen stream):
         faces unseen for ``tracker.max_lost_ms`` are gone as when they leave the picture, and
         their open episodes end where they were last seen."""
@@ -288,7 +309,7 @@ class Pipeline:
             self._end_face(face_id, t_ms, result)
         return result.steps
 
-    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]:
+    def finish(self, t_ms: float | None = None) -> list[Step]:
         """End of stream: close every open episode and forget every face."""
         t = self._last_t if t_ms is None else t_ms
         result = FrameResult(frame_index=-1, t_ms=t)
@@ -296,7 +317,7 @@ class Pipeline:
             self._end_face(face_id, t, result)
         return result.steps
 
-    def new_stream(self) -> list[EpisodeStep]:
+    def new_stream(self) -> list[Step]:
         """Between inputs: end the previous stream's faces and restart the clock."""
         steps = self.finish()
         self.tracker = FaceTracker(self.config.tracker)  # face ids count from 0 per input

@@ -9,6 +9,13 @@ does not import. ``python -m microemo.platform`` prints the report (exit 2 when 
 
 ``native_library_hint()`` turns "libEGL.so.1: cannot open shared object file" into the apt
 package to install: MediaPipe's native library needs libEGL and libGLESv2 even on the CPU.
+
+On aarch64 the MediaPipe that runs depends on the CPU: ``aarch64_constraints()`` names the
+pip constraints file in ``deploy/constraints/`` for this CPU (``deploy/venv.sh`` asks for it
+with ``python -I device/microemo/platform.py --constraints``, before microemo is installed, so
+this module imports nothing outside the standard library), ``check_mediapipe_cpu()`` refuses
+a MediaPipe whose build this CPU cannot run, and ``runtime_versions()`` says which versions
+of the libraries whose builds differ by board this process runs.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import importlib
 import importlib.metadata as md
 import importlib.util
 import logging
+import platform
 import re
 import sys
 from dataclasses import dataclass
@@ -41,6 +49,21 @@ APT_PACKAGES = {
     "libxcb.so.1": "libxcb1",
     "libgomp.so.1": "libgomp1",
 }
+# MediaPipe's aarch64 wheels from 1.0 on are built for ARMv8.2-A with these extensions and
+# stop at start ("This binary was compiled with lse enabled, but this feature is not
+# available on this processor", then SIGILL) on a CPU without them, such as the Pi 4's
+# Cortex-A72: the extension -> its name in /proc/cpuinfo's Features (docs/arm64.md)
+MEDIAPIPE_1_AARCH64 = {
+    "aes": "aes",
+    "crc": "crc32",
+    "dotprod": "asimddp",
+    "fp16": "fphp",
+    "lse": "atomics",
+    "rcpc": "lrcpc",
+    "rdm": "asimdrdm",
+    "sha2": "sha2",
+}
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "deploy" / "constraints"
 _MISSING_LIB = re.compile(r"(lib[\w.+-]+?\.so(?:\.\d+)*): cannot open shared object file")
 
 
@@ -163,9 +186,113 @@ def native_library_hint(exc: BaseException) -> str | None:
     return f"{lib} is missing: {how} (deploy/install.sh installs what microemo needs)"
 
 
-def main() -> int:
+def cpu_features(cpuinfo: str) -> frozenset[str]:
+    """An aarch64 CPU's features from the text of its /proc/cpuinfo (the first "Features"
+    line); empty elsewhere, and under qemu-user, which shows the host's file."""
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "Features":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def this_cpu() -> frozenset[str]:
     try:
-        print(inspect_opencv().describe())
+        return cpu_features(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return frozenset()
+
+
+def lacks_for_mediapipe_1(features: frozenset[str]) -> list[str]:
+    """The extensions MediaPipe 1.x's aarch64 build needs that ``features`` lacks."""
+    return [ext for ext, name in MEDIAPIPE_1_AARCH64.items() if name not in features]
+
+
+def aarch64_constraints(machine: str, features: frozenset[str]) -> Path | None:
+    """The pip constraints for MediaPipe on this CPU (None off aarch64): the 1.x pin where
+    the CPU has what 1.x needs, else the 0.10 pin, which runs on any ARMv8 (also when the
+    features are unknown)."""
+    if machine not in ("aarch64", "arm64"):
+        return None
+    return CONSTRAINTS / ("aarch64-v8.0.txt" if lacks_for_mediapipe_1(features) else "aarch64.txt")
+
+
+def pinned_mediapipe(constraints: Path) -> str | None:
+    """The ``mediapipe==X`` version a constraints file pins, if it can be read."""
+    try:
+        m = re.search(r"^mediapipe==(\S+)", constraints.read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def check_mediapipe_cpu(machine: str | None = None, features: frozenset[str] | None = None) -> None:
+    """``PlatformError`` for a MediaPipe whose aarch64 build this CPU cannot run: it would
+    kill the process with SIGILL when the landmarker is created, after a line that names no
+    remedy. Unknown features (no /proc/cpuinfo) are not refused."""
+    machine = machine or platform.machine()
+    features = this_cpu() if features is None else features
+    version = _installed("mediapipe")
+    if machine not in ("aarch64", "arm64") or not features or version is None:
+        return
+    lacks = lacks_for_mediapipe_1(features)
+    if not lacks or int(version.split(".")[0]) < 1:
+        return
+    pin = aarch64_constraints(machine, features)
+    assert pin is not None
+    raise PlatformError(
+        f"mediapipe {version} is built for ARMv8.2 CPUs and this one lacks {', '.join(lacks)} "
+        f"(a Raspberry Pi 4's Cortex-A72 does): it would stop with SIGILL; reinstall with "
+        f"deploy/install.sh, which pins mediapipe {pinned_mediapipe(pin) or '0.10'} for this "
+        f"CPU ({pin.parent.parent.name}/{pin.parent.name}/{pin.name})"
+    )
+
+
+def runtime_versions(opencv: OpenCV, machine: str | None = None) -> str:
+    """The versions of the libraries whose builds differ by board ("mediapipe 1.2.3, numpy
+    2.4.6, opencv 5.1.0, litert 2.3.0 on aarch64"), and on aarch64 what pins MediaPipe."""
+    machine = machine or platform.machine()
+    mp, litert = _installed("mediapipe"), _installed("ai-edge-litert")
+    parts = [
+        f"mediapipe {mp or 'not installed'}",
+        f"numpy {_installed('numpy') or 'not installed'}",
+        f"opencv {opencv.version}",
+        f"litert {litert}"
+        if litert
+        else f"tflite-runtime {_installed('tflite-runtime')}"
+        if _installed("tflite-runtime")
+        else "litert not installed",
+    ]
+    line = ", ".join(parts) + f" on {machine}"
+    pin = aarch64_constraints(machine, this_cpu())
+    if pin is not None:
+        want = pinned_mediapipe(pin)
+        how = "as" if want == mp else f"where {want} is"
+        line += f" (mediapipe {how} pinned for this CPU by deploy/constraints/{pin.name})"
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--constraints``: print the pip constraints file for this CPU (nothing off aarch64);
+    else say which OpenCV and library versions this process runs (exit 2 when refused)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--constraints"]:
+        pin = aarch64_constraints(platform.machine(), this_cpu())
+        if pin is not None:
+            print(pin)
+        return 0
+    try:
+        opencv = inspect_opencv()
+        print(opencv.describe())
+        print(runtime_versions(opencv))
+        check_mediapipe_cpu()
     except PlatformError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -73,8 +73,9 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
     "noseSneerRight",
 )
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
-# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose wings)
-FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09")
+# AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose
+# wings; vision.mouth: lip corners and chin, what this face's articulation does not explain)
+FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09", "AU12", "AU15", "AU17")
 
 
 @dataclass(slots=True)
@@ -134,6 +135,7 @@ class AUFrame:
     features: np.ndarray  # (len(FRAME_FEATURES),) float32, see vision.features
     face: NormalizedFace
     baseline_ready: bool = False  # False while the face's neutral estimate is still forming
+    trust: float = 0.0  # 0-1: how far the face's own neutral baseline is trusted (AUs' mean)
     # (len(AU_IDS),) float32 0-5: recent movement of each AU's points by optical flow
     # (vision.flow), fading within about a second; zeros when flow is off
     motion: np.ndarray | None = None
@@ -154,6 +156,10 @@ class Classification:
     micro_state: str | None = None
     micro_rule: str | None = None
     aus: list[str] = field(default_factory=list)  # AUs that supported the result
+    # where the CNN took part: its own best class and the FACS prototypes' own pick, so a
+    # consumer can tell when they disagree (None when the rules decided alone)
+    cnn_core: str | None = None
+    rules_core: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +180,38 @@ class EpisodeStep:
     model: dict[str, Any]  # name, version, sha256 of the model that classified it
 
 
+@dataclass(frozen=True, slots=True)
+class CabinStep:
+    """One step of a cabin episode on one face (``cabin.stage``): ``start`` once a microsleep,
+    yawn or distraction has lasted its threshold, ``end`` when it is over; a blink has only
+    its ``end``. ``readings`` are the face's cabin readings at ``t_ms`` (PERCLOS, angles). The
+    event payload is built from it by ``publish.events.EventBuilder``, and only there."""
+
+    phase: str  # start | end
+    kind: str  # blink | microsleep | yawn | distraction
+    episode_id: str  # fixed at onset: consumers dedupe on (episode_id, phase)
+    face_id: int
+    t_ms: float
+    onset_ms: float
+    offset_ms: float | None  # set on ``end`` only
+    cause: str | None = None  # distraction: glance | time_share
+    readings: dict[str, Any] = field(default_factory=dict)
+    ended_by: str | None = None  # face_lost: the face was gone before the episode ended
+
+
+Step = EpisodeStep | CabinStep
+
+
 @dataclass(slots=True)
 class FrameResult:
-    """What the pipeline made of one frame: every face's AUs and the episode steps it took."""
+    """What the pipeline made of one frame: every face's AUs, the episode and cabin steps it
+    took, and each watched face's cabin state (a plain dict, ``cabin.stage``)."""
 
     frame_index: int
     t_ms: float
     faces: list[AUFrame] = field(default_factory=list)
     emotions: dict[int, dict] = field(default_factory=dict)  # face_id -> latest classification
-    steps: list[EpisodeStep] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    cabin: dict[int, dict] = field(default_factory=dict)  # face_id -> cabin state
     stage_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # the landmarker raised on this frame (in a pool worker)

@@ -50,7 +50,8 @@ def test_analyze_writes_every_good_input_and_names_the_bad_ones(tmp_path):
     au12 = np.array([float(r["AU12_r"]) for r in rows])
     assert np.median(au12) > 2.5
     flow = np.array([[float(r[c]) for c in CSV_COLUMNS if c.endswith("_flow")] for r in rows])
-    assert flow.shape == (56, 5) and flow.min() >= 0 and flow.max() <= 5 and flow.max() > 0
+    # AU1, 2, 4, 5, 9 (brows, lids, nose) and AU12, 15, 17 (the mouth)
+    assert flow.shape == (56, 8) and flow.min() >= 0 and flow.max() <= 5 and flow.max() > 0
     assert {r["emotion"] for r in rows} >= {"happiness"}
     events = [json.loads(ln) for ln in (out / "1001_DFA_HAP_XX.jsonl").read_text().splitlines()]
     assert events

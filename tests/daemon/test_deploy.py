@@ -39,7 +39,10 @@ def test_unit_has_what_the_daemon_relies_on():
     assert d["Type"] == ["notify"] and d["Restart"] == ["on-failure"]
     assert d["WatchdogSec"] == ["30s"]
     assert any("config check" in x for x in d["ExecStartPre"])
-    assert d["LoadCredential"] == ["mqtt_password:/etc/microemo/mqtt_password"]
+    assert d["LoadCredential"] == [
+        "mqtt_password:/etc/microemo/mqtt_password",
+        "status_password:/etc/microemo/status_password",
+    ]
     assert d["SupplementaryGroups"] == ["video"] and d["StateDirectory"] == ["microemo"]
     assert d["ProtectSystem"] == ["strict"] and d["NoNewPrivileges"] == ["yes"]
     assert d["ExecReload"] == ["/bin/kill -HUP $MAINPID"]

@@ -43,7 +43,8 @@ def test_a_refitted_calibration_is_not_a_cache_hit(tmp_path: Path) -> None:
     config = device_config(tmp_path, cal)
     before = pipeline_signature(config)
     assert before != pipeline_signature(None)
-    cal.write_text(BUILTIN.replace("scale = 0.694107", "scale = 0.7", 1))
+    cal.write_text(re.sub(r"(?m)^scale = ([0-9.]+)$", "scale = 0.123", BUILTIN, count=1))
+    assert cal.read_text() != BUILTIN
     assert pipeline_signature(config) != before
 
 

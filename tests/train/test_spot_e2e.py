@@ -52,6 +52,36 @@ def test_pipeline_spots_a_generated_micro_expression(
     assert score_clip(labels, ends)["tp"] == 1
 
 
+# While he talks (the sentence runs from 0.3 s to 2 s): the corners pulled down at 1.5 s, at
+# the source rate and at 100 fps. The speech hold kept every mouth AU out of episodes there
+# (both fail on main before the mouth's flow channels); those channels carry them now.
+@pytest.mark.parametrize(
+    ("rate", "au", "onset"), [("source", "AU15", 1500.0), ("100fps", "AU15", 1500.0)]
+)
+def test_a_mouth_micro_expression_during_speech_is_spotted(
+    source: SourceClip, tmp_path: Path, rate: str, au: str, onset: float
+) -> None:
+    fps = source.fps if rate == "source" else 100.0
+    ep = Episode(onset, onset + 150.0, onset + 450.0, {au: 1.6}, intensity="clear")
+    out = tmp_path / f"{au}_{fps:.0f}.avi"
+    write_clip(source, out, fps, onset + 2000.0, [ep])
+    ends = spot_clip(out)
+    hits = [e for e in ends if iou((e["onset_ms"], e["offset_ms"]), (onset, onset + 450.0)) >= 0.5]
+    assert len(hits) == 1, ends
+    assert au in [a["au"] for a in hits[0]["aus"]]
+    assert len(ends) == 1, ends  # nothing else: the talking around it is not an expression
+
+
+@pytest.mark.parametrize("rate", ["source", "100fps"])
+def test_an_untouched_talking_face_gives_no_episode(
+    source: SourceClip, tmp_path: Path, rate: str
+) -> None:
+    fps = source.fps if rate == "source" else 100.0
+    out = tmp_path / f"untouched_{fps:.0f}.avi"
+    write_clip(source, out, fps, 6000.0 if rate == "source" else 3000.0, [])
+    assert spot_clip(out) == []
+
+
 def test_megc_matching_counts_each_truth_once() -> None:
     truth = [{"onset_ms": 0.0, "offset_ms": 300.0}, {"onset_ms": 1000.0, "offset_ms": 1400.0}]
     spots = [

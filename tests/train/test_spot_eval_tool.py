@@ -14,7 +14,10 @@ from microemo.assets import find_asset
 pytest.importorskip("scipy")
 from microemo_train.cli import main
 from microemo_train.spotting import record
-from microemo_train.spotting.synth import SourceClip, still_turns
+from microemo_train.spotting.plan import parse_au_sets, plan_per_au
+from microemo_train.spotting.score import false_alarms
+from microemo_train.spotting.sheet import sheet_cells, sheet_row
+from microemo_train.spotting.synth import SourceClip, join_clips, still_turns
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
 
@@ -67,3 +70,68 @@ def test_spot_eval_replays_its_cache_without_generating(
     assert first["false_alarms_by_source"]["NEU"]["false_alarms"] == 0
     assert again["false_alarms_by_source"]["NEU"]["false_alarms"] > 0
     assert "| NEU |" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_per_au_plan_puts_one_au_set_in_each_clip() -> None:
+    sources = [Path(f"1001_DFA_{c}_XX.flv") for c in ("ANG", "NEU", "SAD")]
+    sets = parse_au_sets("AU12,AU01+AU02")
+    plans = plan_per_au(
+        3, sets, ("subtle", "clear"), {29.97: 2, 100.0: 1}, sources, {29.97: 8000.0, 100.0: 6000.0}
+    )
+    assert len(plans) == 2 * 2 * (2 + 1)
+    for pl in plans:
+        name = pl["cell"]["aus"]
+        assert pl["episodes"] and all("+".join(e.aus) == name for e in pl["episodes"])
+        assert all(e.kind == "micro" and e.offset_ms <= pl["duration_ms"] for e in pl["episodes"])
+    assert {pl["source"] for pl in plans} == set(sources)  # every face under some cell
+    with pytest.raises(ValueError, match="unknown \\['AU99'\\]; known: AU01"):
+        parse_au_sets("AU12,AU99")
+
+
+def test_false_alarms_are_counted_apart_for_untouched_joined_and_generated() -> None:
+    def row(kind: str, fps: float, ms: float, spots: list[str], tp: int = 0, join: bool = False):
+        cell = {"fps": fps, "intensity": "none" if kind == "untouched" else "clear", "kind": kind}
+        if join:
+            cell["join"] = True
+        return {"cell": cell, "duration_ms": ms, "spotted": len(spots), "tp": tp,
+                "false_kinds": spots[tp:]}  # fmt: skip
+
+    fa = false_alarms(
+        [
+            row("untouched", 29.97, 30000.0, ["micro"]),
+            row("untouched", 29.97, 30000.0, []),
+            row("untouched", 29.97, 12000.0, ["macro", "micro"], join=True),
+            row("micro", 100.0, 6000.0, ["micro", "micro", "macro"], tp=1),
+        ]
+    )
+    assert list(fa) == ["untouched 30fps", "generated 100fps", "joined 30fps"]
+    assert fa["untouched 30fps"] == {
+        "minutes": 1.0, "false_alarms": 1, "per_minute": 1.0, "micro_per_minute": 1.0
+    }  # fmt: skip
+    assert fa["joined 30fps"]["per_minute"] == 10.0
+    assert fa["generated 100fps"]["false_alarms"] == 2
+    assert fa["generated 100fps"]["micro_per_minute"] == 10.0
+
+
+def test_spot_eval_refuses_a_run_without_untouched_clips(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="false alarms are part of every report"):
+        main(["spot-eval", "--untouched-s", "0", "-o", str(tmp_path)])
+
+
+def test_contact_sheet_shows_each_intensity_beside_the_untouched_frame() -> None:
+    try:
+        find_asset("face_landmarker.task")
+    except Exception as exc:  # pragma: no cover - set-up problem, not a test result
+        pytest.skip(f"landmarker model missing: {exc}")
+    src = SourceClip.load(CLIP)
+    shots = sheet_cells(src, "AU12", 1000.0)
+    assert shots is not None
+    assert [n.split()[0] for n, _ in shots] == ["untouched", "subtle", "medium", "clear", "|clear"]
+    untouched, subtle, _, clear, diff = (img.astype(int) for _, img in shots)
+    moved = [float(np.abs(c - untouched).mean()) for c in (subtle, clear)]
+    assert 0 < moved[0] < moved[1]  # the clear smile moves more of the picture than the subtle
+    assert diff.mean() > 0
+    row = sheet_row(src, "AU12", 1000.0)
+    assert row is not None and row.shape[1] > 5 * untouched.shape[1]  # enlarged, side by side
+    joined = join_clips([src, src])
+    assert len(joined.frames) == 2 * len(src.frames) and joined.loop is None

@@ -13,6 +13,7 @@ from microemo.cli import build_parser, dispatch
 from microemo_train import logs
 from microemo_train.checks import CheckError
 from microemo_train.datasets import DatasetError
+from microemo_train.emotion_bench.inputs import BenchInputError
 from microemo_train.settings import TrainConfigError
 
 # subcommand -> module exposing add_parser(subparsers) and registering func=run(args) -> int
@@ -30,12 +31,16 @@ COMMANDS: dict[str, str] = {
     "update-msg": "microemo_train.signing",
     "synth": "microemo_train.spotting.synth",
     "spot-eval": "microemo_train.spotting.cli",
+    "cabin-eval": "microemo_train.cabin.cli",
+    "synth-sheet": "microemo_train.spotting.sheet",
     "facs-bench": "microemo_train.facs.cli",
     "facs-calibrate": "microemo_train.facs.cli",
     "facs-frames": "microemo_train.facs.cli",
+    "emotion-bench": "microemo_train.emotion_bench.cli",
+    "appearance": "microemo_train.appearance.cli",
 }
 VERBOSE = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 3}
-USER_ERRORS = (TrainConfigError, DatasetError, CheckError, FileNotFoundError)
+USER_ERRORS = (TrainConfigError, DatasetError, CheckError, BenchInputError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:

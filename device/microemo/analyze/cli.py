@@ -30,7 +30,7 @@ from microemo.analyze.parallel import run_parallel, start_lanes
 from microemo.analyze.progress import progress_for
 from microemo.analyze.run import AnalyzeOptions
 from microemo.config import Config, load_config
-from microemo.daemon.preflight import check_calibration
+from microemo.daemon.preflight import check_appearance, check_calibration
 from microemo.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ def _start(args: argparse.Namespace) -> tuple[list[Pipeline], OutputIndex, list[
     try:
         config = load_config(args.config)
         check_calibration(config)
+        check_appearance(config)
         bundle = _bundle(config, args.bundle, args.rules_only)
     except Exception as exc:  # a bad config, calibration or bundle: say so, analyse nothing
         raise _CannotStart(str(exc)) from None

@@ -2,7 +2,8 @@
 
 Left, on one time axis: the AU heat map, the strongest AUs as lines, the spotted episodes as
 marks (micro above, macro below, coloured by emotion) with only the main ones labelled
-(``timeline.pick_labels``), and the emotion shares per column. A short input gets a column
+(``timeline.pick_labels``), the emotion shares per column, and the cabin rows (eyes,
+attention: ``plot_cabin``) when the face has cabin readings. A short input gets a column
 per frame, as before; a long one round columns of seconds, said in the title. Right, the
 whole input summed up: each AU's mean and 90th percentile beside its heat map row, and each
 emotion's share of the frames with a face, with its episode count.
@@ -69,9 +70,12 @@ def draw_analysis(
     emotions: list[str],
     events: list[dict[str, Any]],
     source: str = "",
+    cabin: np.ndarray | None = None,
+    cabin_events: list[dict[str, Any]] | None = None,
 ) -> Any:
     """The figure (not saved). ``intensity`` is (frames, 19) for the main face, NaN where it
-    was not seen; ``emotions`` its core emotion per frame ("" without a face)."""
+    was not seen; ``emotions`` its core emotion per frame ("" without a face); ``cabin`` its
+    cabin series (frames, ``plot_cabin.SERIES``), drawn in two more rows when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,9 +84,14 @@ def draw_analysis(
     binned = bin_series(times_s, intensity, emotions)
     episodes = episodes_of(events)
     span = (float(binned.edges[0]), float(binned.edges[-1]))
-    fig = plt.figure(figsize=(14, 8.5))
+    extra = [1.3, 1.3] if cabin is not None else []
+    fig = plt.figure(figsize=(14, 8.5 + 2.2 * len(extra) / 2))
     grid = fig.add_gridspec(
-        4, 4, width_ratios=[6, 0.12, 0.3, 1.7], height_ratios=[3, 2, 0.6, 0.8], wspace=0.05
+        4 + len(extra),
+        4,
+        width_ratios=[6, 0.12, 0.3, 1.7],
+        height_ratios=[3, 2, 0.6, 0.8, *extra],
+        wspace=0.05,
     )
     heat = fig.add_subplot(grid[0, 0])
     lines = fig.add_subplot(grid[1, 0], sharex=heat)
@@ -96,15 +105,23 @@ def draw_analysis(
     _strip(strip, binned)
     right = grid[1:, 3].subgridspec(2, 1, height_ratios=[0.12, 1])
     _shares(fig.add_subplot(right[1]), emotions, episodes)
-    strip.set_xlim(*span)
+    above, bottom = [heat, lines, marks], strip
+    if cabin is not None:
+        from microemo.analyze.plot_cabin import draw_cabin
+
+        eyes = fig.add_subplot(grid[4, 0], sharex=heat)
+        bottom = fig.add_subplot(grid[5, 0], sharex=heat)
+        draw_cabin(eyes, bottom, times_s, cabin, cabin_events or [])
+        above += [strip, eyes]
+    bottom.set_xlim(*span)
     if span[1] - span[0] >= 120:
         step = next(s for s in CLOCK_STEPS if (span[1] - span[0]) / s <= 10)
-        strip.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(step))
-        strip.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_clock))
-        strip.set_xlabel("time (min:s)")
+        bottom.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(step))
+        bottom.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_clock))
+        bottom.set_xlabel("time (min:s)")
     else:
-        strip.set_xlabel("time (s)")
-    for ax in (heat, lines, marks):
+        bottom.set_xlabel("time (s)")
+    for ax in above:
         ax.tick_params(labelbottom=False)
     micro = sum(1 for e in episodes if e.kind == "micro")
     column = "a frame" if binned.width_s == 0 else f"the mean over {binned.width_s:g} s"
@@ -114,7 +131,8 @@ def draw_analysis(
         f"each column is {column}" + (f"; from {source}" if source else ""),
         fontsize=10,
     )
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.91, bottom=0.07, hspace=0.12)
+    top = 0.93 if extra else 0.91
+    fig.subplots_adjust(left=0.06, right=0.98, top=top, bottom=0.07, hspace=0.12)
     return fig
 
 

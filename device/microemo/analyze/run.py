@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from microemo.analyze.naming import OutputPlan
+from microemo.analyze.plot_cabin import cabin_row
 from microemo.analyze.progress import InputBar, Progress, QuietProgress
 from microemo.pipeline import Pipeline
-from microemo.publish.events import EventBuilder
+from microemo.publish.events import CABIN_SCHEMA_ID, EventBuilder
 from microemo.publish.local import CsvWriter, write_jsonl
 from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.sources.files import SourceError, open_file_source
@@ -78,6 +79,7 @@ class _Collected:
         self.times: list[float] = []
         self.rows: list[np.ndarray] = []
         self.emotions: list[str] = []
+        self.cabin: list[tuple[float, ...]] = []
         self.face_ids: set[int] = set()
         self.main_face: int | None = None
 
@@ -90,6 +92,7 @@ class _Collected:
         self.rows.append(au.intensity if au is not None else np.full(19, np.nan, np.float32))
         emotion = result.emotions.get(au.face_id, {}).get("core", "") if au is not None else ""
         self.emotions.append(emotion)
+        self.cabin.append(cabin_row(result.cabin.get(au.face_id) if au is not None else None))
 
 
 def analyze_input(
@@ -144,21 +147,24 @@ def _plot(
 ) -> None:
     from microemo.analyze.plot import plot_analysis
 
+    cabin = np.array(seen.cabin)
     (draw or plot_analysis)(
         plan.png,
         plan.name,
         np.array(seen.times),
         np.array(seen.rows),
         seen.emotions,
-        events,
+        [e for e in events if e["schema"] != CABIN_SCHEMA_ID],
         source=str(plan.input),
+        cabin=cabin if np.isfinite(cabin).any() else None,
+        cabin_events=[e for e in events if e["schema"] == CABIN_SCHEMA_ID],
     )
 
 
 def _summary(
     plan: OutputPlan, seen: _Collected, events: list[dict[str, Any]], written: list[Path]
 ) -> InputSummary:
-    ends = [e for e in events if e["phase"] == "end"]
+    ends = [e for e in events if e["phase"] == "end" and e["schema"] != CABIN_SCHEMA_ID]
     emotions = Counter(e for e in seen.emotions if e)
     return InputSummary(
         name=plan.name,

@@ -84,13 +84,15 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+def parse_overrides(
+    items: list[str] | None, example: str = "daemon.budget_ms=50"
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(
-                redact_url(f"--set {item!r}: expected KEY=VALUE, e.g. --set daemon.budget_ms=50")
+                redact_url(f"--set {item!r}: expected KEY=VALUE, e.g. --set {example}")
             )
         out[key.strip()] = parse_value(value.strip())
     return out

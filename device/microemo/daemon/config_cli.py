@@ -71,6 +71,7 @@ def summary(config: Config, path: Path, report: Report | None = None) -> str:
     ]
     if report:
         lines.insert(1, f"  opencv      {report.opencv.describe()}")
+        lines.insert(2, f"  versions    {report.versions}")
     if m.enabled:
         pw = describe("mqtt_password")
         lines.append(
@@ -80,6 +81,13 @@ def summary(config: Config, path: Path, report: Report | None = None) -> str:
         )
     else:
         lines.append("  mqtt        off")
+    st = config.status
+    lines.append(
+        f"  status      http://{st.host}:{st.port}/, password {describe('status_password')}"
+        f"{', camera preview ON' if st.preview else ''}"
+        if st.enabled
+        else "  status      off"
+    )
     return "\n".join(lines)
 
 

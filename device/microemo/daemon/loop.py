@@ -1,6 +1,6 @@
 """The frame loop: newest frame in, pipeline, events out to the sinks, every stage timed.
 
-The pipeline returns typed episode steps; the loop stamps them into event payloads
+The pipeline returns typed episode and cabin steps; the loop stamps them into event payloads
 (``publish.events.EventBuilder``: sequence number, wall time) and hands them to the sinks.
 Sequence numbers come from blocks reserved by the allocator's own thread
 (``publish.sequence``), so numbering an event never writes the disk here.
@@ -28,7 +28,7 @@ from microemo.daemon.watchdog import Heartbeat
 from microemo.publish.events import EventBuilder
 from microemo.publish.sink import Sink
 from microemo.sources.capture import FrameSlot
-from microemo.types import EpisodeStep, Frame, FrameResult
+from microemo.types import Frame, FrameResult, Step
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class FramePipeline(Protocol):
 
     def process(self, frame: Frame) -> FrameResult: ...
 
-    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]: ...
+    def finish(self, t_ms: float | None = None) -> list[Step]: ...
 
-    def expire(self, t_ms: float) -> list[EpisodeStep]: ...
+    def expire(self, t_ms: float) -> list[Step]: ...
 
 
 class PooledPipeline(FramePipeline, Protocol):
@@ -69,6 +69,7 @@ class FrameLoop:
         heartbeat: Heartbeat | None = None,
         face_timeout_ms: float = 5000.0,
         live: bool = False,
+        tap: Callable[[Frame, FrameResult], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
@@ -80,6 +81,7 @@ class FrameLoop:
         self.heartbeat = heartbeat or Heartbeat(clock)
         self.face_timeout_ms = face_timeout_ms
         self.live = live  # frames carry the capture clock: time goes on while none come
+        self.tap = tap  # sees every processed frame (the status page keeps a reference)
         self._clock = clock
         self.last_t_ms: float | None = None
         self._last_at = 0.0  # captured_at of the last frame processed
@@ -166,6 +168,8 @@ class FrameLoop:
             total_ms += sum(result.stage_ms.values())
         m.frame(total_ms, (t1 - frame.captured_at) * 1000.0, total_ms > self.budget_ms)
         self.last_t_ms, self._last_at = frame.t_ms, frame.captured_at
+        if self.tap is not None:
+            self.tap(frame, result)
 
     def _failed(self, frame: Frame) -> None:
         """A frame the pipeline choked on (or whose events could not be numbered) is skipped
@@ -188,8 +192,12 @@ class FrameLoop:
             self.sink.emit(event)
             self.metrics.event((self._clock() - captured_at) * 1000.0)
         for face_id, state in result.emotions.items():
-            self.sink.face_state(face_id, state)
+            cabin = result.cabin.get(face_id)
+            self.sink.face_state(face_id, state if cabin is None else {**state, "cabin": cabin})
             self._faces[face_id] = result.t_ms
+        for face_id, cabin in result.cabin.items():  # held but not seen: its cabin says no_face
+            if face_id not in result.emotions and face_id in self._faces:
+                self.sink.face_state(face_id, {"cabin": cabin})
         self._forget_faces(result.t_ms)
 
     def _forget_faces(self, now_ms: float) -> None:

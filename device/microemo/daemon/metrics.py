@@ -8,6 +8,7 @@ over the whole run. All durations come from ``time.monotonic``.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -16,21 +17,32 @@ import numpy as np
 
 WINDOW = 1024
 FPS_WINDOW_S = 5.0
+# histogram bucket bounds in ms (/metrics gives them in seconds): a 1 ms stage to a 5 s stall
+BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0)
 
 
 class Latency:
-    """A ring of recent values in ms with p50/p95/max, plus the all-time max."""
+    """A ring of recent values in ms with p50/p95/max, plus the all-time max and a histogram
+    over the whole run (``BUCKETS_MS``: counts per bucket and their sum, for /metrics)."""
 
     def __init__(self, window: int = WINDOW) -> None:
         self._ring: deque[float] = deque(maxlen=window)
         self.count = 0
         self.max_ever = 0.0
+        self.total_ms = 0.0
+        self.buckets = [0] * (len(BUCKETS_MS) + 1)  # the last: over every bound
 
     def add(self, ms: float) -> None:
         self._ring.append(ms)
         self.count += 1
+        self.total_ms += ms
+        self.buckets[bisect_left(BUCKETS_MS, ms)] += 1
         if ms > self.max_ever:
             self.max_ever = ms
+
+    def histogram(self) -> tuple[list[int], float]:
+        """(count per bucket, not cumulative, the last over every bound; sum in ms): a copy."""
+        return list(self.buckets), self.total_ms
 
     def summary(self) -> dict[str, float]:
         if not self._ring:

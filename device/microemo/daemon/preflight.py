@@ -1,14 +1,16 @@
 """What ``microemo run`` checks before it opens the camera, runnable on its own.
 
-``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use
-(``microemo.platform``) and the source (``microemo.sources.check``). ``preflight(config)`` is
-``microemo config check``, the unit's ``ExecStartPre=``: the same, then, without side
-effects, what the start would trip over next: the state folder and the JSON-lines file can be
-created, the MQTT TLS files can be read, and the pipeline is built once (MediaPipe's
-landmarker and the TFLite model), so a missing native library such as libEGL shows here and
-not when the service starts. Each failure is ``PreflightError``: one line, what to do.
-A full state folder is no failure (the daemon starts degraded): ``state_space`` says so, in
-the same words from ``config check`` and from the daemon's start.
+``check_start(config)`` is what the daemon runs at start and on reload: the OpenCV in use, a
+MediaPipe this CPU can run (``microemo.platform``), the source (``microemo.sources.check``),
+the AU calibration and appearance model files, and the status page's preview
+(``daemon.status.check``). ``preflight(config)`` is ``microemo config check``, the unit's
+``ExecStartPre=``: the same, then, without side effects, what the start would trip over next:
+the state folder and the JSON-lines file can be created, the MQTT TLS files can be read, and
+the pipeline is built once (MediaPipe's landmarker and the TFLite models), so a missing native
+library such as libEGL shows here and not when the service starts; and the versions of the
+libraries whose builds differ by board. Each failure is ``PreflightError``: one line, what to
+do. A full state folder is no failure (the daemon starts degraded): ``state_space`` says so,
+in the same words from ``config check`` and from the daemon's start.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microemo.config import Config, MqttConfig
+from microemo.daemon import status
 from microemo.platform import (
     OpenCV,
     PlatformError,
+    check_mediapipe_cpu,
     first_line,
     inspect_opencv,
     native_library_hint,
+    runtime_versions,
 )
 from microemo.sources.base import SourceError
 from microemo.sources.check import check_source
@@ -45,17 +50,25 @@ class Report:
     opencv: OpenCV
     model: str  # the model the daemon would start with
     build_s: float  # seconds to build the pipeline (landmarker + model)
+    versions: str  # mediapipe, numpy, opencv, litert (their builds differ by board)
 
 
 def check_start(config: Config, *, devices: bool = False) -> OpenCV:
-    """The OpenCV in use, the source and the AU calibration file, as the daemon checks them
-    before it opens anything (a V4L2 camera not plugged in yet passes unless ``devices``)."""
+    """The OpenCV in use, a MediaPipe this CPU runs, the source and the AU calibration file,
+    as the daemon checks them before it opens anything (a V4L2 camera not plugged in yet
+    passes unless ``devices``)."""
     try:
         opencv = inspect_opencv()
+        check_mediapipe_cpu()
         check_source(config.source, opencv, devices=devices)
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
     check_calibration(config)
+    check_appearance(config)
+    try:
+        status.check(config)  # the preview never goes to the network unprotected
+    except status.StatusError as exc:
+        raise PreflightError(str(exc)) from None
     return opencv
 
 
@@ -71,6 +84,19 @@ def check_calibration(config: Config) -> None:
         raise PreflightError(f"au.calibration: {exc}") from None
 
 
+def check_appearance(config: Config) -> None:
+    """``model.appearance`` names a model folder whose file matches its manifest."""
+    from microemo.model.appearance import appearance_dir, read_appearance
+    from microemo.model.bundle import BundleError
+
+    try:
+        folder = appearance_dir(config.model.appearance)
+        if folder is not None:
+            read_appearance(folder)
+    except BundleError as exc:
+        raise PreflightError(f"model.appearance: {exc}") from None
+
+
 def preflight(config: Config, *, build: bool = True) -> Report:
     """Everything ``run`` checks before the camera; ``build=False`` leaves the pipeline out."""
     opencv = check_start(config, devices=True)
@@ -79,11 +105,12 @@ def preflight(config: Config, *, build: bool = True) -> Report:
         _check_writable("output.jsonl", Path(config.output.jsonl), folder=False)
     if config.mqtt.enabled:
         _check_mqtt(config.mqtt)
+    versions = runtime_versions(opencv)
     if not build:
-        return Report(opencv, "not loaded", 0.0)
+        return Report(opencv, "not loaded", 0.0, versions)
     t0 = time.monotonic()
     model = _build_pipeline(config)
-    return Report(opencv, model, time.monotonic() - t0)
+    return Report(opencv, model, time.monotonic() - t0, versions)
 
 
 LOW_SPACE_BYTES = 1 << 20  # less than this free in the state folder: treated as full
@@ -155,7 +182,9 @@ def _build_pipeline(config: Config) -> str:
     bundle = initial_bundle(config)
     try:
         with _native_stderr_kept_back():
-            Pipeline(config, bundle=bundle).close()
+            pipeline = Pipeline(config, bundle=bundle)
+            reader = pipeline.classifier.appearance
+            pipeline.close()
     except AssetError as exc:
         raise PreflightError(str(exc)) from None
     except (ImportError, OSError, RuntimeError) as exc:
@@ -163,9 +192,13 @@ def _build_pipeline(config: Config) -> str:
         raise PreflightError(
             f"the face landmarker does not start ({first_line(exc)}): {hint}"
         ) from None
+    face = "AU prototypes only (model.appearance off)"
+    if reader is not None:
+        m = reader.model.manifest
+        face = f"appearance {m.name} {m.version} + AU prototypes"
     if bundle is None:
-        return "none verifies: FACS rules only"
-    return f"{bundle.describe.get('name')} {bundle.describe.get('version')}"
+        return f"none verifies: {face}"
+    return f"{bundle.describe.get('name')} {bundle.describe.get('version')}; {face}"
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from microemo.clock import clock_synced
 from microemo.config import Config, ConfigError, load_config
+from microemo.daemon import status
 from microemo.daemon.lock import StateLock, StateLocked
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
@@ -84,6 +85,9 @@ class Daemon:
         self.loop: FrameLoop | None = None
         self.watchdog: Watchdog | None = None
         self.lock: StateLock | None = None
+        self.status: status.StatusService | None = None
+        # per-face state for the page: the cabin stage's (eyes, attention) as the pipeline gives it
+        self.face_extras: dict[str, status.FaceExtra] = {"cabin": lambda result: result.cabin}
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> None:
@@ -101,6 +105,11 @@ class Daemon:
         if space is not None:
             logger.error("%s", space)
         self.sink, self.mqtt = build_sinks(cfg)
+        health = self.mqtt.health if self.mqtt is not None else None
+        self.status = status.start(cfg, health=health, extras=self.face_extras)
+        if self.status is not None:  # listening before the camera opens: a busy port fails now
+            self.sink.sinks.append(self.status.board)
+            self.status.publish(self.snapshot(), self.metrics)
         # seq survives restarts: in the MQTT spool when there is one, else <state_dir>/seq
         if self.mqtt is not None:
             sequence = self.mqtt.sequence
@@ -124,6 +133,7 @@ class Daemon:
             heartbeat=self.heartbeat,
             face_timeout_ms=cfg.tracker.max_lost_ms,
             live=is_live(cfg.source),
+            tap=self.status.board.tap if self.status is not None else None,
             clock=self._clock,
         )
         if self._stop_reason is not None:  # stopped while waiting for the camera: not READY
@@ -254,9 +264,12 @@ class Daemon:
         want_status = self.notifier.enabled and self._due("status", d.status_interval_s)
         want_stats = self._due("stats", self.config.mqtt.stats_interval_s)
         want_log = self._due("log", d.log_stats_s) and self.metrics.processed > 0
-        if not (want_status or want_stats or want_log):
+        want_page = self.status is not None and self._due("page", self.config.status.interval_s)
+        if not (want_status or want_stats or want_log or want_page):
             return
         snap = self.snapshot()
+        if want_page and self.status is not None:
+            self.status.publish(snap, self.metrics)
         if want_status:
             self.notifier.status(status_line(snap))
         if want_stats and self.sink is not None:
@@ -320,8 +333,9 @@ class Daemon:
         """Every part stopped, in order; one that fails is logged and the rest still stop
         (the sinks above all: they hold the events not yet written)."""
         cap, loop, seq, upd = self.capture, self.loop, self._own_sequence, self.updates
-        sink, pipe, wd = self.sink, self.pipeline, self.watchdog
+        sink, pipe, wd, page = self.sink, self.pipeline, self.watchdog, self.status
         steps: list[tuple[str, Callable[[], object] | None]] = [
+            ("status page", None if page is None else page.stop),
             ("capture", None if cap is None else cap.stop),
             ("episodes", None if loop is None else loop.finish),
             ("sequence", None if seq is None else seq.close),
@@ -331,6 +345,7 @@ class Daemon:
             ("watchdog", None if wd is None else wd.stop),
         ]
         self._own_sequence = None
+        self.status = None
         for name, stop in steps:
             try:
                 if stop:

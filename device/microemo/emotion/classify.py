@@ -1,9 +1,12 @@
-"""Per-face emotion state: the int8 CNN over sliding windows gives the core emotion, the FACS
-rules give the micro-emotion and the evidence.
+"""Per-face emotion state: the face's evidence (the appearance model's reading of the face
+crop fused with the FACS prototypes over its AUs, or the prototypes alone), mixed with the
+int8 CNN over sliding windows; the FACS rules give the micro-emotion and the AUs behind it.
 
-Without a model bundle (or while a face's first window is still filling) the FACS
-prototypes decide the core emotion too, and results say so (``core_source = "rules"``).
-A model swap is picked up at the next window boundary, never in the middle of one.
+Without an appearance model (``model.appearance = "off"``, or a frame without its picture:
+recorded landmarks) the prototypes are the evidence; without a model bundle (or while a
+face's first window is still filling) the evidence decides alone. Results say which
+(``core_source``). A model swap is picked up at the next window boundary, never in the
+middle of one.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from microemo.emotion.rules import CORE_EMOTIONS, classify_aus
+from microemo.emotion.appearance import AppearanceReader
+from microemo.emotion.fusion import Fusion
+from microemo.emotion.rules import CORE_EMOTIONS, classify_aus, core_scores
 from microemo.emotion.windows import WindowBuffer
+from microemo.model.appearance import AppearanceModel
 from microemo.model.bundle import Bundle
 from microemo.types import Classification
 
@@ -26,7 +32,18 @@ DEFAULT_WINDOW = {"window_ms": 1000.0, "hop_ms": 250.0, "window_frames": 16}
 
 
 class EmotionClassifier:
-    def __init__(self, bundle: Bundle | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle | None = None,
+        appearance: AppearanceModel | None = None,
+        appearance_hz: float = 15.0,
+    ) -> None:
+        self.appearance = (
+            None if appearance is None else AppearanceReader(appearance, appearance_hz)
+        )
+        self._fusion = (
+            None if appearance is None else Fusion(appearance.manifest.fusion, appearance.labels)
+        )
         self._lock = threading.Lock()
         self._pending: tuple[Bundle | None, Any] | None = None
         self._windows: dict[int, WindowBuffer] = {}
@@ -94,10 +111,32 @@ class EmotionClassifier:
             self._probs[face_id] = {lab: float(p) for lab, p in zip(labels, probs)}
         return True
 
-    def classify(self, face_id: int, intensity: np.ndarray) -> Classification:
+    def see(self, face_id: int, t_ms: float, image: np.ndarray, landmarks: np.ndarray) -> None:
+        """The face's picture on this frame: the appearance model reads it when due."""
+        if self.appearance is not None:
+            self.appearance.update(face_id, t_ms, image, landmarks)
+
+    def appearance_logp(self, face_id: int) -> np.ndarray | None:
+        return None if self.appearance is None else self.appearance.logp(face_id)
+
+    def classify(
+        self,
+        face_id: int,
+        intensity: np.ndarray,
+        trust: float = 0.0,
+        appearance: np.ndarray | None = None,
+    ) -> Classification:
+        """The face's emotions from ``intensity``, its baseline ``trust`` (0-1) and its
+        appearance reading (``appearance``, else the face's latest one)."""
+        logp = self.appearance_logp(face_id) if appearance is None else appearance
+        face = None
+        if logp is not None and self._fusion is not None:
+            face = self._fusion(logp, core_scores(intensity), trust)
         weight = self.bundle.manifest.fusion_weight if self.bundle is not None else None
-        return classify_aus(intensity, self._probs.get(face_id), cnn_weight=weight)
+        return classify_aus(intensity, self._probs.get(face_id), cnn_weight=weight, face=face)
 
     def forget(self, face_id: int) -> None:
         self._windows.pop(face_id, None)
         self._probs.pop(face_id, None)
+        if self.appearance is not None:
+            self.appearance.forget(face_id)

@@ -32,6 +32,8 @@ class Episode:
     classification: Classification
     peak_face: np.ndarray | None = None  # every AU at the frame the episode's AUs peaked
     peak_level: float = -1.0
+    peak_appearance: np.ndarray | None = None  # the appearance reading at that frame
+    trust: float = 0.0  # how far the face's neutral baseline was trusted then
 
 
 def _as_intensity(aus: dict[str, float], fallback: np.ndarray) -> np.ndarray:
@@ -54,22 +56,26 @@ class EpisodeManager:
         self._open: dict[int, Episode] = {}
         self._prefix = secrets.token_hex(3)
 
-    def observe(self, face_id: int, intensity: np.ndarray) -> None:
+    def observe(self, face_id: int, intensity: np.ndarray, trust: float = 0.0) -> None:
         """Every frame of a face with an open episode: keep the whole face at the frame where
-        the episode's AUs are strongest, so the episode is read as the face looked then
-        (a brow raise with the mouth open is not "AU1 alone")."""
+        the episode's AUs are strongest, and its appearance reading there, so the episode is
+        read as the face looked then (a brow raise with the mouth open is not "AU1 alone",
+        and the face after the offset is not the face at the apex)."""
         ep = self._open.get(face_id)
         if ep is None:
             return
         idx = [AU_INDEX[int(n[2:])] for n in ep.apex_aus if int(n[2:]) in AU_INDEX]
         level = float(intensity[idx].sum()) if idx else 0.0
         if level > ep.peak_level:
-            ep.peak_level, ep.peak_face = level, intensity.copy()
+            ep.peak_level, ep.peak_face, ep.trust = level, intensity.copy(), trust
+            ep.peak_appearance = self.classifier.appearance_logp(face_id)
 
-    def on_spot(self, spot: Spot, intensity: np.ndarray, t_ms: float) -> EpisodeStep | None:
+    def on_spot(
+        self, spot: Spot, intensity: np.ndarray, t_ms: float, trust: float = 0.0
+    ) -> EpisodeStep | None:
         ep = self._open.get(spot.face_id)
         if spot.phase == "start":
-            cls = self.classifier.classify(spot.face_id, intensity)
+            cls = self.classifier.classify(spot.face_id, intensity, trust)
             ep = Episode(
                 episode_id=f"{self.device_id}-{self._prefix}-f{spot.face_id}-{int(spot.onset_ms)}",
                 face_id=spot.face_id,
@@ -78,6 +84,7 @@ class EpisodeManager:
                 offset_ms=None,
                 apex_aus=dict(spot.apex_aus),
                 classification=cls,
+                trust=trust,
             )
             self._open[spot.face_id] = ep
             return self._step("start", ep, t_ms)
@@ -89,7 +96,9 @@ class EpisodeManager:
         apex = _as_intensity(ep.apex_aus, intensity)
         if ep.peak_face is not None:
             apex = np.maximum(apex, ep.peak_face)
-        ep.classification = self.classifier.classify(spot.face_id, apex)
+        ep.classification = self.classifier.classify(
+            spot.face_id, apex, ep.trust, ep.peak_appearance
+        )
         if spot.phase == "apex":
             return self._step("update", ep, t_ms)
         ep.offset_ms = spot.offset_ms if spot.offset_ms is not None else t_ms

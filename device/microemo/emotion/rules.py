@@ -252,31 +252,43 @@ def combine(
     return (mix if tables.fitted is not None else fuse)(cnn, rules, cnn_weight)
 
 
+def _rules_pick(scores: dict[str, float], t: RuleTables) -> str:
+    """The FACS prototypes' own core emotion: the fitted softmax's best class (it has a
+    neutral class), else the best hand prototype if it clears the threshold."""
+    if t.fitted is not None:
+        return max(scores, key=lambda k: scores[k])
+    emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
+    return emotion if scores[emotion] >= t.core_threshold else "neutral"
+
+
 def classify_aus(
     intensity: np.ndarray,
     core_probs: dict[str, float] | None = None,
     tables: RuleTables | None = None,
     cnn_weight: float | None = None,
+    face: dict[str, float] | None = None,
 ) -> Classification:
-    """Classify one AU intensity vector. ``core_probs`` (from the CNN) is mixed with the
-    rules' evidence by ``cnn_weight`` (the bundle's, else the table's); without it the
-    fitted prototypes (or the best hand prototype above the threshold) decide."""
+    """Classify one AU intensity vector. ``face``: the face's evidence when its appearance was
+    read too (``fusion.Fusion`` of the appearance model and these AUs' prototypes), else the
+    prototypes alone. ``core_probs`` (from the window CNN) is mixed with that evidence by
+    ``cnn_weight`` (the bundle's, else the table's); without it the evidence decides (the
+    fitted prototypes' best class, or the best hand prototype above the threshold)."""
     t = tables or load_tables()
-    scores = core_scores(intensity, t)
+    scores = core_scores(intensity, t) if face is None else face
     weight = t.cnn_weight if cnn_weight is None else cnn_weight
+    rules_core = _rules_pick(scores, t) if face is None else max(face, key=face.__getitem__)
+    evidence = "rules" if face is None else "appearance+rules"
     if core_probs:
         shown = combine(core_probs, scores, weight, t)
         core = max(shown, key=lambda k: shown[k])
-        source = "cnn" if weight >= 1.0 else "cnn+rules"
+        source = "cnn" if weight >= 1.0 else f"cnn+{evidence}"
     else:
-        if t.fitted is not None:  # a softmax with a neutral class: its best class
-            core = max(scores, key=lambda k: scores[k])
-        else:  # the best hand prototype, if it clears the threshold
-            emotion = max((e for e in scores if e != "neutral"), key=lambda e: scores[e])
-            core = emotion if scores[emotion] >= t.core_threshold else "neutral"
-        source, shown = "rules", scores
+        core, source, shown = rules_core, evidence, scores
     core_score = shown[core]
     result = Classification(core=core, core_source=source, core_score=core_score, scores=shown)
+    cnn_core = max(core_probs, key=core_probs.__getitem__) if core_probs else None
+    if cnn_core in CORE_EMOTIONS:  # a model with labels of its own says nothing comparable
+        result.cnn_core, result.rules_core = cnn_core, rules_core
     if core in t.core:
         aus, optional = t.core[core]
         result.aus = [f"AU{a:02d}" for a in aus + optional if intensity[AU_INDEX[a]] >= t.present]

@@ -50,7 +50,10 @@ CARRY = CARRY_AU[CH_AU]
 _LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])[CH_AU]
 _BLINK = AU_INDEX[45]
 _LIPS = AU_INDEX[25]
+# the speech hold covers the intensities only: the mouth's flow channels are already what
+# this face's articulation does not explain (vision.mouth)
 _SPEECH = np.array([int(a[2:]) in (10, 14, 15, 17, 20, 23, 24, 28) for a in AU_NAMES])[CH_AU]
+_SPEECH[N_AU:] = False
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
 MOTION_SPAN_MS = 50.0  # head rotation speed is measured over at least this

@@ -4,9 +4,12 @@
 OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
 0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
-after the AUs, then ``AUxx_flow``: the optical-flow motion of the brow, lid and nose AUs that
-the spotter also uses (0-5, fading within about a second; 0 when ``spotting.flow`` is off).
-A frame without a face gets one row with ``face_id`` -1 and ``success`` 0.
+after the AUs, then the cabin columns (``CABIN_COLUMNS``: eye openness 0-1 per eye, eyes
+closed and yawning 0/1, head and gaze yaw and pitch in degrees, PERCLOS 0-1; empty for a
+face the cabin stage does not watch), then ``AUxx_flow``: the optical-flow motion of the
+brow, lid and nose AUs that the spotter also uses (0-5, fading within about a second; 0 when
+``spotting.flow`` is off). A frame without a face gets one row with ``face_id`` -1 and
+``success`` 0.
 """
 
 from __future__ import annotations
@@ -20,14 +23,28 @@ from typing import IO, Any
 
 from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FrameResult
 
-CSV_VERSION = 1
+CSV_VERSION = 2  # 2: the cabin columns
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
 EMOTION_COLUMNS = ["emotion", "emotion_score", "emotion_source", "micro_emotion", "micro_rule"]
+# column (a key of the face's cabin state) -> its format; booleans are written 0/1
+_CABIN = {
+    "eye_open_l": "{:.2f}",
+    "eye_open_r": "{:.2f}",
+    "eyes_closed": "{:d}",
+    "yawning": "{:d}",
+    "head_yaw": "{:.1f}",
+    "head_pitch": "{:.1f}",
+    "gaze_yaw": "{:.1f}",
+    "gaze_pitch": "{:.1f}",
+    "perclos": "{:.3f}",
+}
+CABIN_COLUMNS = list(_CABIN)
 CSV_COLUMNS = (
     ["frame", "face_id", "timestamp", "confidence", "success", *POSE_COLUMNS]
     + [f"{n}_r" for n in AU_NAMES]
     + [f"{n}_c" for n in AU_NAMES]
     + EMOTION_COLUMNS
+    + CABIN_COLUMNS
     + [f"{n}_flow" for n in FLOW_AUS]
 )
 _FLOW_ROWS = [AU_INDEX[int(n[2:])] for n in FLOW_AUS]
@@ -84,7 +101,10 @@ class CsvWriter:
         if not result.faces:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
             no_flow = ["0"] * len(FLOW_AUS)
-            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, "", "", "", "", "", *no_flow])
+            no_cabin = [""] * len(CABIN_COLUMNS)
+            self._w.writerow(
+                [frame, -1, ts, "0.00", 0, *blank, "", "", "", "", "", *no_cabin, *no_flow]
+            )
             self.rows += 1
             return
         for au in result.faces:
@@ -104,6 +124,7 @@ class CsvWriter:
                     emo.get("micro") or "",
                     emo.get("micro_rule") or "",
                 ]
+                + cabin_cells(result.cabin.get(au.face_id))
                 + (
                     [f"{au.motion[i]:.2f}" for i in _FLOW_ROWS]
                     if au.motion is not None
@@ -114,6 +135,17 @@ class CsvWriter:
 
     def close(self) -> None:
         self._f.close()
+
+
+def cabin_cells(state: dict[str, Any] | None) -> list[str]:
+    """A face's cabin state as the CSV's cabin cells; empty cells where it has none."""
+    if not state:
+        return [""] * len(CABIN_COLUMNS)
+    cells = []
+    for key, fmt in _CABIN.items():
+        value = state.get(key)
+        cells.append("" if value is None else fmt.format(int(value) if fmt == "{:d}" else value))
+    return cells
 
 
 def write_jsonl(path: Path, events: list[dict[str, Any]]) -> None:

@@ -135,6 +135,7 @@ class AUEstimator:
             # readable from the first frames (the absolute head needs no baseline); the
             # spotter only waits for the face to settle in
             baseline_ready=st.seen >= MIN_SAMPLES,
+            trust=float(self.cal.trust(st.counts).mean()),
         )
 
     def intensities(self, evidence: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FaceObservation
+from microemo.vision.mouth import MOUTH_AUS, MOUTH_POINTS, Articulation, mesh_signals, mouth_step
 
 _R_FACE, _L_FACE = 234, 454
 _BRIDGE = (168, 6, 197)  # reference: moves with the head, not with expressions
@@ -45,8 +46,11 @@ _PAIRS: dict[str, tuple[int, int]] = {
     "nose_ala": (129, 358),
     "nose_ala2": (98, 327),
 }
-FLOW_POINTS: np.ndarray = np.array([i for pair in _PAIRS.values() for i in pair] + list(_BRIDGE))
-_N_MOVING = len(FLOW_POINTS) - len(_BRIDGE)
+_UPPER = [i for pair in _PAIRS.values() for i in pair]
+# brows, lids, nose wings; the mouth's points (vision.mouth); the bridge as reference
+FLOW_POINTS: np.ndarray = np.array(_UPPER + list(MOUTH_POINTS) + list(_BRIDGE))
+_N_MOVING = len(_UPPER)  # the rows _AU_MOTION reads
+_MOUTH = slice(_N_MOVING, _N_MOVING + len(MOUTH_POINTS))
 _INDEX = {int(p): k for k, p in enumerate(FLOW_POINTS)}
 
 
@@ -67,7 +71,7 @@ _AU_MOTION: dict[str, list[tuple[list[int], str, float]]] = {
     "AU05": [(_ids("lid_upper"), "up", 1.0)],
     "AU09": [(_ids("nose_ala", "nose_ala2"), "up", 1.0)],
 }
-assert tuple(_AU_MOTION) == FLOW_AUS, "types.FLOW_AUS names the AUs flow measures"
+assert (*_AU_MOTION, *MOUTH_AUS) == FLOW_AUS, "types.FLOW_AUS names the AUs flow measures"
 _LK_WIN = (15, 15)
 _LK_LEVELS = 2
 _LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
@@ -161,13 +165,16 @@ def _track(
 class FlowAU:
     """Stage: per face id, ``obs.flow`` -> (len(AU_NAMES),) AU motion on the 0-5 scale."""
 
-    def __init__(self, tau_ms: float, full: float) -> None:
+    def __init__(self, tau_ms: float, full: float, mouth_model_ms: float = 20_000.0) -> None:
         self.tau_ms = tau_ms
         self.full = full
+        self.mouth_model_ms = mouth_model_ms
         self._state: dict[int, tuple[float, np.ndarray]] = {}  # id -> (t_ms, (n, 2) leaky sum)
+        self._mouth: dict[int, Articulation] = {}  # id -> this face's articulation model
 
     def forget(self, face_id: int) -> None:
         self._state.pop(face_id, None)
+        self._mouth.pop(face_id, None)
 
     def __call__(self, face_id: int, obs: FaceObservation, t_ms: float) -> np.ndarray:
         last = self._state.get(face_id)
@@ -178,7 +185,14 @@ class FlowAU:
         if step is not None:
             acc = acc + step
         self._state[face_id] = (t_ms, acc)
-        return _au_motion(acc, self.full)
+        mouth = self._mouth.get(face_id)
+        if mouth is None:
+            mouth = self._mouth[face_id] = Articulation(self.tau_ms, self.mouth_model_ms, self.full)
+        d = obs.flow
+        mstep = None if d is None else mouth_step(d[_MOUTH], obs.landmarks, obs.image_size)
+        motion = _au_motion(acc, self.full)
+        motion += mouth(mstep, mesh_signals(obs.landmarks, obs.image_size), t_ms)
+        return motion
 
 
 # landmark rows _face_axes_step reads: the cheeks, the bridge, the moving points
@@ -188,7 +202,7 @@ _AXES_ROWS = np.array([_L_FACE, _R_FACE, _BRIDGE[0], *FLOW_POINTS[:_N_MOVING]])
 def _face_axes_step(obs: FaceObservation) -> np.ndarray | None:
     """This frame's displacements relative to the nose bridge, as (out, up) in face widths."""
     d = obs.flow
-    if d is None or np.isnan(d[_N_MOVING:]).any():
+    if d is None or np.isnan(d[-len(_BRIDGE) :]).any():
         return None
     w, h = obs.image_size
     lm = obs.landmarks[_AXES_ROWS, :2] * np.array([w, h], np.float32)
@@ -198,7 +212,7 @@ def _face_axes_step(obs: FaceObservation) -> np.ndarray | None:
         return None
     u = u / fw
     up = np.array([u[1], -u[0]], np.float32)  # image y grows downwards
-    rel = np.nan_to_num(d[:_N_MOVING] - d[_N_MOVING:].mean(0), nan=0.0)
+    rel = np.nan_to_num(d[:_N_MOVING] - d[-len(_BRIDGE) :].mean(0), nan=0.0)
     side = np.sign((lm[3:] - lm[2]) @ u)  # +1 on the subject's left half
     out = side * (rel @ u)
     return (np.stack([out, rel @ up], 1) / fw).astype(np.float32)

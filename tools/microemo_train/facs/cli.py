@@ -98,6 +98,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "keep (default: the installed one)",
     )
     c.add_argument("--licence", default="", help="the data set's terms, recorded in the file")
+    c.add_argument(
+        "--stills",
+        type=Path,
+        help="emotion-labelled stills (class folders, e.g. FER2013's train/, or a path,label "
+        "CSV): neutral faces as rest (expression AUs absent), happiness as AU12, surprise "
+        "as AU1+2",
+    )
+    c.add_argument(
+        "--stills-max",
+        type=int,
+        nargs=2,
+        default=(700, 300),
+        metavar=("NEUTRAL", "OTHER"),
+        help="at most this many neutral stills, and happy and surprised ones each (700 300)",
+    )
+    c.add_argument(
+        "--exclude-subjects",
+        type=Path,
+        metavar="CSV",
+        help="leave out the subjects of this CSV's subject column (a test part kept for measuring)",
+    )
     c.add_argument("--docs", type=Path, help="regenerate this AU documentation (docs/aus.md)")
     c.add_argument("--json", type=Path, help="also write the figures as JSON here")
     c.set_defaults(func=run_calibrate)
@@ -219,6 +240,13 @@ def _load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Loa
     # MediaPipe would import TensorFlow in every worker (seconds each); nothing here uses it
     keep_training_libraries_out()
     loaded = adapters.load(args.adapter, args.root, _options(args))
+    left_out = _subjects_in(getattr(args, "exclude_subjects", None))
+    if left_out:
+        loaded.sets = {
+            n: [it for it in items if it.subject not in left_out]
+            for n, items in loaded.sets.items()
+        }
+        loaded.notes.append(f"{len(left_out)} subjects left out ({args.exclude_subjects})")
     every = [it for items in loaded.sets.values() for it in items]
     subjects = {it.subject for it in every}
     if len(subjects) < min_subjects:
@@ -288,6 +316,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
         base = load_calibration(args.base)
         loaded, recs = _load(args, min_subjects=3)
         provenance = _provenance(args, loaded, base)
+        if args.stills is not None:
+            recs["stills"] = _stills(args)
+            provenance["stills"] = (
+                f"{args.stills.name}: {len(recs['stills'])} weakly coded stills (neutral as "
+                "rest; happiness AU12; surprise AU1+2)"
+            )
         result = calibrate(
             recs, provenance, folds=args.folds, min_positives=args.min_positives, base=base
         )
@@ -308,6 +342,37 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.emotion_out and wrote is None:
         print(f"note: {args.emotion_out} not written: the data set has no emotion labels")
     return 0
+
+
+def _subjects_in(path: Path | None) -> set[str]:
+    """The ``subject`` column of a CSV (e.g. the test part ``microemo-train appearance``
+    wrote), to keep those subjects out of a fit."""
+    if path is None:
+        return set()
+    import csv
+
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise FacsDataError(f"--exclude-subjects {path}: cannot read it ({exc.strerror})") from None
+    if rows and "subject" not in rows[0]:
+        raise FacsDataError(f"--exclude-subjects {path}: no 'subject' column")
+    return {r["subject"] for r in rows if r["subject"]}
+
+
+def _stills(args: argparse.Namespace) -> list:
+    from microemo_train.facs.stills import still_recordings
+
+    if not args.stills.exists():
+        raise FacsDataError(f"--stills {args.stills}: no such folder or CSV")
+    neutral, other = args.stills_max
+    recs = still_recordings(args.stills, neutral, other, args.cache / "stills", args.jobs)
+    if not recs:
+        raise FacsDataError(
+            f"--stills {args.stills}: no face found in any neutral, happy or surprised still"
+        )
+    return recs
 
 
 def _provenance(args: argparse.Namespace, loaded: adapters.Loaded, base: Any) -> dict[str, Any]:

@@ -22,10 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from microemo_train.spotting.plan import plan
+from microemo_train.spotting.plan import (
+    PER_AU_SETS,
+    parse_au_sets,
+    plan,
+    plan_per_au,
+    untouched_joins,
+)
 from microemo_train.spotting.record import LazySource, generate, spot_recorded
 from microemo_train.spotting.report import markdown
 from microemo_train.spotting.score import score_clip, summarize
+from microemo_train.spotting.synth import INTENSITY_LEVELS
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=15.0,
         help="seconds of untouched video per source clip at 29.97 fps (a quarter of it at 100 fps)",
     )
+    p.add_argument(
+        "--suite",
+        choices=("mixed", "per-au"),
+        default="mixed",
+        help="mixed: random AU sets, micro and macro, in every clip; per-au: each clip one AU "
+        "set (--aus), micro only, so every AU set has its own F1 and false alarms",
+    )
+    p.add_argument(
+        "--aus",
+        default=",".join("+".join(s) for s in PER_AU_SETS),
+        help="per-au: the AU sets, comma-separated, AUs of a set joined by +",
+    )
+    p.add_argument(
+        "--sources",
+        default="",
+        help="only source clips whose names contain one of these comma-separated codes "
+        "(e.g. ANG,NEU,SAD); untouched clips and joins use the same ones",
+    )
+    p.add_argument(
+        "--clip-s",
+        type=float,
+        default=8.0,
+        help="per-au: seconds per generated clip at 29.97 fps (three quarters at 100 fps)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the generated clips")
     p.add_argument(
         "--cache",
@@ -81,20 +112,14 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     # values are TOML literals, as for `microemo run --set` (the config's types are strict)
     config = load_config(args.config, parse_overrides(args.set))
-    sources = sorted(args.clips.glob("*.flv")) or sorted(args.clips.glob("*.mp4"))
-    if not sources:
-        raise SystemExit(f"{args.clips}: no .flv or .mp4 clips; pass --clips")
+    sources = _sources(args.clips, args.sources)
     clips = args.out / "clips"
-    plans = plan(
-        args.seed,
-        {29.97: args.per_cell_30, 100.0: args.per_cell_100},
-        sources,
-        {29.97: args.untouched_s * 1000, 100.0: args.untouched_s * 250},
-    )
-    loaded: dict[Path, Any] = {}
+    plans = _plans(args, sources)
+    loaded: dict[tuple[Path, ...], Any] = {}
     rows = []
     for i, pl in enumerate(plans):
-        src = loaded.get(pl["source"]) or loaded.setdefault(pl["source"], LazySource(pl["source"]))
+        key = tuple(pl["source"]) if isinstance(pl["source"], list) else (pl["source"],)
+        src = loaded.get(key) or loaded.setdefault(key, LazySource(pl["source"]))
         path = clips / pl["name"]
         lab, recorded = generate(src, path, pl, config, args.cache)
         if not args.keep:
@@ -133,3 +158,44 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "report.md").write_text(markdown(report))
     print(markdown(report))
     return 0
+
+
+def _sources(folder: Path, codes: str) -> list[Path]:
+    found = sorted(folder.glob("*.flv")) or sorted(folder.glob("*.mp4"))
+    if not found:
+        raise SystemExit(f"{folder}: no .flv or .mp4 clips; pass --clips")
+    want = [c.strip() for c in codes.split(",") if c.strip()]
+    chosen = [p for p in found if not want or any(c in p.stem for c in want)]
+    if not chosen:
+        raise SystemExit(f"--sources {codes!r}: no clip in {folder} matches")
+    return chosen
+
+
+def _plans(args: argparse.Namespace, sources: list[Path]) -> list[dict]:
+    """The generated clips, then the untouched ones: every source on its own (played back
+    and forth) and all of them joined one after another. False alarms a minute on the
+    untouched clips are always measured: a run without them is refused."""
+    untouched = {29.97: args.untouched_s * 1000, 100.0: args.untouched_s * 250}
+    if args.untouched_s <= 0:
+        raise SystemExit("--untouched-s must be > 0: false alarms are part of every report")
+    if args.suite == "mixed":
+        plans = plan(
+            args.seed, {29.97: args.per_cell_30, 100.0: args.per_cell_100}, sources, untouched
+        )
+    else:
+        try:
+            sets = parse_au_sets(args.aus)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        plans = plan_per_au(
+            args.seed,
+            sets,
+            tuple(INTENSITY_LEVELS),
+            {29.97: args.per_cell_30, 100.0: args.per_cell_100},
+            sources,
+            {29.97: args.clip_s * 1000, 100.0: args.clip_s * 750},
+        )
+        plans += plan(args.seed, {}, sources, untouched)  # the untouched clips alone
+    if len(sources) > 1:
+        plans += untouched_joins(args.seed, sources, {29.97: None, 100.0: None})
+    return plans

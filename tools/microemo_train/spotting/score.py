@@ -12,6 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from microemo_train.spotting.plan import region
+
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
@@ -77,11 +79,15 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
             (truth[i]["onset_ms"], ends[j]["onset_ms"], ends[j]["offset_ms"]) for i, j in pairs
         ],
         "hit": [any(i == k for k, _ in pairs) for i in range(len(truth))],
+        "false_kinds": [e["kind"] for j, e in enumerate(ends) if all(j != k for _, k in pairs)],
     }
 
 
 def _source(row: dict) -> str:
-    """CREMA-D's emotion code of the source clip (1001_DFA_NEU_XX.flv -> NEU), else its stem."""
+    """CREMA-D's emotion code of the source clip (1001_DFA_NEU_XX.flv -> NEU), else its stem;
+    "join" for the untouched sources joined one after another."""
+    if row["cell"].get("join"):
+        return "join"
     stem = Path(row["source"]).stem
     parts = stem.split("_")
     return parts[2] if len(parts) == 4 else stem
@@ -103,6 +109,13 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             f"source={_source(r)}/{c['intensity']}",
         ):
             cells[key].append(r)
+        if "aus" in c:  # the per-au suite: one AU set per clip
+            for key in (
+                f"aus={c['aus']}/{c['intensity']}/{c['fps']:.0f}fps",
+                f"aus={c['aus']}/{c['intensity']}",
+                f"region={region(c['aus'])}/{c['intensity']}/{c['fps']:.0f}fps",
+            ):
+                cells[key].append(r)
     report: dict[str, Any] = {
         "spotting": {},
         "false_alarms": {},
@@ -119,16 +132,34 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             sum(r["au_tp"] + r["au_fn"] for r in rs),
         )
         report["spotting"][key] = dict(s, au_f1=a["f1"])
-    for fps in sorted({r["cell"]["fps"] for r in rows if r["cell"]["kind"] == "untouched"}):
-        rs = [r for r in rows if r["cell"]["kind"] == "untouched" and r["cell"]["fps"] == fps]
+    report["false_alarms"] = false_alarms(rows)
+    return report
+
+
+def false_alarms(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """Spots a minute that match no truth, per rate: on the untouched clips (every source
+    played back and forth; the sources joined), and on the generated clips (spots beside the
+    added expressions). ``micro``: those under 500 ms; the rest are macro episodes, e.g.
+    an actor's own held expression."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        c = r["cell"]
+        what = "joined" if c.get("join") else c["kind"]
+        what = what if what in ("joined", "untouched") else "generated"
+        groups[f"{what} {c['fps']:.0f}fps"].append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(groups, key=lambda k: (k.split()[0] != "untouched", k)):
+        rs = groups[key]
         minutes = sum(r["duration_ms"] for r in rs) / 60000.0
-        n = sum(r["spotted"] for r in rs)
-        report["false_alarms"][f"{fps:.0f}fps"] = {
+        n = sum(r["spotted"] - r["tp"] for r in rs)
+        micro = sum(r.get("false_kinds", []).count("micro") for r in rs)
+        out[key] = {
             "minutes": round(minutes, 2),
             "false_alarms": n,
             "per_minute": round(n / minutes, 2) if minutes else None,
+            "micro_per_minute": round(micro / minutes, 2) if minutes else None,
         }
-    return report
+    return out
 
 
 def _recall_by_aus(rows: list[dict]) -> dict[str, dict[str, int]]:

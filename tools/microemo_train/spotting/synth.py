@@ -203,6 +203,21 @@ def still_turns(
     return first, last
 
 
+def join_clips(clips: list[SourceClip]) -> SourceClip:
+    """Several source clips one after another, as a file joined from them plays (a cut from
+    one sentence to the next; the first clip's rate). Played forward; a longer output turns
+    at either end of the whole join."""
+    if not clips:
+        raise ValueError("join_clips needs at least one clip")
+    first = clips[0]
+    return SourceClip(
+        Path("+".join(c.path.stem for c in clips)),
+        first.fps,
+        [f for c in clips for f in c.frames],
+        [p for c in clips for p in c.landmarks],
+    )
+
+
 def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.ndarray:
     k = src.source_index(t_ms)
     image, pts = src.frames[k], src.landmarks[k]
@@ -285,12 +300,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--au",
         action="append",
-        required=True,
+        default=[],
         help=f"AU to add, e.g. AU12 or AU12:0.7 (scale); one of {sorted(TEMPLATES)}",
     )
-    p.add_argument("--onset-ms", type=float, required=True)
-    p.add_argument("--apex-ms", type=float, required=True)
-    p.add_argument("--offset-ms", type=float, required=True)
+    p.add_argument("--onset-ms", type=float, help="with --au")
+    p.add_argument("--apex-ms", type=float, help="with --au")
+    p.add_argument("--offset-ms", type=float, help="with --au")
     p.add_argument(
         "--intensity",
         default="clear",
@@ -304,10 +319,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output length; longer than the source plays it back and forth",
     )
     p.add_argument("--png", type=Path, help="also write original|apex face crops here")
+    from microemo_train.spotting import cabin_synth  # eyes closed, yawns, head turns
+
+    cabin_synth.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cabin:
+        from microemo_train.spotting import cabin_synth
+
+        return cabin_synth.run(args)
+    if not args.au or None in (args.onset_ms, args.apex_ms, args.offset_ms):
+        raise SystemExit("synth: give --au with --onset-ms, --apex-ms and --offset-ms, or --cabin")
     level = INTENSITY_LEVELS.get(args.intensity)
     scale = float(args.intensity) if level is None else level
     aus = {}

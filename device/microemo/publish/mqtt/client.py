@@ -53,10 +53,11 @@ class MqttSettings:
     share_landmarks: bool = False
     inflight: int = 32
     handoff: int = 1024
+    cabin: bool = True  # cabin readings measured: their discovery entities are published
 
     @classmethod
     def from_config(cls, m: MqttConfig, **extra: Any) -> MqttSettings:
-        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff"}
+        names = set(cls.__dataclass_fields__) - {"password", "inflight", "handoff", "cabin"}
         values = {n: getattr(m, n) for n in names}
         return cls(**values, password=mqtt_password(), **extra)
 
@@ -76,7 +77,7 @@ def make_client(settings: MqttSettings, topics: Topics) -> mqtt.Client:
         logger.warning("an MQTT password is set but mqtt.username is empty: not sending it")
     client.will_set(topics.availability, "offline", qos=1, retain=True)
     if s.tls:
-        _set_tls(client, s)
+        set_tls(client, s)
     return client
 
 
@@ -161,7 +162,7 @@ def unanswered(reason: str, s: MqttSettings) -> str:
     )
 
 
-def _set_tls(client: mqtt.Client, s: MqttSettings) -> None:
+def set_tls(client: mqtt.Client, s: MqttSettings) -> None:
     for key, path in (("ca_file", s.ca_file), ("cert_file", s.cert_file),
                       ("key_file", s.key_file)):  # fmt: skip
         if path is not None and not Path(path).is_file():

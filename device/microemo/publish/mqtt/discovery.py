@@ -3,8 +3,10 @@
 On every connect ``MqttSink`` publishes one retained config per entity under
 ``{discovery_prefix}/{component}/{device}/{object_id}/config``; Home Assistant then shows a
 device with sensors for the current core emotion, micro-emotion, the main AUs, fps and
-spool depth, and a binary sensor "face present". ``MqttSink.retire()`` publishes empty
-retained payloads to the same topics, which removes the entities.
+spool depth, and a binary sensor "face present"; with ``cabin.enabled``, the driver's
+drowsiness, attention, PERCLOS and head angles, and binary sensors "eyes closed" and
+"yawning". ``MqttSink.retire()`` publishes empty retained payloads to the same topics, which
+removes the entities.
 
 The entities read the retained device summary (``{prefix}/{device}/state``, built by
 ``summary_state``) and the stats topic; both carry only numbers and labels, never images
@@ -55,10 +57,15 @@ _ALIASES = {"core": "core_emotion", "micro": "micro_emotion"}
 
 
 def scrub(state: Mapping[str, Any], share_landmarks: bool = False) -> dict[str, Any]:
-    """Drop private keys (landmarks, images) unless the owner allowed landmarks, and name
-    a classification's ``core``/``micro`` as ``core_emotion``/``micro_emotion``."""
+    """Drop private keys (landmarks, images), also in nested states such as ``cabin``,
+    unless the owner allowed landmarks, and name a classification's ``core``/``micro`` as
+    ``core_emotion``/``micro_emotion``."""
     private = PRIVATE_KEYS - {"landmarks"} if share_landmarks else PRIVATE_KEYS
-    out = {_ALIASES.get(k, k): v for k, v in state.items() if k not in private}
+    out = {
+        _ALIASES.get(k, k): scrub(v, share_landmarks) if isinstance(v, Mapping) else v
+        for k, v in state.items()
+        if k not in private
+    }
     for short, long in _ALIASES.items():
         if long in state and short in state:
             out[long] = state[long]
@@ -73,6 +80,7 @@ def summary_state(faces: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
         "core_emotion": None,
         "micro_emotion": None,
         "aus": {},
+        "cabin": None,
     }
     if faces:
         first = min(faces)
@@ -83,7 +91,15 @@ def summary_state(faces: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
             micro_emotion=state.get("micro_emotion"),
             aus=dict(state.get("aus") or {}),
         )
+        summary["cabin"] = _driver_cabin(faces)
     return summary
+
+
+def _driver_cabin(faces: Mapping[int, Mapping[str, Any]]) -> Any:
+    """The cabin state of the driver (``cabin.faces = "largest"``), else of the first face
+    that has one."""
+    cabins = [c for f in sorted(faces) if (c := faces[f].get("cabin"))]
+    return next((c for c in cabins if c.get("driver")), cabins[0] if cabins else None)
 
 
 def _device_block(topics: Topics, model: str) -> dict[str, Any]:
@@ -112,8 +128,45 @@ def _entity(
     }
 
 
-def discovery_configs(topics: Topics, model: str = "edge") -> dict[str, dict[str, Any]]:
-    """Discovery topic -> config for every entity of the device."""
+def _cabin_entities(topics: Topics) -> list[tuple[str, str, dict[str, Any]]]:
+    """The driver's cabin state, read from the device summary (``summary_state``)."""
+    state = topics.state
+
+    def field(key: str, none: str = "None") -> str:
+        return f"{{{{ value_json.cabin.{key} if value_json.cabin and value_json.cabin.{key} is not none else {none} }}}}"  # noqa: E501
+
+    def flag(key: str) -> str:
+        return f"{{{{ 'ON' if value_json.cabin and value_json.cabin.{key} else 'OFF' }}}}"
+
+    return [
+        ("sensor", "drowsiness", _entity(
+            topics, "drowsiness", "Drowsiness", state, field("drowsiness"), icon="mdi:sleep")),
+        ("sensor", "attention", _entity(
+            topics, "attention", "Attention", state, field("attention", "'no_face'"),
+            icon="mdi:eye-outline")),
+        ("sensor", "perclos", _entity(
+            topics, "perclos", "PERCLOS", state,
+            "{{ (value_json.cabin.perclos * 100) | round(1) if value_json.cabin else None }}",
+            unit_of_measurement="%", state_class="measurement", icon="mdi:eye-minus")),
+        ("sensor", "head_yaw", _entity(
+            topics, "head_yaw", "Head yaw", state, field("head_yaw"),
+            unit_of_measurement="°", state_class="measurement", icon="mdi:rotate-left")),
+        ("sensor", "head_pitch", _entity(
+            topics, "head_pitch", "Head pitch", state, field("head_pitch"),
+            unit_of_measurement="°", state_class="measurement", icon="mdi:rotate-right")),
+        ("binary_sensor", "eyes_closed", _entity(
+            topics, "eyes_closed", "Eyes closed", state, flag("eyes_closed"),
+            icon="mdi:eye-closed")),
+        ("binary_sensor", "yawning", _entity(
+            topics, "yawning", "Yawning", state, flag("yawning"), icon="mdi:sleep")),
+    ]  # fmt: skip
+
+
+def discovery_configs(
+    topics: Topics, model: str = "edge", cabin: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Discovery topic -> config for every entity of the device (the cabin ones with
+    ``cabin``: whether the device measures the cabin readings)."""
     device = _device_block(topics, model)
     state, stats = topics.state, topics.stats
     entities: list[tuple[str, str, dict[str, Any]]] = [
@@ -143,6 +196,8 @@ def discovery_configs(topics: Topics, model: str = "edge") -> dict[str, dict[str
             topics, au.lower(), f"{au} intensity", state,
             f"{{{{ value_json.aus.{au} | default(0) }}}}",
             state_class="measurement", icon="mdi:face-recognition")))  # fmt: skip
+    if cabin:
+        entities += _cabin_entities(topics)
     configs = {}
     for component, object_id, cfg in entities:
         cfg["device"] = device

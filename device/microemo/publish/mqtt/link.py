@@ -302,8 +302,10 @@ class Link:
         self.last_error = None
         self._attempt = 0
         if self.settings.discovery:
-            for topic, cfg in discovery.discovery_configs(self.topics).items():
-                self.client.publish(topic, discovery.encode(cfg), qos=1, retain=True)
+            active = discovery.discovery_configs(self.topics, cabin=self.settings.cabin)
+            for topic in discovery.discovery_configs(self.topics):  # cabin off: its entities go
+                payload = discovery.encode(active[topic]) if topic in active else b""
+                self.client.publish(topic, payload, qos=1, retain=True)
         for topic, data in self._statuses.items():
             self.client.publish(topic, data, qos=1, retain=True)
         self.states.resend_all()

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from microemo.config import Config
-from microemo.publish.events import ended_by_restart, event_schema
+from microemo.publish.events import CABIN_SCHEMA_ID, SCHEMA_ID, ended_by_restart, event_schema
 from microemo.publish.mqtt import discovery
 from microemo.publish.mqtt.client import MqttSettings, make_client
 from microemo.publish.mqtt.link import Link
@@ -72,7 +72,9 @@ class MqttSink:
         self._dropped_before = 0  # memory drops before the spool became unwritable
         self.lost = 0  # events in memory at close(): neither committed nor acknowledged
         self._restart_keys: dict[str, str] = {}  # episode id -> the dead run's ordering key
-        self._event_keys = frozenset(event_schema()["properties"])
+        schemas = (SCHEMA_ID, CABIN_SCHEMA_ID)
+        self._event_keys = {name: frozenset(event_schema(name)["properties"]) for name in schemas}
+        self._event_topics = {SCHEMA_ID: topics.events, CABIN_SCHEMA_ID: topics.cabin_events}
         self.handoff_dropped = 0
         self.rejected = 0
         self._closed = False
@@ -94,7 +96,10 @@ class MqttSink:
         spool = Spool(path, s.max_events, max_bytes=s.max_bytes, fsync=s.fsync)
         topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
         settings = MqttSettings.from_config(
-            config.mqtt, inflight=config.spool.inflight, handoff=config.spool.handoff
+            config.mqtt,
+            inflight=config.spool.inflight,
+            handoff=config.spool.handoff,
+            cabin=config.cabin.enabled,
         )
         return cls(topics, spool, settings)
 
@@ -103,7 +108,9 @@ class MqttSink:
         """Hand ``event`` to the spool writer; counted and dropped if the hand-off is full."""
         if self._closed:
             raise RuntimeError("MqttSink.emit after close()")
-        extra = event.keys() - self._event_keys
+        schema = str(event.get("schema"))
+        keys = self._event_keys.get(schema)
+        extra = event.keys() - keys if keys is not None else {"schema"}
         if extra:  # the schema forbids them; this also keeps landmarks and images home
             self.rejected += 1
             logger.error("event %s refused: fields not in the schema: %s", event.get("id"), extra)
@@ -112,7 +119,7 @@ class MqttSink:
         key = key or f"{self._run_key}:{event.get('face_id')}"
         data = json.dumps(event, separators=(",", ":")).encode()
         mark = (str(event.get("id")), key, None if event.get("phase") == "end" else data)
-        row = (key, self.topics.events, data, mark)
+        row = (key, self._event_topics[schema], data, mark)
         try:
             self._handoff.put_nowait(row)
         except queue.Full:

@@ -7,12 +7,17 @@ topic                           QoS    retain  payload
 ==============================  =====  ======  =============================================
 availability                    1      yes     ``online`` / ``offline`` (last will)
 events                          1      no      event JSON (schema microemo.event/1), spooled
+cabin/events                    1      no      cabin event JSON (schema microemo.cabin/1), spooled
 state                           0      yes     device summary: faces present, first face's state
 face/{face_id}/state            0      yes     one face's current state; empty when it leaves
 stats                           0      no      health figures every ``mqtt.stats_interval_s``
 cmd/model                       -      -       reserved: model update commands (subscribed)
 model/status                    1      yes     model update status (published by the updater)
+refined                         1      no      a second opinion (microemo.refined/1), by the hub
 ==============================  =====  ======  =============================================
+
+The hub's second opinion (``microemo-reason``) reads ``{prefix}/+/events``, writes each
+device's ``refined`` and its own retained status on ``{prefix}/reason/status``.
 
 Home Assistant discovery: ``{discovery_prefix}/{component}/{device}/{object_id}/config``.
 """
@@ -27,11 +32,14 @@ _SUFFIX = re.compile(r"^[^#+\x00]+$")
 # what follows {prefix}/{device}/ (``parse`` gives it back to a reader such as ``watch``)
 AVAILABILITY = "availability"
 EVENTS = "events"
+CABIN_EVENTS = "cabin/events"
 STATE = "state"
 STATS = "stats"
 CMD = "cmd"
 CMD_MODEL = f"{CMD}/model"
 MODEL_STATUS = "model/status"
+REFINED = "refined"
+REASON_STATUS = "reason/status"  # under the prefix, not a device: the hub's own
 
 
 def _check_segment(what: str, value: str) -> str:
@@ -58,6 +66,10 @@ class Topics:
     @property
     def events(self) -> str:
         return f"{self.base}/{EVENTS}"
+
+    @property
+    def cabin_events(self) -> str:
+        return f"{self.base}/{CABIN_EVENTS}"
 
     @property
     def state(self) -> str:
@@ -96,6 +108,10 @@ class Topics:
     def model_status(self) -> str:
         return f"{self.base}/{MODEL_STATUS}"
 
+    @property
+    def refined(self) -> str:
+        return f"{self.base}/{REFINED}"
+
     def status(self, suffix: str) -> str:
         """``{prefix}/{device}/{suffix}`` for other components (e.g. ``model/status``)."""
         suffix = suffix.strip("/")
@@ -114,6 +130,18 @@ def subscription(prefix: str, device: str = "+") -> str:
     if device != "+":
         _check_segment("device id", device)
     return f"{prefix.rstrip('/')}/{device}/#"
+
+
+def events_filter(prefix: str, device: str = "+") -> str:
+    """``{prefix}/{device}/events``: one device's events, or every device's with ``+``."""
+    if device != "+":
+        _check_segment("device id", device)
+    return f"{prefix.rstrip('/')}/{device}/{EVENTS}"
+
+
+def reason_status(prefix: str) -> str:
+    """The hub's second opinion's retained status (``microemo-reason``)."""
+    return f"{prefix.rstrip('/')}/{REASON_STATUS}"
 
 
 def parse(prefix: str, topic: str) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
 
+from microemo.publish.events import CABIN_SCHEMA_ID
 from microemo.publish.mqtt import topics as topic_names
 from microemo.secrets import mqtt_password
 
@@ -42,6 +43,10 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+# episodes and cabin events share the device's sequence: both are followed for its gaps
+_EVENT_TOPICS = (topic_names.EVENTS, topic_names.CABIN_EVENTS)
+
+
 class Printer:
     """Formats messages; remembers (id, phase) and the last seq per device."""
 
@@ -57,7 +62,7 @@ class Printer:
         parsed = topic_names.parse(self.prefix, topic)
         if self.raw:
             self._print(f"{topic} {payload.decode(errors='replace')}")
-            self.events += parsed is not None and parsed[1] == topic_names.EVENTS
+            self.events += parsed is not None and parsed[1] in _EVENT_TOPICS
             return
         if parsed is None:
             return
@@ -71,7 +76,7 @@ class Printer:
             self._print(f"{device} {rest}: not JSON: {payload[:80]!r}")
             return
         face = topic_names.face_of(rest)
-        if rest == topic_names.EVENTS and isinstance(data, dict):
+        if rest in _EVENT_TOPICS and isinstance(data, dict):
             self._event(device, data)
         elif face is not None:
             self._print(f"{device} face {face}: " + (self._state(data) if data else "left"))
@@ -105,12 +110,14 @@ class Printer:
             self.events += 1
         micro = f"/{e['micro_emotion']}" if e.get("micro_emotion") else ""
         rule = f" [{e['micro_rule']}]" if e.get("micro_rule") else ""
+        if e.get("schema") == CABIN_SCHEMA_ID:  # what: microsleep, yawn... (no emotion)
+            micro, rule = "", f" ({e['cause']})" if e.get("cause") else ""
         dur = e.get("duration_ms")
         if e.get("ended_by") == "restart":
             note += " (ended at the device's restart: its previous run died with it open)"
         self._print(
             f"{e.get('time', '')} {device} face {e.get('face_id')} {str(e.get('phase')).upper():6} "
-            f"{e.get('core_emotion')}{micro}{rule} {e.get('kind') or ''} "
+            f"{e.get('core_emotion') or 'cabin'}{micro}{rule} {e.get('kind') or ''} "
             f"{'' if dur is None else f'{dur:.0f} ms '}seq {seq} id {e.get('id')}{note}"
         )
 

@@ -1,0 +1,223 @@
+"""The appearance model: an int8 TFLite CNN that reads a core emotion from the aligned grey
+face crop (``vision.face_crop``), where landmarks alone cannot tell (a smile in a 48-pixel
+face, a resting face unlike the ones the AU calibration was fitted on).
+
+It travels as a folder with ``appearance.json`` (its manifest: labels, the crop it was trained
+on, input and output quantization, the model file's sha256, how its reading is fused with the
+AU evidence, the data it was trained on and its figures) and the ``.tflite`` file. The built-in
+one lives in this package (``appearance/``); ``model.appearance`` points to another folder, or
+``"off"``. A folder whose file does not match its manifest is refused with the reason.
+
+Only the crop goes in and only class scores come out; nothing of the face leaves the device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from microemo import RUNTIME_VERSION
+from microemo.model.bundle import BundleError, TensorSpec, version_tuple
+from microemo.vision.face_crop import CropSpec, aligned_crop
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "microemo.appearance/1"
+MANIFEST = "appearance.json"
+BUILTIN = "builtin"
+
+
+class CropModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(ge=16, le=256)
+    points: list[int] = Field(min_length=2, description="landmark indices the crop aligns")
+    template: list[tuple[float, float]] = Field(description="where they go in the crop")
+    std_floor: float = Field(
+        10.0,
+        gt=0,
+        description="grey levels: contrast is divided by "
+        "max(std, this), so a flat crop is not blown up to noise",
+    )
+
+    def spec(self) -> CropSpec:
+        return CropSpec(self.size, tuple(self.points), tuple(self.template))
+
+
+class FusionSpec(BaseModel):
+    """How the appearance reading and the AU evidence make one core emotion: a softmax of
+    ``weights @ inputs + bias`` over ``classes``, divided by ``temperature``. Inputs are named
+    log-probabilities: ``app:<label>`` (this model), ``au:<class>`` (the FACS prototypes over
+    the AU intensities) and ``trust*au:<class>`` (the same, times how far the face's own
+    neutral baseline is trusted: 0 on a first glance or a photo, towards 1 once it has been
+    seen at rest)."""
+
+    model_config = ConfigDict(extra="forbid")
+    classes: list[str] = Field(min_length=2)
+    inputs: list[str] = Field(min_length=1)
+    weights: list[list[float]]
+    bias: list[float]
+    temperature: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _shapes(self) -> FusionSpec:
+        n, k = len(self.classes), len(self.inputs)
+        if len(self.bias) != n or len(self.weights) != n or any(len(r) != k for r in self.weights):
+            raise ValueError(f"fusion: weights must be {n} rows of {k}, bias {n} numbers")
+        for name in self.inputs:
+            kind = name.split(":", 1)[0]
+            if kind not in ("app", "au", "trust*au") or ":" not in name:
+                raise ValueError(f"fusion input {name!r}: use app:X, au:X or trust*au:X")
+        return self
+
+
+class AppearanceManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: str = FORMAT
+    name: str = Field(min_length=1, max_length=64)
+    version: str
+    created: str = ""
+    labels: list[str] = Field(min_length=2, description="output classes in model order")
+    crop: CropModel
+    model_file: str = "appearance.tflite"
+    files: dict[str, str] = Field(description="file name -> sha256")
+    input: TensorSpec
+    output: TensorSpec
+    fusion: FusionSpec
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    source: dict[str, Any] = Field(default_factory=dict, description="data, licence, commit")
+    min_runtime: str = "0.3.0"
+
+    @model_validator(mode="after")
+    def _known(self) -> AppearanceManifest:
+        if self.format != FORMAT:
+            raise ValueError(f"format {self.format!r}; this runtime reads {FORMAT}")
+        if self.model_file not in self.files:
+            raise ValueError(f"files does not pin the model file {self.model_file!r}")
+        missing = [
+            n for n in self.fusion.inputs if n.startswith("app:") and n[4:] not in self.labels
+        ]
+        if missing:
+            raise ValueError(f"fusion input {missing[0]!r} is not one of the labels")
+        return self
+
+
+def appearance_dir(setting: str) -> Path | None:
+    """The folder ``model.appearance`` names: the built-in one, another, or None (off)."""
+    if setting == "off":
+        return None
+    if setting == BUILTIN:
+        return Path(str(resources.files("microemo.model").joinpath("appearance")))
+    folder = Path(setting).expanduser()
+    if not folder.is_dir():
+        raise BundleError(
+            f"{setting!r} is not a folder: give a folder written by microemo-train appearance, "
+            f'"{BUILTIN}" or "off"'
+        )
+    return folder
+
+
+def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
+    """The manifest and the model's bytes, verified; ``BundleError`` naming what is wrong."""
+    path = folder / MANIFEST
+    try:
+        manifest = AppearanceManifest.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise BundleError(
+            f"{path}: cannot read the appearance model's manifest ({exc.strerror}); point "
+            "model.appearance at a folder written by microemo-train appearance, or set it to "
+            '"off"'
+        ) from None
+    except ValidationError as exc:
+        raise BundleError(f"{path}: invalid appearance manifest: {exc}") from None
+    if version_tuple(manifest.min_runtime) > version_tuple(RUNTIME_VERSION):
+        raise BundleError(
+            f"{path}: needs runtime {manifest.min_runtime}, this is {RUNTIME_VERSION}"
+        )
+    model = folder / manifest.model_file
+    try:
+        data = model.read_bytes()
+    except OSError as exc:
+        raise BundleError(
+            f"{model}: listed in {MANIFEST} but unreadable ({exc.strerror})"
+        ) from None
+    got = hashlib.sha256(data).hexdigest()
+    if got != manifest.files[manifest.model_file]:
+        raise BundleError(f"{model}: sha256 {got} does not match {MANIFEST}'s")
+    return manifest, data
+
+
+class AppearanceModel:
+    """Class log-probabilities from one face crop. Not thread-safe: one per frame loop."""
+
+    def __init__(self, folder: Path) -> None:
+        from microemo.model.runner import interpreter_class
+
+        self.folder = folder
+        self.manifest, data = read_appearance(folder)
+        self.labels = list(self.manifest.labels)
+        self.crop_spec = self.manifest.crop.spec()
+        self.std_floor = self.manifest.crop.std_floor
+        cls, self.runtime = interpreter_class()
+        try:
+            self.interpreter = cls(model_content=data, num_threads=1)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{folder}: not a usable TFLite model: {exc}") from None
+        inp = self.interpreter.get_input_details()[0]
+        out = self.interpreter.get_output_details()[0]
+        size = self.crop_spec.size
+        if tuple(int(v) for v in inp["shape"]) != (1, size, size, 1):
+            raise BundleError(f"{folder}: model input {list(inp['shape'])} is not a {size} px crop")
+        if int(out["shape"][-1]) != len(self.labels):
+            raise BundleError(
+                f"{folder}: {int(out['shape'][-1])} outputs for {len(self.labels)} labels"
+            )
+        self._in, self._out = inp["index"], out["index"]
+        self._in_dtype = inp["dtype"]
+        self._in_q, self._out_q = inp["quantization"], out["quantization"]
+        logger.info(
+            "appearance model %s %s loaded (%s)",
+            self.manifest.name,
+            self.manifest.version,
+            self.runtime,
+        )
+
+    @property
+    def describe(self) -> dict[str, str]:
+        m = self.manifest
+        return {"name": m.name, "version": m.version, "sha256": m.files[m.model_file]}
+
+    def crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        return aligned_crop(image, landmarks, self.crop_spec)
+
+    def standardize(self, crop: np.ndarray) -> np.ndarray:
+        """The crop as the model was trained to see it: zero mean, unit contrast."""
+        x = crop.astype(np.float32)
+        return (x - x.mean()) / max(float(x.std()), self.std_floor)
+
+    def log_probs(self, crop: np.ndarray) -> np.ndarray:
+        """(len(labels),) log-probabilities for one ``crop_spec.size`` square grey crop."""
+        x = self.standardize(crop)[None, :, :, None]
+        scale, zero = self._in_q
+        if scale:
+            x = np.clip(np.rint(x / scale + zero), -128, 127)
+        self.interpreter.set_tensor(self._in, x.astype(self._in_dtype))
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self._out)[0].astype(np.float32)
+        scale, zero = self._out_q
+        if scale:
+            y = (y - zero) * scale
+        y = y - y.max()
+        return y - np.log(np.exp(y).sum())
+
+
+def load_appearance(setting: str) -> AppearanceModel | None:
+    """The model ``model.appearance`` names (None when it is ``"off"``)."""
+    folder = appearance_dir(setting)
+    return None if folder is None else AppearanceModel(folder)

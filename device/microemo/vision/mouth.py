@@ -1,0 +1,163 @@
+"""The mouth while it talks: lip-corner and chin motion that this face's articulation does
+not explain.
+
+Speech moves the jaw, opens, closes and rounds the lips several times a second, by 5-10 % of
+the face width: far more than a brief smile (AU12), a flash of the corners going down
+(AU15), a dimpler (AU14) or a chin raise (AU17). Those move the corners and the chin in
+ways articulation rarely does, so each is measured as what is left of a movement once this
+face's own articulation has been predicted away:
+
+- **Motion in the mouth's own frame.** Optical flow (``vision.flow``) at the lip corners
+  (two points a side), the chin (three points), the middle of the upper and lower lip, taken
+  relative to the nose tip (rigid with the skull; the brow AUs that drag the nose bridge do
+  not reach it), in the face's axes and face widths, integrated with the same leak as the
+  brows (``flow_tau_ms``): how far each point moved in the last second or so.
+- **Articulators.** The lower and upper lip's vertical motion (flow) and, from the mesh,
+  the change of the lip gap and of the lower lip's height (what MediaPipe tracks well: the
+  dark mouth opening).
+- **A per-face model of articulation.** Corner height, corner spread and chin height are
+  each regressed on the articulators (least squares over exponentially weighted sums with
+  a time constant of ``model_tau_ms``, refitted every frame: 5 x 5), starting from a typical
+  face's coefficients (the prior weighs a second of video). Frames whose residual
+  is far out of this face's usual range do not teach the model, so an expression is not
+  learned as speech. What the model cannot predict is the expression: AU12 = corners up,
+  AU15 = corners down, AU17 = chin up (0-5, ``flow_full`` = 5). The corners' spread is
+  modelled too, but AU14 (corners in) is not reported (see ``MOUTH_AUS``).
+
+The spotter takes these channels during speech too (its speech hold covers the mouth's AU
+intensities only). Cost: see ``benchmarks/bench_mouth.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microemo.types import AU_INDEX, AU_NAMES
+
+# name -> (right, left) landmark ids; midline points appear once
+CORNERS: tuple[int, ...] = (61, 291, 57, 287)
+CHIN: tuple[int, ...] = (152, 175, 199)
+LOWER_LIP, UPPER_LIP = 17, 0
+REF: tuple[int, ...] = (1, 4, 5)  # nose tip and just above: moves with the skull
+MOUTH_POINTS: tuple[int, ...] = (*CORNERS, *CHIN, LOWER_LIP, UPPER_LIP, *REF)
+_N_CORNER, _N_CHIN = len(CORNERS), len(CHIN)
+_N_MOVING = len(MOUTH_POINTS) - len(REF)
+_LIP_IN_UP, _LIP_IN_LOW = 13, 14  # inner lip midpoints (the opening)
+_R_FACE, _L_FACE = 234, 454
+_MESH_ROWS = np.array([_L_FACE, _R_FACE, _LIP_IN_UP, _LIP_IN_LOW, LOWER_LIP, *REF])
+
+_VAR_TAU_MS = 4000.0  # the residual range follows the face faster than the model
+N_PRED = 5  # 1, lower lip up, upper lip up, lip gap change, lower lip height change
+N_TARGET = 3  # corner up, corner out, chin up
+# AU channel <- (target, sign): what the model cannot explain, in the AU's direction
+# AU14 (corners in, -corner out) is left out: speech rounds and spreads the lips all the
+# time, and its residual was as large as a clear dimpler (idle RMS 1.6 against a median
+# peak of 3.1 on the tuning clips); it gave macro false alarms and no hit.
+MOUTH_AUS: dict[str, tuple[int, float]] = {"AU12": (0, 1.0), "AU15": (0, -1.0), "AU17": (2, 1.0)}
+_ROWS = np.array([AU_INDEX[int(a[2:])] for a in MOUTH_AUS])
+_PICK = np.array([t for t, _ in MOUTH_AUS.values()])
+_SIGN = np.array([s for _, s in MOUTH_AUS.values()], np.float32)
+# Prior coefficients (rows: 1, lower lip, upper lip, lip gap, lower-lip height; columns:
+# corner up, corner out, chin up): the median over the tuning clips of spot-eval (CREMA-D
+# ANG, NEU, DIS), weighing _PRIOR_S seconds of a predictor spread of _PRIOR_SD face widths.
+_PRIOR_COEF = np.array(
+    [
+        [0.0, 0.0, 0.0],
+        [0.10, -0.97, 0.55],
+        [0.38, 0.22, -0.02],
+        [0.30, 0.09, 0.20],
+        [0.36, 1.0, 0.65],
+    ]
+)
+_PRIOR_S, _PRIOR_SD = 1.0, 0.02
+_PRIOR_ZZ = _PRIOR_S * np.diag([1.0] + [_PRIOR_SD**2] * 4)
+
+
+def mouth_step(d: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """This frame's flow ``d`` (pixels, MOUTH_POINTS rows) relative to the nose tip, as
+    (out, up) in face widths (out: away from the midline; zero for midline points)."""
+    if np.isnan(d[_N_MOVING:]).any():
+        return None
+    w, h = size
+    lm = landmarks[[_L_FACE, _R_FACE, *MOUTH_POINTS], :2] * np.array([w, h], np.float32)
+    u = lm[0] - lm[1]
+    fw = float(np.linalg.norm(u))
+    if fw < 1.0:
+        return None
+    u = u / fw
+    up = np.array([u[1], -u[0]], np.float32)  # image y grows downwards
+    rel = np.nan_to_num(d[:_N_MOVING] - d[_N_MOVING:].mean(0), nan=0.0)
+    mid = lm[2 + _N_MOVING :].mean(0)
+    side = np.sign((lm[2 : 2 + _N_MOVING] - mid) @ u)
+    side[_N_CORNER:] = 0.0  # chin and lips: on the midline, no "out"
+    return (np.stack([side * (rel @ u), rel @ up], 1) / fw).astype(np.float32)
+
+
+def mesh_signals(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Lip gap and lower-lip height (face widths) from the mesh."""
+    w, h = size
+    lm = landmarks[_MESH_ROWS, :2] * np.array([w, h], np.float32)
+    u = lm[0] - lm[1]
+    fw = float(np.linalg.norm(u)) or 1.0
+    up = np.array([u[1], -u[0]], np.float32) / fw
+    ref = lm[5:].mean(0)
+    return np.array([(lm[2] - lm[3]) @ up / fw, (lm[4] - ref) @ up / fw], np.float32)
+
+
+class Articulation:
+    """One face's model of its own articulation, and the mouth AU motion it leaves out."""
+
+    def __init__(self, tau_ms: float, model_tau_ms: float, full: float) -> None:
+        self.tau_ms = tau_ms
+        self.model_tau_ms = model_tau_ms
+        self.full = full
+        self.t_ms: float | None = None
+        self.acc = np.zeros((_N_MOVING, 2), np.float32)  # leaky sum of mouth_step
+        self.mesh_ema: np.ndarray | None = None
+        # the prior: a typical talking face's coefficients, weighing _PRIOR_S of video
+        self.szz = _PRIOR_ZZ.copy()
+        self.szy = _PRIOR_ZZ @ _PRIOR_COEF
+        self.var = np.full(N_TARGET, 1e-4)  # running residual variance (robust teaching)
+        self.seen_ms = 0.0
+
+    def __call__(self, step: np.ndarray | None, mesh: np.ndarray, t_ms: float) -> np.ndarray:
+        """AU motion (len(AU_NAMES),), non-zero only in the MOUTH_AUS rows."""
+        dt = 0.0 if self.t_ms is None else max(t_ms - self.t_ms, 0.0)
+        self.t_ms = t_ms
+        self.acc *= np.float32(math.exp(-dt / self.tau_ms))
+        if step is not None:
+            self.acc += step
+        if self.mesh_ema is None:
+            self.mesh_ema = mesh.copy()
+        self.mesh_ema += np.float32(1.0 - math.exp(-dt / self.tau_ms)) * (mesh - self.mesh_ema)
+        z, y = self._vectors(mesh - self.mesh_ema)
+        coef = np.linalg.solve(self.szz + np.eye(N_PRED) * 1e-6, self.szy)
+        res = y - z @ coef
+        self._teach(z, y, res, dt)
+        out = np.zeros(len(AU_NAMES), np.float32)
+        out[_ROWS] = np.clip(5.0 * _SIGN * res[_PICK] / self.full, 0.0, 5.0)
+        return out
+
+    def _vectors(self, mesh_change: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = self.acc
+        corner_out = float(a[:_N_CORNER, 0].mean())
+        corner_up = float(a[:_N_CORNER, 1].mean())
+        chin_up = float(a[_N_CORNER : _N_CORNER + _N_CHIN, 1].mean())
+        low, upper = a[_N_CORNER + _N_CHIN, 1], a[_N_CORNER + _N_CHIN + 1, 1]
+        z = np.array([1.0, low, upper, mesh_change[0], mesh_change[1]])
+        return z, np.array([corner_up, corner_out, chin_up])
+
+    def _teach(self, z: np.ndarray, y: np.ndarray, res: np.ndarray, dt: float) -> None:
+        """Exponentially weighted least-squares sums; a frame far out of the usual residual
+        range (an expression, a tracking slip) is left out once the model has seen enough."""
+        self.seen_ms += dt
+        k = math.exp(-dt / self.model_tau_ms)
+        outlier = bool((res**2 > 16.0 * self.var).any()) and self.seen_ms > 2000.0
+        b = 1.0 - math.exp(-dt / _VAR_TAU_MS)
+        w = dt / 1000.0  # weights per second of video, so 100 fps learns as 30 fps does
+        if not outlier:
+            self.szz = self.szz * k + w * np.outer(z, z)
+            self.szy = self.szy * k + w * np.outer(z, y)
+        self.var += b * (np.minimum(res**2, 16.0 * self.var) - self.var)

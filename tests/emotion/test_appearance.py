@@ -1,0 +1,152 @@
+"""The appearance model as a user meets it: a photo of a smiling face reads happiness and a
+face at rest reads neutral, through ``microemo analyze``; a model folder that was tampered
+with or mistyped in the config is refused with the reason, and the device says which
+evidence decided (``emotion_source``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tests.conftest import clip_path
+
+from microemo.config import LandmarkerConfig
+from microemo.model.appearance import AppearanceModel, appearance_dir, load_appearance
+from microemo.model.bundle import BundleError
+
+
+@pytest.fixture(autouse=True)
+def _needs_asset():
+    from microemo.assets import AssetError, find_asset
+
+    try:
+        find_asset()
+    except AssetError as exc:
+        pytest.skip(str(exc))
+
+
+def frame(emotion: str, index: int = 0) -> np.ndarray:
+    cap = cv2.VideoCapture(str(clip_path(emotion)))
+    for _ in range(index + 1):
+        ok, image = cap.read()
+        assert ok
+    cap.release()
+    return image
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> dict[str, Path]:
+    """The actor smiling (HAP, first frame) and at rest (NEU, first frame) as JPEG photos."""
+    folder = tmp_path_factory.mktemp("photos")
+    out = {}
+    for name, emotion in (("smile", "HAP"), ("rest", "NEU")):
+        out[name] = folder / f"{name}.jpg"
+        cv2.imwrite(str(out[name]), frame(emotion))
+    return out
+
+
+def _read(model: AppearanceModel, image: np.ndarray) -> str:
+    from microemo.vision.landmarker import StillLandmarker
+
+    lm = StillLandmarker(LandmarkerConfig(small_faces=False))
+    try:
+        face = lm.detect(image)[0]
+    finally:
+        lm.close()
+    logp = model.log_probs(model.crop(image, face.landmarks))
+    assert abs(float(np.exp(logp).sum()) - 1.0) < 1e-4
+    return model.labels[int(np.argmax(logp))]
+
+
+def test_the_builtin_model_reads_a_smile_and_a_face_at_rest():
+    model = load_appearance("builtin")
+    assert model is not None
+    assert _read(model, frame("HAP")) == "happiness"
+    assert _read(model, frame("NEU")) == "neutral"
+    m = model.manifest
+    assert m.source.get("licence"), "the manifest says under what terms it may be used"
+    assert m.metrics.get("sets"), "the manifest carries the figures it was measured with"
+
+
+def _analyze(inputs: list[Path], out: Path, config: Path | None = None) -> list[dict]:
+    cmd = [sys.executable, "-m", "microemo.cli", "analyze", *map(str, inputs), "--out", str(out)]
+    cmd += ["--no-plot", "--jobs", "1"] + (["--config", str(config)] if config else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = []
+    for p in inputs:
+        with (out / f"{p.stem}.csv").open() as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def test_analyze_reads_photos_with_their_appearance(photos, tmp_path):
+    smile, rest = _analyze([photos["smile"], photos["rest"]], tmp_path / "on")
+    assert (smile["emotion"], rest["emotion"]) == ("happiness", "neutral")
+    assert smile["emotion_source"] == rest["emotion_source"] == "appearance+rules"
+    assert float(smile["emotion_score"]) > 0.5
+    assert smile["micro_rule"], "the AUs and the rule behind the label are still named"
+
+
+def test_appearance_off_leaves_the_au_prototypes_alone(photos, tmp_path):
+    config = tmp_path / "off.toml"
+    config.write_text('[model]\nappearance = "off"\n')
+    (row,) = _analyze([photos["smile"]], tmp_path / "off", config)
+    assert row["emotion_source"] == "rules"
+
+
+def _copy_builtin(tmp_path: Path) -> Path:
+    src = appearance_dir("builtin")
+    assert src is not None
+    dst = tmp_path / "appearance"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_tampered_model_file_is_refused(tmp_path):
+    folder = _copy_builtin(tmp_path)
+    model = folder / "appearance.tflite"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"appearance\.tflite: sha256 .* does not match"):
+        AppearanceModel(folder)
+
+
+def test_a_manifest_with_a_broken_fusion_is_refused(tmp_path):
+    folder = _copy_builtin(tmp_path)
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["fusion"]["bias"] = manifest["fusion"]["bias"][:-1]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"appearance\.json: invalid appearance manifest"):
+        AppearanceModel(folder)
+
+
+def test_config_check_names_a_mistyped_model_folder(tmp_path):
+    config = tmp_path / "typo.toml"
+    config.write_text('[model]\nappearance = "bultin"\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "microemo.cli",
+            "config",
+            "check",
+            str(config),
+            "--source",
+            str(clip_path("NEU")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "model.appearance" in done.stderr and "'bultin' is not a folder" in done.stderr

@@ -1,0 +1,119 @@
+"""``microemo-train emotion-bench`` as a user runs it on their own labelled faces: class
+folders or a CSV in, the figures out (printed, JSON, reliability plot), every input read by
+``microemo analyze`` itself; bad inputs named with what to do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tests.conftest import clip_path
+
+from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, score
+
+
+@pytest.fixture(autouse=True)
+def _needs_asset():
+    from microemo.assets import AssetError, find_asset
+
+    try:
+        find_asset()
+    except AssetError as exc:
+        pytest.skip(str(exc))
+
+
+def _frames(emotion: str, wanted: list[int]) -> list:
+    cap = cv2.VideoCapture(str(clip_path(emotion)))
+    out, i = [], 0
+    while len(out) < len(wanted):
+        ok, image = cap.read()
+        assert ok
+        if i in wanted:
+            out.append(image)
+        i += 1
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> Path:
+    """The CREMA-D actor: smiling (HAP frames 0 and 40) and at rest (NEU 0 and 60) as class
+    folders named as data sets name them, and a picture with no face in it."""
+    root = tmp_path_factory.mktemp("faces")
+    for folder, emotion, idx in (("Happy", "HAP", [0, 40]), ("NEU", "NEU", [0, 60])):
+        (root / folder).mkdir()
+        for i, image in zip(idx, _frames(emotion, idx)):
+            cv2.imwrite(str(root / folder / f"{emotion}_{i}.png"), image)
+    cv2.imwrite(str(root / "NEU" / "wall.png"), np.full((360, 480, 3), 128, np.uint8))
+    return root
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "microemo_train.cli", "emotion-bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
+    out = tmp_path / "bench"
+    done = _bench(str(faces), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
+    assert done.returncode == 0, done.stderr
+    assert "accuracy" in done.stdout and "calibration error" in done.stdout
+    figures = json.loads((out / "f.json").read_text())["figures"]
+    assert figures["n"] == 5 and figures["no_face"] == 1
+    assert figures["recall"] == {"happiness": 1.0, "neutral": pytest.approx(2 / 3, abs=1e-3)}
+    assert figures["neutral_as_emotion"] == 0.0  # the wall is missed, the face at rest is rest
+    assert (out / "reliability.png").stat().st_size > 1000
+    assert (out / "analyze" / "analyze-index.csv").is_file(), "analyze's own outputs stay"
+    # a second opinion (microemo-reason replay's file) stands in for the device's reading
+    (out / "analyze" / "NEU_0.refined.jsonl").write_text(
+        json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
+    )
+    again = _bench(
+        str(faces),
+        "--out",
+        str(out),
+        "--rescore",
+        "--refined",
+        str(out / "analyze"),
+        "--json",
+        str(out / "g.json"),
+    )
+    assert again.returncode == 0, again.stderr
+    refined = json.loads((out / "g.json").read_text())["figures"]
+    assert refined["recall"]["neutral"] == pytest.approx(1 / 3, abs=1e-3)
+    assert refined["confusion"]["neutral"]["anger"] == 1
+
+
+def test_a_csv_with_an_unknown_class_is_refused_naming_the_line(faces, tmp_path):
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text(f"path,label\n{faces}/Happy/HAP_0.png,happy\n{faces}/NEU/NEU_0.png,bored\n")
+    done = _bench(str(csv_path), "--out", str(tmp_path / "x"))
+    assert done.returncode == 2
+    assert f"{csv_path} line 3: class 'bored' is not a core emotion" in done.stderr
+    assert "--label-map bored=EMOTION" in done.stderr
+
+
+def test_scores_count_what_a_user_cares_about():
+    readings = [
+        Reading("neutral", "anger", 0.9),  # a resting face read as an emotion, confidently
+        Reading("neutral", "neutral", 0.7),
+        Reading("happiness", "happiness", 0.95),
+        Reading("anger", NO_FACE, 0.0),
+    ]
+    r = score(readings)
+    assert r["accuracy"] == 0.5 and r["no_face"] == 1
+    assert r["neutral_as_emotion"] == 0.5 and r["neutral_as_emotion_confident"] == 0.5
+    # ECE over the three faces found, in tenths of score: 0.9 and 0.95 share a bin (mean
+    # score 0.925, one of two right), 0.7 is alone (right)
+    assert r["calibration"]["ece"] == pytest.approx(2 / 3 * 0.425 + 1 / 3 * 0.3, abs=1e-3)
+    negative = Merge.parse(["negative=anger,fear"])
+    assert score([Reading(negative("fear"), negative("anger"), 0.5)])["accuracy"] == 1.0

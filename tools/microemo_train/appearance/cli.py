@@ -1,0 +1,251 @@
+"""``microemo-train appearance``: train the appearance model (aligned grey face crop -> core
+emotion) on labelled stills, fit its fusion with the AU evidence and its calibration, and
+write the folder the device reads (``model.appearance``).
+
+    microemo-train appearance --data fer=FER2013/ --data ckplus=ckplus_dev/ --out out/appearance
+
+Each ``--data NAME=[KIND:]PATH`` (class folders, the CK+ development layout, or a
+path,label[,subject] CSV) is split into train / fusion / test parts (70/15/15 %, whole
+subjects or copy groups in one part, by label; the parts are written as CSVs into
+``--work``). The CNN trains on the train part of the ``--cnn`` sets (default: the first);
+the fusion fits on the other parts but the test parts, every set weighted alike; a set the
+CNN never saw joins the fusion with its train part too. The test parts are never fitted on:
+their figures (appearance alone, AU prototypes alone, fused) are printed and kept in the
+manifest with the data sets, their terms and the command. Landmarks and crops are cached in
+``--work``; ``--keras FILE`` reuses a trained CNN (its classes must be the train part's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microemo_train.appearance import data, figures, train
+from microemo_train.appearance.fuse import PROTO_CLASSES, FusionRows, fit_fusion
+from microemo_train.emotion_bench.inputs import BenchInputError
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "appearance",
+        help="train the appearance model and its fusion with the AUs on labelled stills",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="NAME=[KIND:]PATH",
+        help="a labelled set (repeatable): class folders, ckplus or a CSV",
+    )
+    p.add_argument("--out", type=Path, required=True, help="the model folder to write")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=Path("out/appearance-work"),
+        help="parts, cache and the trained CNN (default out/appearance-work)",
+    )
+    p.add_argument(
+        "--cnn",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sets whose train part trains the CNN (default: the first --data)",
+    )
+    p.add_argument(
+        "--calibration",
+        help="AU calibration the AUs are read with (default: "
+        "built-in; use the device's au.calibration)",
+    )
+    p.add_argument(
+        "--share",
+        action="append",
+        default=[],
+        metavar="NAME=W",
+        help="weight of a set in the fusion fit (default 1 each)",
+    )
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--width", type=float, default=1.0, help="CNN width multiplier (1.0)")
+    p.add_argument("--keras", type=Path, help="a trained CNN to reuse (skips training)")
+    p.add_argument("--jobs", type=int, default=2, help="landmarker processes")
+    p.add_argument("--name", default="microemo-appearance")
+    p.add_argument("--version", default="0.1.0")
+    p.add_argument("--licence", default="", help="terms of the data, recorded in the manifest")
+    p.add_argument(
+        "--parts-only",
+        action="store_true",
+        help="write the parts' CSVs into --work and stop (e.g. to calibrate the "
+        "AUs on the train part first: facs-calibrate --stills WORK/parts/NAME-train.csv)",
+    )
+    p.set_defaults(func=run)
+
+
+class _Set:
+    """One labelled set with its parts, extraction and readings."""
+
+    def __init__(self, s: data.StillSet, work: Path, jobs: int, calibration: str | None) -> None:
+        from microemo.vision.face_crop import CropSpec
+        from microemo_train.appearance.extract import extract
+        from microemo_train.appearance.readings import pair_readings, still_readings
+
+        self.s = s
+        self.part = data.split(s)
+        data.write_parts(s, self.part, work / "parts")
+        self.ex = extract(s, CropSpec(), work / "cache", jobs)
+        self.labels = np.array([st.label for st in s.stills])
+        self.groups = np.array(
+            [f"{s.name}:{st.subject or st.group or i}" for i, st in enumerate(s.stills)]
+        )
+        self.au, _ = still_readings(self.ex, calibration)
+        self.pairs = pair_readings(self.ex, s.pairs, calibration)
+
+
+def _train_cnn(
+    sets: list[_Set], cnn: list[str], args: argparse.Namespace, std_floor: float
+) -> tuple[Any, list[str]]:
+    import keras
+
+    chosen = [st for st in sets if st.s.name in cnn]
+    take = [(st, (st.part == 0) & st.ex.ok) for st in chosen]
+    classes = sorted({str(v) for st, m in take for v in st.labels[m]})
+    crops = np.concatenate([st.ex.crops[m] for st, m in take])
+    y = np.concatenate([[classes.index(v) for v in st.labels[m]] for st, m in take])
+    if args.keras is not None:
+        return keras.models.load_model(args.keras), classes
+    print(f"CNN: {len(y)} faces of {', '.join(cnn)} ({', '.join(classes)})")
+    model = train.train_cnn(
+        crops,
+        np.asarray(y),
+        len(classes),
+        train.TrainSettings(epochs=args.epochs, width=args.width),
+        std_floor,
+    )
+    model.save(args.work / "cnn.keras")
+    return model, classes
+
+
+def _rows(st: _Set, app: np.ndarray, in_cnn: bool) -> FusionRows:
+    """The set's fusion rows: its stills alone (fusion part; train part too when the CNN
+    never saw it) and its pairs read as a video (both stills in those parts)."""
+    usable = (st.part == 1) | ((st.part == 0) & (not in_cnn))
+    idx = np.flatnonzero(usable & st.ex.ok)
+    app_rows, au_rows = [app[idx]], [st.au[idx]]
+    trust, label, group = [np.zeros(len(idx))], [st.labels[idx]], [st.groups[idx]]
+    for i, j, t_n, p_n, t_a, p_a in st.pairs:
+        if usable[i] and usable[j]:
+            app_rows += [app[i][None], app[j][None]]
+            au_rows += [p_n[None], p_a[None]]
+            trust.append(np.array([t_n, t_a]))
+            label.append(np.array(["neutral", st.labels[j]]))
+            group.append(st.groups[[i, j]])
+    n = sum(len(t) for t in trust)
+    return FusionRows(
+        np.vstack(app_rows),
+        np.vstack(au_rows),
+        np.concatenate(trust),
+        np.concatenate(label),
+        np.concatenate(group),
+        np.full(n, st.s.name),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from microemo.emotion.fusion import Fusion
+    from microemo_train.appearance.write import write_folder
+
+    std_floor = 10.0
+    sets_in = [data.load_set(spec) for spec in args.data]
+    cnn = args.cnn or [sets_in[0].name]
+    unknown = [c for c in cnn if c not in {s.name for s in sets_in}]
+    if unknown:
+        raise BenchInputError(f"--cnn {unknown[0]}: no --data set of that name")
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.parts_only:
+        for s in sets_in:
+            for path in data.write_parts(s, data.split(s), args.work / "parts"):
+                print(f"wrote {path}")
+        return 0
+    sets = [_Set(s, args.work, args.jobs, args.calibration) for s in sets_in]
+    model, app_labels = _train_cnn(sets, cnn, args, std_floor)
+    rep = np.concatenate(
+        [st.ex.crops[(st.part == 0) & st.ex.ok] for st in sets if st.s.name in cnn]
+    )
+    rep = rep[np.random.default_rng(0).permutation(len(rep))[:500]]
+    tflite = train.to_int8(model, rep, std_floor)
+    metrics: dict[str, Any] = {"sets": {}}
+    app_all, rows = {}, []
+    for st in sets:
+        q = np.full((len(st.labels), len(app_labels)), np.nan)
+        ok = st.ex.ok
+        q[ok] = train.int8_logits(tflite, st.ex.crops[ok], std_floor)
+        lp = q - q.max(axis=1, keepdims=True)
+        app_all[st.s.name] = lp - np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        rows.append(_rows(st, app_all[st.s.name], st.s.name in cnn))
+    fused_rows = FusionRows.concat(rows)
+    share = {k: float(v) for k, _, v in (x.partition("=") for x in args.share)}
+    spec, oof, classes = fit_fusion(fused_rows, app_labels, share)
+    metrics["fusion_out_of_fold"] = figures.summary(
+        fused_rows.label, oof, classes, np.ones(len(fused_rows), bool)
+    )
+    fusion = Fusion(spec, app_labels)
+    for st in sets:
+        metrics["sets"][st.s.name] = _test_figures(st, app_all[st.s.name], app_labels, fusion)
+    _print(metrics, spec)
+    source = {
+        "data": {
+            st.s.name: {
+                "path": st.s.root,
+                "stills": len(st.s.stills),
+                "faces_found": int(st.ex.ok.sum()),
+                "licence": st.s.licence,
+            }
+            for st in sets
+        },
+        "cnn_trained_on": [f"{c} train part" for c in cnn],
+        "calibration": args.calibration or "built-in",
+        "command": "microemo-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "licence": args.licence
+        or "research use only: trained on data sets whose terms allow non-commercial research only",
+    }
+    path = write_folder(
+        args.out, tflite, app_labels, spec, metrics, source, args.name, args.version
+    )
+    print(f"wrote {path} ({len(tflite) // 1024} KB model)")
+    (args.work / "figures.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    return 0
+
+
+def _test_figures(st: _Set, app: np.ndarray, app_labels: list[str], fusion: Any) -> dict:
+    """The set's test part: appearance alone, prototypes alone, fused (trust 0: stills)."""
+    test = st.part == 2
+    lab, ok = st.labels[test], st.ex.ok[test]
+    app_p = np.nan_to_num(np.exp(app[test]))
+    au_p = np.nan_to_num(st.au[test])
+    fused = np.zeros((int(test.sum()), len(fusion.classes)))
+    for k, i in enumerate(np.flatnonzero(test)):
+        if st.ex.ok[i]:
+            out = fusion(app[i], dict(zip(PROTO_CLASSES, st.au[i])), 0.0)
+            fused[k] = [out.get(c, 0.0) for c in fusion.classes]
+    return {
+        "appearance": figures.summary(lab, app_p, app_labels, ok),
+        "prototypes": figures.summary(lab, au_p, list(PROTO_CLASSES), ok),
+        "fused": figures.summary(lab, fused, fusion.classes, ok),
+    }
+
+
+def _print(metrics: dict[str, Any], spec: Any) -> None:
+    print(figures.line("fusion, out of fold", metrics["fusion_out_of_fold"]))
+    for name, f in metrics["sets"].items():
+        for kind, fig in f.items():
+            print(figures.line(f"{name} test, {kind}", fig))
+    print(f"temperature {spec.temperature}")

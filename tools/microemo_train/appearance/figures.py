@@ -1,0 +1,59 @@
+"""The figures of a fitted appearance model and fusion, through the emotion benchmark's own
+scoring (``emotion_bench.score``): accuracy, UF1, per-class recall, neutral read as an
+emotion (confidently), ECE; for the appearance alone, the prototypes alone and the fusion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from microemo_train.emotion_bench.score import NO_FACE, Reading, score
+
+
+def readings(
+    labels: np.ndarray, probs: np.ndarray | None, classes: list[str], found: np.ndarray
+) -> list[Reading]:
+    """One reading per still: the best class and its probability (no face: counted)."""
+    out = []
+    for i, label in enumerate(labels):
+        if not found[i] or probs is None:
+            out.append(Reading(str(label), NO_FACE, 0.0))
+            continue
+        k = int(np.argmax(probs[i]))
+        out.append(Reading(str(label), classes[k], float(probs[i, k])))
+    return out
+
+
+def summary(
+    labels: np.ndarray, probs: np.ndarray, classes: list[str], found: np.ndarray
+) -> dict[str, Any]:
+    """The figures kept in the manifest (the short form of ``score``)."""
+    r = score(readings(labels, probs, classes, found))
+    keep = (
+        "n",
+        "no_face",
+        "accuracy",
+        "uf1",
+        "uar",
+        "recall",
+        "neutral_as_emotion",
+        "neutral_as_emotion_confident",
+    )
+    out = {k: r[k] for k in keep if k in r}
+    out["ece"] = r["calibration"]["ece"]
+    return out
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def line(name: str, f: dict[str, Any]) -> str:
+    neutral = f.get("neutral_as_emotion_confident")
+    return (
+        f"{name:34s} acc {f['accuracy']:.3f}  UF1 {f['uf1']:.3f}  ECE {f['ece'] or 0:.3f}"
+        + (f"  neutral->emotion@0.8 {neutral:.1%}" if neutral is not None else "")
+        + f"  (n {f['n']}, no face {f['no_face']})"
+    )

@@ -1,0 +1,95 @@
+"""Training the appearance CNN on face crops: class-weighted, label-smoothed cross-entropy,
+AdamW with a cosine schedule, fresh augmentation every epoch, batch-norm statistics
+re-estimated at the end (``net.precise_bn``); then int8 and its parity with the float model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from microemo_train.appearance.net import augment, build, precise_bn, standardize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 30
+    batch: int = 128
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    width: float = 1.0
+    class_weight_power: float = 0.5  # 0: none, 1: inverse frequency
+    seed: int = 0
+
+
+def class_weights(y: np.ndarray, n: int, power: float) -> np.ndarray:
+    """Per class, (largest class / this class) ** power, scaled to a mean of 1 per still."""
+    counts = np.maximum(np.bincount(y, minlength=n), 1)
+    w = (counts.max() / counts) ** power
+    return w / (w * counts).sum() * counts.sum()
+
+
+def train_cnn(
+    crops: np.ndarray, y: np.ndarray, n_classes: int, st: TrainSettings, std_floor: float
+) -> Any:
+    """The fitted Keras model (float), logits over ``n_classes``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from tqdm import tqdm
+
+    keras.utils.set_random_seed(st.seed)
+    rng = np.random.default_rng(st.seed)
+    model = build(n_classes, crops.shape[1], st.width)
+    steps = st.epochs * int(np.ceil(len(crops) / st.batch))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, steps, warmup_target=st.learning_rate, warmup_steps=min(300, steps // 10)
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=st.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=st.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    weight = class_weights(y, n_classes, st.class_weight_power)[y].astype(np.float32)
+    target = np.eye(n_classes, dtype=np.float32)[y]
+    with tqdm(range(st.epochs), desc="train", unit="epoch") as bar:
+        for _ in bar:
+            h = model.fit(
+                augment(crops, rng, std_floor),
+                target,
+                sample_weight=weight,
+                batch_size=st.batch,
+                epochs=1,
+                verbose=0,
+                shuffle=True,
+            )
+            bar.set_postfix(
+                loss=f"{h.history['loss'][-1]:.3f}", acc=f"{h.history['accuracy'][-1]:.3f}"
+            )
+    precise_bn(model, standardize(crops, std_floor))
+    return model
+
+
+def logits(model: Any, crops: np.ndarray, std_floor: float) -> np.ndarray:
+    return np.asarray(model.predict(standardize(crops, std_floor), batch_size=512, verbose=0))
+
+
+def to_int8(model: Any, representative: np.ndarray, std_floor: float) -> bytes:
+    """The model as int8 TFLite, calibrated on ``representative`` crops."""
+    from microemo_train.quantize import convert_int8
+
+    return convert_int8(model, standardize(representative, std_floor))
+
+
+def int8_logits(data: bytes, crops: np.ndarray, std_floor: float) -> np.ndarray:
+    from microemo_train.quantize import run_int8
+
+    return run_int8(data, standardize(crops, std_floor))

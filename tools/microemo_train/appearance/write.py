@@ -1,0 +1,68 @@
+"""The model folder the device reads: ``appearance.tflite`` and ``appearance.json``, the
+manifest validated by the device's own model of it before it is written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from microemo import RUNTIME_VERSION
+from microemo.model.appearance import MANIFEST, AppearanceManifest, CropModel, FusionSpec
+from microemo.model.bundle import TensorSpec
+from microemo.vision.face_crop import CropSpec
+
+
+def _spec(detail: dict[str, Any]) -> TensorSpec:
+    scale, zero = detail["quantization"]
+    return TensorSpec(
+        shape=[int(v) for v in detail["shape"]],
+        dtype=str(detail["dtype"].__name__),
+        scale=float(scale),
+        zero_point=int(zero),
+    )
+
+
+def write_folder(
+    out: Path,
+    tflite: bytes,
+    labels: list[str],
+    fusion: FusionSpec,
+    metrics: dict[str, Any],
+    source: dict[str, Any],
+    name: str,
+    version: str,
+    std_floor: float = 10.0,
+) -> Path:
+    from microemo.model.runner import interpreter_class
+
+    cls, _ = interpreter_class()
+    it = cls(model_content=tflite)
+    it.allocate_tensors()
+    crop = CropSpec()
+    manifest = AppearanceManifest(
+        name=name,
+        version=version,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        labels=labels,
+        crop=CropModel(
+            size=crop.size,
+            points=list(crop.points),
+            template=[tuple(t) for t in crop.template],
+            std_floor=std_floor,
+        ),
+        files={"appearance.tflite": hashlib.sha256(tflite).hexdigest()},
+        input=_spec(it.get_input_details()[0]),
+        output=_spec(it.get_output_details()[0]),
+        fusion=fusion,
+        metrics=metrics,
+        source=source,
+        min_runtime=RUNTIME_VERSION,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "appearance.tflite").write_bytes(tflite)
+    text = json.dumps(manifest.model_dump(mode="json"), indent=1)
+    (out / MANIFEST).write_text(text + "\n")
+    return out

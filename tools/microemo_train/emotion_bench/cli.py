@@ -1,0 +1,222 @@
+"""``microemo-train emotion-bench DATA --out DIR``: how well the device reads emotions on
+your own labelled faces, measured through ``microemo analyze`` itself.
+
+    microemo-train emotion-bench my_faces/ --out out/bench            # happy/, neutral/, ...
+    microemo-train emotion-bench labels.csv --out out/bench --jobs 2  # path,label rows
+    microemo-train emotion-bench apex/ --out out/megc --merge positive=happiness \
+        --merge negative=anger,disgust,fear,sadness,contempt,repression
+
+DATA is a folder with one sub-folder per class (pictures, videos or frame folders inside;
+``happy``, ``Happiness``, ``HAP`` all read as happiness) or a CSV of ``path,label`` rows.
+Every input goes through ``microemo analyze --no-plot`` (the same pipeline, config and model
+as the device: ``--config``, ``--bundle``, ``--rules-only``) into DIR/analyze; its CSVs are
+then read, one reading per input: a picture's face, or for a video or frame folder the last
+frame with a face (``--read last``, the CK+ convention) or the class read most often over the
+input (``--read majority``). ``--rescore`` reads DIR/analyze again without re-running it;
+``--refined DIR`` puts a second opinion in the device's place (``microemo-reason replay
+DIR/analyze --out DIR/analyze`` writes one ``<name>.refined.jsonl`` per input: its last
+refined episode's label stands for the input), to measure before and after.
+
+Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read as an emotion
+(and at a score >= ``--confident``), the expected calibration error of the shown score, and
+how often each class is answered. ``--json FILE`` writes the same figures; a reliability plot
+goes to DIR/reliability.png. An input where no face is found counts as wrong and is counted;
+an input analyze could not read is named and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
+from microemo_train.emotion_bench.report import lines, reliability_plot, write_json
+from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, score
+
+BATCH = 500  # inputs per analyze call (command lines stay short)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "emotion-bench",
+        help="score the device's emotions on labelled pictures or clips",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", type=Path, help="class folders, or a CSV of path,label rows")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--config", type=Path, help="device config (TOML) analyze runs with")
+    p.add_argument("--bundle", type=Path, help="model bundle (default: the built-in model)")
+    p.add_argument("--rules-only", action="store_true", help="no CNN: FACS prototypes only")
+    p.add_argument("--jobs", type=int, default=0, help="landmarker workers (0: one per core)")
+    p.add_argument("--fps", type=float, help="frame rate of frame folders (default 30)")
+    p.add_argument(
+        "--read",
+        choices=("last", "majority"),
+        default="last",
+        help="reading of a video or frame folder (default: its last face)",
+    )
+    p.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="NAME=EMOTION",
+        help="read class NAME as EMOTION (repeatable)",
+    )
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="NEW=A,B",
+        help="score classes A, B as NEW (repeatable; MEGC: negative=..., positive=...)",
+    )
+    p.add_argument(
+        "--confident",
+        type=float,
+        default=0.8,
+        help="score from which a reading counts as confident (default 0.8)",
+    )
+    p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--rescore", action="store_true", help="read DIR/analyze again, do not run it")
+    p.add_argument(
+        "--refined",
+        type=Path,
+        metavar="DIR",
+        help="a second opinion's readings (microemo-reason replay's <name>.refined.jsonl): an "
+        "input's last refined episode stands in for the device's reading",
+    )
+    p.set_defaults(func=run)
+
+
+def _pairs(specs: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for spec in specs:
+        k, sep, v = spec.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise BenchInputError(f"{flag} {spec!r}: write NAME=EMOTION")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def run_analyze(inputs: list[LabelledInput], args: argparse.Namespace, out: Path) -> None:
+    """``microemo analyze`` over every input, in batches, its lines to DIR/analyze.log."""
+    from tqdm import tqdm
+
+    base = [sys.executable, "-m", "microemo.cli", "analyze", "--out", str(out), "--no-plot"]
+    for flag, value in (("--config", args.config), ("--bundle", args.bundle), ("--fps", args.fps)):
+        if value is not None:
+            base += [flag, str(value)]
+    base += ["--jobs", str(args.jobs)] + (["--rules-only"] if args.rules_only else [])
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        (out.parent / "analyze.log").open("w") as log,
+        tqdm(
+            total=len(inputs), unit="input", desc="analyze", disable=not sys.stderr.isatty()
+        ) as bar,
+    ):
+        for start in range(0, len(inputs), BATCH):
+            batch = [str(i.path) for i in inputs[start : start + BATCH]]
+            code = subprocess.run(base + batch, stdout=log, stderr=subprocess.STDOUT).returncode
+            if code == 2:  # nothing could start: config, bundle, output folder
+                raise BenchInputError(
+                    f"microemo analyze could not start (see {out.parent / 'analyze.log'})"
+                )
+            bar.update(len(batch))
+
+
+def _reading(csv_path: Path, how: str) -> tuple[str, float]:
+    """The input's answer and score from its analyze CSV."""
+    faces: list[tuple[int, int, str, float]] = []
+    with csv_path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["success"] == "1" and row["emotion"]:
+                faces.append(
+                    (
+                        int(row["frame"]),
+                        int(row["face_id"]),
+                        row["emotion"],
+                        float(row["emotion_score"] or 0.0),
+                    )
+                )
+    if not faces:
+        return NO_FACE, 0.0
+    if how == "majority":
+        answer = Counter(e for _, _, e, _ in faces).most_common(1)[0][0]
+        scores = [s for _, _, e, s in faces if e == answer]
+        return answer, sum(scores) / len(scores)
+    last = max(fr for fr, *_ in faces)
+    _, _, answer, s = min((x for x in faces if x[0] == last), key=lambda x: x[1])
+    return answer, s
+
+
+def _refined(folder: Path | None, name: str) -> tuple[str, float] | None:
+    """The label and confidence of the input's last refined episode, if it has one."""
+    if folder is None:
+        return None
+    path = folder / f"{name}.refined.jsonl"
+    if not path.is_file():
+        return None
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return (str(lines[-1]["label"]), float(lines[-1]["confidence"])) if lines else None
+
+
+def collect(
+    inputs: list[LabelledInput], out: Path, how: str, merge: Merge, refined: Path | None = None
+) -> tuple[list[Reading], list[str]]:
+    """One reading per input analyze wrote; the inputs it could not read."""
+    index = out / "analyze-index.csv"
+    if not index.is_file():
+        raise BenchInputError(f"{index}: missing: run without --rescore first")
+    with index.open(newline="") as f:
+        rows = {str(Path(r["input"]).resolve()): r for r in csv.DictReader(f)}
+    readings, failed = [], []
+    for item in inputs:
+        row = rows.get(str(item.path.resolve()))
+        if row is None or row["status"] != "ok" or not row["csv"]:
+            failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
+            continue
+        answer, s = _refined(refined, row["name"]) or _reading(out / row["csv"], how)
+        readings.append(Reading(merge(item.label), merge(answer), s, row["name"]))
+    return readings, failed
+
+
+def run(args: argparse.Namespace) -> int:
+    inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"))
+    try:
+        merge = Merge.parse(args.merge)
+    except ValueError as exc:
+        raise BenchInputError(str(exc)) from None
+    out = args.out / "analyze"
+    if not args.rescore:
+        run_analyze(inputs, args, out)
+    readings, failed = collect(inputs, out, args.read, merge, args.refined)
+    for problem in failed[:10]:
+        print(f"left out: {problem}", file=sys.stderr)
+    if len(failed) > 10:
+        print(
+            f"left out: {len(failed) - 10} more (see {args.out / 'analyze.log'})", file=sys.stderr
+        )
+    if not readings:
+        raise BenchInputError(f"{args.data}: no input could be read (see {args.out})")
+    result = score(readings, args.confident)
+    result["left_out"] = len(failed)
+    print("\n".join(lines(result)))
+    plot = args.out / "reliability.png"
+    reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")
+    print(f"reliability plot: {plot}")
+    if args.json:
+        meta = {
+            "data": str(args.data),
+            "read": args.read,
+            "merge": merge.groups,
+            "config": str(args.config or ""),
+            "bundle": str(args.bundle or ""),
+        }
+        write_json(args.json, result, meta)
+    return 0

@@ -1,0 +1,132 @@
+"""The labelled inputs of an emotion benchmark: a folder with one sub-folder per class, or a
+CSV of ``path,label`` rows (paths relative to the CSV).
+
+In a class folder every picture is one input (a still), every video is one input, and every
+sub-folder is one input (a frame sequence). Class names are read loosely: ``happy``,
+``Happiness``, ``HAP`` and ``joy`` are all ``happiness``; a name that is none of the
+device's core emotions is refused with the names it knows, unless ``--label-map`` maps it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from microemo.emotion.rules import CORE_EMOTIONS
+from microemo.sources.files import IMAGE_EXTS, VIDEO_EXTS
+
+# everyday and data-set spellings of the device's core emotions (lower case)
+SYNONYMS: dict[str, str] = {
+    "angry": "anger",
+    "ang": "anger",
+    "an": "anger",
+    "disgusted": "disgust",
+    "dis": "disgust",
+    "di": "disgust",
+    "fearful": "fear",
+    "afraid": "fear",
+    "fea": "fear",
+    "fe": "fear",
+    "happy": "happiness",
+    "hap": "happiness",
+    "ha": "happiness",
+    "joy": "happiness",
+    "sad": "sadness",
+    "sa": "sadness",
+    "surprised": "surprise",
+    "sur": "surprise",
+    "su": "surprise",
+    "neu": "neutral",
+    "ne": "neutral",
+    "calm": "neutral",
+    "contemptuous": "contempt",
+    "con": "contempt",
+    "repressed": "repression",
+}
+
+
+class BenchInputError(ValueError):
+    """The benchmark's inputs cannot be read as given; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class LabelledInput:
+    path: Path
+    label: str  # a core emotion (or a merged class, see ``score.Merge``)
+
+
+def core_label(name: str, label_map: dict[str, str], where: str) -> str:
+    """``name`` as a core emotion: through ``label_map`` first, then the synonyms."""
+    mapped = label_map.get(name, label_map.get(name.lower(), name))
+    key = mapped.strip().lower()
+    label = SYNONYMS.get(key, key)
+    if label not in CORE_EMOTIONS:
+        raise BenchInputError(
+            f"{where}: class {name!r} is not a core emotion ({', '.join(CORE_EMOTIONS)}); "
+            f"rename it or map it with --label-map {name}=EMOTION"
+        )
+    return label
+
+
+def _kind(path: Path) -> str | None:
+    """'still', 'video' or 'frames' for a usable input, None for anything else."""
+    if path.is_dir():
+        return "frames"
+    suffix = path.suffix.lower()
+    return "still" if suffix in IMAGE_EXTS else "video" if suffix in VIDEO_EXTS else None
+
+
+def from_folder(root: Path, label_map: dict[str, str]) -> list[LabelledInput]:
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise BenchInputError(
+            f"{root}: no class folders: give a folder with one sub-folder per emotion "
+            "(happy/, neutral/, ...) or a CSV of path,label rows"
+        )
+    out = []
+    for folder in classes:
+        label = core_label(folder.name, label_map, str(folder))
+        for p in sorted(folder.iterdir()):
+            if not p.name.startswith(".") and _kind(p) is not None:
+                out.append(LabelledInput(p, label))
+    return out
+
+
+def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = {(n or "").strip().lower(): n for n in reader.fieldnames or []}
+            missing = [c for c in ("path", "label") if c not in fields]
+            if missing:
+                raise BenchInputError(
+                    f"{path}: no {missing[0]!r} column (found {list(fields)}); the CSV needs "
+                    "path,label"
+                )
+            rows = [(r[fields["path"]], r[fields["label"]]) for r in reader]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchInputError(f"{path}: cannot read it ({exc})") from None
+    out = []
+    for line, (name, label) in enumerate(rows, start=2):
+        where = f"{path} line {line}"
+        p = (path.parent / name.strip()).resolve()
+        if not p.exists():
+            raise BenchInputError(
+                f"{where}: {name!r} does not exist (paths are relative to the CSV)"
+            )
+        if _kind(p) is None:
+            raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
+        out.append(LabelledInput(p, core_label(label, label_map, where)))
+    return out
+
+
+def load_inputs(root: Path, label_map: dict[str, str] | None = None) -> list[LabelledInput]:
+    """Every labelled input under ``root`` (a class folder tree or a CSV)."""
+    label_map = label_map or {}
+    if not root.exists():
+        raise BenchInputError(f"{root}: no such file or folder")
+    found = from_folder(root, label_map) if root.is_dir() else from_csv(root, label_map)
+    if not found:
+        raise BenchInputError(f"{root}: no pictures, videos or frame folders found")
+    return found

@@ -1,0 +1,79 @@
+"""The emotion benchmark's figures as a terminal table, a JSON file and a reliability plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def lines(result: dict[str, Any]) -> list[str]:
+    """The table a user reads after a run."""
+    out = [
+        f"inputs {result['n']}, no face found in {result['no_face']}",
+        f"accuracy {result['accuracy']:.3f}  UF1 {result['uf1']:.3f}  UAR {result['uar']:.3f}",
+    ]
+    cal = result["calibration"]
+    if cal["ece"] is not None:
+        out.append(
+            f"calibration: expected calibration error {cal['ece']:.3f} (shown score vs right)"
+        )
+    if "neutral_as_emotion" in result:
+        out.append(
+            f"neutral read as an emotion: {result['neutral_as_emotion']:.1%}, at score >= "
+            f"{result['confident']:.1f}: {result['neutral_as_emotion_confident']:.1%}"
+        )
+    out.append("")
+    out.append(f"{'class':12s} {'n':>6s} {'recall':>7s} {'F1':>6s}  most often read as")
+    for c, rec in result["recall"].items():
+        conf = result["confusion"][c]
+        n = sum(conf.values())
+        top = ", ".join(f"{k} {v}" for k, v in sorted(conf.items(), key=lambda kv: -kv[1])[:3])
+        rec_text = f"{rec:7.3f}" if rec is not None else "      -"
+        out.append(f"{c:12s} {n:6d} {rec_text} {result['f1'][c]:6.3f}  {top}")
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in result["answer_share"].items())
+    out.append(f"answers: {shares}")
+    return out
+
+
+def write_json(path: Path, result: dict[str, Any], meta: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": 1, **meta, "figures": result}, indent=1) + "\n")
+
+
+def reliability_plot(path: Path, result: dict[str, Any], title: str) -> None:
+    """Accuracy against shown score per bin (the diagonal is a calibrated reading), with
+    the number of inputs per bin below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = result["calibration"]["bins"]
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5, 6), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
+    )
+    mids = [(b["low"] + b["high"]) / 2 for b in bins]
+    width = bins[0]["high"] - bins[0]["low"] if bins else 0.1
+    top.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    top.bar(mids, [b["accuracy"] for b in bins], width=width * 0.9, alpha=0.6, label="right")
+    top.plot(
+        [b["score"] for b in bins],
+        [b["accuracy"] for b in bins],
+        "o-",
+        color="C3",
+        label="mean score -> right",
+    )
+    top.set_ylabel("share right")
+    top.set_ylim(0, 1)
+    top.legend(loc="upper left", fontsize=8)
+    ece = result["calibration"]["ece"]
+    top.set_title(f"{title}\nECE {ece:.3f}" if ece is not None else title, fontsize=9)
+    bottom.bar(mids, [b["n"] for b in bins], width=width * 0.9, color="grey")
+    bottom.set_xlabel("shown score")
+    bottom.set_ylabel("inputs")
+    bottom.set_xlim(0, 1)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,131 @@
+"""The figures of an emotion benchmark, from one reading per input.
+
+- accuracy over every input (an input where no face was found counts as wrong, and is
+  counted apart), UF1 (F1 averaged over the classes the labels hold) and UAR (recall averaged
+  over them), per-class recall and the confusion matrix;
+- ``neutral read as an emotion``: of the inputs labelled neutral, the share read as another
+  class, and the share read so at a score of ``confident`` (0.8) or more: a resting face
+  shown as an emotion with a high score is what a dashboard user sees and believes;
+- calibration: the expected calibration error (ECE) of the shown score, over ``bins``
+  equal-width bins of score (how far "0.8" is from being right 80 % of the time), with the
+  bins for a reliability plot;
+- answer shares: how often each class is answered (a reading that answers one class for
+  most inputs has learnt a prior, not the faces).
+
+``Merge`` folds classes into coarser ones before scoring (the MEGC convention: negative,
+positive, surprise); a reading outside every merged class (neutral, say) stays itself and
+counts as wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NO_FACE = "(no face)"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the device said about one input: its label, its answer and the answer's score."""
+
+    label: str
+    answer: str  # NO_FACE when no face was found
+    score: float  # the shown score of ``answer`` (0-1); 0 with no face
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Class -> coarser class (``negative=anger,disgust``); classes not named stay as they are."""
+
+    groups: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, specs: list[str]) -> Merge:
+        groups: dict[str, str] = {}
+        for spec in specs:
+            name, sep, members = spec.partition("=")
+            if not sep or not name.strip() or not members.strip():
+                raise ValueError(
+                    f"--merge {spec!r}: write NEW=CLASS,CLASS (e.g. negative=anger,disgust)"
+                )
+            for m in members.split(","):
+                groups[m.strip()] = name.strip()
+        return cls(groups)
+
+    def __call__(self, label: str) -> str:
+        return self.groups.get(label, label)
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def calibration(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """ECE over equal-width score bins, and each bin's count, mean score and accuracy."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        m = which == b
+        if not m.any():
+            continue
+        conf, acc = float(scores[m].mean()), float(correct[m].mean())
+        ece += m.sum() / len(scores) * abs(conf - acc)
+        rows.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "n": int(m.sum()),
+                "score": round(conf, 4),
+                "accuracy": round(acc, 4),
+            }
+        )
+    return {"ece": round(ece, 4) if len(scores) else None, "bins": rows}
+
+
+def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> dict[str, Any]:
+    """Every figure of the module's docstring, as plain data (the ``--json`` report)."""
+    labels = np.array([r.label for r in readings])
+    answers = np.array([r.answer for r in readings])
+    scores = np.array([r.score for r in readings], np.float64)
+    classes = sorted(set(labels.tolist()))
+    correct = answers == labels
+    recall, f1 = {}, {}
+    for c in classes:
+        tp = int(np.sum(correct & (labels == c)))
+        fn = int(np.sum(labels == c)) - tp
+        fp = int(np.sum((answers == c) & (labels != c)))
+        recall[c] = round(tp / (tp + fn), 4) if tp + fn else None
+        f1[c] = round(_f1(tp, fp, fn), 4)
+    found = answers != NO_FACE
+    answered = Counter(answers[found].tolist())
+    result: dict[str, Any] = {
+        "n": len(readings),
+        "no_face": int((~found).sum()),
+        "accuracy": round(float(correct.mean()), 4) if len(readings) else None,
+        "uf1": round(float(np.mean(list(f1.values()))), 4) if classes else None,
+        "uar": round(float(np.mean([v for v in recall.values() if v is not None])), 4)
+        if classes
+        else None,
+        "recall": recall,
+        "f1": f1,
+        "confusion": {c: dict(Counter(answers[labels == c].tolist())) for c in classes},
+        "answer_share": {
+            k: round(v / max(int(found.sum()), 1), 4) for k, v in answered.most_common()
+        },
+        "calibration": calibration(scores[found], correct[found], bins),
+    }
+    neutral = labels == "neutral"
+    if neutral.any():
+        as_emotion = neutral & found & (answers != "neutral")
+        result["neutral_as_emotion"] = round(float(as_emotion.sum() / neutral.sum()), 4)
+        result["neutral_as_emotion_confident"] = round(
+            float((as_emotion & (scores >= confident)).sum() / neutral.sum()), 4
+        )
+        result["confident"] = confident
+    return result
