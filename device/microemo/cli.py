@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+from types import FrameType
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +70,17 @@ def dispatch(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     return int(args.func(args) or 0)
 
 
+def _stopped_while_starting(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM before the daemon has its own handler: say so, and stop cleanly."""
+    print(f"microemo run: {signal.Signals(signum).name} while starting: stopped before "
+          "anything ran", file=sys.stderr, flush=True)  # fmt: skip
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if next((a for a in argv if a in COMMANDS), None) == "run":  # a stop during start is said
+        signal.signal(signal.SIGTERM, _stopped_while_starting)
     return dispatch(build_parser(argv), argv)
 
 

@@ -3,6 +3,7 @@ keeps what it gets, an event builder, and the repository's root."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,41 @@ class ListSink:
 
     def close(self) -> None:
         self.closed = True
+
+
+class EpisodePipeline(FakePipeline):
+    """Episodes that open and end: every ``every`` frames a ``start`` and, half-way to the
+    next, its ``end`` (the frame loop numbers them); ``finish`` ends the one still open."""
+
+    def __init__(self, every: int = 10) -> None:
+        super().__init__(0.001, event_every=10**9)
+        self.every = every
+        self.open: tuple[str, float] | None = None
+
+    def process(self, frame: Frame) -> FrameResult:
+        result = super().process(frame)
+        n = len(self.seen)
+        if n % self.every == 1:
+            self.open = (f"fake-{os.getpid()}-{n:06d}", frame.t_ms)  # unique across runs
+            result.steps.append(self._step("start", frame.t_ms))
+        elif n % self.every == self.every // 2 + 1 and self.open is not None:
+            result.steps.append(self._step("end", frame.t_ms))
+            self.open = None
+        return result
+
+    def finish(self, t_ms: float | None = None) -> list[EpisodeStep]:
+        super().finish(t_ms)
+        if self.open is None:
+            return []
+        step, self.open = self._step("end", t_ms or self.open[1]), None
+        return [step]
+
+    def _step(self, phase: str, t_ms: float) -> EpisodeStep:
+        assert self.open is not None
+        episode, onset = self.open
+        cls = Classification(core="happiness", core_source="rules", core_score=0.9,
+                             micro="excited", micro_state="Happy", micro_rule="AU12+AU26",
+                             scores={"happiness": 0.9})  # fmt: skip
+        model = {"name": "facs-rules", "version": "builtin", "sha256": None}
+        return EpisodeStep(phase, episode, 0, t_ms, onset, onset, t_ms if phase == "end" else None,
+                           cls, {"AU12": 3.0}, model)  # fmt: skip

@@ -17,6 +17,7 @@ import pytest
 from daemon_kit import REPO
 
 from microemo.publish.events import validate_event
+from microemo.publish.sequence import FileStore
 
 pytestmark = pytest.mark.skipif(
     not (REPO / "models" / "face_landmarker.task").exists(),
@@ -133,7 +134,7 @@ def test_sigterm_with_an_episode_in_flight_loses_nothing(tmp_path, clip):
     assert any(m == "WATCHDOG=1" for m in msgs), msgs
     assert any(m.startswith("STATUS=") and "fps" in m for m in msgs), msgs
     # the sequence survives restarts: the reserved block is on disk
-    assert int((tmp_path / "state" / "seq").read_text()) >= max(e["seq"] for e in after)
+    assert FileStore(tmp_path / "state" / "seq").load() >= max(e["seq"] for e in after)
 
 
 def test_make_run_exits_at_end_of_file_with_every_episode_ended(tmp_path, clip):

@@ -19,7 +19,7 @@ from typing import Any
 
 from microemo.config import Config, ConfigError
 from microemo.daemon.cli import add_common, keep_training_libraries_out, load_from_args
-from microemo.daemon.preflight import PreflightError, Report, preflight
+from microemo.daemon.preflight import PreflightError, Report, preflight, state_space
 from microemo.secrets import describe, redact_url
 
 
@@ -104,6 +104,9 @@ def run_check(args: argparse.Namespace) -> int:
     except PreflightError as exc:
         print(redact_url(f"{args.file}: {exc}"), file=sys.stderr)
         return 2
+    space = None if args.file_only else state_space(config)
+    if space is not None:  # not a refusal: the daemon starts, degraded, and says the same
+        print(f"{args.file}: {space}", file=sys.stderr)
     if not args.quiet:
         print(summary(config, args.file, report))
     return 0

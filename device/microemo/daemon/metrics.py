@@ -136,6 +136,8 @@ def status_line(s: dict[str, Any]) -> str:
         + _losses(src.get("losses", 0))
         + (f", {lm['workers_ready']}/{lm['workers']} workers" if lm else "")
         + (f" ({lm['worker_restarts']} restarts)" if lm.get("worker_restarts") else "")
+        + ("" if (s.get("spool") or {}).get("writable", True) else ", spool not writable")
+        + ("" if s.get("clock_synced", True) else ", clock not synchronised")
     )
 
 

@@ -9,7 +9,8 @@ the state folder and the JSON-lines file can be created, the MQTT TLS files can 
 the pipeline is built once (MediaPipe's landmarker and the TFLite models), so a missing native
 library such as libEGL shows here and not when the service starts; and the versions of the
 libraries whose builds differ by board. Each failure is ``PreflightError``: one line, what to
-do.
+do. A full state folder is no failure (the daemon starts degraded): ``state_space`` says so,
+in the same words from ``config check`` and from the daemon's start.
 """
 
 from __future__ import annotations
@@ -110,6 +111,30 @@ def preflight(config: Config, *, build: bool = True) -> Report:
     t0 = time.monotonic()
     model = _build_pipeline(config)
     return Report(opencv, model, time.monotonic() - t0, versions)
+
+
+LOW_SPACE_BYTES = 1 << 20  # less than this free in the state folder: treated as full
+
+
+def state_space(config: Config) -> str | None:
+    """One line when the state folder's disk is (nearly) full, else None."""
+    folder = config.device.state_dir
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free >= LOW_SPACE_BYTES:
+        return None
+    limit = config.spool.handoff
+    return (
+        f"device.state_dir {config.device.state_dir}: the disk is full ({free} bytes free): "
+        "the daemon runs degraded: events are still made and published from memory while "
+        f"the broker is up (up to spool.handoff = {limit} wait in memory, then the oldest "
+        "are dropped and counted), nothing new is kept across a restart; free space there"
+    )
 
 
 def _check_writable(key: str, path: Path, *, folder: bool) -> None:

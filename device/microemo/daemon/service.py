@@ -5,6 +5,10 @@ until the source ends or ``request_stop()`` (SIGTERM); then capture stops, the p
 ends every open episode, the sinks flush and ``run`` returns 0. ``request_reload()`` (SIGHUP)
 re-reads the config between frames: an invalid file is refused and the running config kept;
 a valid one is applied with the least disruption its changes allow.
+
+One daemon per state folder (``daemon.lock``): a second start is refused, naming the first.
+A full disk is a degraded state, not a failure: start goes on (saying so), events are made
+and published from memory while the broker is up, and a stop counts what it cannot keep.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from microemo.clock import clock_synced
 from microemo.config import Config, ConfigError, load_config
 from microemo.daemon import status
+from microemo.daemon.lock import StateLock, StateLocked
 from microemo.daemon.loop import FrameLoop
 from microemo.daemon.metrics import Metrics, status_line
 from microemo.daemon.notify import Notifier, watchdog_interval_s
-from microemo.daemon.preflight import PreflightError, check_start
+from microemo.daemon.preflight import PreflightError, check_start, state_space
 from microemo.daemon.watchdog import Heartbeat, Watchdog
 from microemo.daemon.wiring import (
     DaemonError,
@@ -78,27 +84,26 @@ class Daemon:
         self.capture: Capture | None = None
         self.loop: FrameLoop | None = None
         self.watchdog: Watchdog | None = None
+        self.lock: StateLock | None = None
         self.status: status.StatusService | None = None
         # per-face state for the page: the cabin stage's (eyes, attention) as the pipeline gives it
         self.face_extras: dict[str, status.FaceExtra] = {"cabin": lambda result: result.cabin}
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> None:
+        self._take_state(self.config.device.state_dir)  # a second daemon stops here
         self._check_source(self.config)
+        clock_synced()  # says so now, once, if the clock is not synchronised
         self._build()
 
     def _build(self) -> None:
         """Everything after the checks (a reload that rebuilds has just run them)."""
         cfg = self.config
         state = cfg.device.state_dir
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DaemonError(
-                f"device.state_dir = {str(state)!r} cannot be created "
-                f"({exc.strerror}): set device.state_dir to a writable "
-                "folder"
-            ) from exc
+        self._take_state(state)
+        space = state_space(cfg)
+        if space is not None:
+            logger.error("%s", space)
         self.sink, self.mqtt = build_sinks(cfg)
         health = self.mqtt.health if self.mqtt is not None else None
         self.status = status.start(cfg, health=health, extras=self.face_extras)
@@ -153,6 +158,26 @@ class Daemon:
             self.notifier.backend,
         )
         self.notifier.ready(f"running, source {self.capture.describe()}")
+
+    def _take_state(self, folder: Path) -> None:
+        """Create and hold ``folder`` (a reload onto another takes it before letting go)."""
+        if self.lock is not None and self.lock.folder == folder:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DaemonError(
+                f"device.state_dir = {str(folder)!r} cannot be created ({exc.strerror}): set "
+                "device.state_dir to a writable folder"
+            ) from exc
+        lock = StateLock(folder)
+        try:
+            lock.acquire()
+        except StateLocked as exc:
+            raise DaemonError(str(exc)) from None
+        if self.lock is not None:
+            self.lock.release()
+        self.lock = lock
 
     @staticmethod
     def _check_source(cfg: Config) -> None:
@@ -222,6 +247,9 @@ class Daemon:
         snap["model"] = self.pipeline.model_info if self.pipeline is not None else {}
         snap["stalls"] = self.watchdog.stalls if self.watchdog else 0
         snap["pipeline_errors"] = self.loop.errors if self.loop else 0
+        snap["clock_synced"] = clock_synced()
+        if self.mqtt is not None:
+            snap["spool"] = self.mqtt.figures()
         return snap
 
     def _due(self, name: str, every_s: float) -> bool:
@@ -302,30 +330,37 @@ class Daemon:
             self.pipeline.swap_model(bundle)
 
     def _teardown(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-        if self.capture is not None:
-            self.capture.stop()
-        if self.loop is not None:
-            self.loop.finish()
-        if self._own_sequence is not None:
-            self._own_sequence.close()
-            self._own_sequence = None
-        if self.updates is not None:
-            self.updates.stop()
-        if self.sink is not None:
-            self.sink.close()
-        if self.pipeline is not None:
-            self.pipeline.close()
-        if self.watchdog is not None:
-            self.watchdog.stop()
+        """Every part stopped, in order; one that fails is logged and the rest still stop
+        (the sinks above all: they hold the events not yet written)."""
+        cap, loop, seq, upd = self.capture, self.loop, self._own_sequence, self.updates
+        sink, pipe, wd, page = self.sink, self.pipeline, self.watchdog, self.status
+        steps: list[tuple[str, Callable[[], object] | None]] = [
+            ("status page", None if page is None else page.stop),
+            ("capture", None if cap is None else cap.stop),
+            ("episodes", None if loop is None else loop.finish),
+            ("sequence", None if seq is None else seq.close),
+            ("updates", None if upd is None else upd.stop),
+            ("sinks", None if sink is None else sink.close),
+            ("pipeline", None if pipe is None else pipe.close),
+            ("watchdog", None if wd is None else wd.stop),
+        ]
+        self._own_sequence = None
+        self.status = None
+        for name, stop in steps:
+            try:
+                if stop:
+                    stop()
+            except Exception:
+                logger.exception("stopping %s failed; stopping the rest", name)
 
     def shutdown(self) -> None:
         reason = self._stop_reason or "error"
         self.notifier.stopping(f"stopping: {reason}")
+        built = self.sink is not None or self.capture is not None or self.lock is not None
         try:
             self._teardown()
         finally:
-            snap = self.snapshot()
-            logger.info("stopped (%s): %s", reason, status_line(snap))
+            if built:  # a start refused before anything ran has said why already
+                logger.info("stopped (%s): %s", reason, status_line(self.snapshot()))
+            if self.lock is not None:
+                self.lock.release()

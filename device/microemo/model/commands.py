@@ -41,6 +41,11 @@ class CommandError(BundleError):
     """A command refused before any bundle is touched; the message is safe to publish."""
 
 
+class ClockError(CommandError):
+    """Refused because of this device's clock, which is not synchronised: it may pass once
+    NTP has set the clock (the message says so)."""
+
+
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     """A short printable rendering of an untrusted value, for logs and statuses."""
     if isinstance(value, str):
@@ -170,19 +175,30 @@ def parse_issued(text: str) -> float:
         raise CommandError(bad) from None
 
 
-def check_issued(cmd: Command, now: float, max_age_s: float) -> float:
-    """The command's ``issued`` time, refused when ahead of the clock or too old."""
+def check_issued(cmd: Command, now: float, max_age_s: float, synced: bool = True) -> float:
+    """The command's ``issued`` time, refused when ahead of the clock or too old. With the
+    device's clock not ``synced`` the refusal is a ``ClockError`` that says so: the advice
+    to sign a new command would be wrong."""
     issued = parse_issued(cmd.issued)
+    when = f"command issued {excerpt(cmd.issued)}"
+    clock = f"this device's clock ({_iso(now)})"
+    if not synced and (issued - now > MAX_CLOCK_SKEW_S or now - issued > max_age_s):
+        side = "ahead of" if issued > now else "behind"
+        raise ClockError(
+            f"{when} is {abs(issued - now):.0f} s {side} {clock}, outside what is allowed, "
+            "and this device's clock is not synchronised (no NTP yet): the refusal comes "
+            "from the device's clock; send the command again once NTP has set it"
+        )
     if issued - now > MAX_CLOCK_SKEW_S:
         raise CommandError(
-            f"command issued {excerpt(cmd.issued)} is {issued - now:.0f} s ahead of this "
-            f"device's clock ({_iso(now)}), more than the {MAX_CLOCK_SKEW_S:.0f} s of clock skew "
-            "allowed: check the clocks (NTP) of the device and of the signing machine"
+            f"{when} is {issued - now:.0f} s ahead of {clock}, more than the "
+            f"{MAX_CLOCK_SKEW_S:.0f} s of clock skew allowed: check the clocks (NTP) of the "
+            "device and of the signing machine"
         )
     if now - issued > max_age_s:
         raise CommandError(
-            f"command issued {excerpt(cmd.issued)} is older than "
-            f"model.max_message_age_s={max_age_s:g}; sign a new one"
+            f"{when} is older than model.max_message_age_s={max_age_s:g} by {clock}; sign a "
+            "new one (if it was signed just now, this device's clock is wrong: check its NTP)"
         )
     return issued
 

@@ -18,9 +18,11 @@ store.
 Commands are queued (bounded) and run on one worker thread, never in the frame loop; each
 step is logged and reported through ``publish_status`` (retained ``model/status``): every
 command gets a status, except a command already handled delivered again (a retained command
-at each reconnect), whose outcome is on the topic already. Refused (``refused``, for good),
-failed for a reason that may pass (``failed`` with ``retry``: a download or chunks that did
-not arrive; the same command is tried again when it is delivered again), or not newer than
+at each reconnect), which is not judged again (not even its age: the clock may have moved)
+and whose outcome is on the topic already. Refused (``refused``, for good), failed for a
+reason that may pass (``failed`` with ``retry``: a download or chunks that did not arrive,
+or a time check failed by this device's unsynchronised clock; the same command is tried
+again when it is delivered again), or not newer than
 the last one handled (``ignored``). An empty payload clears a retained command and is no
 command. On success ``on_switch(bundle)`` (the daemon's ``pipeline.swap_model``) makes the
 new model live at the next window; if it raises, the store rolls back and the old bundle is
@@ -39,11 +41,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from microemo.clock import clock_synced
 from microemo.config import Config
 from microemo.model.archive import DownloadError, download, unpack
 from microemo.model.bundle import Bundle, BundleError, read_manifest
 from microemo.model.chunks import ChunkCollector
 from microemo.model.commands import (
+    ClockError,
     Command,
     CommandError,
     HandledLog,
@@ -166,16 +170,23 @@ class UpdateManager:
 
     def _handle(self, msg: dict[str, Any]) -> None:
         summary: dict[str, Any] = unverified_summary(msg)
+        key = digest(msg)
+        now = self.clock()
         try:
             verify_message(msg, self.config.model.public_keys)
             cmd = typed(msg)
             summary = cmd.summary()
-            now = self.clock()
-            issued = check_issued(cmd, now, self.config.model.max_message_age_s)
+            if self.handled.seen(key):  # delivered again: judged once, whatever the clock
+                logger.info("model updates: command issued %s handled already", cmd.issued)
+                return
+            age = self.config.model.max_message_age_s
+            issued = check_issued(cmd, now, age, clock_synced())
+        except ClockError as exc:  # may pass once NTP has set the clock: send it again then
+            self._report("failed", ok=False, reason=str(exc), retry=True, command=summary)
+            return
         except CommandError as exc:
             self._report("refused", ok=False, reason=str(exc), command=summary)
             return
-        key = digest(msg)
         if issued <= self.handled.last_issued(now):
             self._not_newer(key, summary)
             return
@@ -196,9 +207,6 @@ class UpdateManager:
         self._switch(bundle, summary)
 
     def _not_newer(self, key: str, summary: dict[str, Any]) -> None:
-        if self.handled.seen(key):  # delivered again: its outcome is on model/status already
-            logger.info("model updates: command issued %s handled already", summary["issued"])
-            return
         self._report(
             "ignored",
             ok=False,

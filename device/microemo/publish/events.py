@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Protocol
 
+from microemo.clock import clock_synced
 from microemo.types import CabinStep, Step
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ def utc_now() -> str:
 class EventBuilder:
     """The one place an episode step becomes the event payload: it stamps the sequence
     number, device id, wall time and kind (micro under ``MICRO_MAX_MS``, macro otherwise;
-    null while an open episode is still shorter) and rounds times and scores. The daemon's
-    frame loop and ``analyze`` both build their events here."""
+    null while an open episode is still shorter) and rounds times and scores; while the
+    system clock is not synchronised (``microemo.clock``) it adds ``clock_synced: false``.
+    The daemon's frame loop and ``analyze`` both build their events here."""
 
     def __init__(self, device_id: str, sequence: SequenceCounter) -> None:
         self.device_id = device_id
@@ -58,7 +60,7 @@ class EventBuilder:
         if step.phase == "end" or duration >= MICRO_MAX_MS:
             kind = "micro" if duration < MICRO_MAX_MS else "macro"
         c = step.classification
-        return {
+        event = {
             "schema": SCHEMA_ID,
             "id": step.episode_id,
             "phase": step.phase,
@@ -90,6 +92,7 @@ class EventBuilder:
                 else {}
             ),
         }
+        return stamp_clock(event)
 
     def _cabin(self, step: CabinStep) -> dict[str, Any]:
         """A cabin step's payload: a blink has only its ``end``; ``duration_ms`` is the time
@@ -116,7 +119,7 @@ class EventBuilder:
         }
         if step.ended_by:
             event["ended_by"] = step.ended_by
-        return event
+        return stamp_clock(event)
 
 
 def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
@@ -129,7 +132,7 @@ def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
     offset = float(last.get("t_ms") or last.get("onset_ms") or 0.0)
     duration = max(0.0, offset - float(last.get("onset_ms") or 0.0))
     if last.get("schema") == CABIN_SCHEMA_ID:
-        return {
+        return stamp_clock({
             **last,
             "phase": "end",
             "seq": seq,
@@ -137,8 +140,8 @@ def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
             "offset_ms": round(offset, 1),
             "duration_ms": round(duration, 1),
             "ended_by": "restart",
-        }
-    return {
+        })  # fmt: skip
+    return stamp_clock({
         **last,
         "phase": "end",
         "seq": seq,
@@ -148,7 +151,17 @@ def ended_by_restart(last: dict[str, Any], seq: int) -> dict[str, Any]:
         "duration_ms": round(duration, 1),
         "kind": "micro" if duration < MICRO_MAX_MS else "macro",
         "ended_by": "restart",
-    }
+    })  # fmt: skip
+
+
+def stamp_clock(event: dict[str, Any]) -> dict[str, Any]:
+    """``clock_synced: false`` on an event made while the wall clock is not to be trusted
+    (its ``time`` may be years off); absent otherwise, as consumers of older versions of
+    the schema expect."""
+    event.pop("clock_synced", None)
+    if not clock_synced():
+        event["clock_synced"] = False
+    return event
 
 
 @lru_cache(maxsize=2)

@@ -9,6 +9,7 @@ TLS; reconnecting is left to the link, which backs off with jitter.
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ from microemo.publish.mqtt.topics import Topics
 from microemo.secrets import mqtt_password
 
 logger = logging.getLogger(__name__)
+
+
+_AUTH_HINT = (
+    "check mqtt.username and the mqtt_password credential "
+    "(env MICROEMO_MQTT_PASSWORD or $CREDENTIALS_DIRECTORY/mqtt_password)"
+)
 
 
 class MqttError(Exception):
@@ -89,6 +96,70 @@ def disconnect_reason(flags: Any, rc: Any, keepalive_s: int) -> str:
             "or the network dropped the link)"
         )
     return f"the connection failed ({name})"
+
+
+def backoff_s(attempt: int, low: float, high: float) -> float:
+    """Capped exponential back-off with "equal jitter": half fixed, half random."""
+    ceiling = min(high, low * 2 ** min(attempt, 30))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def refusal(rc: Any, s: MqttSettings) -> str:
+    """A CONNACK that refuses: bad credentials name where the password comes from."""
+    hint = _AUTH_HINT if int(rc.value) in (4, 5, 134, 135) else "check the broker log"
+    return f"MQTT broker {s.host}:{s.port} refused the connection: {rc.getName()}; {hint}"
+
+
+def connect_problem(exc: OSError, s: MqttSettings) -> tuple[str, int]:
+    """What a failed ``connect()`` tells the operator, and at which log level."""
+    where = f"{s.host}:{s.port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: broker {where} certificate not trusted ({exc.verify_message}); check that "
+            f"mqtt.ca_file {s.ca_file} holds the CA that signed it",
+            logging.ERROR,
+        )
+    if (isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc)) or (
+        s.tls and isinstance(exc, (ConnectionResetError, ssl.SSLEOFError))
+    ):
+        return (
+            f"TLS handshake with {where} failed: the broker does not speak TLS on that port "
+            f"({type(exc).__name__}); use its TLS port or set mqtt.tls = false",
+            logging.ERROR,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {exc}", logging.ERROR
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"cannot reach MQTT broker {where}: connection refused (nothing listens there: is "
+            "the broker running, are mqtt.host and mqtt.port right?)",
+            logging.WARNING,
+        )
+    if isinstance(exc, TimeoutError):
+        return (
+            f"cannot reach MQTT broker {where}: no answer to the connection (a firewall, a wrong "
+            f"mqtt.host{', or a TLS handshake that never ends' if s.tls else ''})",
+            logging.WARNING,
+        )
+    return f"cannot reach MQTT broker {where}: {exc.strerror or exc}", logging.WARNING
+
+
+def unanswered(reason: str, s: MqttSettings) -> str:
+    """A connection that ended before the broker answered CONNECT: ``reason`` is paho's
+    name for how (it says nothing to an operator on its own)."""
+    where = f"MQTT broker {s.host}:{s.port}"
+    tls = "" if s.tls else "; if that port wants TLS, set mqtt.tls = true (and mqtt.ca_file)"
+    if reason == "Keep alive timeout":
+        return (
+            f"{where} accepted the connection but sent no MQTT answer within the keep-alive "
+            f"({s.keepalive_s} s): is it an MQTT port? check mqtt.host and mqtt.port{tls}"
+        )
+    if reason == "Protocol error":
+        return f"{where} answered with something that is not MQTT: check mqtt.port{tls}"
+    return (
+        f"{where} closed the connection without answering the MQTT CONNECT{tls}; else see "
+        "the broker's log"
+    )
 
 
 def set_tls(client: mqtt.Client, s: MqttSettings) -> None:

@@ -17,6 +17,13 @@ hand-off queue is full (disk stalled) ``emit`` drops the event and counts it
 (``handoff_dropped``); when the spool is full the oldest are dropped and counted (``dropped``).
 Face states and stats are latest-wins and are not spooled.
 
+A disk that refuses writes (full, read-only) is a degraded state, not a failure: events are
+kept in memory (``overflow``, at most ``spool.handoff``, the oldest dropped and counted past
+that) and published from there while the broker is up; the writer tries the spool again
+with each burst and every ``RETRY_S``. Each change of state is logged once. What is still
+in memory at ``close()`` (neither committed nor acknowledged) is lost, and said so with its
+count (``lost``).
+
 After a crash. The spool also keeps, with each committed event, which episodes are open; a
 run that starts after a ``kill -9`` gets their ``end`` from ``left_open()`` (marked
 ``ended_by: "restart"``), so a dashboard that saw an episode start sees it end once. Retained
@@ -39,13 +46,15 @@ from microemo.publish.events import CABIN_SCHEMA_ID, SCHEMA_ID, ended_by_restart
 from microemo.publish.mqtt import discovery
 from microemo.publish.mqtt.client import MqttSettings, make_client
 from microemo.publish.mqtt.link import Link
-from microemo.publish.mqtt.spool import EpisodeMark, Spool, SpoolSequenceStore
+from microemo.publish.mqtt.overflow import Overflow, Row
+from microemo.publish.mqtt.spool import Spool, SpoolSequenceStore, SpoolUnwritable
 from microemo.publish.mqtt.topics import Topics
 from microemo.publish.sequence import SequenceAllocator
 
 logger = logging.getLogger(__name__)
 
 CommandCallback = Callable[[str, bytes], None]
+RETRY_S = 5.0  # while the spool cannot be written: how often to try again without new events
 
 
 class MqttSink:
@@ -56,9 +65,12 @@ class MqttSink:
         self.settings = settings
         self.spool = spool
         self._run_key = f"{int(time.time() * 1000):x}"
-        self._handoff: queue.Queue[tuple[str, str, bytes, EpisodeMark] | None] = queue.Queue(
-            settings.handoff
-        )
+        self._handoff: queue.Queue[Row | None] = queue.Queue(settings.handoff)
+        self.overflow = Overflow(settings.handoff)  # what the disk refused, in memory
+        self.write_error: str | None = None  # why the spool cannot be written, if so
+        self._memory_full = False  # and the oldest in memory are being dropped
+        self._dropped_before = 0  # memory drops before the spool became unwritable
+        self.lost = 0  # events in memory at close(): neither committed nor acknowledged
         self._restart_keys: dict[str, str] = {}  # episode id -> the dead run's ordering key
         schemas = (SCHEMA_ID, CABIN_SCHEMA_ID)
         self._event_keys = {name: frozenset(event_schema(name)["properties"]) for name in schemas}
@@ -67,13 +79,9 @@ class MqttSink:
         self.rejected = 0
         self._closed = False
         self._link = Link(
-            make_client(settings, topics),
-            spool,
-            topics,
-            settings,
-            handoff_dropped=lambda: self.handoff_dropped,
+            make_client(settings, topics), spool, topics, settings, self.overflow, self.figures
         )
-        self.sequence = SequenceAllocator(SpoolSequenceStore(spool))  # seq in the spool
+        self.sequence = SequenceAllocator(SpoolSequenceStore(spool))  # seq beside the spool
         self._writer = threading.Thread(
             target=self._writer_main, name="microemo-spool", daemon=True
         )
@@ -84,7 +92,8 @@ class MqttSink:
     def from_config(cls, config: Config) -> MqttSink:
         """Open the spool (``spool.path`` or ``<state_dir>/spool.sqlite3``) and start."""
         path = config.spool.path or config.device.state_dir / "spool.sqlite3"
-        spool = Spool(path, config.spool.max_events, fsync=config.spool.fsync)
+        s = config.spool
+        spool = Spool(path, s.max_events, max_bytes=s.max_bytes, fsync=s.fsync)
         topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
         settings = MqttSettings.from_config(
             config.mqtt,
@@ -160,6 +169,14 @@ class MqttSink:
         self._link.stop(timeout)
         self.sequence.close()
         self.spool.close()
+        self.lost = len(self.overflow)
+        if self.lost:
+            logger.error(
+                "stopping with %d events in memory that the disk refused (%s) and the broker "
+                "has not acknowledged: they are lost (%d of them were sent and may have "
+                "arrived; counted in stats spool.lost)",
+                self.lost, self.write_error, self.overflow.out,
+            )  # fmt: skip
 
     # -- for other components -------------------------------------------------------------
     def on_command(self, callback: CommandCallback) -> None:
@@ -208,7 +225,7 @@ class MqttSink:
         return {
             "connected": self._link.connected,
             "spool_depth": self.spool.depth,
-            "dropped": self.spool.dropped,
+            "dropped": self.spool.dropped + self.overflow.unsaved_drops,
             "handoff_dropped": self.handoff_dropped,
             "handoff_waiting": self._handoff.qsize(),
             "rejected": self.rejected,
@@ -217,28 +234,96 @@ class MqttSink:
             "in_flight": self._link.in_flight,
             "connect_attempts": self._link.attempts,
             "last_error": self._link.last_error,
+            "writable": self.write_error is None,
+            "in_memory": len(self.overflow),
+            "lost": self.lost,
+        }
+
+    def figures(self) -> dict[str, Any]:
+        """The spool's part of ``stats`` (and of the daemon's snapshot)."""
+        return {
+            "depth": self.spool.depth,
+            "bytes": self.spool.nbytes,
+            "dropped": self.spool.dropped + self.overflow.unsaved_drops,
+            "handoff_dropped": self.handoff_dropped,
+            "in_flight": self._link.in_flight,
+            "published": self._link.published,
+            "acked": self._link.acked,
+            "writable": self.write_error is None,
+            "in_memory": len(self.overflow),
+            "lost": self.lost,
         }
 
     # -- spool writer thread ----------------------------------------------------------------
     def _writer_main(self) -> None:
         stop = False
         while not stop:
-            batch = [self._handoff.get()]
-            while len(batch) < 512:
-                try:
-                    batch.append(self._handoff.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._next_batch()
             stop = None in batch
-            rows = [r[:3] for r in batch if r is not None]
-            marks = [r[3] for r in batch if r is not None]
-            while rows:
-                try:
-                    self.spool.append(rows, self._link.busy_rowids, marks)
-                    break
-                except Exception:
-                    logger.exception("spool %s: write failed; retrying in 1 s", self.spool.path)
-                    time.sleep(1.0)
+            self._commit([r for r in batch if r is not None])
             for _ in batch:
                 self._handoff.task_done()
             self._link.wake()
+
+    def _next_batch(self) -> list[Row | None]:
+        """The next burst from ``emit``; empty after ``RETRY_S`` when rows wait in memory."""
+        try:
+            batch = [self._handoff.get(timeout=RETRY_S if len(self.overflow) else None)]
+        except queue.Empty:
+            return []
+        while len(batch) < 512:
+            try:
+                batch.append(self._handoff.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, rows: list[Row]) -> None:
+        """Commit what the disk refused before (oldest first), then ``rows``; if the disk
+        refuses again, keep them all in memory (``overflow``)."""
+        held = self.overflow.unsent()
+        todo = [row for _, row in held] + rows
+        if not todo:
+            return
+        drops = self.overflow.unsaved_drops
+        try:
+            self.spool.append(
+                [r[:3] for r in todo], self._link.busy_rowids, [r[3] for r in todo], drops
+            )
+        except Exception as exc:  # SpoolUnwritable; anything else is a bug: same care
+            self.overflow.restore(held)
+            before = self.overflow.dropped
+            self.overflow.add(rows)
+            self._unwritable(exc, before)
+            return
+        self.overflow.saved(drops)
+        if self.write_error is not None:
+            logger.warning(
+                "spool %s writable again: %d events kept in memory committed, %d dropped "
+                "while it was not (counted in spool.dropped)",
+                self.spool.path, len(held), self.overflow.dropped - self._dropped_before,
+            )  # fmt: skip
+            self.write_error, self._memory_full = None, False
+
+    def _unwritable(self, exc: Exception, dropped_before: int) -> None:
+        """Log each change of the degraded state once: refused, then memory full."""
+        reason = exc.reason if isinstance(exc, SpoolUnwritable) else f"unexpected: {exc!r}"
+        if reason != self.write_error:
+            logger.error(
+                "spool %s cannot be written (%s): events go on being made and are published "
+                "from memory while the broker is up; up to %d wait in memory, then the "
+                "oldest are dropped and counted (stats spool.dropped); free space in %s",
+                self.spool.path, reason, self.overflow.limit, self.spool.path.parent,
+                exc_info=not isinstance(exc, SpoolUnwritable),
+            )  # fmt: skip
+            if self.write_error is None:
+                self._dropped_before = dropped_before
+            self.write_error = reason
+        full = self.overflow.dropped > dropped_before
+        if full and not self._memory_full:
+            logger.error(
+                "%d events wait in memory, the most it keeps: the oldest are dropped from now "
+                "on while the disk refuses writes (counted in stats spool.dropped)",
+                self.overflow.limit,
+            )
+        self._memory_full = full

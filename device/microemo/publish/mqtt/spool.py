@@ -4,23 +4,35 @@ SQLite in WAL mode. An event is committed before it is published and deleted onl
 its QoS 1 PUBACK arrives, so a ``kill -9`` or a power cut (with ``fsync``) loses nothing
 that was committed. Row ids never repeat (AUTOINCREMENT), so they give the publish order.
 
-When the spool holds ``max_events`` the oldest rows that are not in flight are deleted and
-added to a persisted ``dropped`` counter, reported in stats: never a silent loss.
+Bounds, oldest first: past ``max_events`` rows or ``max_bytes`` of rows (key, topic and
+payload) the oldest rows that are not in flight are deleted and added to a persisted
+``dropped`` counter, reported in stats: never a silent loss. The write-ahead log is
+checkpointed every ``WAL_PAGES`` pages and cut back to ``WAL_LIMIT`` bytes, so it stays
+about a megabyte however long the broker is away. The connection holds the database in
+exclusive locking mode (one daemon per state folder: ``daemon.lock``), which keeps the WAL
+index in memory instead of a ``-shm`` file, so a spool on a full disk still opens and reads.
 
-The same database keeps the per-device sequence reservation (``SpoolSequenceStore``) so that
-``seq`` continues after a restart or a crash, and the episodes that are open: the last event
-of each episode started and not yet ended, written in the transaction that commits that
-event, so that a run that starts after a crash can end what the dead run left open.
+A write that fails (disk full, read-only, I/O error) raises ``SpoolUnwritable`` and changes
+nothing; the sink then keeps events in memory (``publish.mqtt.overflow``) and tries again.
+
+The per-device sequence reservation sits beside the database (``SpoolSequenceStore``) so
+that ``seq`` continues after a restart or a crash, and the database keeps the episodes that
+are open: the last event of each episode started and not yet ended, written in the
+transaction that commits that event, so that a run that starts after a crash can end what
+the dead run left open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from microemo.publish.sequence import FileStore
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +54,22 @@ CREATE TABLE IF NOT EXISTS open_episodes (
 # (episode id, ordering key, its latest event) for start/update; payload None for an end
 EpisodeMark = tuple[str, str, bytes | None]
 
+WAL_PAGES = 256  # checkpoint the write-ahead log past this many pages (1 MiB of 4 KiB)
+WAL_LIMIT = 1 << 20  # and cut its file back to this many bytes
+_ROW_BYTES = "length(payload) + length(key) + length(topic)"
+
 
 class SpoolError(Exception):
     """The spool database cannot be opened or written; the message names the file."""
+
+
+class SpoolUnwritable(SpoolError):
+    """A write failed and changed nothing; ``reason`` says why (``disk full``, ...)."""
+
+    def __init__(self, path: Path, exc: Exception) -> None:
+        full = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc)
+        self.reason = "disk full" if full else str(exc)
+        super().__init__(f"spool {path} cannot be written: {self.reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +87,39 @@ class Spool:
     that a burst costs one commit, not one per event.
     """
 
-    def __init__(self, path: Path | str, max_events: int, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        max_events: int,
+        *,
+        max_bytes: int | None = None,
+        fsync: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.max_events = max_events
+        self.max_bytes = max_bytes or 1 << 62
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=10
             )
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")  # before WAL: no -shm file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-            (self._depth,) = self._db.execute("SELECT COUNT(*) FROM spool").fetchone()
+            self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
+            self._db.executescript(_SCHEMA)  # writes nothing when the tables are there
+            (self._depth, self._bytes) = self._db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM({_ROW_BYTES}), 0) FROM spool"
+            ).fetchone()
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(
                 f"spool {self.path}: cannot open ({exc}); check that spool.path or "
                 "device.state_dir is writable"
             ) from None
         self._dropped = self.meta("dropped")
+        self._at_bound = False  # dropping the oldest: logged when it starts
         if self._depth:
             logger.info("spool %s: %d events waiting from an earlier run", self.path, self._depth)
 
@@ -104,40 +143,60 @@ class Spool:
         rows: Iterable[tuple[str, str, bytes]],
         in_flight: Callable[[], Collection[int]] = frozenset,
         marks: Iterable[EpisodeMark] = (),
+        dropped_elsewhere: int = 0,
     ) -> int:
-        """Commit ``rows`` and, in the same transaction, the open-episode ``marks``; past
-        ``max_events`` drop the oldest rows not in flight. Returns drops."""
+        """Commit ``rows`` and, in the same transaction, the open-episode ``marks`` (and
+        ``dropped_elsewhere``, events lost before they reached the spool, to the persisted
+        ``dropped``); past the bounds drop the oldest rows not in flight. Returns drops.
+        ``SpoolUnwritable`` when the disk refuses: then nothing changed."""
         rows = list(rows)
         if not rows:
             return 0
+        size = sum(len(p) + len(k.encode()) + len(t.encode()) for k, t, p in rows)
         with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            depth, nbytes = self._depth + len(rows), self._bytes + size
+            dropped = freed = 0
+
+            def work(db: sqlite3.Connection) -> None:
+                nonlocal dropped, freed
                 db.executemany("INSERT INTO spool(key, topic, payload) VALUES(?, ?, ?)", rows)
                 self._mark(marks)
-                depth = self._depth + len(rows)
-                dropped = 0
-                if depth > self.max_events:
-                    dropped = self._trim(depth - self.max_events, in_flight())
-                    depth -= dropped
+                if depth > self.max_events or nbytes > self.max_bytes:
+                    dropped, freed = self._trim(
+                        depth - self.max_events, nbytes - self.max_bytes, in_flight()
+                    )
+                if dropped + dropped_elsewhere:
                     db.execute(
                         "INSERT INTO meta(name, value) VALUES('dropped', ?) "
                         "ON CONFLICT(name) DO UPDATE SET value=value+excluded.value",
-                        (dropped,),
+                        (dropped + dropped_elsewhere,),
                     )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            self._depth = depth
-            self._dropped += dropped
-        if dropped:
+
+            self._transaction(work)
+            self._depth, self._bytes = depth - dropped, nbytes - freed
+            self._dropped += dropped + dropped_elsewhere
+        if dropped and not self._at_bound:  # once per change, not once per commit
             logger.warning(
-                "spool %s full (%d events): dropped the %d oldest (%d in total)",
-                self.path, self.max_events, dropped, self._dropped,
+                "spool %s is at its bound (%d events or %d bytes): the oldest events are "
+                "dropped from now on, counted in stats spool.dropped (%d so far)",
+                self.path, self.max_events, self.max_bytes, self._dropped,
             )  # fmt: skip
+        self._at_bound = bool(dropped) or self._at_bound
         return dropped
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """``work`` in one write transaction (caller holds the lock); a failure rolls back
+        and raises ``SpoolUnwritable`` (SQLite may have rolled back already: disk full)."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            work(db)
+            db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # else nothing more to undo
+                    db.execute("ROLLBACK")
+            raise SpoolUnwritable(self.path, exc) from None
 
     def _mark(self, marks: Iterable[EpisodeMark]) -> None:
         for episode, key, payload in marks:
@@ -156,30 +215,42 @@ class Spool:
             cur = self._db.execute("SELECT id, key, payload FROM open_episodes ORDER BY rowid")
             return [(i, k, bytes(p)) for i, k, p in cur]
 
-    def _trim(self, excess: int, keep: Collection[int]) -> int:
-        victims = [
-            rowid
-            for (rowid,) in self._db.execute(
-                "SELECT rowid FROM spool ORDER BY rowid LIMIT ?", (excess + len(keep),)
-            )
-            if rowid not in keep
-        ][:excess]
-        self._db.executemany("DELETE FROM spool WHERE rowid=?", [(r,) for r in victims])
-        return len(victims)
+    def _trim(self, rows: int, nbytes: int, keep: Collection[int]) -> tuple[int, int]:
+        """Delete the oldest rows not in ``keep`` until ``rows`` rows and ``nbytes`` bytes
+        are gone; returns (rows, bytes) deleted."""
+        victims: list[tuple[int]] = []
+        freed = 0
+        cur = self._db.execute(f"SELECT rowid, {_ROW_BYTES} FROM spool ORDER BY rowid")
+        for rowid, size in cur:
+            if len(victims) >= rows and freed >= nbytes:
+                break
+            if rowid not in keep:
+                victims.append((rowid,))
+                freed += size
+        cur.close()
+        self._db.executemany("DELETE FROM spool WHERE rowid=?", victims)
+        return len(victims), freed
 
     def delete(self, rowids: Iterable[int]) -> int:
-        """Remove acknowledged rows; unknown ids (already dropped) are ignored."""
+        """Remove acknowledged rows; unknown ids (already dropped) are ignored.
+        ``SpoolUnwritable`` when the disk refuses: then nothing changed."""
         ids = [(int(r),) for r in rowids]
         if not ids:
             return 0
         with self._lock:
-            before = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM spool WHERE rowid=?", ids)
-            self._db.execute("COMMIT")
-            removed = self._db.total_changes - before
-            self._depth -= removed
-        return removed
+            gone: list[int] = []
+
+            def work(db: sqlite3.Connection) -> None:
+                for one in ids:
+                    gone.extend(size for (size,) in db.execute(
+                        f"DELETE FROM spool WHERE rowid=? RETURNING {_ROW_BYTES}", one
+                    ))  # fmt: skip
+
+            self._transaction(work)
+            self._depth -= len(gone)
+            self._bytes -= sum(gone)
+            self._at_bound = self._at_bound and not gone
+        return len(gone)
 
     def after(self, rowid: int, limit: int) -> list[SpooledEvent]:
         """Up to ``limit`` rows with a row id greater than ``rowid``, oldest first."""
@@ -206,30 +277,43 @@ class Spool:
         return self._depth
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of the rows waiting (key, topic, payload), as ``max_bytes`` counts them."""
+        return self._bytes
+
+    def files_bytes(self) -> int:
+        """What the spool takes on disk: the database and its write-ahead log."""
+        total = 0
+        for name in (self.path, self.path.with_name(self.path.name + "-wal")):
+            with contextlib.suppress(OSError):
+                total += name.stat().st_size
+        return total
+
+    @property
     def dropped(self) -> int:
         """Events dropped because the spool was full, over the life of this database."""
         return self._dropped
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                self._db.close()  # checkpoints the log: on a full disk it stays for next time
+            except sqlite3.Error as exc:
+                logger.warning("spool %s: closing: %s", self.path, exc)
 
 
-class SpoolSequenceStore:
-    """The per-device sequence reservation in the spool's meta table (``SequenceStore`` of
-    ``publish.sequence.SequenceAllocator``), so ``seq`` continues after a restart or a crash."""
+class SpoolSequenceStore(FileStore):
+    """The per-device sequence reservation (``SequenceStore`` of
+    ``publish.sequence.SequenceAllocator``) in ``<spool>.seq`` beside the database, written
+    in place (it works on a full disk), so ``seq`` continues after a restart or a crash.
+    Older versions kept it in the spool's meta table: the higher of the two is read."""
 
     def __init__(self, spool: Spool) -> None:
+        super().__init__(spool.path.with_suffix(".seq"))
         self.spool = spool
 
     def load(self) -> int:
-        return self.spool.meta("seq")
-
-    def save(self, reserved: int) -> None:
-        self.spool.set_meta("seq", reserved)
-
-    def __str__(self) -> str:
-        return f"{self.spool.path} (meta seq)"
+        return max(super().load(), self.spool.meta("seq"))
 
 
 class Drain:

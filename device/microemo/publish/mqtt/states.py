@@ -3,7 +3,9 @@
 The frame loop writes with ``set`` (a dict assignment under a lock, never blocks on I/O);
 the link thread calls ``due`` to take what should go out now. A face whose state was
 published less than ``interval_s`` ago keeps only its newest pending state; a face that
-left (state None) is cleared at once with an empty retained payload.
+left (state None) is cleared at once with an empty retained payload. The device summary
+also carries the device's own condition (``set_device``: clock synchronised, spool writable,
+events lost), sent again when that changes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class FaceStates:
         self._summary_at = 0.0
         self._summary_faces = -1
         self._summary_dirty = False
+        self._device: State = {}
+
+    def set_device(self, fields: State) -> None:
+        """The device's condition for the summary (link thread); a change makes it due."""
+        if fields != self._device:
+            self._device = dict(fields)
+            self._summary_dirty = True
 
     def set(self, face_id: int, state: State | None) -> None:
         with self._lock:
@@ -76,4 +85,4 @@ class FaceStates:
             return None
         self._summary_at, self._summary_faces = now, len(self.current)
         self._summary_dirty = False
-        return discovery.summary_state(self.current)
+        return {**discovery.summary_state(self.current), **self._device}
