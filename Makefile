@@ -11,7 +11,7 @@ RUN_EXTRAS ?=
 SAMPLE ?= tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 ASSET  := models/face_landmarker.task
 
-.PHONY: setup venv run analyze test check format bench model calibrate clean
+.PHONY: setup venv run analyze test check format bench model calibrate appearance need-data clean
 
 run analyze bench: EXTRAS = $(RUN_EXTRAS)
 
@@ -59,14 +59,30 @@ model: setup
 	$(BIN)/microemo-train all --config models/train-default.toml
 
 # The default AU calibration, the fitted prototype weights and docs/aus.md, regenerated from
-# CK+ (development layout or as distributed; its terms are research-only: never commit the
-# data). Landmarks are cached in .cache/: a second run skips the landmarker.
+# CK+ (development layout or as distributed) and FER2013's training split (FER: class
+# folders; its neutral, happy and surprised stills of the appearance split's train part join
+# as weakly coded faces). Both are research-only: never commit the data. Landmarks are
+# cached in .cache/: a second run skips the landmarker.
 CKPLUS ?=
-calibrate: setup
-	@test -n "$(CKPLUS)" || { echo "make calibrate CKPLUS=DIR: give the CK+ folder" >&2; exit 2; }
+FER ?=
+APPEARANCE_WORK ?= .cache/appearance
+need-data:
+	@test -n "$(CKPLUS)" -a -n "$(FER)" || { echo "make $(MAKECMDGOALS) CKPLUS=DIR FER=DIR: give the CK+ and FER2013 folders" >&2; exit 2; }
+calibrate: setup need-data
+	$(BIN)/microemo-train appearance --data fer=$(FER) --data ckplus=$(CKPLUS) \
+		--out out/appearance --work $(APPEARANCE_WORK) --parts-only
 	$(BIN)/microemo-train facs-calibrate --adapter ckplus --root $(CKPLUS) \
 		--base tools/microemo_train/facs/au_hand_table.toml --out device/microemo/vision/au_calibration.toml \
+		--stills $(APPEARANCE_WORK)/parts/fer-train.csv --cache .cache/facs \
 		--emotion-out device/microemo/emotion/tables/core_weights.toml --docs docs/aus.md
+
+# The built-in appearance model (aligned grey face crop -> core emotion, fused with the AUs),
+# after `make calibrate`: the CNN on FER2013's train part, the fusion on both sets' fusion
+# parts, figures on their test parts (about 1 h 15 min on 2 cores).
+appearance: setup need-data
+	$(BIN)/microemo-train appearance --data fer=$(FER) --data ckplus=$(CKPLUS) \
+		--out device/microemo/model/appearance --work $(APPEARANCE_WORK) \
+		--epochs 36 --width 1.5 --share fer=3
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -104,7 +104,8 @@ def main() -> int:
     results = {label: _run(frames, repeats, **cfg) for label, frames, cfg in cases}
     base = results[cases[0][0]]["mean"]
     print(f"landmarker per frame; ratios to 'near face, small faces off' ({base:.2f} ms mean)")
-    print(f"{'case':<30} {'faces':>5} {'mean':>6} {'median':>6} {'p95':>6} {'tiles':>5} {'crops':>5}")
+    cols = (("faces", 5), ("mean", 6), ("median", 6), ("p95", 6), ("tiles", 5), ("crops", 5))
+    print(f"{'case':<30} " + " ".join(f"{c:>{w}}" for c, w in cols))
     for label, r in results.items():
         print(
             f"{label:<30} {r['faces']:5.2f} {r['mean'] / base:6.2f} {r['median'] / base:6.2f} "
