@@ -75,7 +75,8 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
 BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
 # AUs that also get an optical-flow motion channel (vision.flow: brows, upper lids, nose
 # wings; vision.mouth: lip corners and chin, what this face's articulation does not explain)
-FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09", "AU12", "AU15", "AU17")
+MOUTH_FLOW_AUS: tuple[str, ...] = ("AU12", "AU15", "AU17")
+FLOW_AUS: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU09", *MOUTH_FLOW_AUS)
 
 
 @dataclass(slots=True)

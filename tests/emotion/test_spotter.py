@@ -201,3 +201,26 @@ def test_a_face_gone_ends_its_episode_where_it_was_last_seen() -> None:
     spots += sp.close_face(0, float(t[cut][-1]) + 5000.0)
     assert [s.phase for s in spots] == ["start", "apex", "end"]
     assert spots[-1].offset_ms == pytest.approx(t[cut][-1])
+
+
+def test_brief_smiles_a_second_apart_on_the_mouth_flow_are_each_spotted() -> None:
+    """The mouth's flow channel (what this face's articulation does not explain) reads 5 at
+    a clear smile. Every smile it misses raises its running noise; without a ceiling on the
+    bar, z_on times that noise passed 5 after a couple and no later smile could start an
+    episode (the per-AU suite's clips: AU12 F1 0 on talking faces). The first smile comes
+    while the face is new (no episodes yet), as it did there."""
+    t, x, r = quiet_series(30.0, seconds=14.0)
+    motion = np.zeros_like(x)
+    smiles = [(400.0 + 1200.0 * k, 850.0 + 1200.0 * k) for k in range(11)]
+    for on, off in smiles:
+        motion[:, AU_INDEX[12]] += np.minimum(bump(t, on, on + 150, off, 6.0), 5.0)
+    sp = Spotter(SpottingConfig())
+    spots: list[Spot] = []
+    for ti, xi, ri, mi in zip(t, x, r, motion, strict=True):
+        au = AUFrame(0, float(ti), xi, xi > 1, np.zeros(0), SimpleNamespace(pose_r_rad=ri), True)
+        au.motion = mi
+        spots += sp.update(au)
+    found = [(s.onset_ms, s.offset_ms or 0.0) for s in ends(spots) if "AU12" in s.apex_aus]
+    late = smiles[1:]  # after the warm-up
+    assert len(found) <= len(smiles)
+    assert all(max((iou(s, f) for f in found), default=0.0) >= 0.5 for s in late), (found, late)

@@ -14,7 +14,8 @@ Channels: the 19 AU intensities and, when the pipeline measures optical flow
 (``spotting.flow``), the recent motion of the brow, lid and nose AUs (``types.FLOW_AUS``,
 ``AUFrame.motion``, vision/flow.py), each
 with its own baseline and noise; an episode names an AU whichever of its two channels
-carried it.
+carried it. The mouth's flow channels (lip corners, chin) read at most 5, so their bar stops
+at ``MOUTH_BAR_MAX``: above that a channel whose noise grew could never start an episode.
 
 Never carrying on their own: AU45 (blinks), AU25/AU26 (speech opens the mouth all the
 time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink, and
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from microemo.config import SpottingConfig
-from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, AUFrame
+from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, MOUTH_FLOW_AUS, AUFrame
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ _LIPS = AU_INDEX[25]
 # this face's articulation does not explain (vision.mouth)
 _SPEECH = np.array([int(a[2:]) in (10, 14, 15, 17, 20, 23, 24, 28) for a in AU_NAMES])[CH_AU]
 _SPEECH[N_AU:] = False
+# A mouth flow channel reads at most 5 (vision.mouth), and its running noise grows with every
+# expression it misses (a few a second while the face talks): past noise 0.8 the bar
+# z_on * noise went over 5 and no smile could start an episode again. Its bar stops at
+# 90 % of the scale, 0.018 face widths that this face's articulation does not explain.
+MOUTH_BAR_MAX = 4.5
+_MOUTH_FLOW = np.isin(np.arange(N_CH), [N_AU + FLOW_AUS.index(a) for a in MOUTH_FLOW_AUS])
 N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
 N_HIST = 256  # recent (t, rise) rows for backdating the onset
 MOTION_SPAN_MS = 50.0  # head rotation speed is measured over at least this
@@ -247,7 +254,8 @@ class Spotter:
     ) -> np.ndarray:
         c = self.config
         noise = np.maximum(np.sqrt(st.var), c.noise_floor)
-        mask: np.ndarray = CARRY & (rise >= level) & (rise >= z * noise)
+        bar = np.where(_MOUTH_FLOW, np.minimum(z * noise, MOUTH_BAR_MAX), z * noise)
+        mask: np.ndarray = CARRY & (rise >= level) & (rise >= bar)
         if t < st.blink_until:
             mask &= ~_LIDS
         if t < st.speech_until:
