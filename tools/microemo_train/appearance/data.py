@@ -148,10 +148,16 @@ def load_set(spec: str) -> StillSet:
 
 
 def _terms(readme: Path) -> str:
-    """The data set README's "Terms:" line, if it has one."""
-    for line in readme.read_text(errors="replace").splitlines():
+    """The data set README's "Terms:" paragraph (up to the next blank line), if it has one."""
+    lines = readme.read_text(errors="replace").splitlines()
+    for i, line in enumerate(lines):
         if line.lower().startswith("terms:"):
-            return line.split(":", 1)[1].strip()
+            para = [line.split(":", 1)[1].strip()]
+            for more in lines[i + 1 :]:
+                if not more.strip():
+                    break
+                para.append(more.strip())
+            return " ".join(para)
     return ""
 
 
