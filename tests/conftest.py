@@ -62,6 +62,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def needs_asset() -> None:
+    """Skips a test when the landmarker asset was not fetched (``make setup`` fetches it)."""
+    from microemo.assets import AssetError, find_asset
+
+    try:
+        find_asset()
+    except AssetError as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def clip() -> Path:
     """The happy clip (1001_DFA_HAP_XX.flv), the one ``make run`` plays."""

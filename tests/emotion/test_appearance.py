@@ -21,15 +21,7 @@ from microemo.config import LandmarkerConfig
 from microemo.model.appearance import AppearanceModel, appearance_dir, load_appearance
 from microemo.model.bundle import BundleError
 
-
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset()
-    except AssetError as exc:
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 def frame(emotion: str, index: int = 0) -> np.ndarray:

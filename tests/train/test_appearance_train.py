@@ -26,14 +26,7 @@ CLASSES = {"ANG": "angry", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 TERMS = "Terms: frames of CREMA-D (ODbL), for this test only.\nNot for a shipped model."
 
 
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset()
-    except AssetError as exc:
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 @pytest.fixture(scope="module")

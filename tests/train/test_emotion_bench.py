@@ -16,15 +16,7 @@ from tests.conftest import clip_path
 
 from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, score
 
-
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset()
-    except AssetError as exc:
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 def _frames(emotion: str, wanted: list[int]) -> list:

@@ -13,15 +13,7 @@ from microemo.config import LandmarkerConfig
 from microemo.types import Frame
 from microemo.vision.face_crop import CropSpec, aligned_crop, similarity
 
-
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset()
-    except AssetError as exc:
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 @pytest.fixture(scope="module")

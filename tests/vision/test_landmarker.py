@@ -10,15 +10,7 @@ from tests.conftest import clip_path
 from microemo.config import LandmarkerConfig
 from microemo.types import Frame
 
-
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset()
-    except AssetError as exc:
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 def _frames(name: str, n: int) -> list[np.ndarray]:

@@ -22,14 +22,7 @@ from microemo.types import FaceObservation, Frame
 GROUP = DATA / "group"
 
 
-@pytest.fixture(autouse=True)
-def _needs_asset():
-    from microemo.assets import AssetError, find_asset
-
-    try:
-        find_asset("face_landmarker.task")
-    except AssetError:
-        pytest.skip("face_landmarker.task not fetched (make setup)")
+pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
 def _picture(name: str) -> tuple[np.ndarray, list[dict]]:
