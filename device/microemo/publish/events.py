@@ -61,14 +61,7 @@ class EventBuilder:
             kind = "micro" if duration < MICRO_MAX_MS else "macro"
         c = step.classification
         event = {
-            "schema": SCHEMA_ID,
-            "id": step.episode_id,
-            "phase": step.phase,
-            "seq": self.sequence.next(),
-            "device_id": self.device_id,
-            "face_id": int(step.face_id),
-            "time": utc_now(),
-            "t_ms": round(float(step.t_ms), 1),
+            **self._head(SCHEMA_ID, step),
             "onset_ms": round(float(step.onset_ms), 1),
             "apex_ms": None if step.apex_ms is None else round(float(step.apex_ms), 1),
             "offset_ms": None if offset is None else round(float(offset), 1),
@@ -94,14 +87,11 @@ class EventBuilder:
         }
         return stamp_clock(event)
 
-    def _cabin(self, step: CabinStep) -> dict[str, Any]:
-        """A cabin step's payload: a blink has only its ``end``; ``duration_ms`` is the time
-        so far on a ``start`` (the threshold it crossed), the whole episode on an ``end``."""
-        offset = step.offset_ms if step.phase == "end" else None
-        duration = (offset if offset is not None else step.t_ms) - step.onset_ms
-        r = step.readings
-        event: dict[str, Any] = {
-            "schema": CABIN_SCHEMA_ID,
+    def _head(self, schema: str, step: Step) -> dict[str, Any]:
+        """What every event starts with: which schema, which episode and step, its number in
+        the device's one sequence, which device and face, and when."""
+        return {
+            "schema": schema,
             "id": step.episode_id,
             "phase": step.phase,
             "seq": self.sequence.next(),
@@ -109,6 +99,16 @@ class EventBuilder:
             "face_id": int(step.face_id),
             "time": utc_now(),
             "t_ms": round(float(step.t_ms), 1),
+        }
+
+    def _cabin(self, step: CabinStep) -> dict[str, Any]:
+        """A cabin step's payload: a blink has only its ``end``; ``duration_ms`` is the time
+        so far on a ``start`` (the threshold it crossed), the whole episode on an ``end``."""
+        offset = step.offset_ms if step.phase == "end" else None
+        duration = (offset if offset is not None else step.t_ms) - step.onset_ms
+        r = step.readings
+        event: dict[str, Any] = {
+            **self._head(CABIN_SCHEMA_ID, step),
             "kind": step.kind,
             "onset_ms": round(float(step.onset_ms), 1),
             "offset_ms": None if offset is None else round(float(offset), 1),
