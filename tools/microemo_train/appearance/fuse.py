@@ -21,18 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from microemo.emotion.fusion import fusion_inputs
+from microemo.emotion.rules import CORE_EMOTIONS
 from microemo.model.appearance import FusionSpec
 
-PROTO_CLASSES = (
-    "anger",
-    "contempt",
-    "disgust",
-    "fear",
-    "happiness",
-    "neutral",
-    "sadness",
-    "surprise",
-)
+# the prototypes' classes in a fixed order; repression (anger's AUs, held weakly) counts as anger
+PROTO_CLASSES: tuple[str, ...] = tuple(sorted(set(CORE_EMOTIONS) - {"repression"}))
 
 
 @dataclass

@@ -24,11 +24,10 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from microemo_train.spotting.cabin_render import close_eyes, open_mouth, turn_head
-from microemo_train.spotting.synth import SourceClip
+from microemo_train.spotting.synth import SourceClip, write_lossless
 
 KINDS = ("eyes", "yawn", "turn")
 # ease in, ease out (ms): lids close in about 70 ms and open slower; a yawn opens slowly
@@ -193,15 +192,7 @@ def write_cabin_clip(
     clip: DepthClip, out: Path, fps: float, duration_ms: float, acts: list[CabinAct]
 ) -> dict:
     """Write ``out`` (.avi, HuffYUV, lossless) and its .json labels; return the labels."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    h, w = clip.src.frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"HFYU"), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"{out}: OpenCV cannot write HuffYUV AVI here")
-    n = int(duration_ms * fps / 1000.0)
-    for i in range(n):
-        writer.write(render(clip, i * 1000.0 / fps, acts))
-    writer.release()
+    n = write_lossless(out, clip.src, fps, duration_ms, lambda t: render(clip, t, acts))
     labels = {
         "clip": out.name,
         "source": clip.src.path.name,

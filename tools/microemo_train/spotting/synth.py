@@ -23,6 +23,7 @@ import functools
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -235,10 +236,11 @@ def render_frame(src: SourceClip, t_ms: float, episodes: list[Episode]) -> np.nd
     return warp_face(image, mesh, displacement(pts, aus))
 
 
-def write_clip(
-    src: SourceClip, out: Path, fps: float, duration_ms: float, episodes: list[Episode]
-) -> dict:
-    """Write ``out`` (.avi, HuffYUV, lossless) and ``out`` with .json labels; return labels."""
+def write_lossless(
+    out: Path, src: SourceClip, fps: float, duration_ms: float, frame: Callable[[float], np.ndarray]
+) -> int:
+    """Write ``out`` (.avi, HuffYUV, lossless, the source's size) from ``frame(t_ms)`` at
+    ``fps`` for ``duration_ms``; return the number of frames written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     h, w = src.frames[0].shape[:2]
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"HFYU"), fps, (w, h))
@@ -246,8 +248,16 @@ def write_clip(
         raise RuntimeError(f"{out}: OpenCV cannot write HuffYUV AVI here")
     n = int(duration_ms * fps / 1000.0)
     for i in range(n):
-        writer.write(render_frame(src, i * 1000.0 / fps, episodes))
+        writer.write(frame(i * 1000.0 / fps))
     writer.release()
+    return n
+
+
+def write_clip(
+    src: SourceClip, out: Path, fps: float, duration_ms: float, episodes: list[Episode]
+) -> dict:
+    """Write ``out`` (.avi, HuffYUV, lossless) and ``out`` with .json labels; return labels."""
+    n = write_lossless(out, src, fps, duration_ms, lambda t: render_frame(src, t, episodes))
     labels = {
         "clip": out.name,
         "source": src.path.name,
