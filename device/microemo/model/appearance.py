@@ -44,6 +44,11 @@ class CropModel(BaseModel):
         description="grey levels: contrast is divided by "
         "max(std, this), so a flat crop is not blown up to noise",
     )
+    mirror: bool = Field(
+        False,
+        description="read the crop and its mirror image and average their probabilities "
+        "(the template is symmetric: the two sides of the face count alike; twice the CNN)",
+    )
 
     def spec(self) -> CropSpec:
         return CropSpec(self.size, tuple(self.points), tuple(self.template))
@@ -202,7 +207,14 @@ class AppearanceModel:
         return (x - x.mean()) / max(float(x.std()), self.std_floor)
 
     def log_probs(self, crop: np.ndarray) -> np.ndarray:
-        """(len(labels),) log-probabilities for one ``crop_spec.size`` square grey crop."""
+        """(len(labels),) log-probabilities for one ``crop_spec.size`` square grey crop (and,
+        with ``crop.mirror``, its mirror image: their probabilities averaged)."""
+        lp = self._log_probs(crop)
+        if self.manifest.crop.mirror:
+            lp = np.logaddexp(lp, self._log_probs(crop[:, ::-1])) - np.log(2.0)
+        return lp
+
+    def _log_probs(self, crop: np.ndarray) -> np.ndarray:
         x = self.standardize(crop)[None, :, :, None]
         scale, zero = self._in_q
         if scale:

@@ -77,6 +77,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--width", type=float, default=1.0, help="CNN width multiplier (1.0)")
     p.add_argument("--keras", type=Path, help="a trained CNN to reuse (skips training)")
+    p.add_argument(
+        "--no-mirror",
+        dest="mirror",
+        action="store_false",
+        help="read each crop once (default: the crop and its mirror image, averaged; the "
+        "fusion is fitted on readings made that way)",
+    )
     p.add_argument("--jobs", type=int, default=2, help="landmarker processes")
     p.add_argument("--name", default="microemo-appearance")
     p.add_argument("--version", default="0.1.0")
@@ -185,11 +192,10 @@ def run(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = {"sets": {}}
     app_all, rows = {}, []
     for st in sets:
-        q = np.full((len(st.labels), len(app_labels)), np.nan)
+        lp = np.full((len(st.labels), len(app_labels)), np.nan)
         ok = st.ex.ok
-        q[ok] = train.int8_logits(tflite, st.ex.crops[ok], std_floor)
-        lp = q - q.max(axis=1, keepdims=True)
-        app_all[st.s.name] = lp - np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        lp[ok] = train.int8_log_probs(tflite, st.ex.crops[ok], std_floor, args.mirror)
+        app_all[st.s.name] = lp
         rows.append(_rows(st, app_all[st.s.name], st.s.name in cnn))
     fused_rows = FusionRows.concat(rows)
     share = {k: float(v) for k, _, v in (x.partition("=") for x in args.share)}
@@ -218,7 +224,15 @@ def run(args: argparse.Namespace) -> int:
         or "research use only: trained on data sets whose terms allow non-commercial research only",
     }
     path = write_folder(
-        args.out, tflite, app_labels, spec, metrics, source, args.name, args.version
+        args.out,
+        tflite,
+        app_labels,
+        spec,
+        metrics,
+        source,
+        args.name,
+        args.version,
+        mirror=args.mirror,
     )
     print(f"wrote {path} ({len(tflite) // 1024} KB model)")
     (args.work / "figures.json").write_text(json.dumps(metrics, indent=1) + "\n")

@@ -93,3 +93,18 @@ def int8_logits(data: bytes, crops: np.ndarray, std_floor: float) -> np.ndarray:
     from microemo_train.quantize import run_int8
 
     return run_int8(data, standardize(crops, std_floor))
+
+
+def int8_log_probs(data: bytes, crops: np.ndarray, std_floor: float, mirror: bool) -> np.ndarray:
+    """Log-probabilities as the device reads them (``AppearanceModel.log_probs``): with
+    ``mirror``, the probabilities of each crop and its mirror image averaged."""
+
+    def log_softmax(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    lp = log_softmax(int8_logits(data, crops, std_floor))
+    if mirror:
+        flipped = log_softmax(int8_logits(data, np.ascontiguousarray(crops[:, :, ::-1]), std_floor))
+        lp = np.logaddexp(lp, flipped) - np.log(2.0)
+    return lp

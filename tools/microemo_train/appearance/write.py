@@ -35,6 +35,7 @@ def write_folder(
     name: str,
     version: str,
     std_floor: float = 10.0,
+    mirror: bool = False,
 ) -> Path:
     from microemo.model.runner import interpreter_class
 
@@ -52,6 +53,7 @@ def write_folder(
             points=list(crop.points),
             template=[tuple(t) for t in crop.template],
             std_floor=std_floor,
+            mirror=mirror,
         ),
         files={"appearance.tflite": hashlib.sha256(tflite).hexdigest()},
         input=_spec(it.get_input_details()[0]),
