@@ -102,6 +102,35 @@ def _copy_builtin(tmp_path: Path) -> Path:
     return dst
 
 
+def _with_mirror(tmp_path: Path, mirror: bool) -> AppearanceModel:
+    folder = _copy_builtin(tmp_path / str(mirror))
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["crop"]["mirror"] = mirror
+    path.write_text(json.dumps(manifest))
+    return AppearanceModel(folder)
+
+
+def test_with_mirror_on_a_face_and_its_mirror_image_read_alike(tmp_path):
+    """A driver seen from the left reads as one seen from the right: with ``crop.mirror``
+    the model reads both sides; without it the two readings differ."""
+    from microemo.vision.landmarker import StillLandmarker
+
+    image = frame("SAD", 20)
+    lm = StillLandmarker(LandmarkerConfig(small_faces=False))
+    try:
+        face = lm.detect(image)[0]
+    finally:
+        lm.close()
+    on, off = _with_mirror(tmp_path, True), _with_mirror(tmp_path, False)
+    crop = on.crop(image, face.landmarks)
+    mirrored = np.ascontiguousarray(crop[:, ::-1])
+    np.testing.assert_allclose(on.log_probs(crop), on.log_probs(mirrored), atol=1e-5)
+    assert np.abs(off.log_probs(crop) - off.log_probs(mirrored)).max() > 1e-3
+    both = np.logaddexp(off.log_probs(crop), off.log_probs(mirrored)) - np.log(2.0)
+    np.testing.assert_allclose(on.log_probs(crop), both, atol=1e-5)
+
+
 def test_a_tampered_model_file_is_refused(tmp_path):
     folder = _copy_builtin(tmp_path)
     model = folder / "appearance.tflite"
