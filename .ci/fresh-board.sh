@@ -376,6 +376,7 @@ inner() {
     # Cortex-A72 (no ARMv8.2 extensions)
     if [ "$ARCH" = arm64 ]; then
         QEMU_CPU="$(case "$BOARD" in pi4) echo cortex-a72 ;; *) echo cortex-a76 ;; esac)"
+        QEMU_ARCH=aarch64  # (set by emulation_ready in the outer process, not this one)
         # install.sh's asset fetch: an emulated `pip download` takes minutes on a busy machine
         export QEMU_CPU MICROEMO_FETCH_TIMEOUT=60
     fi
