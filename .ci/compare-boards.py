@@ -22,9 +22,10 @@ import json
 import sys
 from pathlib import Path
 
-# on the 0-5 scale. Measured on the happy clip (tests/data/boards, docs/arm64.md): at most 0.16
-# between x86-64 and the emulated Cortex-A76, mean 0.011, half the values equal to two digits
-AU_TOLERANCE = 0.25
+# on the 0-5 scale. Measured between x86-64 and the emulated Cortex-A76 (docs/arm64.md): at
+# most 0.16 on the happy clip CI uses (tests/data/boards), at most 0.25 on the six CREMA-D
+# clips (2 of 7201 values; mean 0.011, p99 0.09); a broken build moves AUs by whole points
+AU_TOLERANCE = 0.35
 FRAME_MS = 1000 / 29.97  # the bundled clips' rate: episode times may move by one frame
 
 
