@@ -22,18 +22,27 @@ import json
 import sys
 from pathlib import Path
 
-AU_TOLERANCE = 0.25  # on the 0-5 scale; see docs/arm64.md for what was measured
+# on the 0-5 scale. Measured between x86-64 and the emulated Cortex-A76 (docs/arm64.md): at
+# most 0.16 on the happy clip CI uses (tests/data/boards), at most 0.25 on the six CREMA-D
+# clips (2 of 7201 values; mean 0.011, p99 0.09); a broken build moves AUs by whole points
+AU_TOLERANCE = 0.35
 FRAME_MS = 1000 / 29.97  # the bundled clips' rate: episode times may move by one frame
 
 
-def rows(folder: Path) -> dict[tuple[str, str], dict[str, str]]:
+def analyze_csv(folder: Path) -> Path:
+    """analyze's CSV: the one CSV in the folder (its events are in the JSONL of the same name;
+    events.jsonl beside them is ``microemo run``'s)."""
     (csv_file,) = folder.glob("*.csv")
-    with csv_file.open(newline="") as f:
+    return csv_file
+
+
+def rows(folder: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with analyze_csv(folder).open(newline="") as f:
         return {(r["frame"], r["face_id"]): r for r in csv.DictReader(f)}
 
 
 def episodes(folder: Path) -> list[dict[str, object]]:
-    (jsonl,) = folder.glob("*.jsonl")
+    jsonl = analyze_csv(folder).with_suffix(".jsonl")
     out = []
     for line in jsonl.read_text().splitlines():
         e = json.loads(line)

@@ -299,6 +299,8 @@ prove_check() {
     egl="$(in_root ldconfig -p | awk '/libEGL\.so\.1 /{print $NF; exit}')"
     [ -n "$egl" ] || die "no libEGL.so.1 after install.sh"
     in_root mv "$egl" "$egl.hidden"  # inside: the root's /lib links are its own
+    # (its own file: check.txt keeps the passing check for --results)
+    out="$R/root/check-no-egl.txt"
     as_service "$me" config check "$cfg" --source "/opt/microemo/src/$CLIP" >"$out" 2>&1 || true
     in_root mv "$egl.hidden" "$egl"
     expect "config check without libEGL" "libEGL.so.1 is missing: .sudo apt install libegl1" "$out"
@@ -336,6 +338,37 @@ keep_results() {
     echo "$ARCH" > "$RESULTS/arch"
 }
 
+# what ran where, the sizes and the times: printed, and kept as summary.txt with --results
+summary() {
+    log "fresh board OK ($ARCH${QEMU_CPU:+, $BOARD profile on an emulated $QEMU_CPU}): $EVENTS events, $ROWS CSV rows"
+    echo "    $(date -u '+%F %H:%M UTC') on $(uname -m): $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | sort -u | head -1), $(nproc) cores"
+    if [ "$ARCH" != "$HOST_ARCH" ]; then
+        echo "    emulated: $(qemu-$QEMU_ARCH-static --version | head -1), -cpu $QEMU_CPU," \
+            "tests/data/cpuinfo/$BOARD.txt as /proc/cpuinfo"
+    fi
+    sed -n 's/^  versions *//p' "$R/root/check.txt" | sed 's/^/    /'
+    echo "    debootstrap minbase: ${BOOT_MB} MB"
+    echo "    the Pi OS Lite set: $BASE_APT"
+    echo "    install.sh's apt step: $INSTALL_APT"
+    echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
+    echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
+        "($([ "$USE_CACHE" = 1 ] && echo "with" || echo "without") caches)"
+    echo "    CPU time of the steps: ${CPU_S} s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+    if [ "$ARCH" != "$HOST_ARCH" ]; then
+        echo "    ($ARCH under qemu-user emulation on $HOST_ARCH: these times say nothing about a board)"
+    fi
+}
+
+# CPU seconds of everything run here (user + system of the steps' processes, emulated ones
+# included): on a busy machine wall time stretches, these do not (an idle 2-core machine takes
+# about this long: most steps use one core). `times` in this shell, not in a $(...) subshell,
+# whose children are none.
+cpu_seconds() {
+    times >"$R/root/times.txt"
+    CPU_S="$(tail -1 "$R/root/times.txt" | awk '{ m = 0; s = 0; for (i = 1; i <= 2; i++) {
+        split($i, t, /[ms]/); m += t[1]; s += t[2] } printf "%.0f", m * 60 + s }')"
+}
+
 inner() {
     R="$1"
     mkdir -p "$CACHE"
@@ -343,6 +376,7 @@ inner() {
     # Cortex-A72 (no ARMv8.2 extensions)
     if [ "$ARCH" = arm64 ]; then
         QEMU_CPU="$(case "$BOARD" in pi4) echo cortex-a72 ;; *) echo cortex-a76 ;; esac)"
+        QEMU_ARCH=aarch64  # (set by emulation_ready in the outer process, not this one)
         # install.sh's asset fetch: an emulated `pip download` takes minutes on a busy machine
         export QEMU_CPU MICROEMO_FETCH_TIMEOUT=60
     fi
@@ -355,24 +389,10 @@ inner() {
     prove_check
     prove_run_and_analyze
     keep_results
-    log "fresh board OK ($ARCH${QEMU_CPU:+, $BOARD profile on an emulated $QEMU_CPU}): $EVENTS events, $ROWS CSV rows"
     local i
     for ((i = ${#BINDS[@]} - 1; i >= 0; i--)); do umount "${BINDS[i]}"; done
-    echo "    debootstrap minbase: ${BOOT_MB} MB"
-    echo "    the Pi OS Lite set: $BASE_APT"
-    echo "    install.sh's apt step: $INSTALL_APT"
-    echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
-    echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
-        "($([ "$USE_CACHE" = 1 ] && echo "with" || echo "without") caches)"
-    # CPU seconds of everything run here: on a busy machine wall time stretches, these do not
-    # (an idle 2-core machine takes about this long: most steps use one core)
-    local cpu
-    cpu="$(times | tail -1 | awk '{ m = 0; s = 0; for (i = 1; i <= 2; i++) {
-        split($i, t, /[ms]/); m += t[1]; s += t[2] } printf "%.0f", m * 60 + s }')"
-    echo "    CPU time of the steps: ${cpu} s (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-    if [ "$ARCH" != "$HOST_ARCH" ]; then
-        echo "    ($ARCH under qemu-user emulation on $HOST_ARCH: these times say nothing about a board)"
-    fi
+    cpu_seconds
+    if [ -n "$RESULTS" ]; then summary | tee "$RESULTS/summary.txt"; else summary; fi
 }
 
 args=()
