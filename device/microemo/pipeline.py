@@ -122,6 +122,10 @@ class Pipeline:
     def model_info(self) -> dict[str, Any]:
         return self.classifier.model_info
 
+    @property
+    def appearance_info(self) -> dict[str, Any] | None:
+        return self.classifier.appearance_info
+
     def swap_model(self, bundle: Bundle | None) -> None:
         """Thread-safe: the new model classifies from the next window on."""
         self.classifier.swap_model(bundle)

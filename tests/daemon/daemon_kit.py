@@ -38,6 +38,7 @@ class FakePipeline:
         self.seen: list[Frame] = []
         self.finished_at: float | None = None
         self.model_info: dict[str, Any] = {"name": "fake", "version": "0", "sha256": None}
+        self.appearance_info: dict[str, Any] | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         import time

@@ -22,6 +22,7 @@ from status_kit import chromium, free_port, get, read_page, wait_page
 from tests.conftest import wait_for
 
 from microemo.emotion.rules import CORE_EMOTIONS
+from microemo.model.appearance import appearance_dir
 
 pytestmark = [
     pytest.mark.broker,
@@ -149,6 +150,13 @@ def test_a_person_sees_it_working(tmp_path, clip):
     assert float(f["fps"]) > 0 and abs(float(f["fps"]) - api["fps"]) < 10
     assert f["workers"] == "2 / 2" and f["camera"] == "ok" and f["broker"] == "connected"
     assert f["model"] == f"{api['model']['name']} {api['model']['version']}"
+    # the appearance model that decides core_emotion with the AUs is named, as the bundle is
+    builtin = json.loads((appearance_dir("builtin") / "appearance.json").read_text())
+    assert api["appearance"] == {
+        "name": builtin["name"],
+        "version": builtin["version"],
+        "sha256": builtin["files"]["appearance.tflite"],
+    }
     assert f["device"] == "status-e2e" and f["face-count"] == "1"
     (face,) = page["faces"]
     assert len(face["bars"]) == 19 and max(face["bars"].values()) > 0.2  # a face that moves

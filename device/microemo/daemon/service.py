@@ -245,6 +245,8 @@ class Daemon:
             snap["landmarker"] = pool.stats()
         snap["device_id"] = self.config.device.id
         snap["model"] = self.pipeline.model_info if self.pipeline is not None else {}
+        # the appearance model decides core_emotion too: which one runs (None when off)
+        snap["appearance"] = self.pipeline.appearance_info if self.pipeline is not None else None
         snap["stalls"] = self.watchdog.stalls if self.watchdog else 0
         snap["pipeline_errors"] = self.loop.errors if self.loop else 0
         snap["clock_synced"] = clock_synced()

@@ -53,6 +53,11 @@ class EmotionClassifier:
         self._install(bundle, self._load(bundle))
 
     @property
+    def appearance_info(self) -> dict[str, Any] | None:
+        """The appearance model's name, version and sha256 (None when it is off)."""
+        return None if self.appearance is None else dict(self.appearance.model.describe)
+
+    @property
     def model_info(self) -> dict[str, Any]:
         if self.bundle is None:
             return {"name": "facs-rules", "version": "builtin", "sha256": None}
