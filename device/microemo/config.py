@@ -11,23 +11,17 @@ through this model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from microemo.config_base import PathStr as PathStr
+from microemo.config_base import Section as Section
 from microemo.config_cabin import CabinConfig
 from microemo.config_errors import ConfigError as ConfigError
 from microemo.config_errors import explain, read_toml
 from microemo.config_mqtt import MqttConfig as MqttConfig
 from microemo.config_mqtt import SpoolConfig as SpoolConfig
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
-
-
-# a path is written as a TOML string
-PathStr = Annotated[Path, Strict(False)]
 
 
 class DeviceConfig(Section):

@@ -1,8 +1,8 @@
 """The ``[cabin]`` config section: eyes, blinks, PERCLOS, yawns and attention (``microemo.cabin``).
 
 Its own module so that ``config.py`` stays one screen per concern; ``config.Config`` holds
-it as ``cabin``. The rules are ``config.Section``'s (unknown keys refused, strict types), set
-here again because ``config`` imports this module. Defaults follow docs/cabin.md: PERCLOS
+it as ``cabin``; the rules are ``config_base.Section``'s (unknown keys refused, strict
+types). Defaults follow docs/cabin.md: PERCLOS
 P80 over 60 s, a microsleep at 1 s of closed eyes, distraction at 2 s off the road or a
 third of the last 30 s (Euro NCAP's visual attention time-sharing).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from microemo.config_base import Section
 
 CabinEvent = Literal["blink", "microsleep", "yawn", "distraction"]
 
 
-class CabinConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
-
+class CabinConfig(Section):
     enabled: bool = Field(
         True, description="measure eyes, mouth and attention per face (CSV columns, state)"
     )

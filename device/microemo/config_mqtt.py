@@ -2,27 +2,18 @@
 events wait in while the broker is away (``microemo.publish.mqtt``).
 
 Their own module so that ``config.py`` stays one screen per concern; ``config.Config`` holds
-them as ``mqtt`` and ``spool`` (and re-exports both classes). The rules are
-``config.Section``'s (unknown keys refused, strict types), set here again because ``config``
-imports this module.
+them as ``mqtt`` and ``spool`` (and re-exports both classes); the rules are
+``config_base.Section``'s.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
-
-# a path is written as a TOML string (as config.PathStr)
-PathStr = Annotated[Path, Strict(False)]
+from microemo.config_base import PathStr, Section
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
-
-
-class MqttConfig(_Section):
+class MqttConfig(Section):
     enabled: bool = Field(False, description="publish events over MQTT")
     host: str = Field("localhost", description="broker host name")
     port: int = Field(1883, ge=1, le=65535, description="broker port")
@@ -47,7 +38,7 @@ class MqttConfig(_Section):
     share_landmarks: bool = Field(False, description="privacy: never publish landmarks unless true")
 
 
-class SpoolConfig(_Section):
+class SpoolConfig(Section):
     max_events: int = Field(
         100_000,
         ge=100,
