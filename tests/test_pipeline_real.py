@@ -127,3 +127,19 @@ def test_default_model_with_rules_reads_the_happy_clip_as_happy():
         assert pipe.model_info["name"] == bundle.manifest.name
     assert len(fused) > 20  # the CNN ran on windows from 1 s on
     assert fused.count("happiness") / len(fused) > 0.5
+
+
+def test_events_name_the_appearance_model_that_helped_decide(clip_runs):
+    """``model`` names the window-CNN bundle (or the FACS rules); an event whose core emotion
+    the appearance model helped decide names that model too, the one the device loaded."""
+    from microemo.model.appearance import load_appearance
+
+    builtin = load_appearance("builtin")
+    assert builtin is not None
+    events = [e for run in clip_runs.values() for e in run.events]
+    fused = [e for e in events if "appearance" in e["core_source"]]
+    assert fused, "by default the appearance model takes part"
+    for e in fused:
+        assert e["appearance"] == builtin.describe, e["id"]
+    for e in events:
+        assert ("appearance" in e) == ("appearance" in e["core_source"]), e["id"]

@@ -179,6 +179,8 @@ class EpisodeStep:
     classification: Classification
     apex_aus: dict[str, float]  # AU name -> intensity at the apex
     model: dict[str, Any]  # name, version, sha256 of the model that classified it
+    # name, version, sha256 of the appearance model, where it took part in ``core_source``
+    appearance: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,13 @@ class EpisodeManager:
             classification=ep.classification,
             apex_aus=dict(ep.apex_aus),
             model=dict(self.model),
+            appearance=self._appearance(ep.classification.core_source),
         )
+
+    def _appearance(self, core_source: str) -> dict[str, Any] | None:
+        """The appearance model's identity, where it helped decide the core emotion."""
+        info = self.classifier.appearance_info if "appearance" in core_source else None
+        return None if info is None else dict(info)
 
     @property
     def open_count(self) -> int:

@@ -78,6 +78,8 @@ class EventBuilder:
                 for name, v in step.apex_aus.items()
             ],
             "model": dict(step.model),
+            # only where the appearance model took part in core_source: which one
+            **({"appearance": dict(step.appearance)} if step.appearance else {}),
             # only where the CNN took part: what it and the FACS rules each said
             **(
                 {"cnn_emotion": c.cnn_core, "rules_emotion": c.rules_core}
