@@ -133,6 +133,31 @@ def test_calibrate_writes_a_file_the_device_reads(data, tmp_path: Path):
     assert check.returncode == 0, check.stderr
 
 
+def test_calibrate_with_stills_names_them_apart_from_the_subjects(data, tmp_path: Path):
+    """``--stills`` (a set without subject ids: each still is its own fold unit) joins the
+    coded subjects; the provenance counts the stills apart instead of as subjects."""
+    faces = kit.load_faces()
+    faces.pop("unseen")
+    stills = tmp_path / "stills"
+    for subject, face in faces.items():
+        for label, aus in (("neutral", {}), ("happiness", {"AU12": 1.0}),
+                           ("surprise", {"AU01": 1.0, "AU02": 1.0})):  # fmt: skip
+            kit.write_image(stills / label / f"{subject}.png", face.with_aus(aus))
+    docs = tmp_path / "aus.md"
+    proc = kit.run_tool(
+        "facs-calibrate", "--adapter", "manifest", "--root", data["manifest"],
+        "--base", data["blind"], "--folds", "3", "--min-positives", "3",
+        "--stills", stills, "--out", tmp_path / "cal.toml", "--docs", docs,
+        "--cache", data["cache"],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    n = len(faces)
+    header = docs.read_text().splitlines()[4]
+    assert f"manifest at faces.csv, {n} subjects, {3 * n} stills without subject ids, " in header, (
+        header
+    )
+
+
 def _config(folder: Path, calibration: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "device.toml"

@@ -105,6 +105,7 @@ def calibrate(
     prov = dict(
         provenance,
         subjects=len(subjects),
+        stills_count=sum(s.startswith("still:") for s in subjects),
         items=len(recs),
         cross_validation=f"{folds} folds grouped by subject",
     )

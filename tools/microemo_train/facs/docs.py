@@ -65,7 +65,7 @@ def _provenance(result: CalibrationResult) -> list[str]:
     p = result.provenance
     return [
         f"Fitted by `{p.get('command', 'microemo-train facs-calibrate')}` on {p.get('date')}: "
-        f"{p.get('data_set')}, {p.get('subjects')} subjects, {p.get('items')} items "
+        f"{p.get('data_set')}, {report.who(p)} "
         f"({p.get('licence') or 'licence not stated'}). Figures are cross-validated: "
         f"{p.get('cross_validation')}; every face is scored by a calibration fitted without "
         'its subject, read through the device\'s own AU estimator. "Before" is the hand-set '

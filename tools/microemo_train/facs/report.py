@@ -134,11 +134,17 @@ def jsonable(o: Any) -> Any:
     return o
 
 
+def who(prov: dict[str, Any]) -> str:
+    """Whose faces: the subjects, and apart from them the stills of sets without subject
+    ids (each still its own subject in the folds), then the items in all."""
+    stills = int(prov.get("stills_count", 0) or 0)
+    subjects = int(prov.get("subjects", 0) or 0) - stills
+    extra = f", {stills} stills without subject ids" if stills else ""
+    return f"{subjects} subjects{extra}, {prov.get('items')} items"
+
+
 def compare_text(before: dict[str, Any], after: dict[str, Any], prov: dict[str, Any]) -> str:
-    out = [
-        f"data: {prov.get('data_set')} ({prov.get('subjects')} subjects, "
-        f"{prov.get('items')} items); after = {prov.get('cross_validation')}"
-    ]
+    out = [f"data: {prov.get('data_set')} ({who(prov)}); after = {prov.get('cross_validation')}"]
     out += [f"note: {n}" for n in prov.get("notes", [])]
     for name in after:
         b, a = before[name], after[name]

@@ -50,9 +50,10 @@ def still_recordings(
         if obs is None:
             continue
         codes = WEAK_CODES.get(st.label, {})
+        name = f"{st.path.parent.name}/{st.path.name}"  # a file name can repeat per class
         item = FacsItem(
-            key=f"stills/{st.path.name}",
-            subject=f"still:{st.path.name}",
+            key=f"stills/{name}",
+            subject=f"still:{name}",
             frames=(st.path,),
             codes={0: dict(codes)},
             coded=REST_AUS if st.label == "neutral" else frozenset(codes),
