@@ -179,6 +179,8 @@ class EpisodeStep:
     classification: Classification
     apex_aus: dict[str, float]  # AU name -> intensity at the apex
     model: dict[str, Any]  # name, version, sha256 of the model that classified it
+    regions: tuple[str, ...] = ()  # face regions that carried it: brows, eyes, nose, mouth
+    within: str | None = None  # the id of the held episode of this face it rose on top of
 
 
 @dataclass(frozen=True, slots=True)

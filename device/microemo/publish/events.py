@@ -78,6 +78,9 @@ class EventBuilder:
                 for name, v in step.apex_aus.items()
             ],
             "model": dict(step.model),
+            **({"regions": list(step.regions)} if step.regions else {}),
+            # only on an episode that rose on top of a held one of the same face
+            **({"within": step.within} if step.within else {}),
             # only where the CNN took part: what it and the FACS rules each said
             **(
                 {"cnn_emotion": c.cnn_core, "rules_emotion": c.rules_core}
