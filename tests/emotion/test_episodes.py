@@ -5,6 +5,8 @@ every event validates against schema/event.v1.json."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections import Counter
 
 import numpy as np
@@ -15,6 +17,7 @@ from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.episodes import EpisodeManager
 from microemo.emotion.spotting import Spot
 from microemo.publish.events import EventBuilder, validate_event
+from microemo.publish.mqtt.watch import Printer
 from microemo.publish.sequence import MemoryStore, SequenceAllocator
 from microemo.types import AU_INDEX, AU_NAMES, EpisodeStep
 
@@ -69,3 +72,19 @@ def test_two_episodes_of_a_face_with_one_onset_get_two_ids() -> None:
     assert ids[0] != ids[1] and ids[0].endswith("-f0-1500") and ids[1].endswith("-f0-1500-2")
     assert ids[2] == ids[1] and ids[3] == ids[0]  # each end finds its own start
     assert [e["aus"][0]["au"] for e in events] == ["AU01", "AU12", "AU12", "AU01"]
+
+
+def test_the_event_watcher_says_where_and_on_what_an_episode_rose() -> None:
+    t, x, _ = quiet_series(30.0, seconds=9.0)
+    x[:, AU_INDEX[12]] += (2.5 * np.clip((t - 2000.0) / 200.0, 0, 1)).astype(np.float32)
+    motion = np.zeros_like(x)
+    motion[:, AU_INDEX[12]] = np.minimum(bump(t, 4600, 4720, 4900, 6.0), 5.0)
+    events = events_of(run(x, t, motion))
+    out = io.StringIO()
+    printer = Printer("microemo", out)
+    for e in events:
+        printer.handle("microemo/kiosk-1/events", json.dumps(e).encode())
+    held = next(e["id"] for e in events if "within" not in e)
+    lines = out.getvalue().splitlines()
+    assert sum(f"mouth within {held}" in line for line in lines) == 3  # start, update, end
+    assert sum(" mouth " in line and "within" not in line for line in lines) == 3

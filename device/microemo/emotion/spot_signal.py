@@ -98,6 +98,7 @@ class Signal:
         self.slot_end = -math.inf
         self.slot_i = 0
         self.frozen = np.full(N_CH, np.nan, np.float32)  # NaN: that channel's baseline moves
+        self.any_frozen = False
         self.var = np.full(N_CH, config.noise_init**2, np.float32)
         self.learned_ms = 0.0
         self.noise_n = 0  # next history row to learn the noise from
@@ -120,9 +121,11 @@ class Signal:
         ch = regions[self.ch_region]
         base = self.slots.min(0)
         self.frozen[ch] = np.where(np.isfinite(base[ch]), base[ch], 0.0)
+        self.any_frozen = True
 
     def thaw(self, regions: np.ndarray) -> None:
         self.frozen[regions[self.ch_region]] = np.nan
+        self.any_frozen = not np.isnan(self.frozen).all()
 
     def update(
         self, au: AUFrame, busy: np.ndarray, quiet: np.ndarray
@@ -144,11 +147,13 @@ class Signal:
         xs = self.smooth
         base = self.slots.min(0)
         base = np.where(np.isfinite(base), base, xs)
-        base = np.where(np.isnan(self.frozen), base, self.frozen)
+        if self.any_frozen:
+            base = np.where(np.isnan(self.frozen), base, self.frozen)
         plain = self.plain_slots.min(0)
         plain = np.where(np.isfinite(plain), plain, xs)
         # the ring stores what the face would show without its open episodes
-        self._store(t, np.where(busy[self.ch_region], np.minimum(xs, base), xs), xs)
+        held = busy.any()
+        self._store(t, np.where(busy[self.ch_region], np.minimum(xs, base), xs) if held else xs, xs)
         rise = np.maximum(xs - base, 0.0)
         q = np.maximum(xs - plain, 0.0)
         self._motion(au, t)
@@ -192,16 +197,18 @@ class Signal:
             i = self.noise_n % N_HIST
             if t - self.hist_t[i] < c.noise_delay_ms:
                 break
-            idle = ~(self.hist_busy[i] | quiet)[self.ch_region]
             self.noise_n += 1
-            if not idle.any():
+            busy = self.hist_busy[i] | quiet
+            if busy.all():
                 continue
             # a plain mean at first (the prior weighs noise_prior_ms), then a running one
             self.learned_ms += dt
             b = max(dt / (self.learned_ms + c.noise_prior_ms), 1.0 - math.exp(-dt / c.noise_tau_ms))
             cap = np.minimum(c.noise_clip * np.sqrt(self.var), c.noise_cap)
             step = np.float32(b) * (np.minimum(self.hist_r[i], cap) ** 2 - self.var)
-            self.var += np.where(idle, step, np.float32(0.0))
+            if busy.any():  # some regions idle, the others learn nothing from this row
+                step[busy[self.ch_region]] = 0.0
+            self.var += step
 
     def _speech(self, lips: float, t: float) -> None:
         """Lips opening or closing by ``speech_level`` within ``MOTION_SPAN_MS`` or more

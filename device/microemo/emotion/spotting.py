@@ -110,6 +110,7 @@ class Spotter:
         self._au_region = self._ch_region[:N_AU]
         self._names = REGIONS if config.overlap else ("face",)
         self._n_reg = len(self._names)
+        self._reg_ch = [self._ch_region == r for r in range(self._n_reg)]
 
     def update(self, au: AUFrame) -> list[Spot]:
         st = self._faces.get(au.face_id)
@@ -233,13 +234,21 @@ class Spotter:
         """A brief rise above the plateau of a region an episode has held for a while."""
         c, t, sig = self.config, au.t_ms, st.sig
         out: list[Spot] = []
+        active: np.ndarray | None = None
         for r in range(self._n_reg):
             held = next((e for e in st.eps if e.within is None and e.regions[r]), None)
+            if held is None:
+                st.nesting[r].reset()
+                continue
             nested = any(e.within is not None and e.regions[r] for e in st.eps)
-            old = held is not None and t - held.onset_ms >= NEST_AFTER * c.baseline_window_ms
-            mask = sig.active(plain, t, c.on_threshold, c.z_on) & (self._ch_region == r)
-            ok = old and not nested and t >= sig.gate_until and bool(mask.any())
-            if held is None or not st.nesting[r].held(ok, t, c.confirm_ms):
+            old = t - held.onset_ms >= NEST_AFTER * c.baseline_window_ms
+            ok = old and not nested and t >= sig.gate_until
+            if ok:
+                if active is None:  # once a frame, and only while a region is held
+                    active = sig.active(plain, t, c.on_threshold, c.z_on)
+                mask = active & self._reg_ch[r]
+                ok = bool(mask.any())
+            if not st.nesting[r].held(ok, t, c.confirm_ms):
                 continue
             st.nesting[r].reset()
             lead = int(np.argmax(np.where(mask, plain, -1.0)))
