@@ -87,9 +87,12 @@ class Signal:
     """One face's channels: levels, baselines, rises, noise, and the gates (head motion,
     blinks, speech) that say which channels may start an episode now."""
 
-    def __init__(self, config: SpottingConfig, t_ms: float, ch_region: np.ndarray) -> None:
+    def __init__(
+        self, config: SpottingConfig, t_ms: float, ch_region: np.ndarray, plain: bool = True
+    ) -> None:
         self.config = config
         self.ch_region = ch_region  # each channel's region (all 0: one region, the face)
+        self.plain = plain  # measure the plain rise (for brief rises on top of held ones)
         self.first_ms = t_ms
         self.last_ms = t_ms
         self.smooth: np.ndarray | None = None
@@ -149,13 +152,14 @@ class Signal:
         base = np.where(np.isfinite(base), base, xs)
         if self.any_frozen:
             base = np.where(np.isnan(self.frozen), base, self.frozen)
-        plain = self.plain_slots.min(0)
-        plain = np.where(np.isfinite(plain), plain, xs)
-        # the ring stores what the face would show without its open episodes
-        held = busy.any()
-        self._store(t, np.where(busy[self.ch_region], np.minimum(xs, base), xs) if held else xs, xs)
         rise = np.maximum(xs - base, 0.0)
-        q = np.maximum(xs - plain, 0.0)
+        held = busy.any()
+        q = rise  # the plain rise is only ever read while an episode is open (and 1.2 s old)
+        if held and self.plain:
+            plain = self.plain_slots.min(0)
+            q = np.maximum(xs - np.where(np.isfinite(plain), plain, xs), 0.0)
+        # the ring stores what the face would show without its open episodes
+        self._store(t, np.where(busy[self.ch_region], np.minimum(xs, base), xs) if held else xs, xs)
         self._motion(au, t)
         if x[BLINK] >= c.blink_level:
             self.blink_until = t + c.blink_hold_ms

@@ -88,7 +88,7 @@ class _Episode:
 
 class _Face:
     def __init__(self, config: SpottingConfig, t_ms: float, ch_region: np.ndarray) -> None:
-        self.sig = Signal(config, t_ms, ch_region)
+        self.sig = Signal(config, t_ms, ch_region, plain=config.overlap)
         n_reg = int(ch_region.max()) + 1
         self.eps: list[_Episode] = []  # open episodes, oldest first
         self.crossing = [Run() for _ in range(n_reg)]  # a rise above the start thresholds
