@@ -148,8 +148,8 @@ pip_local_dirs() {
 }
 
 # -- arm64: the wheels install.sh's pip will want, fetched natively ------------------------------
-# An emulated pip takes minutes to download and check some 190 MB of wheels (most of a cold
-# install.sh). The host's pip fetches the same aarch64 wheels natively, while the root is being
+# An emulated pip downloading and hashing some 140 MB of wheels spends emulated CPU (and on a
+# slow network, minutes). The host's pip fetches the same aarch64 wheels natively, while the root is being
 # built: the requirements from pyproject.toml, with the constraints file deploy/venv.sh will
 # pick for the board's CPU (platform.py's own rule, fed the board's cpuinfo), for the root's
 # CPython 3.11 on glibc 2.36 (manylinux 2.17 to 2.36: litert's aarch64 wheel is 2.27's). They
@@ -189,7 +189,7 @@ PY
     # the desktop OpenCV builds are not fetched)
     stub="$tmp/stub"
     "$py" -m pip wheel -q "${nocache[@]}" --no-deps -w "$stub" "$REPO/deploy/opencv-stub" >"$tmp/log" 2>&1 \
-        || { cat "$tmp/log"; echo "building the OpenCV stub failed: install.sh's pip downloads everything"; return 0; }
+        || { cat "$tmp/log"; rm -rf "$tmp"; echo "building the OpenCV stub failed: install.sh's pip downloads everything"; return 0; }
     echo "opencv-contrib-python==0+microemo.stub" >>"$tmp/req.txt"
     local -a pin=()
     [ -s "$tmp/pin" ] && pin=(--constraint "$(cat "$tmp/pin")")
@@ -235,7 +235,7 @@ in_root() {
 # arm64: mmdebstrap, in one pass with the base set. apt (the host's, native) resolves and
 # downloads in parallel; only dpkg and the maintainer scripts run emulated, once. (debootstrap
 # and then apt in the root ran apt's resolver, dpkg and the downloads all under emulation, in
-# two passes: 8 of a cold pass's 31 minutes.) Merged /usr as debootstrap makes it (the hook),
+# two passes: 16 of a cold pass's 31 minutes.) Merged /usr as debootstrap makes it (the hook),
 # not through the usrmerge package, which would pull in perl; dpkg without fsync.
 mmdebstrap_root() {
     local mirror="$1" out
