@@ -107,6 +107,8 @@ class EpisodeManager:
         ep.apex_ms = spot.apex_ms if spot.apex_ms is not None else ep.apex_ms
         if spot.apex_aus:
             ep.apex_aus = dict(spot.apex_aus)
+        if spot.regions:  # regions that joined it after its start
+            ep.regions = spot.regions
         apex = _as_intensity(ep.apex_aus, intensity)
         if ep.peak_face is not None:
             apex = np.maximum(apex, ep.peak_face)

@@ -7,8 +7,9 @@ detrended against a local baseline: the lowest value seen over the last
 so an AU that moves with speech on this face needs a bigger bump than one that is usually
 still. An episode starts when some carrying channel is at least ``on_threshold`` above its
 baseline and ``z_on`` times its noise for ``confirm_ms``; its onset is backdated to where the
-rise began, the apex is sent once the level has fallen to ``apex_drop`` of the peak, and
-the end once it is back under ``off_threshold``.
+rise began, the apex (the first frame within ``APEX_WITHIN`` of the peak) is sent once the
+level has fallen to ``apex_drop`` of the peak, and the end once it is back under
+``off_threshold``.
 
 Episodes overlap (``spotting.overlap``): each face region (brows, eyes, nose, mouth) has its
 own, so a brief smile while the brows hold a raise is an episode of its own; regions that
@@ -55,6 +56,10 @@ logger = logging.getLogger(__name__)
 # windows old: the plain baseline (the lowest level of the last window) then sees the held
 # plateau, not the rise that led to it, so the held expression does not spot itself again.
 NEST_AFTER = 2.0
+# The apex is the first frame within this fraction of the episode's peak level: on a held
+# plateau the highest frame is any of them by a few hundredths of a point (and another one
+# on another board's arithmetic); the first one near the top is the moment it got there.
+APEX_WITHIN = 0.05
 
 
 @dataclass
@@ -84,6 +89,9 @@ class _Episode:
     apex_sent: bool = False
     sustained: bool = False  # started by a held expression, judged on level, not rise
     within: int | None = None  # nested: on top of this held episode, judged on plain rise
+    trail_t: list[float] = field(default_factory=list)  # its frames' times and levels,
+    trail_v: list[float] = field(default_factory=list)  # for the apex (APEX_WITHIN)
+    apex_i: int = 0
 
 
 class _Face:
@@ -207,11 +215,16 @@ class Spotter:
         mask = (level >= c.hold_on) & free[self._au_region]
         if t < sig.speech_until:
             mask &= ~SPEECH[:N_AU]
-        ok = au.baseline_ready and t >= sig.gate_until
         on = np.bincount(self._au_region[mask], minlength=self._n_reg) > 0
-        ready = np.array(
-            [free[r] and st.holding[r].held(ok and on[r], t, c.hold_ms) for r in range(self._n_reg)]
-        )
+        on &= free & au.baseline_ready
+        if t < sig.gate_until:
+            # a head turn pauses a held level, it does not restart it: a smile held through
+            # the turn keeps its onset (restarted, the held face was two episodes, split
+            # where the turn's gate happened to end). A level first seen in a turn waits.
+            for r in np.flatnonzero(~on):
+                st.holding[r].reset()
+            return []
+        ready = np.array([st.holding[r].held(on[r], t, c.hold_ms) for r in range(self._n_reg)])
         if not ready.any():
             return []
         onset = min(st.holding[r].since for r in np.flatnonzero(ready))
@@ -272,9 +285,10 @@ class Spotter:
         sustained: bool = False,
         within: int | None = None,
     ) -> _Episode:
+        peak = float(rise[lead])
         ep = _Episode(
-            st.next_key, onset, lead, float(rise[lead]), t, rise.copy(), mask.copy(),
-            regions.copy(), t, sustained=sustained, within=within,
+            st.next_key, onset, lead, peak, t, rise.copy(), mask.copy(), regions.copy(), t,
+            sustained=sustained, within=within, trail_t=[t], trail_v=[peak],
         )  # fmt: skip
         st.next_key += 1
         st.eps.append(ep)
@@ -299,8 +313,14 @@ class Spotter:
         level = float(rise[ep.carriers].max())
         over = t - ep.onset_ms >= c.max_duration_ms  # this frame is past the episode
         out: list[Spot] = []
+        if not over:
+            ep.trail_t.append(t)
+            ep.trail_v.append(level)
         if level > ep.peak and not over:
-            ep.peak, ep.peak_ms, ep.peak_rise = level, t, rise.copy()
+            ep.peak, ep.peak_rise = level, rise.copy()
+            while ep.trail_v[ep.apex_i] < (1.0 - APEX_WITHIN) * level:
+                ep.apex_i += 1
+            ep.peak_ms = ep.trail_t[ep.apex_i]
         elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
             ep.apex_sent = True
             aus = self._aus(ep.peak_rise, ep.carriers)
