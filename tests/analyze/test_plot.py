@@ -70,9 +70,9 @@ def _inside(fig: Any, texts: list[Any]) -> bool:
 def test_a_two_second_clip_keeps_its_frames_and_labels_its_episodes(clip_runs):
     run = clip_runs["HAP"]
     ends = [e for e in run.events if e["phase"] == "end"]
-    # the brows raised from the start, and the smile that comes while they are held: each
-    # face region has its own episode now (docs/spotting.md, round 3); one before
-    assert [e["regions"] for e in ends] == [["brows"], ["mouth"]]
+    # the brows raised from the start and the smile held with them to the end: one held
+    # face, one episode, which names both regions (docs/spotting.md, round 3b)
+    assert [e["regions"] for e in ends] == [["brows", "mouth"]]
     times, rows, emotions = _series(run)
     fig = draw_analysis("HAP", np.array(times), np.array(rows), emotions, run.events)
     try:

@@ -82,15 +82,17 @@ class _Episode:
     lead: int  # channel that started it (its AU: CH_AU[lead])
     peak: float
     peak_ms: float
-    peak_rise: np.ndarray
+    peak_rise: np.ndarray  # every channel's rise at the apex (the AUs it names)
     carriers: np.ndarray  # bool per channel: those that crossed their thresholds in it
     regions: np.ndarray  # bool per region: the regions its carriers are in
     start_ms: float = 0.0  # when its start was sent
     apex_sent: bool = False
     sustained: bool = False  # started by a held expression, judged on level, not rise
     within: int | None = None  # nested: on top of this held episode, judged on plain rise
-    trail_t: list[float] = field(default_factory=list)  # its frames' times and levels,
-    trail_v: list[float] = field(default_factory=list)  # for the apex (APEX_WITHIN)
+    # its frames so far (time, level, every channel's rise), for the apex (APEX_WITHIN)
+    trail_t: list[float] = field(default_factory=list)
+    trail_v: list[float] = field(default_factory=list)
+    trail_r: list[np.ndarray] = field(default_factory=list)
     apex_i: int = 0
 
 
@@ -288,7 +290,7 @@ class Spotter:
         peak = float(rise[lead])
         ep = _Episode(
             st.next_key, onset, lead, peak, t, rise.copy(), mask.copy(), regions.copy(), t,
-            sustained=sustained, within=within, trail_t=[t], trail_v=[peak],
+            sustained=sustained, within=within, trail_t=[t], trail_v=[peak], trail_r=[rise.copy()],
         )  # fmt: skip
         st.next_key += 1
         st.eps.append(ep)
@@ -316,11 +318,14 @@ class Spotter:
         if not over:
             ep.trail_t.append(t)
             ep.trail_v.append(level)
+            ep.trail_r.append(rise.copy())
         if level > ep.peak and not over:
-            ep.peak, ep.peak_rise = level, rise.copy()
+            ep.peak = level
             while ep.trail_v[ep.apex_i] < (1.0 - APEX_WITHIN) * level:
                 ep.apex_i += 1
-            ep.peak_ms = ep.trail_t[ep.apex_i]
+            # the AUs named at the apex are that frame's, not the peak's: a region that
+            # joined later and peaked there was not at that level at the apex
+            ep.peak_ms, ep.peak_rise = ep.trail_t[ep.apex_i], ep.trail_r[ep.apex_i]
         elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
             ep.apex_sent = True
             aus = self._aus(ep.peak_rise, ep.carriers)
