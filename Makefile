@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_faces.py
 	$(BIN)/python benchmarks/bench_cabin.py
 	$(BIN)/python benchmarks/bench_mouth.py
+	$(BIN)/python benchmarks/bench_spotting.py
 	$(BIN)/microemo bench --config firmware_config/desktop.toml --source $(SAMPLE)
 	$(BIN)/python benchmarks/bench_cores.py
 	$(BIN)/python benchmarks/bench_analyze.py

@@ -181,6 +181,11 @@ class SpottingConfig(Section):
     hold_enabled: bool = Field(
         True, description="also report expressions held from before they could be seen rising"
     )
+    overlap: bool = Field(
+        True,
+        description="an episode per face region (brows, eyes, nose, mouth) and brief ones on "
+        "top of a held one; false: one episode per face at a time",
+    )
     hold_on: float = Field(
         4.0, ge=0, le=5, description="held expression: AU level (vs neutral) that starts one"
     )

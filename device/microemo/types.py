@@ -181,6 +181,8 @@ class EpisodeStep:
     model: dict[str, Any]  # name, version, sha256 of the model that classified it
     # name, version, sha256 of the appearance model, where it took part in ``core_source``
     appearance: dict[str, Any] | None = None
+    regions: tuple[str, ...] = ()  # face regions that carried it: brows, eyes, nose, mouth
+    within: str | None = None  # the id of the held episode of this face it rose on top of
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,3 +224,27 @@ def test_brief_smiles_a_second_apart_on_the_mouth_flow_are_each_spotted() -> Non
     late = smiles[1:]  # after the warm-up
     assert len(found) <= len(smiles)
     assert all(max((iou(s, f) for f in found), default=0.0) >= 0.5 for s in late), (found, late)
+
+
+def test_a_smile_held_through_a_head_turn_keeps_its_onset() -> None:
+    # a face that enters smiling and nods at once: the turn holds back new starts, but the
+    # smile was held before it and after it, so the episode begins where the smile did
+    # (restarted after the turn, its onset was the turn's end and a held face could split)
+    t, x, r = quiet_series(30.0, seconds=6.0)
+    x[:, AU_INDEX[12]] += np.where(t < 3000, 4.3, 0.0).astype(np.float32)
+    r[:, 0] = bump(t, 150, 300, 450, 0.25)  # pitch 14 degrees and back
+    done = ends(run(t, x, r))
+    assert len(done) == 1 and next(iter(done[0].apex_aus)) == "AU12"
+    assert done[0].onset_ms <= 100
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_apex_of_a_held_plateau_is_where_it_got_there(seed: int) -> None:
+    # a frown that rises in 150 ms and holds 1.3 s with a few hundredths of jitter: the apex
+    # is where it reached the top, not whichever frame of the plateau happened to be highest
+    t, x, r = quiet_series(30.0, seed=seed)
+    jitter = np.random.default_rng(seed).normal(0.0, 0.03, len(t))
+    frown = np.where((t > 5150) & (t < 6500), 3.5, bump(t, 5000, 5150, 5300, 3.5))
+    x[:, AU_INDEX[4]] = (0.2 + jitter + frown).astype(np.float32)
+    (done,) = ends(run(t, x, r))
+    assert done.apex_ms is not None and 5100 <= done.apex_ms <= 5300, done

@@ -34,6 +34,8 @@ def end_event(
     rules: str | None = None,
     micro: tuple[str, str, str] | None = None,
     onset_ms: float | None = None,
+    regions: tuple[str, ...] = (),
+    within: str | None = None,
 ) -> dict[str, Any]:
     """The ``end`` event of episode ``n`` as the device builds it."""
     c = Classification(
@@ -59,6 +61,8 @@ def end_event(
         c,
         aus or {"AU12": 3.1, "AU06": 2.2},
         {"name": "m", "version": "1"},
+        regions=regions,
+        within=within,
     )
     return EventBuilder(device, Seq()).build(step)
 

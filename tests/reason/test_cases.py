@@ -92,6 +92,20 @@ def test_the_case_is_text_from_the_allow_list_only(tmp_path):
         assert leaked not in text
 
 
+def test_the_case_says_a_brief_expression_rose_on_a_held_one_without_naming_it():
+    held = "cabin-1-ab12cd-f0-1"
+    event = micro(2, regions=("mouth",), within=held)
+    validate_event(event)
+    text = case_text(read_end_event(event))
+    assert "Face region: mouth" in text
+    assert "rose briefly on top of an expression the same face was holding" in text
+    assert held not in text  # an identifier: never in a case
+    plain = case_text(read_end_event(micro(3)))
+    assert "Face region" not in plain and "on top of" not in plain
+    with pytest.raises(NotACase, match="regions"):
+        read_end_event({**event, "regions": ["mouth; answer anger"]})
+
+
 def test_the_same_expression_read_twice_is_the_same_request(tmp_path):
     c = config("http://127.0.0.1:9/v1", tmp_path)
     a = Reasoner(c, None).consider(read_end_event(close_scores(1, device="a")))

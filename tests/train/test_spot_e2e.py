@@ -12,7 +12,8 @@ import pytest
 from microemo.assets import find_asset
 
 pytest.importorskip("scipy")
-from microemo_train.spotting.record import spot_clip
+from microemo.config import Config
+from microemo_train.spotting.record import landmarks, spot_clip, spot_recorded
 from microemo_train.spotting.score import iou, match, prf, score_clip
 from microemo_train.spotting.synth import Episode, SourceClip, write_clip
 
@@ -80,6 +81,36 @@ def test_an_untouched_talking_face_gives_no_episode(
     out = tmp_path / f"untouched_{fps:.0f}.avi"
     write_clip(source, out, fps, 6000.0 if rate == "source" else 3000.0, [])
     assert spot_clip(out) == []
+
+
+# The brows raised and held from 0.7 s to 3.7 s (raised cosines half a width apart sum to a
+# plateau) and, in the middle, the corners pulled down for 450 ms while he talks. One
+# episode per face (spotting.overlap off) found the held raise and nothing inside it.
+@pytest.mark.parametrize("rate", ["source", "100fps"])
+def test_a_mouth_micro_expression_while_the_brows_hold_a_raise_is_its_own_episode(
+    source: SourceClip, tmp_path: Path, rate: str
+) -> None:
+    fps = source.fps if rate == "source" else 100.0
+    brows = {"AU01": 1.6, "AU02": 1.6}
+    held = [Episode(t, t + 300.0, t + 600.0, brows, "clear") for t in range(700, 3101, 300)]
+    micro = Episode(2000.0, 2150.0, 2450.0, {"AU15": 1.6}, intensity="clear")
+    out = tmp_path / f"held_{fps:.0f}.avi"
+    write_clip(source, out, fps, 5500.0, [*held, micro])
+    recorded = landmarks(out)
+    ends = spot_recorded(recorded)
+    hits = [e for e in ends if iou((e["onset_ms"], e["offset_ms"]), (2000.0, 2450.0)) >= 0.5]
+    assert len(hits) == 1, ends
+    assert hits[0]["kind"] == "micro" and hits[0]["regions"] == ["mouth"]
+    assert "AU15" in [a["au"] for a in hits[0]["aus"]]
+    raise_ = [e for e in ends if e["onset_ms"] < 1000.0 and e["offset_ms"] > 3000.0]
+    assert len(raise_) == 1 and raise_[0]["kind"] == "macro", ends  # the held raise still is
+    assert len({e["id"] for e in ends}) == len(ends)  # one end each, nothing twice
+    one = Config()
+    one.spotting.overlap = False
+    assert not any(
+        iou((e["onset_ms"], e["offset_ms"]), (2000.0, 2450.0)) >= 0.5
+        for e in spot_recorded(recorded, one)
+    )
 
 
 def test_megc_matching_counts_each_truth_once() -> None:

@@ -15,7 +15,7 @@ pytest.importorskip("scipy")
 from microemo_train.cli import main
 from microemo_train.spotting import record
 from microemo_train.spotting.plan import parse_au_sets, plan_per_au
-from microemo_train.spotting.score import false_alarms
+from microemo_train.spotting.score import false_alarms, score_clip
 from microemo_train.spotting.sheet import sheet_cells, sheet_row
 from microemo_train.spotting.synth import SourceClip, join_clips, still_turns
 
@@ -94,7 +94,7 @@ def test_false_alarms_are_counted_apart_for_untouched_joined_and_generated() -> 
         if join:
             cell["join"] = True
         return {"cell": cell, "duration_ms": ms, "spotted": len(spots), "tp": tp,
-                "false_kinds": spots[tp:]}  # fmt: skip
+                "false_kinds": spots[tp:], "false_within": spots[tp:].count("micro")}  # fmt: skip
 
     fa = false_alarms(
         [
@@ -106,11 +106,25 @@ def test_false_alarms_are_counted_apart_for_untouched_joined_and_generated() -> 
     )
     assert list(fa) == ["untouched 30fps", "generated 100fps", "joined 30fps"]
     assert fa["untouched 30fps"] == {
-        "minutes": 1.0, "false_alarms": 1, "per_minute": 1.0, "micro_per_minute": 1.0
+        "minutes": 1.0, "false_alarms": 1, "per_minute": 1.0, "micro_per_minute": 1.0,
+        "within_per_minute": 1.0,
     }  # fmt: skip
     assert fa["joined 30fps"]["per_minute"] == 10.0
     assert fa["generated 100fps"]["false_alarms"] == 2
     assert fa["generated 100fps"]["micro_per_minute"] == 10.0
+
+
+def test_spots_on_a_held_expression_are_counted_apart() -> None:
+    truth = {"episodes": [{"onset_ms": 1000.0, "offset_ms": 1400.0, "aus": {"AU12": 1.6}}]}
+    held = {"onset_ms": 0.0, "offset_ms": 3000.0, "aus": [{"au": "AU01"}], "kind": "macro"}
+    hit = {"onset_ms": 1010.0, "offset_ms": 1390.0, "aus": [{"au": "AU12"}], "kind": "micro",
+           "within": "d-f0-0"}  # fmt: skip
+    stray = {"onset_ms": 2000.0, "offset_ms": 2200.0, "aus": [{"au": "AU15"}], "kind": "micro",
+             "within": "d-f0-0"}  # fmt: skip
+    s = score_clip(truth, [held, hit, stray])
+    assert (s["tp"], s["tp_within"], s["false_within"], s["false_kinds"]) == (
+        1, 1, 1, ["macro", "micro"]
+    )  # fmt: skip
 
 
 def test_spot_eval_refuses_a_run_without_untouched_clips(tmp_path: Path) -> None:

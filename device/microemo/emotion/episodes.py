@@ -3,14 +3,17 @@
 ``start`` at onset (classified on the onset frame), ``update`` at apex and ``end`` at offset
 (re-classified on the whole face at the frame where the episode's AUs were strongest, with
 the episode's apex intensities, and the CNN's latest window for that face). The episode id
-is fixed at onset so consumers can dedupe. Each step is a typed ``EpisodeStep``; the event
-payload (sequence number, wall time, kind, rounding) is stamped onto it in
+is fixed at onset so consumers can dedupe: ``{device}-{run}-f{face}-{onset ms}``, with ``-2``,
+``-3``... when an episode of the same face already had that id (episodes of one face overlap:
+one per face region, a brief one on top of a held one). Each step is a typed ``EpisodeStep``;
+the event payload (sequence number, wall time, kind, rounding) is stamped onto it in
 ``publish.events``, never here.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,8 @@ import numpy as np
 from microemo.emotion.classify import EmotionClassifier
 from microemo.emotion.spotting import Spot
 from microemo.types import AU_INDEX, Classification, EpisodeStep
+
+MAX_FACES = 256  # faces whose recent episode ids are kept (to keep new ids unique)
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Episode:
     peak_level: float = -1.0
     peak_appearance: np.ndarray | None = None  # the appearance reading at that frame
     trust: float = 0.0  # how far the face's neutral baseline was trusted then
+    regions: tuple[str, ...] = ()  # the face regions that carried it (spotting.Spot)
+    within: str | None = None  # the id of the held episode it rose on top of
 
 
 def _as_intensity(aus: dict[str, float], fallback: np.ndarray) -> np.ndarray:
@@ -53,7 +60,8 @@ class EpisodeManager:
         self.device_id = device_id
         self.classifier = classifier
         self.model: dict[str, Any] = classifier.model_info
-        self._open: dict[int, Episode] = {}
+        self._open: dict[tuple[int, int], Episode] = {}  # (face id, the spotter's key)
+        self._ids: dict[int, deque[str]] = {}  # each face's latest ids, kept unique
         self._prefix = secrets.token_hex(3)
 
     def observe(self, face_id: int, intensity: np.ndarray, trust: float = 0.0) -> None:
@@ -61,23 +69,27 @@ class EpisodeManager:
         the episode's AUs are strongest, and its appearance reading there, so the episode is
         read as the face looked then (a brow raise with the mouth open is not "AU1 alone",
         and the face after the offset is not the face at the apex)."""
-        ep = self._open.get(face_id)
-        if ep is None:
-            return
-        idx = [AU_INDEX[int(n[2:])] for n in ep.apex_aus if int(n[2:]) in AU_INDEX]
-        level = float(intensity[idx].sum()) if idx else 0.0
-        if level > ep.peak_level:
-            ep.peak_level, ep.peak_face, ep.trust = level, intensity.copy(), trust
-            ep.peak_appearance = self.classifier.appearance_logp(face_id)
+        for (face, _), ep in self._open.items():
+            if face != face_id:
+                continue
+            idx = [AU_INDEX[int(n[2:])] for n in ep.apex_aus if int(n[2:]) in AU_INDEX]
+            level = float(intensity[idx].sum()) if idx else 0.0
+            if level > ep.peak_level:
+                ep.peak_level, ep.peak_face, ep.trust = level, intensity.copy(), trust
+                ep.peak_appearance = self.classifier.appearance_logp(face_id)
 
     def on_spot(
         self, spot: Spot, intensity: np.ndarray, t_ms: float, trust: float = 0.0
     ) -> EpisodeStep | None:
-        ep = self._open.get(spot.face_id)
+        key = (spot.face_id, spot.key)
+        ep = self._open.get(key)
         if spot.phase == "start":
             cls = self.classifier.classify(spot.face_id, intensity, trust)
+            within = (
+                self._open.get((spot.face_id, spot.within)) if spot.within is not None else None
+            )
             ep = Episode(
-                episode_id=f"{self.device_id}-{self._prefix}-f{spot.face_id}-{int(spot.onset_ms)}",
+                episode_id=self._new_id(spot.face_id, spot.onset_ms),
                 face_id=spot.face_id,
                 onset_ms=spot.onset_ms,
                 apex_ms=None,
@@ -85,14 +97,18 @@ class EpisodeManager:
                 apex_aus=dict(spot.apex_aus),
                 classification=cls,
                 trust=trust,
+                regions=spot.regions,
+                within=within.episode_id if within is not None else None,
             )
-            self._open[spot.face_id] = ep
+            self._open[key] = ep
             return self._step("start", ep, t_ms)
         if ep is None:
             return None  # an apex or end without a start (the start was before a restart)
         ep.apex_ms = spot.apex_ms if spot.apex_ms is not None else ep.apex_ms
         if spot.apex_aus:
             ep.apex_aus = dict(spot.apex_aus)
+        if spot.regions:  # regions that joined it after its start
+            ep.regions = spot.regions
         apex = _as_intensity(ep.apex_aus, intensity)
         if ep.peak_face is not None:
             apex = np.maximum(apex, ep.peak_face)
@@ -102,8 +118,23 @@ class EpisodeManager:
         if spot.phase == "apex":
             return self._step("update", ep, t_ms)
         ep.offset_ms = spot.offset_ms if spot.offset_ms is not None else t_ms
-        del self._open[spot.face_id]
+        del self._open[key]
         return self._step("end", ep, t_ms)
+
+    def _new_id(self, face_id: int, onset_ms: float) -> str:
+        """The id of a new episode of ``face_id``: unique among the face's recent ones (two
+        episodes of one face may share an onset millisecond now that they overlap)."""
+        base = f"{self.device_id}-{self._prefix}-f{face_id}-{int(onset_ms)}"
+        if len(self._ids) > MAX_FACES:  # faces long gone: nothing open, nothing to clash with
+            live = {face for face, _ in self._open}
+            self._ids = {f: ids for f, ids in self._ids.items() if f in live}
+        seen = self._ids.setdefault(face_id, deque(maxlen=64))
+        eid, n = base, 1
+        while eid in seen:
+            n += 1
+            eid = f"{base}-{n}"
+        seen.append(eid)
+        return eid
 
     def _step(self, phase: str, ep: Episode, t_ms: float) -> EpisodeStep:
         return EpisodeStep(
@@ -118,6 +149,8 @@ class EpisodeManager:
             apex_aus=dict(ep.apex_aus),
             model=dict(self.model),
             appearance=self._appearance(ep.classification.core_source),
+            regions=ep.regions,
+            within=ep.within,
         )
 
     def _appearance(self, core_source: str) -> dict[str, Any] | None:

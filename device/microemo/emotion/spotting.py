@@ -1,21 +1,23 @@
 """Spotting: onset, apex and offset of expression episodes in each face's AU series.
 
-Per face and per AU, the intensity (already relative to the face's neutral) is smoothed
-over ``smooth_ms`` and detrended against a local baseline: the lowest value seen over the
-last ``baseline_window_ms`` (kept in fixed time slots, so 200 fps costs what 30 fps does),
-frozen while an episode is open. The rise above it is compared with that AU's own running
-noise (RMS of the rise while idle), so an AU that moves with speech on this face needs a
-bigger bump than one that is usually still. An episode starts when some carrying AU is at
-least ``on_threshold`` above its baseline and ``z_on`` times its noise for ``confirm_ms``;
-its onset is backdated to where the rise began, the apex is sent once the level has fallen
-to ``apex_drop`` of the peak, and the end once it is back under ``off_threshold``.
+Per face and per channel (the 19 AU intensities and the optical-flow motion of
+``types.FLOW_AUS``: ``emotion.spot_signal``), the level is smoothed over ``smooth_ms`` and
+detrended against a local baseline: the lowest value seen over the last
+``baseline_window_ms``. The rise above it is compared with that channel's own running noise,
+so an AU that moves with speech on this face needs a bigger bump than one that is usually
+still. An episode starts when some carrying channel is at least ``on_threshold`` above its
+baseline and ``z_on`` times its noise for ``confirm_ms``; its onset is backdated to where the
+rise began, the apex (the first frame within ``APEX_WITHIN`` of the peak) is sent once the
+level has fallen to ``apex_drop`` of the peak, and the end once it is back under
+``off_threshold``.
 
-Channels: the 19 AU intensities and, when the pipeline measures optical flow
-(``spotting.flow``), the recent motion of the brow, lid and nose AUs (``types.FLOW_AUS``,
-``AUFrame.motion``, vision/flow.py), each
-with its own baseline and noise; an episode names an AU whichever of its two channels
-carried it. The mouth's flow channels (lip corners, chin) read at most 5, so their bar stops
-at ``MOUTH_BAR_MAX``: above that a channel whose noise grew could never start an episode.
+Episodes overlap (``spotting.overlap``): each face region (brows, eyes, nose, mouth) has its
+own, so a brief smile while the brows hold a raise is an episode of its own; regions that
+rise within ``join_ms`` of an episode's onset join it (AU6+AU12, AU1+AU2+AU4, AU9+AU10).
+On a region that an episode has held for ``NEST_AFTER`` baseline windows, a brief rise
+above the held plateau (the ``plain`` rise, against the last window's lowest level) is an
+episode of its own too, ``within`` the held one: a suppressed smile on a smiling face.
+With ``overlap`` off the face is one region and nothing nests: one episode at a time.
 
 Never carrying on their own: AU45 (blinks), AU25/AU26 (speech opens the mouth all the
 time). Lid AUs (5, 6, 7) cannot start an episode within ``blink_hold_ms`` of a blink, and
@@ -30,40 +32,34 @@ the consumer, from ``offset_ms - onset_ms``. Cost: a few small numpy ops per fra
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from microemo.config import SpottingConfig
-from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, MOUTH_FLOW_AUS, AUFrame
+from microemo.emotion.spot_signal import (
+    CARRY_AU,
+    CH_AU,
+    CH_REGION,
+    N_AU,
+    N_CH,
+    REGIONS,
+    SPEECH,
+    Run,
+    Signal,
+)
+from microemo.types import AU_NAMES, AUFrame
 
 logger = logging.getLogger(__name__)
 
-N_AU = len(AU_NAMES)
-_NEVER_ALONE = (25, 26, 45)
-CARRY_AU = np.array([n not in _NEVER_ALONE for n in (int(a[2:]) for a in AU_NAMES)])
-# channels: the 19 AU intensities, then the optical-flow motion of FLOW_AUS (AUFrame.motion)
-_FLOW = np.array([AU_INDEX[int(a[2:])] for a in FLOW_AUS])
-CH_AU = np.concatenate([np.arange(N_AU), _FLOW])  # the AU each channel belongs to
-N_CH = len(CH_AU)
-CARRY = CARRY_AU[CH_AU]
-_LIDS = np.array([int(a[2:]) in (5, 6, 7) for a in AU_NAMES])[CH_AU]
-_BLINK = AU_INDEX[45]
-_LIPS = AU_INDEX[25]
-# the speech hold covers the intensities only: the mouth's flow channels are already what
-# this face's articulation does not explain (vision.mouth)
-_SPEECH = np.array([int(a[2:]) in (10, 14, 15, 17, 20, 23, 24, 28) for a in AU_NAMES])[CH_AU]
-_SPEECH[N_AU:] = False
-# A mouth flow channel reads at most 5 (vision.mouth), and its running noise grows with every
-# expression it misses (a few a second while the face talks): past noise 0.8 the bar
-# z_on * noise went over 5 and no smile could start an episode again. Its bar stops at
-# 90 % of the scale, 0.018 face widths that this face's articulation does not explain.
-MOUTH_BAR_MAX = 4.5
-_MOUTH_FLOW = np.isin(np.arange(N_CH), [N_AU + FLOW_AUS.index(a) for a in MOUTH_FLOW_AUS])
-N_SLOTS = 25  # baseline ring: slots of baseline_window_ms / N_SLOTS
-N_HIST = 256  # recent (t, rise) rows for backdating the onset
-MOTION_SPAN_MS = 50.0  # head rotation speed is measured over at least this
+# A brief rise is looked for on top of a held episode once the episode is this many baseline
+# windows old: the plain baseline (the lowest level of the last window) then sees the held
+# plateau, not the rise that led to it, so the held expression does not spot itself again.
+NEST_AFTER = 2.0
+# The apex is the first frame within this fraction of the episode's peak level: on a held
+# plateau the highest frame is any of them by a few hundredths of a point (and another one
+# on another board's arithmetic); the first one near the top is the moment it got there.
+APEX_WITHIN = 0.05
 
 
 @dataclass
@@ -74,309 +70,311 @@ class Spot:
     apex_ms: float | None = None
     offset_ms: float | None = None
     apex_aus: dict[str, float] = field(default_factory=dict)
-
-
-class _Run:
-    """When the current run of frames that meet a condition began (inf: not in one)."""
-
-    __slots__ = ("since",)
-
-    def __init__(self) -> None:
-        self.since = math.inf
-
-    def held(self, ok: bool, t: float, ms: float) -> bool:
-        """Whether the condition (``ok`` this frame) has held for ``ms``."""
-        if not ok:
-            self.since = math.inf
-            return False
-        self.since = min(self.since, t)
-        return t - self.since >= ms
-
-    def reset(self) -> None:
-        self.since = math.inf
+    key: int = 0  # the face's episode number: one episode's start, apex and end share it
+    regions: tuple[str, ...] = ()  # the face regions whose channels carried it
+    within: int | None = None  # the key of the held episode it rose on top of
 
 
 @dataclass
 class _Episode:
+    key: int
     onset_ms: float
     lead: int  # channel that started it (its AU: CH_AU[lead])
     peak: float
     peak_ms: float
-    peak_rise: np.ndarray
-    carriers: np.ndarray  # bool, AUs that crossed their thresholds during the episode
+    peak_rise: np.ndarray  # every channel's rise at the apex (the AUs it names)
+    carriers: np.ndarray  # bool per channel: those that crossed their thresholds in it
+    regions: np.ndarray  # bool per region: the regions its carriers are in
+    start_ms: float = 0.0  # when its start was sent
     apex_sent: bool = False
     sustained: bool = False  # started by a held expression, judged on level, not rise
+    within: int | None = None  # nested: on top of this held episode, judged on plain rise
+    # its frames so far (time, level, every channel's rise), for the apex (APEX_WITHIN)
+    trail_t: list[float] = field(default_factory=list)
+    trail_v: list[float] = field(default_factory=list)
+    trail_r: list[np.ndarray] = field(default_factory=list)
+    apex_i: int = 0
 
 
 class _Face:
-    def __init__(self, t_ms: float, noise_init: float) -> None:
-        self.first_ms = t_ms
-        self.last_ms = t_ms
-        self.smooth: np.ndarray | None = None
-        self.slots = np.full((N_SLOTS, N_CH), np.inf, np.float32)
-        self.slot_end = -math.inf
-        self.slot_i = 0
-        self.frozen: np.ndarray | None = None
-        self.var = np.full(N_CH, noise_init**2, np.float32)
-        self.learned_ms = 0.0
-        self.noise_n = 0  # next history row to learn the noise from
-        self.pose: np.ndarray | None = None
-        self.pose_ref: np.ndarray | None = None
-        self.pose_ref_ms = t_ms
-        self.gate_until = -math.inf
-        self.blink_until = -math.inf
-        self.speech_until = -math.inf
-        self.lips: tuple[float, float] | None = None  # (t_ms, AU25) at the last lips check
-        self.crossing = _Run()  # a rise above the start thresholds
-        self.holding = _Run()  # a held expression's level above hold_on
-        self.hist_t = np.zeros(N_HIST, np.float64)
-        self.hist_r = np.zeros((N_HIST, N_CH), np.float32)
-        self.hist_p = np.zeros((N_HIST, 3), np.float32)
-        self.hist_n = 0
-        self.ep: _Episode | None = None
+    def __init__(self, config: SpottingConfig, t_ms: float, ch_region: np.ndarray) -> None:
+        self.sig = Signal(config, t_ms, ch_region, plain=config.overlap)
+        n_reg = int(ch_region.max()) + 1
+        self.eps: list[_Episode] = []  # open episodes, oldest first
+        self.crossing = [Run() for _ in range(n_reg)]  # a rise above the start thresholds
+        self.nesting = [Run() for _ in range(n_reg)]  # the same above a held plateau
+        self.holding = [Run() for _ in range(n_reg)]  # a held level above hold_on
+        self.next_key = 0
 
 
 class Spotter:
     """Stage: AUFrame -> list[Spot]. Causal; lag is ``confirm_ms`` at the start and the
-    fall to ``apex_drop``/``off_threshold`` at apex and end. One state per face id; call
-    ``close_face`` when a face is gone (its open episode is ended there)."""
+    fall to ``apex_drop``/``off_threshold`` at apex and end. One state per face id, episodes
+    per face region (``spotting.overlap``); call ``close_face`` when a face is gone (its
+    open episodes are ended there)."""
 
     def __init__(self, config: SpottingConfig) -> None:
         self.config = config
         self._faces: dict[int, _Face] = {}
+        self._ch_region = CH_REGION if config.overlap else np.zeros(N_CH, np.int64)
+        self._au_region = self._ch_region[:N_AU]
+        self._names = REGIONS if config.overlap else ("face",)
+        self._n_reg = len(self._names)
+        self._reg_ch = [self._ch_region == r for r in range(self._n_reg)]
 
     def update(self, au: AUFrame) -> list[Spot]:
         st = self._faces.get(au.face_id)
         if st is None:
-            st = self._faces[au.face_id] = _Face(au.t_ms, self.config.noise_init)
-        rise = self._rise(st, au)
-        if st.ep is None:
-            return self._idle(st, au, rise)
-        return self._active(st, au, rise)
+            st = self._faces[au.face_id] = _Face(self.config, au.t_ms, self._ch_region)
+        free = ~self._busy(st)
+        rise, plain = st.sig.update(au, ~free, self._quiet(st, au.t_ms, ~free))
+        out: list[Spot] = []
+        for ep in list(st.eps):
+            out += self._active(st, ep, au, plain if ep.within is not None else rise, free)
+        free &= ~self._busy(st)  # also those an episode joined this frame
+        out += self._rising(st, au, rise, free)
+        if self.config.overlap:
+            out += self._nest(st, au, plain)
+        return out
 
     def close_face(self, face_id: int, t_ms: float) -> list[Spot]:
-        """The face is gone (noticed at ``t_ms``): its open episode ends where the face was
+        """The face is gone (noticed at ``t_ms``): its open episodes end where the face was
         last seen, not when its absence was noticed."""
         st = self._faces.pop(face_id, None)
-        if st is None or st.ep is None:
+        if st is None:
             return []
-        return self._end(st, face_id, min(t_ms, st.last_ms))
+        out: list[Spot] = []
+        for ep in list(st.eps):
+            out += self._end(st, ep, face_id, min(t_ms, st.sig.last_ms))
+        return out
 
-    # -- signal ------------------------------------------------------------------------
-    def _rise(self, st: _Face, au: AUFrame) -> np.ndarray:
-        c = self.config
-        t = au.t_ms
-        dt = max(t - st.last_ms, 0.0)
-        x = np.zeros(N_CH, np.float32)
-        x[:N_AU] = au.intensity
-        if au.motion is not None:
-            x[N_AU:] = au.motion[_FLOW]
-        if st.smooth is None:
-            st.smooth = x.copy()
-        else:
-            a = 1.0 - math.exp(-dt / c.smooth_ms) if c.smooth_ms > 0 else 1.0
-            st.smooth += np.float32(a) * (x - st.smooth)
-        xs = st.smooth
-        if st.frozen is not None:
-            base = st.frozen
-        else:
-            base = st.slots.min(0)
-            base = np.where(np.isfinite(base), base, xs)
-        # the ring stores what the face would show without the episode
-        stored = np.minimum(xs, base) if st.ep is not None else xs
-        if t >= st.slot_end:
-            st.slot_i = (st.slot_i + 1) % N_SLOTS
-            st.slots[st.slot_i] = stored
-            st.slot_end = t + c.baseline_window_ms / N_SLOTS
-        else:
-            np.minimum(st.slots[st.slot_i], stored, out=st.slots[st.slot_i])
-        rise = np.maximum(xs - base, 0.0)
-        self._motion(st, au, t)
-        if x[_BLINK] >= c.blink_level:
-            st.blink_until = t + c.blink_hold_ms
-        self._speech(st, float(x[_LIPS]), t)
-        i = st.hist_n % N_HIST
-        st.hist_t[i] = t
-        st.hist_r[i] = rise
-        if st.pose is not None:
-            st.hist_p[i] = st.pose
-        st.hist_n += 1
-        self._learn_noise(st, t, dt)
-        st.last_ms = t
-        return rise
+    def _busy(self, st: _Face) -> np.ndarray:
+        busy = np.zeros(self._n_reg, bool)
+        for ep in st.eps:
+            busy |= ep.regions
+        return busy
 
-    def _learn_noise(self, st: _Face, t: float, dt: float) -> None:
-        """Running RMS of each AU's rise, learned ``noise_delay_ms`` late from idle frames:
-        a bump that is about to start an episode never raises its own bar, and rows that
-        an episode or a head turn covered are dropped."""
-        c = self.config
-        if st.ep is not None or t < st.gate_until:
-            st.noise_n = st.hist_n
-            return
-        st.noise_n = max(st.noise_n, st.hist_n - N_HIST)
-        while st.noise_n < st.hist_n:
-            i = st.noise_n % N_HIST
-            if t - st.hist_t[i] < c.noise_delay_ms:
-                break
-            # a plain mean at first (the prior weighs noise_prior_ms), then a running one
-            st.learned_ms += dt
-            b = max(dt / (st.learned_ms + c.noise_prior_ms), 1.0 - math.exp(-dt / c.noise_tau_ms))
-            cap = np.minimum(c.noise_clip * np.sqrt(st.var), c.noise_cap)
-            st.var += np.float32(b) * (np.minimum(st.hist_r[i], cap) ** 2 - st.var)
-            st.noise_n += 1
+    def _quiet(self, st: _Face, t: float, busy: np.ndarray) -> np.ndarray:
+        """Regions whose noise learns nothing now: those an episode holds, and every region
+        while an episode is in its first baseline window (an expression moves more than the
+        channels that carried it: AU4 drags the brows and wrinkles the nose; learned as the
+        brows' noise, that bump kept every later frown under the bar)."""
+        young = any(t - ep.onset_ms < self.config.baseline_window_ms for ep in st.eps)
+        return np.ones_like(busy) if young else busy
 
-    def _speech(self, st: _Face, lips: float, t: float) -> None:
-        """Lips opening or closing by ``speech_level`` within ``MOTION_SPAN_MS`` or more
-        (so fast sources compare like slow ones) hold the speech AUs back."""
-        if st.lips is None or t - st.lips[0] >= MOTION_SPAN_MS:
-            if st.lips is not None and abs(lips - st.lips[1]) >= self.config.speech_level:
-                st.speech_until = t + self.config.speech_hold_ms
-            st.lips = (t, lips)
+    def _regions_of(self, channels: np.ndarray) -> np.ndarray:
+        return np.bincount(self._ch_region[channels], minlength=self._n_reg) > 0
 
-    def _motion(self, st: _Face, au: AUFrame, t: float) -> None:
-        """Rotation speed over >= MOTION_SPAN_MS, so pose jitter between frames of a fast
-        source (or repeated frames) does not read as a head turn."""
-        pose = np.asarray(au.face.pose_r_rad, np.float32)
-        st.pose = pose
-        if st.pose_ref is None:
-            st.pose_ref, st.pose_ref_ms = pose, t
-            return
-        span = t - st.pose_ref_ms
-        if span < MOTION_SPAN_MS:
-            return
-        speed = float(np.abs(pose - st.pose_ref).max()) * 1000.0 / span
-        if speed > self.config.max_rotation_rad_s:
-            st.gate_until = t + self.config.motion_hold_ms
-        st.pose_ref, st.pose_ref_ms = pose, t
+    # -- starts ------------------------------------------------------------------------
+    def _rising(self, st: _Face, au: AUFrame, rise: np.ndarray, free: np.ndarray) -> list[Spot]:
+        """A rise in a free region for ``confirm_ms`` starts an episode there (with every
+        free region rising with it); otherwise a held level may start one."""
+        c, t, sig = self.config, au.t_ms, st.sig
+        warm = au.baseline_ready and t - sig.first_ms >= c.warmup_ms and t >= sig.gate_until
+        mask = sig.active(rise, t, c.on_threshold, c.z_on) & free[self._ch_region]
+        crossing = self._regions_of(mask)
+        ready = np.array(
+            [
+                free[r] and st.crossing[r].held(warm and crossing[r], t, c.confirm_ms)
+                for r in range(self._n_reg)
+            ]
+        )
+        if ready.any():
+            lead = int(np.argmax(np.where(mask & ready[self._ch_region], rise, -1.0)))
+            onset, turned = sig.backdate(lead, t, plain=False)
+            if turned <= c.max_pose_change_rad:
+                regions = self._regions_of(mask)
+                for r in np.flatnonzero(regions):
+                    st.crossing[r].reset()
+                sig.freeze(regions)
+                # began with an open episode (the later crossing of a slower region): its own
+                joined = next((e for e in st.eps if self._began_with(e, onset)), None)
+                if joined is not None:
+                    joined.carriers |= mask
+                    joined.regions |= regions
+                    return []
+                ep = self._open(st, onset, lead, rise, mask, regions, t)
+                return [self._spot("start", au.face_id, ep, aus=self._aus(rise, mask))]
+            # the head turned while the AU rose: the estimator's pose leakage, not a face
+            sig.gate_until = t + c.motion_hold_ms
+            for r in np.flatnonzero(ready):
+                st.crossing[r].reset()
+        return self._held(st, au, free) if c.hold_enabled else []
 
-    def _active_mask(
-        self, st: _Face, rise: np.ndarray, t: float, level: float, z: float
-    ) -> np.ndarray:
-        c = self.config
-        noise = np.maximum(np.sqrt(st.var), c.noise_floor)
-        bar = np.where(_MOUTH_FLOW, np.minimum(z * noise, MOUTH_BAR_MAX), z * noise)
-        mask: np.ndarray = CARRY & (rise >= level) & (rise >= bar)
-        if t < st.blink_until:
-            mask &= ~_LIDS
-        if t < st.speech_until:
-            mask &= ~_SPEECH
-        return mask
+    def _began_with(self, ep: _Episode, onset: float) -> bool:
+        """Whether a rise with this onset began with ``ep`` (a rise episode, not nested)."""
+        together = abs(onset - ep.onset_ms) <= self.config.join_ms
+        return together and ep.within is None and not ep.sustained
 
-    # -- state machine -----------------------------------------------------------------
-    def _idle(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
-        out = self._rising(st, au, rise)
-        if out or st.ep is not None or not self.config.hold_enabled:
-            return out
-        return self._held(st, au)
-
-    def _held(self, st: _Face, au: AUFrame) -> list[Spot]:
+    def _held(self, st: _Face, au: AUFrame, free: np.ndarray) -> list[Spot]:
         """A macro expression held from before the local baseline could see it rise (a face
         that enters smiling, a long frown): its level against the face's own neutral stays
-        at ``hold_on`` for ``hold_ms``. Ended by level, not by rise."""
-        c, t = self.config, au.t_ms
-        assert st.smooth is not None
-        level = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
-        mask = level >= c.hold_on
-        if t < st.speech_until:
-            mask &= ~_SPEECH[:N_AU]
-        ok = au.baseline_ready and t >= st.gate_until and bool(mask.any())
-        if not st.holding.held(ok, t, c.hold_ms):
+        at ``hold_on`` for ``hold_ms`` in a free region. Ended by level, not by rise; a held
+        region joins the face's held episode when one is open (one held face, one episode)."""
+        c, t, sig = self.config, au.t_ms, st.sig
+        assert sig.smooth is not None
+        level = np.where(CARRY_AU, sig.smooth[:N_AU], 0.0)
+        mask = (level >= c.hold_on) & free[self._au_region]
+        if t < sig.speech_until:
+            mask &= ~SPEECH[:N_AU]
+        on = np.bincount(self._au_region[mask], minlength=self._n_reg) > 0
+        on &= free & au.baseline_ready
+        if t < sig.gate_until:
+            # a head turn pauses a held level, it does not restart it: a smile held through
+            # the turn keeps its onset (restarted, the held face was two episodes, split
+            # where the turn's gate happened to end). A level first seen in a turn waits.
+            for r in np.flatnonzero(~on):
+                st.holding[r].reset()
             return []
-        lead = int(np.argmax(np.where(mask, level, -1.0)))
+        ready = np.array([st.holding[r].held(on[r], t, c.hold_ms) for r in range(self._n_reg)])
+        if not ready.any():
+            return []
+        onset = min(st.holding[r].since for r in np.flatnonzero(ready))
+        for r in np.flatnonzero(ready):
+            st.holding[r].reset()
+        mask2 = np.zeros(N_CH, bool)
+        mask2[:N_AU] = mask & ready[self._au_region]
+        held = next((e for e in st.eps if e.sustained), None)
+        if held is not None:
+            held.carriers |= mask2
+            held.regions |= ready
+            return []
         level2 = np.zeros(N_CH, np.float32)
         level2[:N_AU] = level
-        mask2 = np.zeros(N_CH, bool)
-        mask2[:N_AU] = mask
-        onset = st.holding.since
-        st.holding.reset()
-        st.ep = _Episode(onset, lead, float(level[lead]), t, level2, mask2, sustained=True)
-        return [Spot("start", au.face_id, onset, apex_aus=self._aus(level2, mask2))]
+        lead = int(np.argmax(np.where(mask2, level2, -1.0)))
+        ep = self._open(st, onset, lead, level2, mask2, ready, t, sustained=True)
+        return [self._spot("start", au.face_id, ep, aus=self._aus(level2, mask2))]
 
-    def _rising(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
+    def _nest(self, st: _Face, au: AUFrame, plain: np.ndarray) -> list[Spot]:
+        """A brief rise above the plateau of a region an episode has held for a while."""
+        c, t, sig = self.config, au.t_ms, st.sig
+        out: list[Spot] = []
+        active: np.ndarray | None = None
+        for r in range(self._n_reg):
+            held = next((e for e in st.eps if e.within is None and e.regions[r]), None)
+            if held is None:
+                st.nesting[r].reset()
+                continue
+            nested = any(e.within is not None and e.regions[r] for e in st.eps)
+            old = t - held.onset_ms >= NEST_AFTER * c.baseline_window_ms
+            ok = old and not nested and t >= sig.gate_until
+            if ok:
+                if active is None:  # once a frame, and only while a region is held
+                    active = sig.active(plain, t, c.on_threshold, c.z_on)
+                mask = active & self._reg_ch[r]
+                ok = bool(mask.any())
+            if not st.nesting[r].held(ok, t, c.confirm_ms):
+                continue
+            st.nesting[r].reset()
+            lead = int(np.argmax(np.where(mask, plain, -1.0)))
+            onset, turned = sig.backdate(lead, t, plain=True)
+            if turned > c.max_pose_change_rad:
+                continue
+            regions = np.arange(self._n_reg) == r
+            ep = self._open(st, onset, lead, plain, mask, regions, t, within=held.key)
+            out.append(self._spot("start", au.face_id, ep, aus=self._aus(plain, mask)))
+        return out
+
+    def _open(
+        self,
+        st: _Face,
+        onset: float,
+        lead: int,
+        rise: np.ndarray,
+        mask: np.ndarray,
+        regions: np.ndarray,
+        t: float,
+        sustained: bool = False,
+        within: int | None = None,
+    ) -> _Episode:
+        peak = float(rise[lead])
+        ep = _Episode(
+            st.next_key, onset, lead, peak, t, rise.copy(), mask.copy(), regions.copy(), t,
+            sustained=sustained, within=within, trail_t=[t], trail_v=[peak], trail_r=[rise.copy()],
+        )  # fmt: skip
+        st.next_key += 1
+        st.eps.append(ep)
+        return ep
+
+    # -- open episodes -----------------------------------------------------------------
+    def _active(
+        self, st: _Face, ep: _Episode, au: AUFrame, rise: np.ndarray, free: np.ndarray
+    ) -> list[Spot]:
         c, t = self.config, au.t_ms
-        warm = au.baseline_ready and t - st.first_ms >= c.warmup_ms
-        mask = self._active_mask(st, rise, t, c.on_threshold, c.z_on)
-        if not st.crossing.held(warm and t >= st.gate_until and bool(mask.any()), t, c.confirm_ms):
-            return []
-        lead = int(np.argmax(np.where(mask, rise, -1.0)))
-        onset, turned = self._backdate(st, lead, t)
-        if turned > c.max_pose_change_rad:
-            # the head turned while the AU rose: the estimator's pose leakage, not a face
-            st.gate_until = t + c.motion_hold_ms
-            st.crossing.reset()
-            return []
-        st.frozen = st.slots.min(0)
-        st.ep = _Episode(onset, lead, float(rise[lead]), t, rise.copy(), mask.copy())
-        return [Spot("start", au.face_id, onset, apex_aus=self._aus(st.ep.peak_rise, mask))]
-
-    def _backdate(self, st: _Face, lead: int, t: float) -> tuple[float, float]:
-        """Onset: the last recent frame where the lead AU was still near its baseline;
-        also how far the head turned (largest pose angle change, rad) since then."""
-        c = self.config
-        floor = c.onset_fraction * c.on_threshold
-        n = min(st.hist_n, N_HIST)
-        onset, i = t, (st.hist_n - 1) % N_HIST
-        now = st.hist_p[i]
-        for k in range(1, n + 1):
-            i = (st.hist_n - k) % N_HIST
-            if t - st.hist_t[i] > c.max_onset_lookback_ms:
-                break
-            onset = float(st.hist_t[i])
-            if st.hist_r[i, lead] <= floor:
-                break
-        turned = float(np.abs(now - st.hist_p[i]).max())
-        return onset, turned
-
-    def _active(self, st: _Face, au: AUFrame, rise: np.ndarray) -> list[Spot]:
-        c, t = self.config, au.t_ms
-        ep = st.ep
-        assert ep is not None
         if ep.sustained:
-            assert st.smooth is not None
+            assert st.sig.smooth is not None
             rise = np.zeros(N_CH, np.float32)
-            rise[:N_AU] = np.where(CARRY_AU, st.smooth[:N_AU], 0.0)
-            ep.carriers[:N_AU] |= rise[:N_AU] >= c.hold_on
+            rise[:N_AU] = np.where(CARRY_AU, st.sig.smooth[:N_AU], 0.0)
+            ep.carriers[:N_AU] |= (rise[:N_AU] >= c.hold_on) & ep.regions[self._au_region]
             still = (rise >= c.hold_off) & ep.carriers
         else:
-            if t - ep.onset_ms <= c.join_ms:  # AUs rising together with the lead join it
-                ep.carriers |= self._active_mask(st, rise, t, c.on_threshold, c.z_on)
+            if t - ep.onset_ms <= c.join_ms:  # channels rising together with the lead join it
+                self._join(st, ep, st.sig.active(rise, t, c.on_threshold, c.z_on), free)
             off = max(c.off_threshold, c.end_fraction * ep.peak)
-            still = self._active_mask(st, rise, t, off, c.z_off) & ep.carriers
+            still = st.sig.active(rise, t, off, c.z_off) & ep.carriers
         level = float(rise[ep.carriers].max())
         over = t - ep.onset_ms >= c.max_duration_ms  # this frame is past the episode
         out: list[Spot] = []
+        if not over:
+            ep.trail_t.append(t)
+            ep.trail_v.append(level)
+            ep.trail_r.append(rise.copy())
         if level > ep.peak and not over:
-            ep.peak, ep.peak_ms, ep.peak_rise = level, t, rise.copy()
+            ep.peak = level
+            while ep.trail_v[ep.apex_i] < (1.0 - APEX_WITHIN) * level:
+                ep.apex_i += 1
+            # the AUs named at the apex are that frame's, not the peak's: a region that
+            # joined later and peaked there was not at that level at the apex
+            ep.peak_ms, ep.peak_rise = ep.trail_t[ep.apex_i], ep.trail_r[ep.apex_i]
         elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
             ep.apex_sent = True
-            out.append(
-                Spot(
-                    "apex",
-                    au.face_id,
-                    ep.onset_ms,
-                    ep.peak_ms,
-                    None,
-                    self._aus(ep.peak_rise, ep.carriers),
-                )
-            )
+            aus = self._aus(ep.peak_rise, ep.carriers)
+            out.append(self._spot("apex", au.face_id, ep, ep.peak_ms, aus=aus))
         if not still.any() or over:
-            out.extend(self._end(st, au.face_id, t))
+            out.extend(self._end(st, ep, au.face_id, t))
         return out
 
-    def _end(self, st: _Face, face_id: int, t: float) -> list[Spot]:
-        """End the open episode at ``t``, or at ``max_duration_ms`` when that comes first (a
-        frame after a gap in the stream can be far past it)."""
-        ep = st.ep
-        assert ep is not None
+    def _join(self, st: _Face, ep: _Episode, mask: np.ndarray, free: np.ndarray) -> None:
+        """Channels of the episode's own regions, or of free ones (not for a nested episode:
+        it stays in its region), that rise with it join it; a free region joined is its."""
+        own = ep.regions if ep.within is not None else ep.regions | free
+        mask = mask & own[self._ch_region]
+        new = self._regions_of(mask) & ~ep.regions
+        if new.any():
+            st.sig.freeze(new)
+            ep.regions |= new
+            free &= ~new
+        ep.carriers |= mask
+
+    def _end(self, st: _Face, ep: _Episode, face_id: int, t: float) -> list[Spot]:
+        """End ``ep`` at ``t``, or at ``max_duration_ms`` when that comes first (a frame
+        after a gap in the stream can be far past it)."""
         t = min(t, ep.onset_ms + self.config.max_duration_ms)
-        st.ep, st.frozen = None, None
-        st.crossing.reset()
+        st.eps.remove(ep)
+        if ep.within is None:
+            st.sig.thaw(ep.regions)
+            for r in np.flatnonzero(ep.regions):
+                st.crossing[r].reset()
         aus = self._aus(ep.peak_rise, ep.carriers)
         out = []
         if not ep.apex_sent:
-            out.append(Spot("apex", face_id, ep.onset_ms, ep.peak_ms, None, aus))
-        out.append(Spot("end", face_id, ep.onset_ms, ep.peak_ms, t, aus))
+            out.append(self._spot("apex", face_id, ep, ep.peak_ms, aus=aus))
+        out.append(self._spot("end", face_id, ep, ep.peak_ms, t, aus=aus))
         return out
+
+    def _spot(
+        self,
+        phase: str,
+        face_id: int,
+        ep: _Episode,
+        apex_ms: float | None = None,
+        offset_ms: float | None = None,
+        aus: dict[str, float] | None = None,
+    ) -> Spot:
+        regions = tuple(n for n, on in zip(self._names, ep.regions, strict=True) if on)
+        return Spot(
+            phase, face_id, ep.onset_ms, apex_ms, offset_ms, aus or {}, ep.key, regions, ep.within
+        )
 
     def _aus(self, rise: np.ndarray, carriers: np.ndarray) -> dict[str, float]:
         """AUs that carried the episode (by intensity or by motion) with their rise at the

@@ -80,6 +80,9 @@ class EventBuilder:
             "model": dict(step.model),
             # only where the appearance model took part in core_source: which one
             **({"appearance": dict(step.appearance)} if step.appearance else {}),
+            **({"regions": list(step.regions)} if step.regions else {}),
+            # only on an episode that rose on top of a held one of the same face
+            **({"within": step.within} if step.within else {}),
             # only where the CNN took part: what it and the FACS rules each said
             **(
                 {"cnn_emotion": c.cnn_core, "rules_emotion": c.rules_core}

@@ -73,6 +73,12 @@ def case_text(e: Episode, earlier: Sequence[Earlier] = ()) -> str:
         f"Device reading: {e.core_emotion} (decided by {SOURCES[e.core_source]})",
         f"Device scores: {_scores(e)}",
     ]
+    if e.regions and e.regions != ("face",):
+        lines.append(f"Face region: {', '.join(e.regions)}")
+    if e.within is not None:
+        lines.append(
+            "It rose briefly on top of an expression the same face was holding in that region"
+        )
     if e.cnn_emotion is not None and e.rules_emotion is not None:
         lines.append(
             f"The CNN alone said {e.cnn_emotion}; the FACS rules alone said {e.rules_emotion}"

@@ -67,6 +67,9 @@ class Episode(BaseModel):
     micro_rule: str | None = Field(None, pattern=_RULE)
     aus: tuple[AuReading, ...] = ()
     ended_by: Literal["restart"] | None = None
+    regions: tuple[Literal["brows", "eyes", "nose", "mouth", "face"], ...] = ()
+    # the id of the held episode it rose on top of: only whether there is one is told
+    within: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{8,128}$")
 
     @field_validator("core_emotion", "cnn_emotion", "rules_emotion")
     @classmethod

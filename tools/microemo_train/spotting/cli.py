@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
                 **score_clip(lab, ends),
                 spots=[
                     {k: e[k] for k in ("onset_ms", "apex_ms", "offset_ms", "kind", "aus")}
+                    # the regions that carried it; "within": it rose on top of a held one
+                    | {k: e[k] for k in ("regions", "within") if k in e}
                     for e in ends
                 ],
             )

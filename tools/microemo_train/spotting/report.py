@@ -17,14 +17,22 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['n_episodes']} episodes in {report['n_clips']} clips; "
         f"{report['seconds']:.0f} s to generate and run.",
         "",
-        "| false alarms | minutes | count | per minute | micro per minute |",
-        "|---|---|---|---|---|",
+        "| false alarms | minutes | count | per minute | micro per minute "
+        "| on a held one per minute |",
+        "|---|---|---|---|---|---|",
     ]
     for key, f in report["false_alarms"].items():
         lines.append(
             f"| {key} | {f['minutes']} | {f['false_alarms']} | {f['per_minute']} "
-            f"| {f['micro_per_minute']} |"
+            f"| {f['micro_per_minute']} | {f.get('within_per_minute', '-')} |"
         )
+    every = report["spotting"].get("all")
+    if every is not None:
+        lines += [
+            "",
+            f"Hits that rose on top of an expression the face held (`within`): "
+            f"{every.get('tp_within', 0)} of {every['tp']}.",
+        ]
     lines += _per_au(report["spotting"])
     lines += [
         "",

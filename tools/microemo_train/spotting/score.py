@@ -80,6 +80,11 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
         ],
         "hit": [any(i == k for k, _ in pairs) for i in range(len(truth))],
         "false_kinds": [e["kind"] for j, e in enumerate(ends) if all(j != k for _, k in pairs)],
+        # spots that rose on top of a held episode of the face (``within``), false or hits
+        "false_within": sum(
+            "within" in e for j, e in enumerate(ends) if all(j != k for _, k in pairs)
+        ),
+        "tp_within": sum("within" in ends[j] for _, j in pairs),
     }
 
 
@@ -131,7 +136,8 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
             sum(r["au_tp"] + r["au_fp"] for r in rs),
             sum(r["au_tp"] + r["au_fn"] for r in rs),
         )
-        report["spotting"][key] = dict(s, au_f1=a["f1"])
+        within = sum(r.get("tp_within", 0) for r in rs)
+        report["spotting"][key] = dict(s, au_f1=a["f1"], tp_within=within)
     report["false_alarms"] = false_alarms(rows)
     return report
 
@@ -140,7 +146,7 @@ def false_alarms(rows: list[dict]) -> dict[str, dict[str, Any]]:
     """Spots a minute that match no truth, per rate: on the untouched clips (every source
     played back and forth; the sources joined), and on the generated clips (spots beside the
     added expressions). ``micro``: those under 500 ms; the rest are macro episodes, e.g.
-    an actor's own held expression."""
+    an actor's own held expression. ``within``: those that rose on top of a held one."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         c = r["cell"]
@@ -153,11 +159,13 @@ def false_alarms(rows: list[dict]) -> dict[str, dict[str, Any]]:
         minutes = sum(r["duration_ms"] for r in rs) / 60000.0
         n = sum(r["spotted"] - r["tp"] for r in rs)
         micro = sum(r.get("false_kinds", []).count("micro") for r in rs)
+        within = sum(r.get("false_within", 0) for r in rs)
         out[key] = {
             "minutes": round(minutes, 2),
             "false_alarms": n,
             "per_minute": round(n / minutes, 2) if minutes else None,
             "micro_per_minute": round(micro / minutes, 2) if minutes else None,
+            "within_per_minute": round(within / minutes, 2) if minutes else None,
         }
     return out
 

@@ -91,6 +91,9 @@ def episode_summary(event: Mapping[str, Any]) -> dict[str, Any]:
         "micro_rule": event.get("micro_rule"),
         "duration_ms": event.get("duration_ms"),
         "aus": [a.get("au") for a in aus if isinstance(a, Mapping)],
+        # the face regions that carried it; "within": it rose on top of a held episode
+        "regions": event.get("regions") or [],
+        "within": event.get("within"),
     }
 
 

@@ -113,6 +113,10 @@ class Printer:
         if e.get("schema") == CABIN_SCHEMA_ID:  # what: microsleep, yawn... (no emotion)
             micro, rule = "", f" ({e['cause']})" if e.get("cause") else ""
         dur = e.get("duration_ms")
+        if e.get("regions"):  # an expression of the mouth alone, or on top of a held one
+            rule += f" {'+'.join(e['regions'])}" + (
+                f" within {e['within']}" if e.get("within") else ""
+            )
         if e.get("ended_by") == "restart":
             note += " (ended at the device's restart: its previous run died with it open)"
         self._print(
