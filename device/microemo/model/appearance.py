@@ -211,7 +211,7 @@ class AppearanceModel:
         with ``crop.mirror``, its mirror image: their probabilities averaged)."""
         lp = self._log_probs(crop)
         if self.manifest.crop.mirror:
-            lp = np.logaddexp(lp, self._log_probs(crop[:, ::-1])) - np.log(2.0)
+            lp = mirror_mean(lp, self._log_probs(crop[:, ::-1]))
         return lp
 
     def _log_probs(self, crop: np.ndarray) -> np.ndarray:
@@ -225,8 +225,19 @@ class AppearanceModel:
         scale, zero = self._out_q
         if scale:
             y = (y - zero) * scale
-        y = y - y.max()
-        return y - np.log(np.exp(y).sum())
+        return log_softmax(y)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Log-probabilities from the model's outputs, along the last axis (one crop or many:
+    the training tool reads its test crops in batches exactly as the device reads one)."""
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def mirror_mean(lp: np.ndarray, lp_mirror: np.ndarray) -> np.ndarray:
+    """The log of the mean of two readings' probabilities: a crop and its mirror image."""
+    return np.logaddexp(lp, lp_mirror) - np.log(2.0)
 
 
 def load_appearance(setting: str) -> AppearanceModel | None:

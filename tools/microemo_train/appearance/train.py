@@ -96,15 +96,12 @@ def int8_logits(data: bytes, crops: np.ndarray, std_floor: float) -> np.ndarray:
 
 
 def int8_log_probs(data: bytes, crops: np.ndarray, std_floor: float, mirror: bool) -> np.ndarray:
-    """Log-probabilities as the device reads them (``AppearanceModel.log_probs``): with
-    ``mirror``, the probabilities of each crop and its mirror image averaged."""
-
-    def log_softmax(z: np.ndarray) -> np.ndarray:
-        z = z - z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    """Log-probabilities as the device reads them (``AppearanceModel.log_probs``, with its own
+    functions): with ``mirror``, the probabilities of each crop and its mirror image averaged."""
+    from microemo.model.appearance import log_softmax, mirror_mean
 
     lp = log_softmax(int8_logits(data, crops, std_floor))
     if mirror:
-        flipped = log_softmax(int8_logits(data, np.ascontiguousarray(crops[:, :, ::-1]), std_floor))
-        lp = np.logaddexp(lp, flipped) - np.log(2.0)
+        flipped = np.ascontiguousarray(crops[:, :, ::-1])
+        lp = mirror_mean(lp, log_softmax(int8_logits(data, flipped, std_floor)))
     return lp
