@@ -122,3 +122,35 @@ def test_a_missing_data_folder_is_named(tmp_path):
     assert done.returncode != 0
     assert f"{tmp_path / 'nope'} does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_members_reuse_a_trained_cnn_and_are_read_as_one(trained, stills, tmp_path):
+    """``--keras`` reuses the CNN trained above as the first member, ``--members 2`` trains
+    the second from another random start; the device reads the two as one model."""
+    single, work, _ = trained
+    out = tmp_path / "model"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--keras", str(work / "cnn.keras"), "--members", "2", "--epochs", "60",
+        "--width", "0.5", "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "CNN 2 of 2" in done.stdout and "CNN 1 of 2" not in done.stdout
+    assert (work / "cnn-1.keras").is_file()
+    model = load_appearance(str(out))
+    assert model is not None
+    one = (single / "appearance.tflite").stat().st_size
+    assert (out / "appearance.tflite").stat().st_size > 1.6 * one  # both networks are in it
+    assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
+
+
+def test_a_missing_cnn_to_reuse_is_named(trained, stills, tmp_path):
+    _, work, _ = trained
+    missing = tmp_path / "cnn.keras"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(tmp_path / "o"),
+        "--work", str(work), "--keras", str(missing), "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"--keras {missing}: no such file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -12,7 +12,8 @@ the fusion fits on the other parts but the test parts, every set weighted alike;
 CNN never saw joins the fusion with its train part too. The test parts are never fitted on:
 their figures (appearance alone, AU prototypes alone, fused) are printed and kept in the
 manifest with the data sets, their terms and the command. Landmarks and crops are cached in
-``--work``; ``--keras FILE`` reuses a trained CNN (its classes must be the train part's).
+``--work``; ``--keras FILE`` reuses a trained CNN (its classes must be the train part's);
+``--members N`` trains N from other random starts and ships their average as one model.
 """
 
 from __future__ import annotations
@@ -76,7 +77,21 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--width", type=float, default=1.0, help="CNN width multiplier (1.0)")
-    p.add_argument("--keras", type=Path, help="a trained CNN to reuse (skips training)")
+    p.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="CNNs trained alike from other random starts (seeds 0, 1, ...) and read as one, "
+        "their log-probabilities averaged (default 1, or as many as --keras; each costs the "
+        "device one more reading)",
+    )
+    p.add_argument(
+        "--keras",
+        type=Path,
+        action="append",
+        default=[],
+        help="a trained CNN to reuse as the next member (repeatable; skips its training)",
+    )
     p.add_argument(
         "--no-mirror",
         dest="mirror",
@@ -120,25 +135,28 @@ class _Set:
 def _train_cnn(
     sets: list[_Set], cnn: list[str], args: argparse.Namespace, std_floor: float
 ) -> tuple[Any, list[str]]:
+    """The CNN the device reads: ``--members`` networks (reused from ``--keras`` or trained
+    with seeds 0, 1, ...; each saved in ``--work``) averaged into one (``net.average``)."""
     import keras
+
+    from microemo_train.appearance.net import average
 
     chosen = [st for st in sets if st.s.name in cnn]
     take = [(st, (st.part == 0) & st.ex.ok) for st in chosen]
     classes = sorted({str(v) for st, m in take for v in st.labels[m]})
     crops = np.concatenate([st.ex.crops[m] for st, m in take])
     y = np.concatenate([[classes.index(v) for v in st.labels[m]] for st, m in take])
-    if args.keras is not None:
-        return keras.models.load_model(args.keras), classes
-    print(f"CNN: {len(y)} faces of {', '.join(cnn)} ({', '.join(classes)})")
-    model = train.train_cnn(
-        crops,
-        np.asarray(y),
-        len(classes),
-        train.TrainSettings(epochs=args.epochs, width=args.width),
-        std_floor,
-    )
-    model.save(args.work / "cnn.keras")
-    return model, classes
+    for path in args.keras:
+        if not path.is_file():
+            raise BenchInputError(f"--keras {path}: no such file (a CNN this tool saved)")
+    models = [keras.models.load_model(path) for path in args.keras]
+    for seed in range(len(models), args.members):
+        print(f"CNN {seed + 1} of {args.members}: {len(y)} faces of {', '.join(cnn)} "
+              f"({', '.join(classes)})")  # fmt: skip
+        settings = train.TrainSettings(epochs=args.epochs, width=args.width, seed=seed)
+        models.append(train.train_cnn(crops, np.asarray(y), len(classes), settings, std_floor))
+        models[-1].save(args.work / ("cnn.keras" if seed == 0 else f"cnn-{seed}.keras"))
+    return average(models), classes
 
 
 def _rows(st: _Set, app: np.ndarray, in_cnn: bool) -> FusionRows:

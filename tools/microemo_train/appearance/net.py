@@ -103,3 +103,21 @@ def precise_bn(model: Any, x: np.ndarray, batch: int = 256, steps: int = 80) -> 
         model(x[rng.choice(len(x), min(batch, len(x)), replace=False)], training=True)
     for layer, m in zip(bns, momentum):
         layer.momentum = m
+
+
+def average(models: list[Any]) -> Any:
+    """One model reading a crop with every one of ``models`` (trained alike from other random
+    starts) and answering the mean of their log-probabilities: read by the device exactly as
+    one network (its output goes through the same log-softmax, which leaves log-probabilities
+    as they are), at the cost of all of them."""
+    import keras
+    from keras import layers
+
+    if len(models) == 1:
+        return models[0]
+    inp = keras.Input(models[0].input_shape[1:], name="face")
+    outs = []
+    for k, m in enumerate(models):
+        m.name = f"member{k}"  # nested models need names of their own
+        outs.append(layers.Activation(keras.activations.log_softmax, name=f"logp{k}")(m(inp)))
+    return keras.Model(inp, layers.Average(name="logits")(outs))
