@@ -81,8 +81,6 @@ class _Episode:
     onset_ms: float
     lead: int  # channel that started it (its AU: CH_AU[lead])
     peak: float
-    peak_ms: float
-    peak_rise: np.ndarray  # every channel's rise at the apex (the AUs it names)
     carriers: np.ndarray  # bool per channel: those that crossed their thresholds in it
     regions: np.ndarray  # bool per region: the regions its carriers are in
     start_ms: float = 0.0  # when its start was sent
@@ -94,6 +92,16 @@ class _Episode:
     trail_v: list[float] = field(default_factory=list)
     trail_r: list[np.ndarray] = field(default_factory=list)
     apex_i: int = 0
+
+    @property
+    def peak_ms(self) -> float:
+        """The apex: the first frame within ``APEX_WITHIN`` of the peak."""
+        return self.trail_t[self.apex_i]
+
+    @property
+    def peak_rise(self) -> np.ndarray:
+        """Every channel's rise at the apex (the AUs it names)."""
+        return self.trail_r[self.apex_i]
 
 
 class _Face:
@@ -289,7 +297,7 @@ class Spotter:
     ) -> _Episode:
         peak = float(rise[lead])
         ep = _Episode(
-            st.next_key, onset, lead, peak, t, rise.copy(), mask.copy(), regions.copy(), t,
+            st.next_key, onset, lead, peak, mask.copy(), regions.copy(), t,
             sustained=sustained, within=within, trail_t=[t], trail_v=[peak], trail_r=[rise.copy()],
         )  # fmt: skip
         st.next_key += 1
@@ -321,11 +329,10 @@ class Spotter:
             ep.trail_r.append(rise.copy())
         if level > ep.peak and not over:
             ep.peak = level
+            # the apex, and the AUs named there, are that frame's, not the peak's: a region
+            # that joined later and peaked there was not at that level at the apex
             while ep.trail_v[ep.apex_i] < (1.0 - APEX_WITHIN) * level:
                 ep.apex_i += 1
-            # the AUs named at the apex are that frame's, not the peak's: a region that
-            # joined later and peaked there was not at that level at the apex
-            ep.peak_ms, ep.peak_rise = ep.trail_t[ep.apex_i], ep.trail_r[ep.apex_i]
         elif not ep.apex_sent and level <= c.apex_drop * ep.peak:
             ep.apex_sent = True
             aus = self._aus(ep.peak_rise, ep.carriers)
