@@ -79,11 +79,9 @@ class Spot:
 class _Episode:
     key: int
     onset_ms: float
-    lead: int  # channel that started it (its AU: CH_AU[lead])
-    peak: float
+    peak: float  # the highest level of its carriers so far (the lead's at the start)
     carriers: np.ndarray  # bool per channel: those that crossed their thresholds in it
     regions: np.ndarray  # bool per region: the regions its carriers are in
-    start_ms: float = 0.0  # when its start was sent
     apex_sent: bool = False
     sustained: bool = False  # started by a held expression, judged on level, not rise
     within: int | None = None  # nested: on top of this held episode, judged on plain rise
@@ -297,7 +295,7 @@ class Spotter:
     ) -> _Episode:
         peak = float(rise[lead])
         ep = _Episode(
-            st.next_key, onset, lead, peak, mask.copy(), regions.copy(), t,
+            st.next_key, onset, peak, mask.copy(), regions.copy(),
             sustained=sustained, within=within, trail_t=[t], trail_v=[peak], trail_r=[rise.copy()],
         )  # fmt: skip
         st.next_key += 1

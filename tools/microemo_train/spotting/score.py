@@ -61,6 +61,8 @@ def prf(tp: int, n_spot: int, n_truth: int) -> dict[str, float]:
 def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
     truth = labels["episodes"]
     pairs = match(truth, ends)
+    matched = {j for _, j in pairs}
+    false = [e for j, e in enumerate(ends) if j not in matched]
     au_tp = au_fp = au_fn = 0
     for i, j in pairs:
         want = set(truth[i]["aus"])
@@ -79,12 +81,10 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
             (truth[i]["onset_ms"], ends[j]["onset_ms"], ends[j]["offset_ms"]) for i, j in pairs
         ],
         "hit": [any(i == k for k, _ in pairs) for i in range(len(truth))],
-        "false_kinds": [e["kind"] for j, e in enumerate(ends) if all(j != k for _, k in pairs)],
+        "false_kinds": [e["kind"] for e in false],
         # spots that rose on top of a held episode of the face (``within``), false or hits
-        "false_within": sum(
-            "within" in e for j, e in enumerate(ends) if all(j != k for _, k in pairs)
-        ),
-        "tp_within": sum("within" in ends[j] for _, j in pairs),
+        "false_within": sum("within" in e for e in false),
+        "tp_within": sum("within" in ends[j] for j in matched),
     }
 
 
