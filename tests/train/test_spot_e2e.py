@@ -56,8 +56,16 @@ def test_pipeline_spots_a_generated_micro_expression(
 # While he talks (the sentence runs from 0.3 s to 2 s): the corners pulled down at 1.5 s, at
 # the source rate and at 100 fps. The speech hold kept every mouth AU out of episodes there
 # (both fail on main before the mouth's flow channels); those channels carry them now.
+# The chin raised without the jaw (AU17) too: it fails without the jaw line's flow (the
+# chin's motion is then predicted from the lips alone, and speech's jaw hides it).
 @pytest.mark.parametrize(
-    ("rate", "au", "onset"), [("source", "AU15", 1500.0), ("100fps", "AU15", 1500.0)]
+    ("rate", "au", "onset"),
+    [
+        ("source", "AU15", 1500.0),
+        ("100fps", "AU15", 1500.0),
+        ("source", "AU17", 1500.0),
+        ("100fps", "AU17", 1500.0),
+    ],
 )
 def test_a_mouth_micro_expression_during_speech_is_spotted(
     source: SourceClip, tmp_path: Path, rate: str, au: str, onset: float
