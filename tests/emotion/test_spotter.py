@@ -226,6 +226,40 @@ def test_brief_smiles_a_second_apart_on_the_mouth_flow_are_each_spotted() -> Non
     assert all(max((iou(s, f) for f in found), default=0.0) >= 0.5 for s in late), (found, late)
 
 
+def test_chin_raises_of_3_5_a_second_apart_on_a_new_face_are_each_spotted() -> None:
+    """The chin's flow channel, read against the jaw line, is quieter than the corners'; a
+    clear chin raise on a talking face read 3-4.5 there (a seed-2 clip of the per-AU suite).
+    While a new face's articulation model still runs on its prior, speech leaves up to 2 in
+    the channel; with the corners' ceiling (4.5) the bar that noise sets missed the first
+    raise, which taught the noise, and every one after it (F1 0); the chin's ceiling is 3.0."""
+    t, x, r = quiet_series(30.0, seconds=14.0)
+    motion = np.zeros_like(x)
+    # syllables the prior model does not explain yet, fading as it learns this face
+    motion[:, AU_INDEX[17]] = 2.2 * np.abs(np.sin(2 * np.pi * 4.5 * t / 1000)) * np.exp(-t / 1500)
+    raises = [(1200.0 + 1200.0 * k, 1600.0 + 1200.0 * k) for k in range(10)]
+    for on, off in raises:
+        motion[:, AU_INDEX[17]] += bump(t, on, on + 150, off, 3.5)
+    sp = Spotter(SpottingConfig())
+    spots: list[Spot] = []
+    for ti, xi, ri, mi in zip(t, x, r, motion, strict=True):
+        au = AUFrame(0, float(ti), xi, xi > 1, np.zeros(0), SimpleNamespace(pose_r_rad=ri), True)
+        au.motion = mi
+        spots += sp.update(au)
+    found = [(s.onset_ms, s.offset_ms or 0.0) for s in ends(spots) if "AU17" in s.apex_aus]
+    assert len(found) == len(raises), found
+    assert all(max(iou(s, f) for f in found) >= 0.5 for s in raises), (found, raises)
+    # the corners keep theirs: the same 3.5 on AU12 is not an episode on a new face
+    motion12 = np.zeros_like(x)
+    motion12[:, AU_INDEX[12]] = motion[:, AU_INDEX[17]]
+    sp = Spotter(SpottingConfig())
+    spots = []
+    for ti, xi, ri, mi in zip(t, x, r, motion12, strict=True):
+        au = AUFrame(0, float(ti), xi, xi > 1, np.zeros(0), SimpleNamespace(pose_r_rad=ri), True)
+        au.motion = mi
+        spots += sp.update(au)
+    assert not [s for s in ends(spots) if "AU12" in s.apex_aus][:1]
+
+
 def test_a_smile_held_through_a_head_turn_keeps_its_onset() -> None:
     # a face that enters smiling and nods at once: the turn holds back new starts, but the
     # smile was held before it and after it, so the episode begins where the smile did
