@@ -154,3 +154,43 @@ def test_a_missing_cnn_to_reuse_is_named(trained, stills, tmp_path):
     assert done.returncode != 0
     assert f"--keras {missing}: no such file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, stills, tmp_path):
+    """``--keras`` with ``--fine-tune N --degraded S``: the network trained above goes on
+    learning N epochs on the same train part, a share S of its faces dimmed, blurred, shrunk,
+    noisy or strongly compressed; the device reads the result, the manifest says so."""
+    single, work, _ = trained
+    out = tmp_path / "model"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--keras", str(work / "cnn.keras"), "--fine-tune", "4", "--degraded", "0.5",
+        "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "fine-tuning cnn.keras: 4 epochs, degraded 0.5" in done.stdout
+    assert (work / "cnn-ft4.keras").is_file()
+    model = load_appearance(str(out))
+    assert model is not None
+    # the same network, trained on: as large, but not the same weights
+    before, after = (single / "appearance.tflite").read_bytes(), (out / "appearance.tflite")
+    assert len(after.read_bytes()) == pytest.approx(len(before), rel=0.05)
+    assert after.read_bytes() != before
+    training = model.manifest.source["cnn_training"]
+    assert training["fine_tune_epochs"] == 4 and training["degraded_share"] == 0.5
+    assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fine-tune", "3"], "--fine-tune 3: a number of epochs for the networks given with"),
+        (["--degraded", "1.5"], "--degraded 1.5: a share of the faces, 0 to 1"),
+    ],
+)
+def test_fine_tune_and_degraded_are_checked_before_any_work(stills, tmp_path, args, message):
+    done = _train("--data", f"mine={stills}", "--out", str(tmp_path / "o"), *args)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()

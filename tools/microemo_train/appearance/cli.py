@@ -93,6 +93,22 @@ def add_parser(sub: Any) -> None:
         help="a trained CNN to reuse as the next member (repeatable; skips its training)",
     )
     p.add_argument(
+        "--degraded",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the training faces shown as a poorer camera takes them: dim, blurred, "
+        "low resolution, noisy or strong JPEG (default 0)",
+    )
+    p.add_argument(
+        "--fine-tune",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="train each --keras network this many epochs more, at a tenth of the learning "
+        "rate, on the same train part (with --degraded: for poorer cameras); saved in --work",
+    )
+    p.add_argument(
         "--no-mirror",
         dest="mirror",
         action="store_false",
@@ -150,10 +166,25 @@ def _train_cnn(
         if not path.is_file():
             raise BenchInputError(f"--keras {path}: no such file (a CNN this tool saved)")
     models = [keras.models.load_model(path) for path in args.keras]
+    for i, path in enumerate(args.keras if args.fine_tune else []):
+        if int(models[i].output_shape[-1]) != len(classes):
+            raise BenchInputError(
+                f"--keras {path}: {models[i].output_shape[-1]} classes, the train part has "
+                f"{len(classes)} ({', '.join(classes)}): fine-tune a network trained on it"
+            )
+        print(f"fine-tuning {path.name}: {args.fine_tune} epochs, degraded {args.degraded}")
+        settings = train.TrainSettings(
+            epochs=args.fine_tune, learning_rate=train.TrainSettings.learning_rate / 10,
+            seed=i, degraded=args.degraded,
+        )  # fmt: skip
+        models[i] = train.fine_tune(models[i], crops, np.asarray(y), settings, std_floor)
+        models[i].save(args.work / f"{path.stem}-ft{args.fine_tune}.keras")
     for seed in range(len(models), args.members):
         print(f"CNN {seed + 1} of {args.members}: {len(y)} faces of {', '.join(cnn)} "
               f"({', '.join(classes)})")  # fmt: skip
-        settings = train.TrainSettings(epochs=args.epochs, width=args.width, seed=seed)
+        settings = train.TrainSettings(
+            epochs=args.epochs, width=args.width, seed=seed, degraded=args.degraded
+        )
         models.append(train.train_cnn(crops, np.asarray(y), len(classes), settings, std_floor))
         models[-1].save(args.work / ("cnn.keras" if seed == 0 else f"cnn-{seed}.keras"))
     return average(models), classes
@@ -194,6 +225,13 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in cnn if c not in {s.name for s in sets_in}]
     if unknown:
         raise BenchInputError(f"--cnn {unknown[0]}: no --data set of that name")
+    if not 0.0 <= args.degraded <= 1.0:
+        raise BenchInputError(f"--degraded {args.degraded}: a share of the faces, 0 to 1")
+    if args.fine_tune < 0 or (args.fine_tune and not args.keras):
+        raise BenchInputError(
+            f"--fine-tune {args.fine_tune}: a number of epochs for the networks given with "
+            "--keras (train one first, or give --keras FILE)"
+        )
     args.work.mkdir(parents=True, exist_ok=True)
     if args.parts_only:
         for s in sets_in:
@@ -236,6 +274,11 @@ def run(args: argparse.Namespace) -> int:
             for st in sets
         },
         "cnn_trained_on": [f"{c} train part" for c in cnn],
+        "cnn_training": {
+            "reused": [str(path) for path in args.keras],
+            "fine_tune_epochs": args.fine_tune,
+            "degraded_share": args.degraded,
+        },
         "calibration": args.calibration or "built-in",
         "command": "microemo-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "licence": args.licence

@@ -59,9 +59,35 @@ def standardize(crops: np.ndarray, std_floor: float) -> np.ndarray:
     return ((x - m) / np.maximum(s, std_floor))[..., None]
 
 
-def augment(crops: np.ndarray, rng: np.random.Generator, std_floor: float) -> np.ndarray:
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One poorer camera's picture of a (s, s) uint8 face: a dim, low-contrast exposure, a soft
+    lens, a lower resolution, sensor noise or strong JPEG, one of them drawn at random."""
+    s = img.shape[0]
+    kind = int(rng.integers(5))
+    if kind == 0:  # dim: a darker gamma and gain, then back to 8 bits (the levels it loses)
+        x = 255.0 * (img / 255.0) ** rng.uniform(1.2, 1.8) * rng.uniform(0.35, 0.8)
+        return np.round(x).astype(np.uint8)
+    if kind == 1:
+        return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+    if kind == 2:
+        small = int(rng.integers(s // 3, (3 * s) // 4))
+        shrunk = cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.resize(shrunk, (s, s), interpolation=cv2.INTER_LINEAR))
+    if kind == 3:
+        noisy = img + rng.normal(0.0, rng.uniform(3.0, 10.0), img.shape)
+        return np.clip(noisy, 0, 255).astype(np.uint8)
+    quality = int(rng.integers(15, 50))
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+    return img if decoded is None else np.asarray(decoded)
+
+
+def augment(
+    crops: np.ndarray, rng: np.random.Generator, std_floor: float, degraded: float = 0.0
+) -> np.ndarray:
     """Random flips, small rotations, zooms and shifts, lighting (gamma, contrast,
-    brightness) and an occluding patch on a quarter of the faces; standardised."""
+    brightness) and an occluding patch on a quarter of the faces; with ``degraded`` > 0, that
+    share of the faces as a poorer camera would take them (``degrade``); standardised."""
     n, s = len(crops), crops.shape[1]
     out = np.empty(crops.shape, np.float32)
     angle = rng.uniform(-10, 10, n)
@@ -76,6 +102,8 @@ def augment(crops: np.ndarray, rng: np.random.Generator, std_floor: float) -> np
         m = cv2.getRotationMatrix2D((c, c), angle[i], zoom[i])
         m[:, 2] += shift[i]
         img = cv2.warpAffine(crops[i], m, (s, s), borderMode=cv2.BORDER_REPLICATE)
+        if degraded and rng.random() < degraded:
+            img = degrade(img, rng)
         x = (img[:, ::-1] if flip[i] else img).astype(np.float32)
         x = 255.0 * (x / 255.0) ** gamma[i]
         out[i] = (x - x.mean()) * contrast[i] + x.mean() + bright[i]

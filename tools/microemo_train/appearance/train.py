@@ -27,6 +27,7 @@ class TrainSettings:
     width: float = 1.0
     class_weight_power: float = 0.5  # 0: none, 1: inverse frequency
     seed: int = 0
+    degraded: float = 0.0  # share of faces shown as a poorer camera takes them (net.degrade)
 
 
 def class_weights(y: np.ndarray, n: int, power: float) -> np.ndarray:
@@ -42,15 +43,47 @@ def train_cnn(
     """The fitted Keras model (float), logits over ``n_classes``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from tqdm import tqdm
 
     keras.utils.set_random_seed(st.seed)
-    rng = np.random.default_rng(st.seed)
     model = build(n_classes, crops.shape[1], st.width)
     steps = st.epochs * int(np.ceil(len(crops) / st.batch))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps, warmup_target=st.learning_rate, warmup_steps=min(300, steps // 10)
     )
+    return _fit(model, schedule, crops, y, n_classes, st, std_floor)
+
+
+def fine_tune(
+    model: Any, crops: np.ndarray, y: np.ndarray, st: TrainSettings, std_floor: float
+) -> Any:
+    """``model`` (trained on the same classes) trained ``st.epochs`` more, its learning rate
+    falling from ``st.learning_rate`` to 0 without a warm-up: e.g. a few epochs at a tenth of
+    the first training's rate with ``st.degraded`` faces, to read poorer cameras better
+    without forgetting what it learned."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(st.seed)
+    steps = st.epochs * int(np.ceil(len(crops) / st.batch))
+    schedule = keras.optimizers.schedules.CosineDecay(st.learning_rate, steps)
+    return _fit(model, schedule, crops, y, int(model.output_shape[-1]), st, std_floor)
+
+
+def _fit(
+    model: Any,
+    schedule: Any,
+    crops: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    st: TrainSettings,
+    std_floor: float,
+) -> Any:
+    """AdamW on ``schedule``, fresh augmentation every epoch, class weights, label smoothing;
+    batch-norm statistics re-estimated at the end (``precise_bn``)."""
+    import keras
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(st.seed)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=st.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(
@@ -63,7 +96,7 @@ def train_cnn(
     with tqdm(range(st.epochs), desc="train", unit="epoch") as bar:
         for _ in bar:
             h = model.fit(
-                augment(crops, rng, std_floor),
+                augment(crops, rng, std_floor, st.degraded),
                 target,
                 sample_weight=weight,
                 batch_size=st.batch,
