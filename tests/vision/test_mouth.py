@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from microemo.types import AU_INDEX
-from microemo.vision.mouth import CHIN, CORNERS, JAW, Articulation
+from microemo.vision.mouth import CHIN, CORNERS, JAW, LOWER_LIP, ROW, Articulation
 
-N_CORNER, N_CHIN = len(CORNERS), len(CHIN)
-LOW, UP = N_CORNER + N_CHIN, N_CORNER + N_CHIN + 1  # rows of the lower and upper lip
-JAW_ROWS = slice(UP + 1, UP + 1 + len(JAW))  # the jaw line beside the chin
+CORNER_ROWS, CHIN_ROWS = [ROW[p] for p in CORNERS], [ROW[p] for p in CHIN]
+LOW, JAW_ROWS = ROW[LOWER_LIP], [ROW[p] for p in JAW]
 
 
 def raised_cosine(t: np.ndarray, onset: float, dur: float, size: float) -> np.ndarray:
@@ -49,10 +48,10 @@ def talk(
         raise_ = raised_cosine(t, *chin)
     steps = []
     for k in range(len(t)):
-        d = np.zeros((JAW_ROWS.stop, 2), np.float32)
+        d = np.zeros((len(ROW), 2), np.float32)
         if k:
-            d[:N_CORNER, 1] = corner[k] - corner[k - 1]
-            d[N_CORNER:LOW, 1] = jaw[k] - jaw[k - 1] + raise_[k] - raise_[k - 1]
+            d[CORNER_ROWS, 1] = corner[k] - corner[k - 1]
+            d[CHIN_ROWS, 1] = jaw[k] - jaw[k - 1] + raise_[k] - raise_[k - 1]
             d[LOW, 1] = low[k] - low[k - 1] + 0.6 * (raise_[k] - raise_[k - 1])
             d[JAW_ROWS, 1] = jaw[k] - jaw[k - 1]
             d += rng.normal(0.0, 0.0004, d.shape).astype(np.float32)  # tracking noise

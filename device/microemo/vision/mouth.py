@@ -45,11 +45,18 @@ from microemo.types import AU_INDEX, AU_NAMES
 CORNERS: tuple[int, ...] = (61, 291, 57, 287)
 CHIN: tuple[int, ...] = (152, 175, 199)
 LOWER_LIP, UPPER_LIP = 17, 0
-JAW: tuple[int, ...] = (176, 400, 149, 378)  # the jaw line beside the chin: rigid with it
+# the jaw line beside the chin, rigid with it: 0.17 (front) and 0.25 (back) face widths out
+JAW_FRONT: tuple[int, ...] = (176, 400)
+JAW_BACK: tuple[int, ...] = (149, 378)
+JAW: tuple[int, ...] = (*JAW_FRONT, *JAW_BACK)
 REF: tuple[int, ...] = (1, 4, 5)  # nose tip and just above: moves with the skull
 MOUTH_POINTS: tuple[int, ...] = (*CORNERS, *CHIN, LOWER_LIP, UPPER_LIP, *JAW, *REF)
-_N_CORNER, _N_CHIN = len(CORNERS), len(CHIN)
+_N_CORNER = len(CORNERS)
 _N_MOVING = len(MOUTH_POINTS) - len(REF)
+# landmark -> its row in a mouth_step (and in Articulation.acc): MOUTH_POINTS but REF
+ROW: dict[int, int] = {p: i for i, p in enumerate(MOUTH_POINTS[:_N_MOVING])}
+_CORNER_ROWS, _CHIN_ROWS = [ROW[p] for p in CORNERS], [ROW[p] for p in CHIN]
+_JAW_FRONT_ROWS, _JAW_BACK_ROWS = [ROW[p] for p in JAW_FRONT], [ROW[p] for p in JAW_BACK]
 _LIP_IN_UP, _LIP_IN_LOW = 13, 14  # inner lip midpoints (the opening)
 _R_FACE, _L_FACE = 234, 454
 _MESH_ROWS = np.array([_L_FACE, _R_FACE, _LIP_IN_UP, _LIP_IN_LOW, LOWER_LIP, *REF])
@@ -102,7 +109,7 @@ def mouth_step(d: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> n
     rel = np.nan_to_num(d[:_N_MOVING] - d[_N_MOVING:].mean(0), nan=0.0)
     mid = lm[2 + _N_MOVING :].mean(0)
     side = np.sign((lm[2 : 2 + _N_MOVING] - mid) @ u)
-    side[_N_CORNER:] = 0.0  # chin and lips: on the midline, no "out"
+    side[_N_CORNER:] = 0.0  # only the corners' "out" is read (chin and lips: the midline)
     return (np.stack([side * (rel @ u), rel @ up], 1) / fw).astype(np.float32)
 
 
@@ -161,12 +168,11 @@ class Articulation:
 
     def _vectors(self, mesh_change: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = self.acc
-        corner_out = float(a[:_N_CORNER, 0].mean())
-        corner_up = float(a[:_N_CORNER, 1].mean())
-        chin_up = float(a[_N_CORNER : _N_CORNER + _N_CHIN, 1].mean())
-        lips = _N_CORNER + _N_CHIN
-        low, upper = a[lips, 1], a[lips + 1, 1]
-        jaw_front, jaw_back = a[lips + 2 : lips + 4, 1].mean(), a[lips + 4 : lips + 6, 1].mean()
+        corner_out = float(a[_CORNER_ROWS, 0].mean())
+        corner_up = float(a[_CORNER_ROWS, 1].mean())
+        chin_up = float(a[_CHIN_ROWS, 1].mean())
+        low, upper = a[ROW[LOWER_LIP], 1], a[ROW[UPPER_LIP], 1]
+        jaw_front, jaw_back = a[_JAW_FRONT_ROWS, 1].mean(), a[_JAW_BACK_ROWS, 1].mean()
         z = np.array([1.0, low, upper, mesh_change[0], mesh_change[1], jaw_front, jaw_back])
         return z, np.array([corner_up, corner_out, chin_up])
 
