@@ -156,6 +156,25 @@ def test_a_missing_cnn_to_reuse_is_named(trained, stills, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_a_reused_cnn_with_other_classes_is_refused_by_name(trained, stills, tmp_path):
+    """A network trained on four classes, reused (no fine-tune) on stills of three: refused
+    before anything is written, naming the file and both class counts."""
+    _, work, _ = trained
+    three = tmp_path / "three"
+    three.mkdir()
+    for folder in ("angry", "happy", "neutral"):
+        (three / folder).symlink_to(stills / folder)
+    out = tmp_path / "o"
+    done = _train(
+        "--data", f"mine={three}", "--out", str(out), "--work", str(tmp_path / "w"),
+        "--keras", str(work / "cnn.keras"), "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"--keras {work / 'cnn.keras'}: 4 classes, the train part has 3" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+
+
 def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, stills, tmp_path):
     """``--keras`` with ``--fine-tune N --degraded S``: the network trained above goes on
     learning N epochs on the same train part, a share S of its faces dimmed, blurred, shrunk,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from tests.conftest import clip_path
 
-from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, score
+from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score, sign_test
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
@@ -109,3 +109,51 @@ def test_scores_count_what_a_user_cares_about():
     assert r["calibration"]["ece"] == pytest.approx(2 / 3 * 0.425 + 1 / 3 * 0.3, abs=1e-3)
     negative = Merge.parse(["negative=anger,fear"])
     assert score([Reading(negative("fear"), negative("anger"), 0.5)])["accuracy"] == 1.0
+
+
+def test_against_names_the_faces_only_one_run_reads_right(faces, tmp_path):
+    """A run (here: the device's readings with a second opinion that calls one resting face
+    anger) against an earlier run on the same faces: the one face that changed is named, on
+    the side that read it right, and one face is no evidence either way (p = 1)."""
+    before = tmp_path / "before"
+    done = _bench(str(faces), "--out", str(before), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    opinion = tmp_path / "opinion"
+    opinion.mkdir()
+    (opinion / "NEU_0.refined.jsonl").write_text(
+        json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
+    )
+    after = _bench(
+        str(faces), "--out", str(before), "--rescore", "--refined", str(opinion),
+        "--against", str(before), "--json", str(tmp_path / "a.json"),
+    )  # fmt: skip
+    assert after.returncode == 0, after.stderr
+    assert "read right only here: 0, only there: 1; sign test p = 1.000" in after.stdout
+    assert "right only there: NEU_0" in after.stdout
+    against = json.loads((tmp_path / "a.json").read_text())["figures"]["against"]
+    assert against["n"] == 5 and against["by_class"] == {
+        "neutral": {"right_here_only": 0, "right_there_only": 1}
+    }
+    # the same run against itself: nothing changed
+    same = _bench(str(faces), "--out", str(before), "--rescore", "--against", str(before))
+    assert "read right only here: 0, only there: 0; sign test p = 1.000" in same.stdout
+    # a folder that holds no run is named, with what to do
+    missing = _bench(str(faces), "--out", str(before), "--rescore", "--against", str(tmp_path))
+    assert missing.returncode == 2
+    assert f"--against {tmp_path}: no emotion-bench results there" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_the_sign_test_tells_a_real_difference_from_a_few_faces():
+    # 8 faces read right only by the old model, 1 only by the new: unlikely by chance
+    assert sign_test(1, 9) == pytest.approx(2 * (1 + 9) / 2**9)
+    assert sign_test(3, 5) == 1.0 and sign_test(0, 0) == 1.0
+    old = [Reading("sadness", "sadness", 0.6, f"f{i}") for i in range(8)]
+    old += [Reading("happiness", "neutral", 0.6, "g"), Reading("fear", "fear", 0.5, "h")]
+    new = [Reading("sadness", "neutral", 0.7, f"f{i}") for i in range(8)]
+    new += [Reading("happiness", "happiness", 0.9, "g"), Reading("fear", "fear", 0.5, "h")]
+    r = paired(new, old)
+    assert (r["right_here_only"], r["right_there_only"]) == (1, 8)
+    assert r["p_sign"] == pytest.approx(0.0391, abs=1e-4)
+    assert r["by_class"]["sadness"] == {"right_here_only": 0, "right_there_only": 8}
+    assert r["accuracy_here"] == 0.2 and r["accuracy_there"] == 0.9

@@ -166,12 +166,13 @@ def _train_cnn(
         if not path.is_file():
             raise BenchInputError(f"--keras {path}: no such file (a CNN this tool saved)")
     models = [keras.models.load_model(path) for path in args.keras]
-    for i, path in enumerate(args.keras if args.fine_tune else []):
-        if int(models[i].output_shape[-1]) != len(classes):
+    for path, model in zip(args.keras, models, strict=True):
+        if int(model.output_shape[-1]) != len(classes):
             raise BenchInputError(
-                f"--keras {path}: {models[i].output_shape[-1]} classes, the train part has "
-                f"{len(classes)} ({', '.join(classes)}): fine-tune a network trained on it"
+                f"--keras {path}: {model.output_shape[-1]} classes, the train part has "
+                f"{len(classes)} ({', '.join(classes)}): give a network trained on it"
             )
+    for i, path in enumerate(args.keras if args.fine_tune else []):
         print(f"fine-tuning {path.name}: {args.fine_tune} epochs, degraded {args.degraded}")
         settings = train.TrainSettings(
             epochs=args.fine_tune, learning_rate=train.TrainSettings.learning_rate / 10,

@@ -22,6 +22,13 @@ Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read
 how often each class is answered. ``--json FILE`` writes the same figures; a reliability plot
 goes to DIR/reliability.png. An input where no face is found counts as wrong and is counted;
 an input analyze could not read is named and left out.
+
+``--against DIR`` compares with another run on the same DATA (the model an update would
+replace, another config): the inputs only one of the two reads right, per class and by
+name, and the exact sign test over them, so a point of accuracy on a hundred faces is not
+taken for an improvement:
+
+    microemo-train emotion-bench my_faces/ --out out/new --config new.toml --against out/old
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
-from microemo_train.emotion_bench.report import lines, reliability_plot, write_json
-from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, score
+from microemo_train.emotion_bench.report import lines, paired_lines, reliability_plot, write_json
+from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score
 
 BATCH = 500  # inputs per analyze call (command lines stay short)
 
@@ -90,6 +97,13 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="a second opinion's readings (microemo-reason replay's <name>.refined.jsonl): an "
         "input's last refined episode stands in for the device's reading",
+    )
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="another emotion-bench --out folder on the same DATA (the model this one would "
+        "replace, say): the inputs only one of them reads right, and whether that is chance",
     )
     p.set_defaults(func=run)
 
@@ -186,6 +200,24 @@ def collect(
     return readings, failed
 
 
+def _against(
+    folder: Path, inputs: list[LabelledInput], readings: list[Reading], how: str, merge: Merge
+) -> dict[str, Any]:
+    """This run's readings against another run's over the same inputs (``--against``)."""
+    if not (folder / "analyze" / "analyze-index.csv").is_file():
+        raise BenchInputError(
+            f"--against {folder}: no emotion-bench results there ({folder}/analyze/"
+            "analyze-index.csv is missing): run emotion-bench --out on it with the same DATA"
+        )
+    there, _ = collect(inputs, folder / "analyze", how, merge)
+    result = paired(readings, there)
+    if result["n"] == 0:
+        raise BenchInputError(
+            f"--against {folder}: none of these inputs was read there: was it run on the same DATA?"
+        )
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"))
     try:
@@ -207,6 +239,9 @@ def run(args: argparse.Namespace) -> int:
     result = score(readings, args.confident)
     result["left_out"] = len(failed)
     print("\n".join(lines(result)))
+    if args.against is not None:
+        result["against"] = _against(args.against, inputs, readings, args.read, merge)
+        print("\n".join(paired_lines(result["against"], str(args.against))))
     plot = args.out / "reliability.png"
     reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")
     print(f"reliability plot: {plot}")

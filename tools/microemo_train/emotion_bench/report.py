@@ -36,6 +36,28 @@ def lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
+def paired_lines(result: dict[str, Any], there: str) -> list[str]:
+    """The comparison with another run of the same inputs (``--against``)."""
+    out = [
+        "",
+        f"against {there}: {result['n']} inputs read by both (accuracy "
+        f"{result['accuracy_here']:.3f} here, {result['accuracy_there']:.3f} there)",
+        f"  read right only here: {result['right_here_only']}, only there: "
+        f"{result['right_there_only']}; sign test p = {result['p_sign']:.3f} (two-sided: how "
+        "likely so uneven a split is by chance)",
+    ]
+    for c, k in result["by_class"].items():
+        out.append(f"  {c:12s} +{k['right_here_only']} -{k['right_there_only']}")
+    for key, what in (("right_here_only", "only here"), ("right_there_only", "only there")):
+        if result["examples"][key]:
+            out.append(f"  right {what}: {', '.join(result['examples'][key])}")
+    if result["only_here"] or result["only_there"]:
+        out.append(
+            f"  read in one run only: {result['only_here']} here, {result['only_there']} there"
+        )
+    return out
+
+
 def write_json(path: Path, result: dict[str, Any], meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"format": 1, **meta, "figures": result}, indent=1) + "\n")

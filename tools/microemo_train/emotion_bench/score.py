@@ -12,6 +12,11 @@
 - answer shares: how often each class is answered (a reading that answers one class for
   most inputs has learnt a prior, not the faces).
 
+``paired`` compares two readings of the same inputs (a model and the one it would replace):
+the inputs only one of them reads right, per class, and the exact two-sided sign test over
+them. On a hundred faces a point or two of accuracy is one or two faces; the split of the
+faces that changed says whether the difference is more than chance.
+
 ``Merge`` folds classes into coarser ones before scoring (the MEGC convention: negative,
 positive, surprise); a reading outside every merged class (neutral, say) stays itself and
 counts as wrong.
@@ -19,6 +24,7 @@ counts as wrong.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,3 +135,41 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
         )
         result["confident"] = confident
     return result
+
+
+def sign_test(k: int, n: int) -> float:
+    """Two-sided exact sign test: how likely a split of ``n`` changed inputs at least as
+    uneven as ``k`` against ``n - k`` is when neither reading is better."""
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
+def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
+    """``here`` against ``there``, input by input (matched by name): how many only one of
+    them reads right, by class, with the sign test, and up to ten names of each kind."""
+    other = {r.name: r for r in there}
+    both = [(a, other[a.name]) for a in here if a.name in other]
+    gained = [a for a, b in both if a.answer == a.label and b.answer != b.label]
+    lost = [a for a, b in both if a.answer != a.label and b.answer == b.label]
+    by_class: dict[str, dict[str, int]] = {}
+    for key, group in (("right_here_only", gained), ("right_there_only", lost)):
+        for r in group:
+            by_class.setdefault(r.label, {"right_here_only": 0, "right_there_only": 0})[key] += 1
+    n_both = max(len(both), 1)
+    return {
+        "n": len(both),
+        "only_here": len(here) - len(both),
+        "only_there": len(there) - len(both),
+        "accuracy_here": round(sum(a.answer == a.label for a, _ in both) / n_both, 4),
+        "accuracy_there": round(sum(b.answer == b.label for _, b in both) / n_both, 4),
+        "right_here_only": len(gained),
+        "right_there_only": len(lost),
+        "p_sign": round(sign_test(len(gained), len(gained) + len(lost)), 4),
+        "by_class": dict(sorted(by_class.items())),
+        "examples": {
+            "right_here_only": [r.name for r in gained[:10]],
+            "right_there_only": [r.name for r in lost[:10]],
+        },
+    }
