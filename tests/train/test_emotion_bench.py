@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from tests.conftest import clip_path
 
-from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score, sign_test
+from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score
+from microemo_train.paired import sign_test
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
 

@@ -24,12 +24,13 @@ counts as wrong.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from microemo_train.paired import sign_test
 
 NO_FACE = "(no face)"
 
@@ -135,15 +136,6 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
         )
         result["confident"] = confident
     return result
-
-
-def sign_test(k: int, n: int) -> float:
-    """Two-sided exact sign test: how likely a split of ``n`` changed inputs at least as
-    uneven as ``k`` against ``n - k`` is when neither reading is better."""
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1)) / 2.0**n
-    return min(1.0, 2.0 * tail)
 
 
 def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from microemo_train.checks import CheckError
 from microemo_train.spotting.plan import (
     PER_AU_SETS,
     parse_au_sets,
@@ -31,7 +32,7 @@ from microemo_train.spotting.plan import (
 )
 from microemo_train.spotting.record import LazySource, generate, spot_recorded
 from microemo_train.spotting.report import markdown
-from microemo_train.spotting.score import score_clip, summarize
+from microemo_train.spotting.score import paired, score_clip, summarize
 from microemo_train.spotting.synth import INTENSITY_LEVELS
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="keep each clip's labels and landmarks here; a re-run with the same plan skips "
         "generation and the landmarker, so trying spotting settings takes seconds",
     )
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="REPORT",
+        help="an earlier run's report.json (or its -o folder) of the same plan: the episodes "
+        "only one of the two finds, per AU set, and whether that is chance",
+    )
     p.add_argument("--config", type=Path, help="device config TOML (spotting parameters)")
     p.add_argument(
         "--set",
@@ -110,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from microemo.daemon.cli import parse_overrides
 
     t0 = time.monotonic()
+    earlier = _earlier(args.against) if args.against is not None else None
     # values are TOML literals, as for `microemo run --set` (the config's types are strict)
     config = load_config(args.config, parse_overrides(args.set))
     sources = _sources(args.clips, args.sources)
@@ -153,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         n_episodes=sum(len(r["episodes"]) for r in rows),
         seconds=round(time.monotonic() - t0, 1),
     )
+    if earlier is not None:
+        report["against"] = {"report": str(args.against), **paired(rows, earlier)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(
         json.dumps(dict(report, clips=rows), indent=1, default=str)
@@ -160,6 +171,19 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "report.md").write_text(markdown(report))
     print(markdown(report))
     return 0
+
+
+def _earlier(path: Path) -> list[dict]:
+    """The clips of an earlier run's report (``--against``), checked before any work."""
+    file = path / "report.json" if path.is_dir() else path
+    try:
+        clips = json.loads(file.read_text())["clips"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckError(
+            f"--against {path}: not a spot-eval report ({exc.__class__.__name__}: {exc}); "
+            "give the report.json (or the -o folder) of an earlier spot-eval run"
+        ) from None
+    return list(clips)
 
 
 def _sources(folder: Path, codes: str) -> list[Path]:

@@ -1,7 +1,7 @@
 """The ``spot-eval`` report as Markdown: false alarms a minute first (untouched talking
 faces, the sources joined, beside the generated expressions), F1 per AU set, intensity and
 rate (the per-au suite), spotting per cell, false alarms per source, and recall per added
-AU set and intensity."""
+AU set and intensity; with ``--against``, the episodes only one of two runs finds."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"Hits that rose on top of an expression the face held (`within`): "
             f"{every.get('tp_within', 0)} of {every['tp']}.",
         ]
+    if "against" in report:
+        lines += _against(report["against"])
     lines += _per_au(report["spotting"])
     lines += [
         "",
@@ -85,3 +87,26 @@ def _per_au(spotting: dict[str, dict[str, Any]]) -> list[str]:
             cells.append(f"{s['f1']:.2f} ({s['truth']})" if s else "-")
         out.append(f"| {row.split('=')[1]} | " + " | ".join(cells) + " |")
     return out
+
+
+def _against(p: dict[str, Any]) -> list[str]:
+    fh, fhm = p["false_here"]
+    ft, ftm = p["false_there"]
+    lines = [
+        "",
+        f"Against {p['report']}: {p['episodes']} episodes in {p['clips']} clips scored by both; "
+        f"found {p['found_here']} here, {p['found_there']} there. Found only here "
+        f"**{p['found_here_only']}**, only there **{p['found_there_only']}** (sign test p = "
+        f"{p['p_sign']:.3f}: how likely so uneven a split is by chance). Spots matching no "
+        f"truth on those clips: {fh} here (micro {fhm}), {ft} there (micro {ftm}).",
+    ]
+    if p["by_aus"]:
+        lines += ["", "| AU set | found only here | found only there |", "|---|---|---|"]
+        for aus, k in p["by_aus"].items():
+            lines.append(f"| {aus} | {k['found_here_only']} | {k['found_there_only']} |")
+    if p["only_here"] or p["only_there"]:
+        lines.append(
+            f"\nEpisodes in one run only (another plan?): {p['only_here']} here, "
+            f"{p['only_there']} there."
+        )
+    return lines

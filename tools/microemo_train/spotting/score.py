@@ -4,6 +4,7 @@ A spotted interval is a true positive when its IoU with a ground-truth interval 
 clip is at least 0.5 (each truth matched once); precision, recall and F1 over all clips of
 a cell. AU recognition: F1 of the named AUs of each true positive against the truth's AUs
 (micro-averaged). False alarms: ``end`` events per minute on the untouched clips.
+``paired``: two runs of the same plan episode by episode (``spot-eval --against``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from microemo_train.paired import sign_test
 from microemo_train.spotting.plan import region
 
 
@@ -192,3 +194,51 @@ def _false_alarms_by_source(rows: list[dict]) -> dict[str, dict[str, Any]]:
         o["false_alarms"] += r["spotted"]
         o["aus"] += ["+".join(a["au"] for a in s["aus"]) for s in r.get("spots", ())]
     return out
+
+
+def _episodes(rows: list[dict]) -> dict[tuple[str, int], tuple[str, bool]]:
+    """(clip, episode) -> (its AU set, found); the AU set is the clip's (per-au suite) or
+    the episode's own."""
+    out = {}
+    for r in rows:
+        for i, (e, hit) in enumerate(zip(r["episodes"], r["hit"], strict=True)):
+            aus = r["cell"].get("aus") or "+".join(sorted(e["aus"]))
+            out[(r["clip"], i)] = (aus, bool(hit))
+    return out
+
+
+def _false(rows: list[dict], clips: set[str]) -> tuple[int, int]:
+    """Spots matching no truth (all, micro) over ``clips``."""
+    rs = [r for r in rows if r["clip"] in clips]
+    return sum(r["spotted"] - r["tp"] for r in rs), sum(
+        k == "micro" for r in rs for k in r["false_kinds"]
+    )
+
+
+def paired(here: list[dict], there: list[dict]) -> dict[str, Any]:
+    """Two spot-eval runs of the same plan, episode by episode (clips matched by name): the
+    episodes only one of them finds, per AU set, with the sign test, and the false alarms of
+    both over the same clips."""
+    a, b = _episodes(here), _episodes(there)
+    both = sorted(set(a) & set(b))
+    gained = [k for k in both if a[k][1] and not b[k][1]]
+    lost = [k for k in both if b[k][1] and not a[k][1]]
+    by_aus: dict[str, dict[str, int]] = {}
+    for key, group in (("found_here_only", gained), ("found_there_only", lost)):
+        for k in group:
+            by_aus.setdefault(a[k][0], {"found_here_only": 0, "found_there_only": 0})[key] += 1
+    clips = {r["clip"] for r in here} & {r["clip"] for r in there}
+    return {
+        "clips": len(clips),
+        "episodes": len(both),
+        "only_here": len(set(a) - set(b)),
+        "only_there": len(set(b) - set(a)),
+        "found_here": sum(a[k][1] for k in both),
+        "found_there": sum(b[k][1] for k in both),
+        "found_here_only": len(gained),
+        "found_there_only": len(lost),
+        "p_sign": round(sign_test(len(gained), len(gained) + len(lost)), 4),
+        "by_aus": dict(sorted(by_aus.items())),
+        "false_here": _false(here, clips),
+        "false_there": _false(there, clips),
+    }
