@@ -10,6 +10,8 @@ through this model.
 
 from __future__ import annotations
 
+import copy
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,7 +135,6 @@ class AUConfig(Section):
 class SpottingConfig(Section):
     on_threshold: float = Field(2.0, ge=0, le=5, description="AU intensity that starts an episode")
     off_threshold: float = Field(0.7, ge=0, le=5, description="intensity that ends it")
-    min_duration_ms: float = Field(40.0, ge=0, le=2000, description="shorter bumps are noise")
     max_duration_ms: float = Field(
         4000.0, ge=100, le=60_000, description="episodes are closed after this long"
     )
@@ -324,9 +325,33 @@ class Config(Section):
     status: StatusConfig = Field(default_factory=StatusConfig)
 
 
+logger = logging.getLogger(__name__)
+
+# Keys accepted with a warning and ignored, so that a config written for an older release
+# still starts: dotted key -> why it is gone and what to use instead.
+RETIRED: dict[str, str] = {
+    "spotting.min_duration_ms": "nothing ever read it; spotting.confirm_ms is how long a rise "
+    "must hold before an episode starts",
+}
+
+
+def _without_retired(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` without the RETIRED keys, each one found named in a warning."""
+    data = copy.deepcopy(data)
+    for dotted, instead in RETIRED.items():
+        *parents, leaf = dotted.split(".")
+        node: Any = data
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            del node[leaf]
+            logger.warning("%s: %s is retired and ignored (%s): remove it", source, dotted, instead)
+    return data
+
+
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(_without_retired(data, source))
     except ValidationError as exc:
         raise ConfigError(explain(exc, source, Config)) from None
 

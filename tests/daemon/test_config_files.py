@@ -67,3 +67,20 @@ def test_a_value_of_the_wrong_toml_type_is_refused(tmp_path, toml, shown):
         assert "written without quotes" in result.stderr
     run = microemo("run", "--config", str(cfg), "--source", str(CLIP))
     assert run.returncode == 2 and shown in run.stderr
+
+
+# -- keys an older release wrote -----------------------------------------------------------
+
+
+def test_a_retired_key_is_ignored_with_a_warning_and_a_typo_is_still_refused(tmp_path):
+    """`spotting.min_duration_ms` was in the config since the first release and nothing read
+    it: a config that sets it still starts, told what to use instead; a misspelt key is not
+    waved through with it."""
+    cfg = clip_config(tmp_path, "[spotting]\nmin_duration_ms = 300.0\n")
+    ok = microemo("config", "check", str(cfg))
+    assert ok.returncode == 0, ok.stderr
+    assert f"{cfg}: spotting.min_duration_ms is retired and ignored" in ok.stderr
+    assert "spotting.confirm_ms" in ok.stderr
+    typo = write(tmp_path, "[spotting]\nmin_duration = 300.0\n")
+    bad = microemo("config", "check", str(typo))
+    assert bad.returncode == 2 and "min_duration" in bad.stderr
