@@ -40,9 +40,9 @@ def test_loop_turns_after_a_movement_not_inside_it() -> None:
     assert steps.max() == 1  # ping-pong: no cut anywhere
 
 
-def test_spot_eval_replays_its_cache_without_generating(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def one_clip(tmp_path: Path) -> Path:
+    """A folder holding one real talking face (CREMA-D NEU), the landmarker's model present."""
     try:
         find_asset("face_landmarker.task")
     except Exception as exc:  # pragma: no cover - set-up problem, not a test result
@@ -50,7 +50,13 @@ def test_spot_eval_replays_its_cache_without_generating(
     clips = tmp_path / "src"
     clips.mkdir()
     shutil.copy(CLIP, clips / CLIP.name)
-    args = ["spot-eval", "--clips", str(clips), "--per-cell-30", "0", "--per-cell-100", "0"]
+    return clips
+
+
+def test_spot_eval_replays_its_cache_without_generating(
+    tmp_path: Path, one_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["spot-eval", "--clips", str(one_clip), "--per-cell-30", "0", "--per-cell-100", "0"]
     args += ["--untouched-s", "3", "--cache", str(tmp_path / "cache")]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     first = json.loads((tmp_path / "a" / "report.json").read_text())
@@ -172,19 +178,14 @@ def test_against_counts_the_episodes_only_one_run_finds() -> None:
     assert p["false_here"] == (1, 1) and p["false_there"] == (2, 1)
 
 
-def test_spot_eval_against_an_earlier_run_names_what_changed(tmp_path: Path) -> None:
+def test_spot_eval_against_an_earlier_run_names_what_changed(
+    tmp_path: Path, one_clip: Path
+) -> None:
     """A real per-AU run (smiles added to a talking face), then the same clips replayed
     without optical flow (the mouth's smiles during speech are then held, as before issue
     20), against the first run: every smile the first run found is found only there; a path
     that holds no report is refused before any work."""
-    try:
-        find_asset("face_landmarker.task")
-    except Exception as exc:  # pragma: no cover - set-up problem, not a test result
-        pytest.skip(f"landmarker model missing: {exc}")
-    clips = tmp_path / "src"
-    clips.mkdir()
-    shutil.copy(CLIP, clips / CLIP.name)
-    args = ["spot-eval", "--clips", str(clips), "--suite", "per-au", "--aus", "AU12"]
+    args = ["spot-eval", "--clips", str(one_clip), "--suite", "per-au", "--aus", "AU12"]
     args += ["--per-cell-30", "1", "--per-cell-100", "0", "--untouched-s", "3"]
     args += ["--cache", str(tmp_path / "cache")]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
