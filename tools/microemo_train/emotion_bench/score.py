@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo_train.paired import sign_test
+from microemo_train.paired import split
 
 NO_FACE = "(no face)"
 
@@ -141,27 +141,21 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
 def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
     """``here`` against ``there``, input by input (matched by name): how many only one of
     them reads right, by class, with the sign test, and up to ten names of each kind."""
-    other = {r.name: r for r in there}
-    both = [(a, other[a.name]) for a in here if a.name in other]
-    gained = [a for a, b in both if a.answer == a.label and b.answer != b.label]
-    lost = [a for a, b in both if a.answer != a.label and b.answer == b.label]
-    by_class: dict[str, dict[str, int]] = {}
-    for key, group in (("right_here_only", gained), ("right_there_only", lost)):
-        for r in group:
-            by_class.setdefault(r.label, {"right_here_only": 0, "right_there_only": 0})[key] += 1
-    n_both = max(len(both), 1)
+    a = {r.name: (r.label, r.answer == r.label) for r in here}
+    b = {r.name: (r.label, r.answer == r.label) for r in there}
+    s = split(a, b)
+    n_both = max(len(s.both), 1)
     return {
-        "n": len(both),
-        "only_here": len(here) - len(both),
-        "only_there": len(there) - len(both),
-        "accuracy_here": round(sum(a.answer == a.label for a, _ in both) / n_both, 4),
-        "accuracy_there": round(sum(b.answer == b.label for _, b in both) / n_both, 4),
-        "right_here_only": len(gained),
-        "right_there_only": len(lost),
-        "p_sign": round(sign_test(len(gained), len(gained) + len(lost)), 4),
-        "by_class": dict(sorted(by_class.items())),
-        "examples": {
-            "right_here_only": [r.name for r in gained[:10]],
-            "right_there_only": [r.name for r in lost[:10]],
+        "n": len(s.both),
+        "only_here": s.only_here,
+        "only_there": s.only_there,
+        "accuracy_here": round(sum(a[k][1] for k in s.both) / n_both, 4),
+        "accuracy_there": round(sum(b[k][1] for k in s.both) / n_both, 4),
+        "right_here_only": len(s.gained),
+        "right_there_only": len(s.lost),
+        "p_sign": s.p_sign,
+        "by_class": {
+            c: {"right_here_only": g, "right_there_only": lo} for c, (g, lo) in s.by_group.items()
         },
+        "examples": {"right_here_only": s.gained[:10], "right_there_only": s.lost[:10]},
     }

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from microemo_train.paired import sign_test
+from microemo_train.paired import split
 from microemo_train.spotting.plan import region
 
 
@@ -220,25 +220,22 @@ def paired(here: list[dict], there: list[dict]) -> dict[str, Any]:
     episodes only one of them finds, per AU set, with the sign test, and the false alarms of
     both over the same clips."""
     a, b = _episodes(here), _episodes(there)
-    both = sorted(set(a) & set(b))
-    gained = [k for k in both if a[k][1] and not b[k][1]]
-    lost = [k for k in both if b[k][1] and not a[k][1]]
-    by_aus: dict[str, dict[str, int]] = {}
-    for key, group in (("found_here_only", gained), ("found_there_only", lost)):
-        for k in group:
-            by_aus.setdefault(a[k][0], {"found_here_only": 0, "found_there_only": 0})[key] += 1
+    s = split(a, b)
     clips = {r["clip"] for r in here} & {r["clip"] for r in there}
     return {
         "clips": len(clips),
-        "episodes": len(both),
-        "only_here": len(set(a) - set(b)),
-        "only_there": len(set(b) - set(a)),
-        "found_here": sum(a[k][1] for k in both),
-        "found_there": sum(b[k][1] for k in both),
-        "found_here_only": len(gained),
-        "found_there_only": len(lost),
-        "p_sign": round(sign_test(len(gained), len(gained) + len(lost)), 4),
-        "by_aus": dict(sorted(by_aus.items())),
+        "episodes": len(s.both),
+        "only_here": s.only_here,
+        "only_there": s.only_there,
+        "found_here": sum(a[k][1] for k in s.both),
+        "found_there": sum(b[k][1] for k in s.both),
+        "found_here_only": len(s.gained),
+        "found_there_only": len(s.lost),
+        "p_sign": s.p_sign,
+        "by_aus": {
+            aus: {"found_here_only": g, "found_there_only": lo}
+            for aus, (g, lo) in s.by_group.items()
+        },
         "false_here": _false(here, clips),
         "false_there": _false(there, clips),
     }
