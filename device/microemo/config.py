@@ -138,9 +138,6 @@ class SpottingConfig(Section):
     max_duration_ms: float = Field(
         4000.0, ge=100, le=60_000, description="episodes are closed after this long"
     )
-    update_every_ms: float = Field(
-        1000.0, ge=50, le=60_000, description="re-send 'update' for long episodes this often"
-    )
     smooth_ms: float = Field(
         15.0, ge=0, le=500, description="AU smoothing time constant before spotting"
     )
@@ -332,6 +329,8 @@ logger = logging.getLogger(__name__)
 RETIRED: dict[str, str] = {
     "spotting.min_duration_ms": "nothing ever read it; spotting.confirm_ms is how long a rise "
     "must hold before an episode starts",
+    "spotting.update_every_ms": "nothing ever read it; an episode sends one 'update', at its "
+    "apex, and mqtt.state_interval_s sets how often a face's current reading is published",
 }
 
 

@@ -73,14 +73,16 @@ def test_a_value_of_the_wrong_toml_type_is_refused(tmp_path, toml, shown):
 
 
 def test_a_retired_key_is_ignored_with_a_warning_and_a_typo_is_still_refused(tmp_path):
-    """`spotting.min_duration_ms` was in the config since the first release and nothing read
-    it: a config that sets it still starts, told what to use instead; a misspelt key is not
-    waved through with it."""
-    cfg = clip_config(tmp_path, "[spotting]\nmin_duration_ms = 300.0\n")
+    """`spotting.min_duration_ms` and `spotting.update_every_ms` were in the config since the
+    first release and nothing read them: a config that sets them still starts, told what to
+    use instead; a misspelt key is not waved through with them."""
+    cfg = clip_config(tmp_path, "[spotting]\nmin_duration_ms = 300.0\nupdate_every_ms = 500.0\n")
     ok = microemo("config", "check", str(cfg))
     assert ok.returncode == 0, ok.stderr
     assert f"{cfg}: spotting.min_duration_ms is retired and ignored" in ok.stderr
     assert "spotting.confirm_ms" in ok.stderr
+    assert f"{cfg}: spotting.update_every_ms is retired and ignored" in ok.stderr
+    assert "mqtt.state_interval_s" in ok.stderr
     typo = write(tmp_path, "[spotting]\nmin_duration = 300.0\n")
     bad = microemo("config", "check", str(typo))
     assert bad.returncode == 2 and "min_duration" in bad.stderr
