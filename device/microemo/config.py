@@ -83,6 +83,14 @@ class LandmarkerConfig(Section):
         description="landmarker worker processes, frames dealt to them in turn (0: one per "
         "core); the daemon's frame rate grows with them, each costs one landmarker's memory",
     )
+    still_second_look: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="a single picture (not a video or a camera) in which no face is found is "
+        "looked at once more, framed in a black border, with this detector and presence score "
+        "(0: no second look)",
+    )
     small_faces: bool = Field(
         True,
         description="also find faces too small for the landmarker's own detector (people two "

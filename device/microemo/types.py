@@ -89,6 +89,7 @@ class Frame:
     t_ms: float
     index: int
     captured_at: float = 0.0
+    still: bool = False  # a single picture, not a frame of a video or camera
 
 
 @dataclass(slots=True)

@@ -253,7 +253,7 @@ class ImageSource(FileSource):
         if self._image is None:
             return None
         image, self._image = self._image, None
-        return Frame(image, 0.0, 0, time.monotonic())
+        return Frame(image, 0.0, 0, time.monotonic(), still=True)
 
 
 def open_file_source(path: str | Path, fps: float | None = None) -> FileSource:

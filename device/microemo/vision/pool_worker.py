@@ -10,7 +10,7 @@ arrays. Messages (``multiprocessing.connection`` framing):
 
     pool -> worker   config dict             first, once
                      ("slot", slot, size)    then the slot's memfd over the socket
-                     ("frame", seq, slot, shape, t_ms, index)
+                     ("frame", seq, slot, shape, t_ms, index, still)
                      ("reset",)              a new stream: a fresh VIDEO task (``new_stream``)
                      None                    stop
     worker -> pool   ("ready", pid)          the landmarker is built
@@ -122,7 +122,8 @@ class WorkerProcess:
             if self.slots[slot].put(image):
                 self.conn.send(("slot", slot, self.slots[slot].size))
                 socket.send_fds(self.sock, [b"m"], [self.slots[slot].fd])
-            self.conn.send(("frame", seq, slot, image.shape, frame.t_ms, frame.index))
+            msg = ("frame", seq, slot, image.shape, frame.t_ms, frame.index, frame.still)
+            self.conn.send(msg)
         except OSError:
             self.state = "gone"  # it died: ``collect`` settles its frames
 
@@ -207,12 +208,12 @@ def _serve(conn: Connection, sock: socket.socket, landmarker: Any) -> None:
             maps[slot] = mmap.mmap(fds[0], size)
             os.close(fds[0])
             continue
-        _, seq, slot, shape, t_ms, index = msg
+        _, seq, slot, shape, t_ms, index, still = msg
         n = int(np.prod(shape))
         image = np.frombuffer(maps[slot], np.uint8, n).reshape(shape)
         t0 = time.monotonic()
         try:
-            faces = landmarker.detect(Frame(image, t_ms, index))
+            faces = landmarker.detect(Frame(image, t_ms, index, still=still))
         except Exception as exc:  # one bad frame: reported, the worker goes on
             conn.send(("error", seq, f"{type(exc).__name__}: {exc}"))
             continue

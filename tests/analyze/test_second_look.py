@@ -1,0 +1,80 @@
+"""A picture whose face fills it: the landmarker's detector misses it, the second look finds it.
+
+Made from a real CREMA-D smile: the frame cut to the middle 60 % of the face (a tight
+passport-style crop, as many face data sets and photo crops are), a picture in which the
+whole-frame pass finds no face."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tests.analyze.analyze_kit import clip_frames, run_analyze
+
+from microemo.config import LandmarkerConfig
+from microemo.types import Frame
+
+pytestmark = pytest.mark.usefixtures("needs_asset")
+
+CUT = 0.6  # of the face's landmark box, around its centre
+
+
+def tight_smile() -> tuple[np.ndarray, np.ndarray]:
+    """The cut picture, and the whole frame's landmarks in its pixels (x, y)."""
+    from microemo.vision.landmarker import StillLandmarker
+
+    frame = clip_frames("HAP", 41)[40]
+    lm = StillLandmarker(LandmarkerConfig(small_faces=False, still_second_look=0))
+    try:
+        (face,) = lm.detect(frame)
+        xy = face.landmarks[:, :2] * [frame.shape[1], frame.shape[0]]
+        (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+        half = CUT * max(x1 - x0, y1 - y0) / 2
+        left, top = int((x0 + x1) / 2 - half), int((y0 + y1) / 2 - half)
+        picture = frame[top : top + int(2 * half), left : left + int(2 * half)].copy()
+        assert lm.detect(picture) == [], "the whole-frame pass finds this face: no test"
+    finally:
+        lm.close()
+    return picture, xy - [left, top]
+
+
+def test_a_face_filling_the_picture_is_found_and_read(tmp_path: Path):
+    picture, _ = tight_smile()
+    still = tmp_path / "smile.png"
+    assert cv2.imwrite(str(still), picture)
+
+    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    assert row["faces"] == "1", row
+    assert row["dominant"] == "happiness", row
+    (frame,) = csv.DictReader((tmp_path / "out" / "smile.csv").open())
+    assert float(frame["AU12_r"]) >= 2.0, f"the smile reads AU12 {frame['AU12_r']}"
+
+    off = tmp_path / "off.toml"
+    off.write_text("[landmarker]\nstill_second_look = 0\n")
+    done = run_analyze(still, "--config", off, "--out", tmp_path / "off", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader((tmp_path / "off" / "analyze-index.csv").open())
+    assert row["faces"] == "0" and row["dominant"] == "no face", row
+
+
+def test_the_second_look_maps_the_face_back_and_is_for_pictures_only():
+    """Its landmarks land where the whole frame's landmarks put the face in the picture; a
+    camera or video frame with no face is not looked at twice (that is the common case on a
+    device, and would double the landmarker's cost while nobody is there)."""
+    from microemo.vision.landmarker import Landmarker
+
+    picture, want = tight_smile()
+    with Landmarker(LandmarkerConfig(small_faces=False)) as lm:
+        assert lm.detect(Frame(picture, 0.0, 0)) == []
+        lm.new_stream()
+        (face,) = lm.detect(Frame(picture, 0.0, 0, still=True))
+    h, w = picture.shape[:2]
+    assert face.image_size == (w, h)
+    got = face.landmarks[:, :2] * [w, h]
+    off = np.median(np.linalg.norm(got - want, axis=1)) / w
+    assert off < 0.05, f"second-look landmarks {off:.3f} picture widths from the face"
