@@ -11,7 +11,9 @@ subjects), so the figures only show that the tool learns and scores, not how it 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -198,6 +200,36 @@ def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, sti
     training = model.manifest.source["cnn_training"]
     assert training["fine_tune_epochs"] == 4 and training["degraded_share"] == 0.5
     assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
+    # the manifest says how the network it reused was made: by the run above, on this train
+    # part, 60 epochs at width 0.5; the fine-tuned network's own note says what it came from
+    (entry,) = training["reused"]
+    assert entry["path"] == str(work / "cnn.keras")
+    assert entry["sha256"] == hashlib.sha256((work / "cnn.keras").read_bytes()).hexdigest()
+    made = entry["made"]
+    assert made["trained_on"] == [f"mine train part ({stills})"]
+    assert made["settings"]["epochs"] == 60 and made["settings"]["width"] == 0.5
+    assert made["classes"] == ["anger", "happiness", "neutral", "sadness"]
+    tuned = json.loads((work / "cnn-ft4.keras.json").read_text())
+    assert tuned["settings"]["epochs"] == 4 and tuned["settings"]["degraded"] == 0.5
+    assert tuned["fine_tuned_from"] == entry
+
+
+def test_a_reused_network_from_elsewhere_is_named_without_a_history(trained, stills, tmp_path):
+    """A network this tool did not save (no note beside it) is still recorded by path and
+    hash, and its manifest says plainly that how it was made is not known."""
+    _, work, _ = trained
+    bare = tmp_path / "theirs.keras"
+    shutil.copy(work / "cnn.keras", bare)
+    out = tmp_path / "model"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--keras", str(bare), "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((out / "appearance.json").read_text())
+    (entry,) = manifest["source"]["cnn_training"]["reused"]
+    assert entry["path"] == str(bare) and entry["made"] is None
+    assert entry["sha256"] == hashlib.sha256(bare.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,16 @@ their figures (appearance alone, AU prototypes alone, fused) are printed and kep
 manifest with the data sets, their terms and the command. Landmarks and crops are cached in
 ``--work``; ``--keras FILE`` reuses a trained CNN (its classes must be the train part's);
 ``--members N`` trains N from other random starts and ships their average as one model.
+Each network saved in ``--work`` has a note beside it (``cnn.keras.json``: the data, faces,
+classes and settings it was trained with, and what it was fine-tuned from), so a model built
+later with ``--keras`` says in its manifest how the network it reused was made.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import logging
 import shlex
@@ -148,11 +153,35 @@ class _Set:
         self.pairs = pair_readings(self.ex, s.pairs, calibration)
 
 
+def _made_note(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def reused(path: Path) -> dict[str, Any]:
+    """A ``--keras`` network as its manifest entry: the file, its hash and how it was made
+    (the note this tool wrote beside it; ``None`` for a network from elsewhere)."""
+    note = _made_note(path)
+    made = json.loads(note.read_text()) if note.is_file() else None
+    return {
+        "path": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "made": made,
+    }
+
+
+def _save(model: Any, path: Path, how: dict[str, Any]) -> None:
+    """Save a network in ``--work`` with its note (``_made_note``)."""
+    model.save(path)
+    _made_note(path).write_text(json.dumps(how, indent=1) + "\n")
+
+
 def _train_cnn(
     sets: list[_Set], cnn: list[str], args: argparse.Namespace, std_floor: float
-) -> tuple[Any, list[str]]:
+) -> tuple[Any, list[str], list[dict[str, Any]]]:
     """The CNN the device reads: ``--members`` networks (reused from ``--keras`` or trained
-    with seeds 0, 1, ...; each saved in ``--work``) averaged into one (``net.average``)."""
+    with seeds 0, 1, ...; each saved in ``--work``) averaged into one (``net.average``), its
+    classes, and the ``--keras`` networks as the manifest names them (``reused``), taken
+    before anything is saved."""
     import keras
 
     from microemo_train.appearance.net import average
@@ -172,6 +201,17 @@ def _train_cnn(
                 f"--keras {path}: {model.output_shape[-1]} classes, the train part has "
                 f"{len(classes)} ({', '.join(classes)}): give a network trained on it"
             )
+    sources = [reused(path) for path in args.keras]
+
+    def how(settings: train.TrainSettings, **more: Any) -> dict[str, Any]:
+        return {
+            "trained_on": [f"{st.s.name} train part ({st.s.root})" for st in chosen],
+            "faces": len(y),
+            "classes": classes,
+            "settings": dataclasses.asdict(settings),
+            **more,
+        }
+
     for i, path in enumerate(args.keras if args.fine_tune else []):
         print(f"fine-tuning {path.name}: {args.fine_tune} epochs, degraded {args.degraded}")
         settings = train.TrainSettings(
@@ -179,7 +219,11 @@ def _train_cnn(
             seed=i, degraded=args.degraded,
         )  # fmt: skip
         models[i] = train.fine_tune(models[i], crops, np.asarray(y), settings, std_floor)
-        models[i].save(args.work / f"{path.stem}-ft{args.fine_tune}.keras")
+        _save(
+            models[i],
+            args.work / f"{path.stem}-ft{args.fine_tune}.keras",
+            how(settings, fine_tuned_from=sources[i]),
+        )
     for seed in range(len(models), args.members):
         print(f"CNN {seed + 1} of {args.members}: {len(y)} faces of {', '.join(cnn)} "
               f"({', '.join(classes)})")  # fmt: skip
@@ -187,8 +231,9 @@ def _train_cnn(
             epochs=args.epochs, width=args.width, seed=seed, degraded=args.degraded
         )
         models.append(train.train_cnn(crops, np.asarray(y), len(classes), settings, std_floor))
-        models[-1].save(args.work / ("cnn.keras" if seed == 0 else f"cnn-{seed}.keras"))
-    return average(models), classes
+        name = "cnn.keras" if seed == 0 else f"cnn-{seed}.keras"
+        _save(models[-1], args.work / name, how(settings))
+    return average(models), classes, sources
 
 
 def _rows(st: _Set, app: np.ndarray, in_cnn: bool) -> FusionRows:
@@ -240,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}")
         return 0
     sets = [_Set(s, args.work, args.jobs, args.calibration) for s in sets_in]
-    model, app_labels = _train_cnn(sets, cnn, args, std_floor)
+    model, app_labels, sources = _train_cnn(sets, cnn, args, std_floor)
     rep = np.concatenate(
         [st.ex.crops[(st.part == 0) & st.ex.ok] for st in sets if st.s.name in cnn]
     )
@@ -276,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "cnn_trained_on": [f"{c} train part" for c in cnn],
         "cnn_training": {
-            "reused": [str(path) for path in args.keras],
+            "reused": sources,
             "fine_tune_epochs": args.fine_tune,
             "degraded_share": args.degraded,
         },
