@@ -157,7 +157,7 @@ def _made_note(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def reused(path: Path) -> dict[str, Any]:
+def _reused(path: Path) -> dict[str, Any]:
     """A ``--keras`` network as its manifest entry: the file, its hash and how it was made
     (the note this tool wrote beside it; ``None`` for a network from elsewhere)."""
     note = _made_note(path)
@@ -180,7 +180,7 @@ def _train_cnn(
 ) -> tuple[Any, list[str], list[dict[str, Any]]]:
     """The CNN the device reads: ``--members`` networks (reused from ``--keras`` or trained
     with seeds 0, 1, ...; each saved in ``--work``) averaged into one (``net.average``), its
-    classes, and the ``--keras`` networks as the manifest names them (``reused``), taken
+    classes, and the ``--keras`` networks as the manifest names them (``_reused``), taken
     before anything is saved."""
     import keras
 
@@ -201,7 +201,7 @@ def _train_cnn(
                 f"--keras {path}: {model.output_shape[-1]} classes, the train part has "
                 f"{len(classes)} ({', '.join(classes)}): give a network trained on it"
             )
-    sources = [reused(path) for path in args.keras]
+    sources = [_reused(path) for path in args.keras]
 
     def how(settings: train.TrainSettings, **more: Any) -> dict[str, Any]:
         return {
