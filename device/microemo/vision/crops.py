@@ -108,12 +108,22 @@ def observations(result: object, image_size: tuple[int, int]) -> list[FaceObserv
     return faces
 
 
-def face_box(obs: FaceObservation, frame_w: int, frame_h: int) -> tuple[float, float, float]:
+Box = tuple[float, float, float]  # centre x, y and cheek-to-cheek width, frame pixels
+SAME_FACE = 0.6  # centres closer than this many face widths are one face
+
+
+def face_box(obs: FaceObservation, frame_w: int, frame_h: int) -> Box:
     """Centre x, y and cheek-to-cheek width of a face, in frame pixels."""
     xy = obs.landmarks[:, :2] * np.array([frame_w, frame_h], np.float32)
     cx, cy = (xy.min(0) + xy.max(0)) / 2
     width = float(np.linalg.norm(xy[CHEEK_L] - xy[CHEEK_R]))
     return float(cx), float(cy), max(width, 1.0)
+
+
+def covered(box: Box, known: list[Box]) -> bool:
+    """Whether ``box`` is one of the ``known`` faces (``SAME_FACE``)."""
+    cx, cy, w = box
+    return any(np.hypot(cx - k[0], cy - k[1]) < SAME_FACE * max(w, k[2]) for k in known)
 
 
 class CropLandmarker:

@@ -26,7 +26,7 @@ import numpy as np
 from microemo.assets import LANDMARKER, find_asset
 from microemo.config import LandmarkerConfig
 from microemo.types import FaceObservation, Frame
-from microemo.vision.crops import CropWindow, face_box, observations
+from microemo.vision.crops import Box, CropWindow, covered, face_box, observations
 
 if TYPE_CHECKING:
     from microemo.vision.small_faces import SmallFaces
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SECOND_LOOK_BORDER = 0.2  # of the picture's longer side, black, on each side
-SAME_FACE = 0.6  # second look: a face centred this many face widths from another is that one
 
 
 def _options(config: LandmarkerConfig, model: Path, video: bool = True) -> Any:
@@ -200,7 +199,7 @@ class SecondLook:
         result = self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
         window = CropWindow(-x0, -y0, side)
         faces: list[FaceObservation] = []
-        boxes: list[tuple[float, float, float]] = []
+        boxes: list[Box] = []
         for f in observations(result, (side, side)):
             face = FaceObservation(
                 window.to_frame(f.landmarks, w, h),
@@ -208,12 +207,11 @@ class SecondLook:
                 window.pose_to_frame(f.pose, w, h),
                 (w, h),
             )
-            cx, cy, fw = face_box(face, w, h)
-            # at the lower score one face cut by the picture's edge can be found twice
-            if any(np.hypot(cx - b[0], cy - b[1]) < SAME_FACE * max(fw, b[2]) for b in boxes):
+            box = face_box(face, w, h)
+            if covered(box, boxes):  # at the lower score a face cut by the edge is found twice
                 continue
             faces.append(face)
-            boxes.append((cx, cy, fw))
+            boxes.append(box)
         return faces
 
     def close(self) -> None:

@@ -30,13 +30,12 @@ import numpy as np
 
 from microemo.config import LandmarkerConfig
 from microemo.types import FaceObservation
-from microemo.vision.crops import CROP_PX, CropLandmarker, CropWindow, face_box
+from microemo.vision.crops import CROP_PX, Box, CropLandmarker, CropWindow, covered, face_box
 from microemo.vision.tile_search import Found, TileSearch
 
 logger = logging.getLogger(__name__)
 
 _MAX_MISSES = 3  # frames a crop track may lose its face (a blink of blur, a turn) and go on
-_SAME_FACE = 0.6  # centres closer than this many face widths are one face
 
 
 @dataclass
@@ -45,14 +44,6 @@ class _CropTrack:
     cy: float
     width: float  # cheek to cheek, frame pixels
     misses: int = 0
-
-
-Box = tuple[float, float, float]
-
-
-def _covered(box: Box, known: list[Box]) -> bool:
-    cx, cy, w = box
-    return any(np.hypot(cx - k[0], cy - k[1]) < _SAME_FACE * max(w, k[2]) for k in known)
 
 
 class SmallFaces:
@@ -90,10 +81,10 @@ class SmallFaces:
             for found in self._search_step(image, t_ms):
                 if room <= 0:
                     break
-                if _covered((found.cx, found.cy, found.width), known):
+                if covered((found.cx, found.cy, found.width), known):
                     continue
                 obs, box = self._landmark(image, (found.cx, found.cy, found.width), size)
-                if obs is None or _covered(box, known):
+                if obs is None or covered(box, known):
                     continue
                 self._tracks.append(_CropTrack(*box))
                 logger.debug("small face at (%.0f, %.0f), %.0f px wide", *box)
@@ -109,10 +100,10 @@ class SmallFaces:
         out: list[FaceObservation] = []
         kept: list[_CropTrack] = []
         for tr in self._tracks:
-            if len(out) >= room or _covered((tr.cx, tr.cy, tr.width), known):
+            if len(out) >= room or covered((tr.cx, tr.cy, tr.width), known):
                 continue
             obs, box = self._landmark(image, (tr.cx, tr.cy, tr.width), size)
-            if obs is None or _covered(box, known):
+            if obs is None or covered(box, known):
                 tr.misses += 1
                 if tr.misses <= _MAX_MISSES:
                     kept.append(tr)
