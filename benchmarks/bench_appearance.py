@@ -68,8 +68,10 @@ def main() -> int:
     landmarker = statistics.median(land)
     hz = Config().model.appearance_hz
     per_frame = total * min(1.0, hz / 30.0) if hz > 0 else total
+    passes = len(model.views) + sum(model.flips)
     print(f"faces: {len(faces)} from {len(frames)} frames, model {model.manifest.name} "
-          f"{model.manifest.version} ({model.runtime})")
+          f"{model.manifest.version} ({model.runtime}): {len(model.views)} views of the crop, "
+          f"{passes} CNN passes a reading")
     for name, (med, p95) in (("crop", crop), ("int8 CNN", cnn), ("fusion", fuse)):
         print(f"  {name:<9} median {med:6.3f} ms  p95 {p95:6.3f} ms")
     print(f"per reading {total:.3f} ms a face = {total / landmarker:.3f} x the landmarker "

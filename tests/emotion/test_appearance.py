@@ -102,13 +102,17 @@ def _copy_builtin(tmp_path: Path) -> Path:
     return dst
 
 
-def _with_mirror(tmp_path: Path, mirror: bool) -> AppearanceModel:
-    folder = _copy_builtin(tmp_path / str(mirror))
+def _with_crop(tmp_path: Path, **crop) -> AppearanceModel:
+    folder = _copy_builtin(tmp_path / "-".join(f"{k}{v}" for k, v in crop.items()))
     path = folder / "appearance.json"
     manifest = json.loads(path.read_text())
-    manifest["crop"]["mirror"] = mirror
+    manifest["crop"].update(crop)
     path.write_text(json.dumps(manifest))
     return AppearanceModel(folder)
+
+
+def _with_mirror(tmp_path: Path, mirror: bool) -> AppearanceModel:
+    return _with_crop(tmp_path, mirror=mirror, views=[])  # the template's own view alone
 
 
 def test_with_mirror_on_a_face_and_its_mirror_image_read_alike(tmp_path):
@@ -124,11 +128,50 @@ def test_with_mirror_on_a_face_and_its_mirror_image_read_alike(tmp_path):
         lm.close()
     on, off = _with_mirror(tmp_path, True), _with_mirror(tmp_path, False)
     crop = on.crop(image, face.landmarks)
-    mirrored = np.ascontiguousarray(crop[:, ::-1])
+    mirrored = np.ascontiguousarray(crop[:, :, ::-1])
     np.testing.assert_allclose(on.log_probs(crop), on.log_probs(mirrored), atol=1e-5)
     assert np.abs(off.log_probs(crop) - off.log_probs(mirrored)).max() > 1e-3
     both = np.logaddexp(off.log_probs(crop), off.log_probs(mirrored)) - np.log(2.0)
     np.testing.assert_allclose(on.log_probs(crop), both, atol=1e-5)
+
+
+def test_a_model_with_views_reads_the_face_through_each(tmp_path):
+    """``crop.views``: the face is cut through each view and every reading counts, so a
+    landmark fix a little off does not decide alone; the smile still reads as one."""
+    from microemo.vision.landmarker import StillLandmarker
+
+    image = frame("HAP")
+    lm = StillLandmarker(LandmarkerConfig(small_faces=False))
+    try:
+        face = lm.detect(image)[0]
+    finally:
+        lm.close()
+    views = [{"dy": -1.5}, {"dy": 1.5, "mirror": True}]
+    one = _with_crop(tmp_path, mirror=True, views=[])
+    three = _with_crop(tmp_path, mirror=True, views=views)
+    crops = three.crop(image, face.landmarks)
+    assert crops.shape == (3, 48, 48)
+    # the moved views are other cuts of the same face, not copies of the first
+    assert np.abs(crops[1].astype(int) - crops[0]).mean() > 1.0
+    assert np.abs(crops[2].astype(int) - crops[1]).mean() > 1.0
+    lp = three.log_probs(crops)
+    assert abs(float(np.exp(lp).sum()) - 1.0) < 1e-4
+    assert np.abs(lp - one.log_probs(crops[0])).max() > 1e-3  # the views were read
+    assert three.labels[int(np.argmax(lp))] == "happiness"
+    with pytest.raises(ValueError, match="1 crops for a model that reads 3 views"):
+        three.log_probs(crops[0])
+
+
+def test_a_view_out_of_range_is_refused_by_name(tmp_path):
+    folder = _copy_builtin(tmp_path)
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["crop"]["views"] = [{"dx": 0, "dy": 20}]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(
+        BundleError, match=r"appearance.json: invalid appearance manifest(.|\n)*crop.views.0.dy"
+    ):
+        AppearanceModel(folder)
 
 
 def test_a_tampered_model_file_is_refused(tmp_path):

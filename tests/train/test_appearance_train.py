@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from tests.conftest import clip_path
 
@@ -144,6 +145,54 @@ def test_members_reuse_a_trained_cnn_and_are_read_as_one(trained, stills, tmp_pa
     one = (single / "appearance.tflite").stat().st_size
     assert (out / "appearance.tflite").stat().st_size > 1.6 * one  # both networks are in it
     assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
+
+
+def test_views_are_cut_and_read_by_the_tool_as_the_device_reads_them(trained, stills, tmp_path):
+    """``--view``: the device reads each face through more views of its crop (here the
+    template moved up 1.5 px, and scaled by 1.06 with its mirror). The tool cuts the same
+    crops, from its cache of landmarks (the stills are not landmarked again), and reads them
+    as the device does, so the fusion is fitted on what the device will read."""
+    from microemo.vision.face_crop import CropSpec
+    from microemo_train.appearance.data import load_set, prepare
+    from microemo_train.appearance.extract import extract
+    from microemo_train.appearance.train import int8_log_probs
+
+    single, work, _ = trained
+    out = tmp_path / "model"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--keras", str(work / "cnn.keras"), "--view", "0,-1.5", "--view", "0,0,1.06,mirror",
+        "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "crop mine" in done.stderr and "landmark mine" not in done.stderr
+    model = load_appearance(str(out))
+    assert model is not None
+    got = [(v.dx, v.dy, v.scale, v.mirror) for v in model.manifest.crop.views]
+    assert got == [(0.0, -1.5, 1.0, False), (0.0, 0.0, 1.06, True)]
+    assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
+
+    mine = load_set(f"mine={stills}")
+    ex = extract(mine, CropSpec(), work / "cache", 1, model.views)
+    paths = [st.path for st in mine.stills]
+    idx = np.flatnonzero(ex.ok)[::25]
+    for i in idx:  # the tool's crops are the device's, through the same views
+        np.testing.assert_array_equal(ex.crops[i], model.crop(prepare(paths[i]), ex.lm[i]))
+    tool = int8_log_probs((out / "appearance.tflite").read_bytes(), ex.crops[idx], 10.0,
+                          model.flips)  # fmt: skip
+    device = np.stack([model.log_probs(ex.crops[i]) for i in idx])
+    np.testing.assert_allclose(tool, device, atol=1e-4)
+    alone = load_appearance(str(single))  # the template's own view and its mirror
+    assert alone is not None
+    assert np.abs(device - np.stack([alone.log_probs(ex.crops[i, :1]) for i in idx])).max() > 1e-3
+
+
+@pytest.mark.parametrize("view", ["0", "0,20", "a,b", "0,0,3"])
+def test_a_bad_view_is_refused_before_any_work(stills, tmp_path, view):
+    done = _train("--data", f"mine={stills}", "--out", str(tmp_path / "o"), "--view", view)
+    assert done.returncode == 2
+    assert f"--view: {view!r}: give DX,DY[,SCALE][,mirror]" in done.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_missing_cnn_to_reuse_is_named(trained, stills, tmp_path):

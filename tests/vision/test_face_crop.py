@@ -11,7 +11,7 @@ from tests.conftest import clip_path
 
 from microemo.config import LandmarkerConfig
 from microemo.types import Frame
-from microemo.vision.face_crop import CropSpec, aligned_crop, similarity
+from microemo.vision.face_crop import CropSpec, CropView, aligned_crop, aligned_crops, similarity
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
@@ -75,6 +75,26 @@ def test_the_eyes_land_where_the_template_puts_them(still):
     mapped = src @ m[:, :2].T + m[:, 2]
     eyes = [0, 1, 2, 3]  # the eye corners
     assert np.abs(mapped[eyes] - spec.target[eyes]).max() < 1.5
+
+
+def test_a_view_is_the_crop_of_the_template_moved(still):
+    """A view moves the template (a model reads the face through several); cutting through
+    it is cutting with the moved template, pixel for pixel, whether the face is shrunk first
+    (a full camera frame) or not; the template's own view is the crop the model learnt."""
+    frame, lm = still
+    face = lm.detect(frame)[0]
+    spec = CropSpec()
+    centre = spec.target.mean(axis=0)
+    views = (CropView(), CropView(0.0, -1.5), CropView(1.0, 0.5, 1.06))
+    for image in (cv2.resize(frame, None, fx=0.3, fy=0.3), frame):
+        crops = aligned_crops(image, face.landmarks, spec, views)
+        assert crops.shape == (3, 48, 48)
+        assert np.array_equal(crops[0], aligned_crop(image, face.landmarks, spec))
+        for view, crop in zip(views[1:], crops[1:], strict=True):
+            moved = (spec.target - centre) * view.scale + centre + (view.dx, view.dy)
+            alone = aligned_crop(image, face.landmarks, CropSpec(template=tuple(map(tuple, moved))))
+            assert np.abs(crop.astype(int) - alone).max() <= 1  # rounding of the fit
+            assert np.abs(crop.astype(int) - crops[0]).mean() > 1.0  # it did move
 
 
 def test_a_face_outside_the_frame_gives_an_empty_crop_not_an_error():

@@ -24,13 +24,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from microemo import RUNTIME_VERSION
 from microemo.model.bundle import BundleError, TensorSpec, version_tuple
-from microemo.vision.face_crop import CropSpec, aligned_crop
+from microemo.vision.face_crop import CENTRED, CropSpec, CropView, aligned_crops
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "microemo.appearance/1"
 MANIFEST = "appearance.json"
 BUILTIN = "builtin"
+
+
+class ViewModel(BaseModel):
+    """One more view of the face the model reads (``vision.face_crop.CropView``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    dx: float = Field(0.0, ge=-8, le=8, description="template moved right, crop pixels")
+    dy: float = Field(0.0, ge=-8, le=8, description="template moved down, crop pixels")
+    scale: float = Field(1.0, ge=0.5, le=2.0, description="template scaled about its centre")
+    mirror: bool = Field(False, description="read this view's mirror image too")
 
 
 class CropModel(BaseModel):
@@ -49,9 +59,22 @@ class CropModel(BaseModel):
         description="read the crop and its mirror image and average their probabilities "
         "(the template is symmetric: the two sides of the face count alike; twice the CNN)",
     )
+    views: list[ViewModel] = Field(
+        default_factory=list,
+        description="more views read besides the template's own, every reading's "
+        "probabilities averaged alike (one more CNN pass each, two with its mirror)",
+    )
 
     def spec(self) -> CropSpec:
         return CropSpec(self.size, tuple(self.points), tuple(self.template))
+
+    def crop_views(self) -> tuple[CropView, ...]:
+        """The views a face is cut through: the template's own first."""
+        return CENTRED + tuple(CropView(v.dx, v.dy, v.scale) for v in self.views)
+
+    def flips(self) -> tuple[bool, ...]:
+        """Per view (``crop_views``): whether its mirror image is read too."""
+        return (self.mirror, *(v.mirror for v in self.views))
 
 
 class FusionSpec(BaseModel):
@@ -167,6 +190,8 @@ class AppearanceModel:
         self.manifest, data = read_appearance(folder)
         self.labels = list(self.manifest.labels)
         self.crop_spec = self.manifest.crop.spec()
+        self.views = self.manifest.crop.crop_views()
+        self.flips = self.manifest.crop.flips()
         self.std_floor = self.manifest.crop.std_floor
         cls, self.runtime = interpreter_class()
         try:
@@ -199,20 +224,28 @@ class AppearanceModel:
         return {"name": m.name, "version": m.version, "sha256": m.files[m.model_file]}
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        return aligned_crop(image, landmarks, self.crop_spec)
+        """The face's crops through the model's views: (views, size, size) uint8."""
+        return aligned_crops(image, landmarks, self.crop_spec, self.views)
 
     def standardize(self, crop: np.ndarray) -> np.ndarray:
         """The crop as the model was trained to see it: zero mean, unit contrast."""
         x = crop.astype(np.float32)
         return (x - x.mean()) / max(float(x.std()), self.std_floor)
 
-    def log_probs(self, crop: np.ndarray) -> np.ndarray:
-        """(len(labels),) log-probabilities for one ``crop_spec.size`` square grey crop (and,
-        with ``crop.mirror``, its mirror image: their probabilities averaged)."""
-        lp = self._log_probs(crop)
-        if self.manifest.crop.mirror:
-            lp = mirror_mean(lp, self._log_probs(crop[:, ::-1]))
-        return lp
+    def log_probs(self, crops: np.ndarray) -> np.ndarray:
+        """(len(labels),) log-probabilities of the face in ``crops`` (``crop``'s stack, or
+        one square crop for a model with one view): every view read, with its mirror image
+        where the manifest says so, their probabilities averaged."""
+        if crops.ndim == 2:
+            crops = crops[None]
+        if len(crops) != len(self.views):
+            raise ValueError(f"{len(crops)} crops for a model that reads {len(self.views)} views")
+        readings = []
+        for crop, flip in zip(crops, self.flips, strict=True):
+            readings.append(self._log_probs(crop))
+            if flip:
+                readings.append(self._log_probs(crop[:, ::-1]))
+        return mean_reading(readings)
 
     def _log_probs(self, crop: np.ndarray) -> np.ndarray:
         x = self.standardize(crop)[None, :, :, None]
@@ -235,9 +268,14 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def mirror_mean(lp: np.ndarray, lp_mirror: np.ndarray) -> np.ndarray:
-    """The log of the mean of two readings' probabilities: a crop and its mirror image."""
-    return np.logaddexp(lp, lp_mirror) - np.log(2.0)
+def mean_reading(readings: list[np.ndarray]) -> np.ndarray:
+    """The log of the mean of several readings' probabilities (a face's views and mirror
+    images), each a log-probability array of the same shape."""
+    if len(readings) == 1:
+        return readings[0]
+    stack = np.stack(readings)
+    top = stack.max(axis=0)
+    return top + np.log(np.exp(stack - top).mean(axis=0))
 
 
 def load_appearance(setting: str) -> AppearanceModel | None:

@@ -9,9 +9,15 @@ average FER2013 face (48 px, eyes 16 px apart, level at y = 18.2), so a camera f
 framed as the faces the model learnt from; a model records its own template in its
 manifest (``CropSpec``), and the device cuts what that model was trained on.
 
-Cost: one 2x2 SVD and one ``warpAffine`` of a small region (a face far larger than the crop
-is first shrunk by area averaging, as a camera of that resolution would have seen it, so
-detail does not alias). About 0.05 ms a face here.
+A model may read the face through more than one view (``CropView``): the template moved by
+a pixel or two, or scaled about its centre, so a landmark fix that is a little off does not
+decide the reading alone. The views share the fitted transform (a similarity of the
+template is a similarity of the fit), so each costs one more cut (``warpAffine`` of the
+region it covers).
+
+Cost: one 2x2 SVD and one ``warpAffine`` of a small region a view (a face far larger than the
+crop is first shrunk by area averaging, as a camera of that resolution would have seen it,
+so detail does not alias). About 0.05 ms a face here.
 """
 
 from __future__ import annotations
@@ -61,6 +67,25 @@ class CropSpec:
         return np.asarray(self.template, np.float64)
 
 
+@dataclass(frozen=True)
+class CropView:
+    """One look at the face: the template moved by ``dx``, ``dy`` crop pixels and scaled by
+    ``scale`` about its centre (``CropView()`` is the template itself)."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+
+    def apply(self, m: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """``m`` (frame -> crop) followed by this view's move in the crop."""
+        out = m * self.scale
+        out[:, 2] += (1.0 - self.scale) * centre + (self.dx, self.dy)
+        return out
+
+
+CENTRED = (CropView(),)
+
+
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2x3 similarity transform taking ``src`` points nearest to ``dst`` (Umeyama 1991,
     no reflection)."""
@@ -84,11 +109,28 @@ def aligned_crop(image: np.ndarray, landmarks: np.ndarray, spec: CropSpec) -> np
     """The face's ``spec.size`` square grey crop (uint8). ``image``: the frame (BGR or grey)
     the landmarks were found in, at any resolution; ``landmarks``: (478, >=2) with x, y in
     0-1 of the frame's width and height. Outside the frame the edge pixels are repeated."""
+    return aligned_crops(image, landmarks, spec)[0]
+
+
+def aligned_crops(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    spec: CropSpec,
+    views: tuple[CropView, ...] = CENTRED,
+) -> np.ndarray:
+    """The face's crops through ``views``: (len(views), size, size) uint8, each cut as
+    ``aligned_crop`` cuts one with the view's template (the fit is shared)."""
     h, w = image.shape[:2]
     src = landmarks[list(spec.points), :2].astype(np.float64) * (w, h)
-    m = similarity(src, spec.target)
+    fit = similarity(src, spec.target)
+    centre = spec.target.mean(axis=0)
+    return np.stack([_cut(image, v.apply(fit, centre), spec.size) for v in views])
+
+
+def _cut(image: np.ndarray, m: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` px square ``m`` (frame -> crop) takes from ``image``."""
+    h, w = image.shape[:2]
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    n = spec.size
     # the part of the frame the crop covers (its corners mapped back), with a margin
     inv = cv2.invertAffineTransform(m)
     corners = np.array([[0, 0, 1], [n, 0, 1], [0, n, 1], [n, n, 1]], np.float64) @ inv.T

@@ -120,6 +120,17 @@ def add_parser(sub: Any) -> None:
         help="read each crop once (default: the crop and its mirror image, averaged; the "
         "fusion is fitted on readings made that way)",
     )
+    p.add_argument(
+        "--view",
+        action="append",
+        default=[],
+        type=_view,
+        metavar="DX,DY[,SCALE][,mirror]",
+        help="one more view the device reads each face through, besides the template's own "
+        "(repeatable): the template moved DX, DY crop pixels and scaled by SCALE about its "
+        "centre, with its mirror image too if 'mirror' is given; all readings' probabilities "
+        "are averaged and the fusion is fitted on them (each costs one more CNN pass a reading)",
+    )
     p.add_argument("--jobs", type=int, default=2, help="landmarker processes")
     p.add_argument("--name", default="microemo-appearance")
     p.add_argument("--version", default="0.1.0")
@@ -133,10 +144,40 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _view(text: str) -> Any:
+    """``--view DX,DY[,SCALE][,mirror]`` as the manifest's view."""
+    from pydantic import ValidationError
+
+    from microemo.model.appearance import ViewModel
+
+    parts = [p.strip() for p in text.split(",")]
+    mirror = parts[-1] == "mirror"
+    numbers = parts[:-1] if mirror else parts
+    try:
+        if len(numbers) not in (2, 3):
+            raise ValueError("two or three numbers")
+        values = [float(v) for v in numbers]
+        return ViewModel(dx=values[0], dy=values[1], scale=values[2] if len(values) == 3 else 1.0,
+                         mirror=mirror)  # fmt: skip
+    except (ValueError, ValidationError) as exc:
+        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give DX,DY[,SCALE][,mirror], e.g. 0,-1.5 or 0,0,1.06,mirror "
+            f"(pixels of the crop, -8 to 8; scale 0.5 to 2): {detail}"
+        ) from None
+
+
 class _Set:
     """One labelled set with its parts, extraction and readings."""
 
-    def __init__(self, s: data.StillSet, work: Path, jobs: int, calibration: str | None) -> None:
+    def __init__(
+        self,
+        s: data.StillSet,
+        work: Path,
+        jobs: int,
+        calibration: str | None,
+        views: tuple[Any, ...],
+    ) -> None:
         from microemo.vision.face_crop import CropSpec
         from microemo_train.appearance.extract import extract
         from microemo_train.appearance.readings import pair_readings, still_readings
@@ -144,7 +185,7 @@ class _Set:
         self.s = s
         self.part = data.split(s)
         data.write_parts(s, self.part, work / "parts")
-        self.ex = extract(s, CropSpec(), work / "cache", jobs)
+        self.ex = extract(s, CropSpec(), work / "cache", jobs, views)
         self.labels = np.array([st.label for st in s.stills])
         self.groups = np.array(
             [f"{s.name}:{st.subject or st.group or i}" for i, st in enumerate(s.stills)]
@@ -189,7 +230,7 @@ def _train_cnn(
     chosen = [st for st in sets if st.s.name in cnn]
     take = [(st, (st.part == 0) & st.ex.ok) for st in chosen]
     classes = sorted({str(v) for st, m in take for v in st.labels[m]})
-    crops = np.concatenate([st.ex.crops[m] for st, m in take])
+    crops = np.concatenate([st.ex.crops[m, 0] for st, m in take])  # the template's own view
     y = np.concatenate([[classes.index(v) for v in st.labels[m]] for st, m in take])
     for path in args.keras:
         if not path.is_file():
@@ -261,8 +302,16 @@ def _rows(st: _Set, app: np.ndarray, in_cnn: bool) -> FusionRows:
     )
 
 
+def _template() -> dict[str, Any]:
+    from microemo.vision.face_crop import CropSpec
+
+    spec = CropSpec()
+    return {"size": spec.size, "points": list(spec.points), "template": list(spec.template)}
+
+
 def run(args: argparse.Namespace) -> int:
     from microemo.emotion.fusion import Fusion
+    from microemo.model.appearance import CropModel
     from microemo_train.appearance.write import write_folder
 
     std_floor = 10.0
@@ -284,10 +333,11 @@ def run(args: argparse.Namespace) -> int:
             for path in data.write_parts(s, data.split(s), args.work / "parts"):
                 print(f"wrote {path}")
         return 0
-    sets = [_Set(s, args.work, args.jobs, args.calibration) for s in sets_in]
+    crop = CropModel(**_template(), std_floor=std_floor, mirror=args.mirror, views=args.view)
+    sets = [_Set(s, args.work, args.jobs, args.calibration, crop.crop_views()) for s in sets_in]
     model, app_labels, sources = _train_cnn(sets, cnn, args, std_floor)
     rep = np.concatenate(
-        [st.ex.crops[(st.part == 0) & st.ex.ok] for st in sets if st.s.name in cnn]
+        [st.ex.crops[(st.part == 0) & st.ex.ok, 0] for st in sets if st.s.name in cnn]
     )
     rep = rep[np.random.default_rng(0).permutation(len(rep))[:500]]
     tflite = train.to_int8(model, rep, std_floor)
@@ -296,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
     for st in sets:
         lp = np.full((len(st.labels), len(app_labels)), np.nan)
         ok = st.ex.ok
-        lp[ok] = train.int8_log_probs(tflite, st.ex.crops[ok], std_floor, args.mirror)
+        lp[ok] = train.int8_log_probs(tflite, st.ex.crops[ok], std_floor, crop.flips())
         app_all[st.s.name] = lp
         rows.append(_rows(st, app_all[st.s.name], st.s.name in cnn))
     fused_rows = FusionRows.concat(rows)
@@ -339,7 +389,7 @@ def run(args: argparse.Namespace) -> int:
         source,
         args.name,
         args.version,
-        mirror=args.mirror,
+        crop,
     )
     print(f"wrote {path} ({len(tflite) // 1024} KB model)")
     (args.work / "figures.json").write_text(json.dumps(metrics, indent=1) + "\n")

@@ -128,13 +128,21 @@ def int8_logits(data: bytes, crops: np.ndarray, std_floor: float) -> np.ndarray:
     return run_int8(data, standardize(crops, std_floor))
 
 
-def int8_log_probs(data: bytes, crops: np.ndarray, std_floor: float, mirror: bool) -> np.ndarray:
+def int8_log_probs(
+    data: bytes, crops: np.ndarray, std_floor: float, flips: tuple[bool, ...]
+) -> np.ndarray:
     """Log-probabilities as the device reads them (``AppearanceModel.log_probs``, with its own
-    functions): with ``mirror``, the probabilities of each crop and its mirror image averaged."""
-    from microemo.model.appearance import log_softmax, mirror_mean
+    functions): ``crops`` (n, views, size, size), every view read and, where ``flips`` says,
+    its mirror image too, the readings' probabilities averaged."""
+    from microemo.model.appearance import log_softmax, mean_reading
 
-    lp = log_softmax(int8_logits(data, crops, std_floor))
-    if mirror:
-        flipped = np.ascontiguousarray(crops[:, :, ::-1])
-        lp = mirror_mean(lp, log_softmax(int8_logits(data, flipped, std_floor)))
-    return lp
+    if crops.shape[1] != len(flips):
+        raise ValueError(f"{crops.shape[1]} views of crops, {len(flips)} flips")
+    readings = []
+    for k, flip in enumerate(flips):
+        view = np.ascontiguousarray(crops[:, k])
+        readings.append(log_softmax(int8_logits(data, view, std_floor)))
+        if flip:
+            flipped = np.ascontiguousarray(view[:, :, ::-1])
+            readings.append(log_softmax(int8_logits(data, flipped, std_floor)))
+    return mean_reading(readings)

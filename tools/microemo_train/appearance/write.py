@@ -12,7 +12,6 @@ from typing import Any
 from microemo import RUNTIME_VERSION
 from microemo.model.appearance import MANIFEST, AppearanceManifest, CropModel, FusionSpec
 from microemo.model.bundle import TensorSpec
-from microemo.vision.face_crop import CropSpec
 
 
 def _spec(detail: dict[str, Any]) -> TensorSpec:
@@ -34,27 +33,19 @@ def write_folder(
     source: dict[str, Any],
     name: str,
     version: str,
-    std_floor: float = 10.0,
-    mirror: bool = False,
+    crop: CropModel,
 ) -> Path:
     from microemo.model.runner import interpreter_class
 
     cls, _ = interpreter_class()
     it = cls(model_content=tflite)
     it.allocate_tensors()
-    crop = CropSpec()
     manifest = AppearanceManifest(
         name=name,
         version=version,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         labels=labels,
-        crop=CropModel(
-            size=crop.size,
-            points=list(crop.points),
-            template=[tuple(t) for t in crop.template],
-            std_floor=std_floor,
-            mirror=mirror,
-        ),
+        crop=crop,
         files={"appearance.tflite": hashlib.sha256(tflite).hexdigest()},
         input=_spec(it.get_input_details()[0]),
         output=_spec(it.get_output_details()[0]),
