@@ -1,6 +1,7 @@
 """What the appearance model adds per face: the aligned crop, the int8 CNN, the fusion with
 the AU prototypes, each timed on real faces (the CREMA-D clips), against the landmarker in
-the same run; and per frame at the configured reading rate.
+the same run; and per frame at the configured reading rate. ``bench_appearance.py [N]
+[FOLDER]`` times another model folder (e.g. one with more views of the crop).
 
 The boards are slower per core than this machine: the figures are projected to a Pi 4 with
 the factor DESIGN.md's budgets and docs/cores.md use (a Pi 5 is 2-3x slower a core than this
@@ -39,7 +40,7 @@ def _median_ms(fn, n: int) -> tuple[float, float]:
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    model = load_appearance("builtin")
+    model = load_appearance(sys.argv[2] if len(sys.argv) > 2 else "builtin")  # or a folder
     assert model is not None
     frames = [f.image for clip in CLIPS for f in list(open_file_source(clip))[::10]]
     lm = StillLandmarker(LandmarkerConfig(small_faces=False))
