@@ -68,6 +68,16 @@ def trained(stills, tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedP
     return out, work, done
 
 
+def _reuse(stills: Path, work: Path, out: Path, *more: str) -> subprocess.CompletedProcess:
+    """The tool run again on the same stills and ``--work``, reusing the CNN trained there."""
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--keras", str(work / "cnn.keras"), *more, "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def _parts(work: Path) -> dict[str, set[str]]:
     parts = {}
     for name in ("train", "fusion", "test"):
@@ -132,12 +142,7 @@ def test_members_reuse_a_trained_cnn_and_are_read_as_one(trained, stills, tmp_pa
     the second from another random start; the device reads the two as one model."""
     single, work, _ = trained
     out = tmp_path / "model"
-    done = _train(
-        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
-        "--keras", str(work / "cnn.keras"), "--members", "2", "--epochs", "60",
-        "--width", "0.5", "--jobs", "1",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reuse(stills, work, out, "--members", "2", "--epochs", "60", "--width", "0.5")
     assert "CNN 2 of 2" in done.stdout and "CNN 1 of 2" not in done.stdout
     assert (work / "cnn-1.keras").is_file()
     model = load_appearance(str(out))
@@ -159,12 +164,7 @@ def test_views_are_cut_and_read_by_the_tool_as_the_device_reads_them(trained, st
 
     single, work, _ = trained
     out = tmp_path / "model"
-    done = _train(
-        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
-        "--keras", str(work / "cnn.keras"), "--view", "0,-1.5", "--view", "0,0,1.06,mirror",
-        "--jobs", "1",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reuse(stills, work, out, "--view", "0,-1.5", "--view", "0,0,1.06,mirror")
     assert "crop mine" in done.stderr and "landmark mine" not in done.stderr
     model = load_appearance(str(out))
     assert model is not None
@@ -232,12 +232,7 @@ def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, sti
     noisy or strongly compressed; the device reads the result, the manifest says so."""
     single, work, _ = trained
     out = tmp_path / "model"
-    done = _train(
-        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
-        "--keras", str(work / "cnn.keras"), "--fine-tune", "4", "--degraded", "0.5",
-        "--jobs", "1",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reuse(stills, work, out, "--fine-tune", "4", "--degraded", "0.5")
     assert "fine-tuning cnn.keras: 4 epochs, degraded 0.5" in done.stdout
     assert (work / "cnn-ft4.keras").is_file()
     model = load_appearance(str(out))
