@@ -90,9 +90,21 @@ class Broker:
             raise RuntimeError(f"mosquitto did not start; see {self.workdir}/mosquitto.log")
 
     def stop(self) -> None:
+        """SIGTERM (graceful: saves the persistence db), sent again if it was lost: mosquitto
+        listens before it sets its run flag, so a SIGTERM just after it began accepting can
+        be overwritten and the broker runs on (seen once in CI: a broker stopped right after
+        its start was still up 10 s later). SIGKILL only if three were not enough."""
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # graceful: saves the persistence db
-            self.proc.wait(10)
+            for _ in range(3):
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                self.proc.kill()
+                self.proc.wait(5)
         self.proc = None
 
 
