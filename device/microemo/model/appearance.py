@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -240,12 +241,7 @@ class AppearanceModel:
             crops = crops[None]
         if len(crops) != len(self.views):
             raise ValueError(f"{len(crops)} crops for a model that reads {len(self.views)} views")
-        readings = []
-        for crop, flip in zip(crops, self.flips, strict=True):
-            readings.append(self._log_probs(crop))
-            if flip:
-                readings.append(self._log_probs(crop[:, ::-1]))
-        return mean_reading(readings)
+        return read_views(self._log_probs, list(crops), self.flips)
 
     def _log_probs(self, crop: np.ndarray) -> np.ndarray:
         x = self.standardize(crop)[None, :, :, None]
@@ -266,6 +262,20 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     the training tool reads its test crops in batches exactly as the device reads one)."""
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def read_views(
+    read: Callable[[np.ndarray], np.ndarray], views: list[np.ndarray], flips: tuple[bool, ...]
+) -> np.ndarray:
+    """A face's reading through a model's views: each view's crop (or, in the training tool,
+    a batch of them) read, and its mirror image where ``flips`` says, every reading's
+    probabilities averaged (``mean_reading``). ``read``: crops -> log-probabilities."""
+    readings = []
+    for crop, flip in zip(views, flips, strict=True):
+        readings.append(read(crop))
+        if flip:
+            readings.append(read(np.ascontiguousarray(crop[..., ::-1])))
+    return mean_reading(readings)
 
 
 def mean_reading(readings: list[np.ndarray]) -> np.ndarray:

@@ -132,17 +132,11 @@ def int8_log_probs(
     data: bytes, crops: np.ndarray, std_floor: float, flips: tuple[bool, ...]
 ) -> np.ndarray:
     """Log-probabilities as the device reads them (``AppearanceModel.log_probs``, with its own
-    functions): ``crops`` (n, views, size, size), every view read and, where ``flips`` says,
-    its mirror image too, the readings' probabilities averaged."""
-    from microemo.model.appearance import log_softmax, mean_reading
+    ``read_views``): ``crops`` (n, views, size, size), every view read and, where ``flips``
+    says, its mirror image too, the readings' probabilities averaged."""
+    from microemo.model.appearance import log_softmax, read_views
 
     if crops.shape[1] != len(flips):
         raise ValueError(f"{crops.shape[1]} views of crops, {len(flips)} flips")
-    readings = []
-    for k, flip in enumerate(flips):
-        view = np.ascontiguousarray(crops[:, k])
-        readings.append(log_softmax(int8_logits(data, view, std_floor)))
-        if flip:
-            flipped = np.ascontiguousarray(view[:, :, ::-1])
-            readings.append(log_softmax(int8_logits(data, flipped, std_floor)))
-    return mean_reading(readings)
+    views = [np.ascontiguousarray(crops[:, k]) for k in range(crops.shape[1])]
+    return read_views(lambda c: log_softmax(int8_logits(data, c, std_floor)), views, flips)
