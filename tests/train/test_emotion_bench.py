@@ -5,6 +5,7 @@ folders or a CSV in, the figures out (printed, JSON, reliability plot), every in
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,91 @@ def test_the_sign_test_tells_a_real_difference_from_a_few_faces():
     assert r["p_sign"] == pytest.approx(0.0391, abs=1e-4)
     assert r["by_class"]["sadness"] == {"right_here_only": 0, "right_there_only": 8}
     assert r["accuracy_here"] == 0.2 and r["accuracy_there"] == 0.9
+
+
+def test_a_poorer_camera_reads_the_same_faces_and_is_compared_face_by_face(faces, tmp_path):
+    """``--camera dark``: the faces are read as a dim camera takes them (copies in the out
+    folder, the originals untouched), and ``--against`` the clean run pairs every face by
+    name, so the user sees what the camera costs on the same faces."""
+    clean = tmp_path / "clean"
+    assert _bench(str(faces), "--out", str(clean), "--jobs", "1").returncode == 0
+    dark = tmp_path / "dark"
+    done = _bench(
+        str(faces), "--out", str(dark), "--jobs", "1", "--camera", "dark=0.3",
+        "--against", str(clean), "--json", str(dark / "f.json"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    original = cv2.imread(str(faces / "Happy" / "HAP_0.png"))
+    copy = cv2.imread(str(dark / "camera-dark-0.3" / "Happy" / "HAP_0.png"))
+    assert copy.shape == original.shape and copy.mean() < 0.4 * original.mean()
+    report = json.loads((dark / "f.json").read_text())
+    assert report["camera"] == "dark=0.3"
+    assert report["figures"]["n"] == 5 and report["figures"]["against"]["n"] == 5
+    assert "read right only here:" in done.stdout
+    # --rescore reads the camera's run again, and the clean run against the dark one pairs too
+    again = _bench(str(faces), "--out", str(clean), "--rescore", "--against", str(dark))
+    assert again.returncode == 0, again.stderr
+    assert "read right only here:" in again.stdout
+
+
+def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(faces, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(faces, data)
+    (data / "Happy" / "broken.png").write_bytes(b"not a picture")
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        done = _bench(
+            str(data), "--out", str(out), "--jobs", "1", "--camera", "noise",
+            "--json", str(out / "f.json"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs.append(out / "camera-noise-8")
+    first, second = ((r / "NEU" / "NEU_0.png").read_bytes() for r in runs)
+    assert first == second, "the same camera makes the same copy"
+    noisy = cv2.imread(str(runs[0] / "NEU" / "NEU_0.png")).astype(float)
+    clean = cv2.imread(str(faces / "NEU" / "NEU_0.png")).astype(float)
+    assert 6 < np.std(noisy - clean) < 10  # 8 grey levels, clipped at black and white
+    figures = json.loads((tmp_path / "a" / "f.json").read_text())["figures"]
+    assert figures["n"] == 5 and figures["left_out"] == 1
+    assert "broken" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "spec, said",
+    [
+        ("fog", "unknown camera 'fog'; use one of half, jpeg, noise, dark, blur"),
+        ("jpeg=300", "jpeg takes a JPEG quality from 1 to 100"),
+        ("dark=dim", "'dim' is not a number (dark takes a gain)"),
+    ],
+)
+def test_a_bad_camera_is_refused_before_any_work(faces, tmp_path, spec, said):
+    done = _bench(str(faces), "--out", str(tmp_path / "x"), "--camera", spec)
+    assert done.returncode == 2
+    assert f"--camera {spec!r}: {said}" in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_video_is_copied_at_its_own_frame_rate_every_frame_as_the_camera_takes_it(tmp_path):
+    from microemo_train.emotion_bench.cameras import Camera, make_copies
+    from microemo_train.emotion_bench.inputs import LabelledInput
+
+    src = clip_path("HAP")
+    made = make_copies(
+        [LabelledInput(src, "happiness")], Camera.parse("blur=1"), tmp_path, lambda: None
+    )
+    a, b = cv2.VideoCapture(str(src)), cv2.VideoCapture(str(made[0].path))
+    assert made[0].path.suffix == ".mkv"
+    assert b.get(cv2.CAP_PROP_FPS) == pytest.approx(a.get(cv2.CAP_PROP_FPS), abs=0.01)
+    n = 0
+    while True:
+        ok_a, fa = a.read()
+        ok_b, fb = b.read()
+        assert ok_a == ok_b
+        if not ok_a:
+            break
+        sharp = cv2.Laplacian(cv2.cvtColor(fa, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+        soft = cv2.Laplacian(cv2.cvtColor(fb, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+        assert soft < 0.5 * sharp
+        n += 1
+    assert n > 30

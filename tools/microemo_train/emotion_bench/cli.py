@@ -29,6 +29,13 @@ name, and the exact sign test over them, so a point of accuracy on a hundred fac
 taken for an improvement:
 
     microemo-train emotion-bench my_faces/ --out out/new --config new.toml --against out/old
+
+``--camera KIND[=VALUE]`` reads the same inputs as a poorer camera would have taken them
+(``half``, ``jpeg``, ``noise``, ``dark``, ``blur``; ``emotion_bench/cameras.py`` says how
+each is made): copies go to DIR/camera-KIND-VALUE, and ``--against`` a clean run says what
+that camera costs, face by face:
+
+    microemo-train emotion-bench my_faces/ --out out/dark --camera dark --against out/new
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from microemo_train.emotion_bench.cameras import Camera, copies, make_copies
 from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
 from microemo_train.emotion_bench.report import lines, paired_lines, reliability_plot, write_json
 from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score
@@ -88,6 +96,13 @@ def add_parser(sub: Any) -> None:
         type=float,
         default=0.8,
         help="score from which a reading counts as confident (default 0.8)",
+    )
+    p.add_argument(
+        "--camera",
+        metavar="KIND[=VALUE]",
+        help="read copies of the inputs as a poorer camera takes them: half[=SCALE], "
+        "jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN] or blur[=PERCENT] (defaults 0.5, 30, 8, "
+        "0.5, 0.6)",
     )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--rescore", action="store_true", help="read DIR/analyze again, do not run it")
@@ -200,16 +215,29 @@ def collect(
     return readings, failed
 
 
+CAMERA_NOTE = "camera.txt"  # in --out: the camera its analyze folder read (none: the inputs)
+
+
+def _analysed(folder: Path, inputs: list[LabelledInput]) -> list[LabelledInput]:
+    """What a run in ``folder`` analysed of ``inputs``: them, or its camera's copies."""
+    note = folder / CAMERA_NOTE
+    if not note.is_file():
+        return inputs
+    camera = Camera.from_name(note.read_text().strip())
+    return copies(inputs, camera, folder / f"camera-{camera.name}")
+
+
 def _against(
     folder: Path, inputs: list[LabelledInput], readings: list[Reading], how: str, merge: Merge
 ) -> dict[str, Any]:
-    """This run's readings against another run's over the same inputs (``--against``)."""
+    """This run's readings against another run's over the same inputs (``--against``), with
+    or without a camera on either side."""
     if not (folder / "analyze" / "analyze-index.csv").is_file():
         raise BenchInputError(
             f"--against {folder}: no emotion-bench results there ({folder}/analyze/"
             "analyze-index.csv is missing): run emotion-bench --out on it with the same DATA"
         )
-    there, _ = collect(inputs, folder / "analyze", how, merge)
+    there, _ = collect(_analysed(folder, inputs), folder / "analyze", how, merge)
     result = paired(readings, there)
     if result["n"] == 0:
         raise BenchInputError(
@@ -218,14 +246,40 @@ def _against(
     return result
 
 
+def _camera_copies(
+    inputs: list[LabelledInput], camera: Camera | None, out_dir: Path
+) -> list[LabelledInput]:
+    """The inputs this run analyses: ``inputs``, or with ``--camera`` their copies as that
+    camera takes them (made in DIR/camera-NAME, the camera noted in DIR)."""
+    from tqdm import tqdm
+
+    note = out_dir / CAMERA_NOTE
+    if camera is None:
+        note.unlink(missing_ok=True)
+        return inputs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    note.unlink(missing_ok=True)  # until every copy is made
+    with tqdm(
+        total=len(inputs), unit="input", desc=camera.name, disable=not sys.stderr.isatty()
+    ) as bar:
+        made = make_copies(inputs, camera, out_dir / f"camera-{camera.name}", bar.update)
+    note.write_text(camera.name + "\n")
+    return made
+
+
 def run(args: argparse.Namespace) -> int:
+    camera = Camera.parse(args.camera) if args.camera else None
     inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"))
     try:
         merge = Merge.parse(args.merge)
     except ValueError as exc:
         raise BenchInputError(str(exc)) from None
     out = args.out / "analyze"
-    if not args.rescore:
+    originals = inputs
+    if args.rescore:
+        inputs = _analysed(args.out, inputs)
+    else:
+        inputs = _camera_copies(inputs, camera, args.out)
         run_analyze(inputs, args, out)
     readings, failed = collect(inputs, out, args.read, merge, args.refined)
     for problem in failed[:10]:
@@ -240,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
     result["left_out"] = len(failed)
     print("\n".join(lines(result)))
     if args.against is not None:
-        result["against"] = _against(args.against, inputs, readings, args.read, merge)
+        result["against"] = _against(args.against, originals, readings, args.read, merge)
         print("\n".join(paired_lines(result["against"], str(args.against))))
     plot = args.out / "reliability.png"
     reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")
@@ -252,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
             "merge": merge.groups,
             "config": str(args.config or ""),
             "bundle": str(args.bundle or ""),
+            "camera": str(args.camera or ""),
         }
         write_json(args.json, result, meta)
     return 0
