@@ -65,6 +65,9 @@ def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
     assert figures["n"] == 5 and figures["no_face"] == 1
     assert figures["recall"] == {"happiness": 1.0, "neutral": pytest.approx(2 / 3, abs=1e-3)}
     assert figures["neutral_as_emotion"] == 0.0  # the wall is missed, the face at rest is rest
+    # the actor faces the camera: the four faces found are in the first head-turn bin
+    assert figures["by_yaw"]["0-10"]["n"] == 4 and list(figures["by_yaw"]) == ["0-10"]
+    assert "head turned (deg)" in done.stdout
     assert (out / "reliability.png").stat().st_size > 1000
     assert (out / "analyze" / "analyze-index.csv").is_file(), "analyze's own outputs stay"
     # a second opinion (microemo-reason replay's file) stands in for the device's reading
@@ -111,6 +114,32 @@ def test_scores_count_what_a_user_cares_about():
     assert r["calibration"]["ece"] == pytest.approx(2 / 3 * 0.425 + 1 / 3 * 0.3, abs=1e-3)
     negative = Merge.parse(["negative=anger,fear"])
     assert score([Reading(negative("fear"), negative("anger"), 0.5)])["accuracy"] == 1.0
+
+
+def test_turned_heads_are_scored_apart_and_compared_bin_by_bin():
+    """A cabin camera sees drivers from the side: the faces turned 30 degrees or more get
+    their own accuracy, confident resting faces and most frequent answer, and a comparison
+    says in which bin the faces that changed are."""
+    here = [
+        Reading("neutral", "neutral", 0.7, "a", 3.0),
+        Reading("happiness", "happiness", 0.9, "b", -12.0),
+        Reading("neutral", "disgust", 0.95, "c", 41.0),  # a driver looking sideways
+        Reading("neutral", "disgust", 0.6, "d", -35.0),
+        Reading("sadness", "sadness", 0.6, "e", 33.0),
+        Reading("anger", NO_FACE, 0.0, "f", None),
+    ]
+    r = score(here)["by_yaw"]
+    assert list(r) == ["0-10", "10-20", "30+"]
+    assert r["30+"]["n"] == 3 and r["30+"]["accuracy"] == pytest.approx(1 / 3, abs=1e-3)
+    assert r["30+"]["neutral"] == 2 and r["30+"]["neutral_as_emotion_confident"] == 0.5
+    assert (r["30+"]["top_answer"], r["30+"]["top_share"]) == (
+        "disgust",
+        pytest.approx(2 / 3, abs=1e-3),
+    )
+    there = [Reading(x.label, x.label, 0.5, x.name, x.yaw) for x in here]  # read all right
+    against = paired(here, there)["by_yaw"]
+    assert against["30+"] == {"right_here_only": 0, "right_there_only": 2, "p_sign": 0.5}
+    assert "0-10" not in against  # nothing changed there
 
 
 def test_against_names_the_faces_only_one_run_reads_right(faces, tmp_path):

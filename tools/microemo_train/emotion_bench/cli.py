@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import subprocess
 import sys
 from collections import Counter
@@ -159,9 +160,10 @@ def run_analyze(inputs: list[LabelledInput], args: argparse.Namespace, out: Path
             bar.update(len(batch))
 
 
-def _reading(csv_path: Path, how: str) -> tuple[str, float]:
-    """The input's answer and score from its analyze CSV."""
-    faces: list[tuple[int, int, str, float]] = []
+def _reading(csv_path: Path, how: str) -> tuple[str, float, float | None]:
+    """The input's answer, its score and the head turn (degrees) of the face read, from its
+    analyze CSV (the turn: of the last face read, or averaged over the answer's faces)."""
+    faces: list[tuple[int, int, str, float, float]] = []
     with csv_path.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["success"] == "1" and row["emotion"]:
@@ -171,17 +173,18 @@ def _reading(csv_path: Path, how: str) -> tuple[str, float]:
                         int(row["face_id"]),
                         row["emotion"],
                         float(row["emotion_score"] or 0.0),
+                        abs(math.degrees(float(row["pose_Ry"] or 0.0))),
                     )
                 )
     if not faces:
-        return NO_FACE, 0.0
+        return NO_FACE, 0.0, None
     if how == "majority":
-        answer = Counter(e for _, _, e, _ in faces).most_common(1)[0][0]
-        scores = [s for _, _, e, s in faces if e == answer]
-        return answer, sum(scores) / len(scores)
-    last = max(fr for fr, *_ in faces)
-    _, _, answer, s = min((x for x in faces if x[0] == last), key=lambda x: x[1])
-    return answer, s
+        answer = Counter(x[2] for x in faces).most_common(1)[0][0]
+        mine = [x for x in faces if x[2] == answer]
+        return answer, sum(x[3] for x in mine) / len(mine), sum(x[4] for x in mine) / len(mine)
+    last = max(x[0] for x in faces)
+    _, _, answer, s, yaw = min((x for x in faces if x[0] == last), key=lambda x: x[1])
+    return answer, s, yaw
 
 
 def _refined(folder: Path | None, name: str) -> tuple[str, float] | None:
@@ -210,8 +213,9 @@ def collect(
         if row is None or row["status"] != "ok" or not row["csv"]:
             failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
             continue
-        answer, s = _refined(refined, row["name"]) or _reading(out / row["csv"], how)
-        readings.append(Reading(merge(item.label), merge(answer), s, row["name"]))
+        answer, s, yaw = _reading(out / row["csv"], how)
+        answer, s = _refined(refined, row["name"]) or (answer, s)
+        readings.append(Reading(merge(item.label), merge(answer), s, row["name"], yaw))
     return readings, failed
 
 

@@ -33,6 +33,16 @@ def lines(result: dict[str, Any]) -> list[str]:
         out.append(f"{c:12s} {n:6d} {rec_text} {result['f1'][c]:6.3f}  {top}")
     shares = ", ".join(f"{k} {v:.0%}" for k, v in result["answer_share"].items())
     out.append(f"answers: {shares}")
+    if result.get("by_yaw"):
+        out.append("head turned (deg)   n  accuracy  resting read as an emotion >= "
+                   f"{result.get('confident', 0.8):.1f}  most answered")  # fmt: skip
+        for name, b in result["by_yaw"].items():
+            rest = b["neutral_as_emotion_confident"]
+            rest_text = f"{rest:6.1%} of {b['neutral']}" if rest is not None else "     -"
+            out.append(
+                f"  {name:>8s} {b['n']:8d} {b['accuracy']:9.3f}  {rest_text:>28s}  "
+                f"{b['top_answer']} {b['top_share']:.0%}"
+            )
     return out
 
 
@@ -48,6 +58,11 @@ def paired_lines(result: dict[str, Any], there: str) -> list[str]:
     ]
     for c, k in result["by_class"].items():
         out.append(f"  {c:12s} +{k['right_here_only']} -{k['right_there_only']}")
+    for g, k in result.get("by_yaw", {}).items():
+        out.append(
+            f"  turned {g:>5s} deg +{k['right_here_only']} -{k['right_there_only']} "
+            f"(p {k['p_sign']:.3f})"
+        )
     for key, what in (("right_here_only", "only here"), ("right_there_only", "only there")):
         if result["examples"][key]:
             out.append(f"  right {what}: {', '.join(result['examples'][key])}")

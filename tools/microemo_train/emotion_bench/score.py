@@ -10,7 +10,11 @@
   equal-width bins of score (how far "0.8" is from being right 80 % of the time), with the
   bins for a reliability plot;
 - answer shares: how often each class is answered (a reading that answers one class for
-  most inputs has learnt a prior, not the faces).
+  most inputs has learnt a prior, not the faces);
+- by head turn: accuracy, confident resting faces and the most frequent answer over the
+  faces turned 0-10, 10-20, 20-30 and 30 or more degrees (the yaw of the face read), so a
+  camera that sees people from the side (a cabin, a kiosk beside the door) is measured as it
+  will see them.
 
 ``paired`` compares two readings of the same inputs (a model and the one it would replace):
 the inputs only one of them reads right, per class, and the exact two-sided sign test over
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from microemo_train.paired import split
+from microemo_train.paired import sign_test, split
 
 NO_FACE = "(no face)"
 
@@ -43,6 +47,17 @@ class Reading:
     answer: str  # NO_FACE when no face was found
     score: float  # the shown score of ``answer`` (0-1); 0 with no face
     name: str = ""
+    yaw: float | None = None  # the read face's head turn, degrees either way; None: no face
+
+
+YAW_BINS = (0.0, 10.0, 20.0, 30.0)  # lower edges, degrees; the last bin is open
+
+
+def yaw_bin(yaw: float) -> str:
+    """The head-turn bin a yaw (degrees, either way) falls in: ``10-20``, ``30+``."""
+    low = max(b for b in YAW_BINS if abs(yaw) >= b)
+    i = YAW_BINS.index(low)
+    return f"{low:g}-{YAW_BINS[i + 1]:g}" if i + 1 < len(YAW_BINS) else f"{low:g}+"
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,38 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
             float((as_emotion & (scores >= confident)).sum() / neutral.sum()), 4
         )
         result["confident"] = confident
+    result["by_yaw"] = _by_yaw(readings, confident)
     return result
+
+
+def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, Any]]:
+    """Per head-turn bin (faces found): n, accuracy, resting faces answered as an emotion at
+    ``confident`` or more, and the most frequent answer with its share."""
+    bins: dict[str, list[Reading]] = {}
+    for r in readings:
+        if r.yaw is not None and r.answer != NO_FACE:
+            bins.setdefault(yaw_bin(r.yaw), []).append(r)
+    out = {}
+    for name in (yaw_bin(b) for b in YAW_BINS):
+        rs = bins.get(name, [])
+        if not rs:
+            continue
+        neutral = [r for r in rs if r.label == "neutral"]
+        top, k = Counter(r.answer for r in rs).most_common(1)[0]
+        out[name] = {
+            "n": len(rs),
+            "accuracy": round(sum(r.answer == r.label for r in rs) / len(rs), 4),
+            "neutral": len(neutral),
+            "neutral_as_emotion_confident": round(
+                sum(r.answer != "neutral" and r.score >= confident for r in neutral) / len(neutral),
+                4,
+            )
+            if neutral
+            else None,
+            "top_answer": top,
+            "top_share": round(k / len(rs), 4),
+        }
+    return out
 
 
 def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
@@ -144,6 +190,11 @@ def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
     a = {r.name: (r.label, r.answer == r.label) for r in here}
     b = {r.name: (r.label, r.answer == r.label) for r in there}
     s = split(a, b)
+    # the same faces grouped by how far this run saw them turned (faces found here)
+    turned = split(
+        {r.name: (yaw_bin(r.yaw), a[r.name][1]) for r in here if r.yaw is not None},
+        {k: v for k, v in b.items()},
+    )
     n_both = max(len(s.both), 1)
     return {
         "n": len(s.both),
@@ -156,6 +207,14 @@ def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
         "p_sign": s.p_sign,
         "by_class": {
             c: {"right_here_only": g, "right_there_only": lo} for c, (g, lo) in s.by_group.items()
+        },
+        "by_yaw": {
+            g: {
+                "right_here_only": k,
+                "right_there_only": lo,
+                "p_sign": round(sign_test(k, k + lo), 4),
+            }
+            for g, (k, lo) in turned.by_group.items()
         },
         "examples": {"right_here_only": s.gained[:10], "right_there_only": s.lost[:10]},
     }
