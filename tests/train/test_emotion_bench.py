@@ -213,6 +213,10 @@ def test_a_poorer_camera_reads_the_same_faces_and_is_compared_face_by_face(faces
     again = _bench(str(faces), "--out", str(clean), "--rescore", "--against", str(dark))
     assert again.returncode == 0, again.stderr
     assert "read right only here:" in again.stdout
+    # scoring a run again as if it had been read with another camera is refused, named
+    wrong = _bench(str(faces), "--out", str(dark), "--rescore", "--camera", "blur")
+    assert wrong.returncode == 2
+    assert f"{dark} was read with --camera dark-0.3; run without --rescore" in wrong.stderr
 
 
 def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(faces, tmp_path):

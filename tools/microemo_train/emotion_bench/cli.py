@@ -281,6 +281,14 @@ def run(args: argparse.Namespace) -> int:
     out = args.out / "analyze"
     originals = inputs
     if args.rescore:
+        note = args.out / CAMERA_NOTE
+        read_with = note.read_text().strip() if note.is_file() else None
+        if camera is not None and camera.name != read_with:
+            raise BenchInputError(
+                f"--rescore --camera {args.camera}: {args.out} was read "
+                f"{f'with --camera {read_with}' if read_with else 'without a camera'}; run "
+                "without --rescore to read the faces with this camera"
+            )
         inputs = _analysed(args.out, inputs)
     else:
         inputs = _camera_copies(inputs, camera, args.out)
