@@ -223,6 +223,7 @@ def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(fa
     data = tmp_path / "data"
     shutil.copytree(faces, data)
     (data / "Happy" / "broken.png").write_bytes(b"not a picture")
+    (data / "NEU" / "cut.mp4").write_bytes(b"not a video either")
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
@@ -238,8 +239,8 @@ def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(fa
     clean = cv2.imread(str(faces / "NEU" / "NEU_0.png")).astype(float)
     assert 6 < np.std(noisy - clean) < 10  # 8 grey levels, clipped at black and white
     figures = json.loads((tmp_path / "a" / "f.json").read_text())["figures"]
-    assert figures["n"] == 5 and figures["left_out"] == 1
-    assert "broken" in done.stderr
+    assert figures["n"] == 5 and figures["left_out"] == 2
+    assert "broken" in done.stderr and "cut" in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,10 @@ class Camera:
         return np.asarray(cv2.GaussianBlur(image, (0, 0), sigma))
 
 
+class _Unreadable(BenchInputError):
+    """An input OpenCV cannot read: copied as it is, for analyze to name."""
+
+
 def _seed(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
@@ -110,7 +114,7 @@ def _seed(key: str) -> int:
 def _read(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise BenchInputError(f"{path}: not a picture OpenCV can read")
+        raise _Unreadable(f"{path}: not a picture OpenCV can read")
     return np.asarray(image)
 
 
@@ -143,7 +147,7 @@ def _copy_video(src: Path, dst: Path, camera: Camera, key: str) -> None:
         if writer is not None:
             writer.release()
     if writer is None:
-        raise BenchInputError(f"{src}: no frame could be read from this video")
+        raise _Unreadable(f"{src}: no frame could be read from this video")
 
 
 def copies(inputs: list[LabelledInput], camera: Camera, out: Path) -> list[LabelledInput]:
@@ -173,7 +177,7 @@ def copies(inputs: list[LabelledInput], camera: Camera, out: Path) -> list[Label
 def _still(src: Path, dst: Path, camera: Camera, seed: int) -> None:
     try:
         image = _read(src)
-    except BenchInputError:  # as it is: analyze names it and the benchmark leaves it out
+    except _Unreadable:  # as it is: analyze names it and the benchmark leaves it out
         shutil.copyfile(src, dst)
         return
     _write(dst, camera.take(image, seed))
@@ -201,7 +205,7 @@ def make_copies(
         else:
             try:
                 _copy_video(item.path, copy.path, camera, key)
-            except BenchInputError:
+            except _Unreadable:
                 shutil.copyfile(item.path, copy.path)
         progress()
     return made
