@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from microemo.sources.files import IMAGE_EXTS
-from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput
+from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, input_kind
 
 # kind: (default value, lowest, highest, what the value is)
 KINDS: dict[str, tuple[float, float, float, str]] = {
@@ -43,6 +43,9 @@ KINDS: dict[str, tuple[float, float, float, str]] = {
     "dark": (0.5, 0.05, 0.99, "a gain"),
     "blur": (0.6, 0.05, 5, "a percent of the shorter side"),
 }
+
+
+SUFFIX = {"still": ".png", "video": ".mkv"}  # a copy's file: lossless either way
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,8 @@ def copies(inputs: list[LabelledInput], camera: Camera, out: Path) -> list[Label
     result = []
     for item in inputs:
         rel = item.path.resolve().relative_to(root)
-        if item.path.is_dir():
-            dst = out / rel
-        elif item.path.suffix.lower() in IMAGE_EXTS:
-            dst = out / rel.with_suffix(".png")
-        else:
-            dst = out / rel.with_suffix(".mkv")
+        kind = input_kind(item.path)
+        dst = out / rel if kind == "frames" else out / rel.with_suffix(SUFFIX[str(kind)])
         if dst in found:
             raise BenchInputError(
                 f"--camera {camera.name}: {item.path} and {found[dst]} would share one copy "
@@ -193,14 +192,15 @@ def make_copies(
     for item, copy in zip(inputs, made, strict=True):
         key = f"{camera.name}:{item.path.name}"
         copy.path.parent.mkdir(parents=True, exist_ok=True)
-        if item.path.is_dir():
+        kind = input_kind(item.path)
+        if kind == "frames":
             copy.path.mkdir(exist_ok=True)
             frames = sorted(p for p in item.path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
             for i, frame in enumerate(frames):
                 _still(
                     frame, copy.path / frame.with_suffix(".png").name, camera, _seed(f"{key}/{i}")
                 )
-        elif item.path.suffix.lower() in IMAGE_EXTS:
+        elif kind == "still":
             _still(item.path, copy.path, camera, _seed(key))
         else:
             try:

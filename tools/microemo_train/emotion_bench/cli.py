@@ -222,13 +222,16 @@ def collect(
 CAMERA_NOTE = "camera.txt"  # in --out: the camera its analyze folder read (none: the inputs)
 
 
+def _camera_of(folder: Path) -> Camera | None:
+    """The camera a run in ``folder`` read its inputs with (None: the inputs themselves)."""
+    note = folder / CAMERA_NOTE
+    return Camera.from_name(note.read_text().strip()) if note.is_file() else None
+
+
 def _analysed(folder: Path, inputs: list[LabelledInput]) -> list[LabelledInput]:
     """What a run in ``folder`` analysed of ``inputs``: them, or its camera's copies."""
-    note = folder / CAMERA_NOTE
-    if not note.is_file():
-        return inputs
-    camera = Camera.from_name(note.read_text().strip())
-    return copies(inputs, camera, folder / f"camera-{camera.name}")
+    camera = _camera_of(folder)
+    return inputs if camera is None else copies(inputs, camera, folder / f"camera-{camera.name}")
 
 
 def _against(
@@ -281,13 +284,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.out / "analyze"
     originals = inputs
     if args.rescore:
-        note = args.out / CAMERA_NOTE
-        read_with = note.read_text().strip() if note.is_file() else None
-        if camera is not None and camera.name != read_with:
+        read_with = _camera_of(args.out)
+        if camera is not None and camera != read_with:
             raise BenchInputError(
                 f"--rescore --camera {args.camera}: {args.out} was read "
-                f"{f'with --camera {read_with}' if read_with else 'without a camera'}; run "
-                "without --rescore to read the faces with this camera"
+                f"{f'with --camera {read_with.name}' if read_with else 'without a camera'}; "
+                "run without --rescore to read the faces with this camera"
             )
         inputs = _analysed(args.out, inputs)
     else:

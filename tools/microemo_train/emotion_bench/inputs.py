@@ -69,7 +69,7 @@ def core_label(name: str, label_map: dict[str, str], where: str) -> str:
     return label
 
 
-def _kind(path: Path) -> str | None:
+def input_kind(path: Path) -> str | None:
     """'still', 'video' or 'frames' for a usable input, None for anything else."""
     if path.is_dir():
         return "frames"
@@ -88,7 +88,7 @@ def from_folder(root: Path, label_map: dict[str, str]) -> list[LabelledInput]:
     for folder in classes:
         label = core_label(folder.name, label_map, str(folder))
         for p in sorted(folder.iterdir()):
-            if not p.name.startswith(".") and _kind(p) is not None:
+            if not p.name.startswith(".") and input_kind(p) is not None:
                 out.append(LabelledInput(p, label))
     return out
 
@@ -115,7 +115,7 @@ def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
             raise BenchInputError(
                 f"{where}: {name!r} does not exist (paths are relative to the CSV)"
             )
-        if _kind(p) is None:
+        if input_kind(p) is None:
             raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
         out.append(LabelledInput(p, core_label(label, label_map, where)))
     return out

@@ -193,7 +193,7 @@ def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
     # the same faces grouped by how far this run saw them turned (faces found here)
     turned = split(
         {r.name: (yaw_bin(r.yaw), a[r.name][1]) for r in here if r.yaw is not None},
-        {k: v for k, v in b.items()},
+        b,
     )
     n_both = max(len(s.both), 1)
     return {
