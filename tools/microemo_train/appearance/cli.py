@@ -17,6 +17,8 @@ manifest with the data sets, their terms and the command. Landmarks and crops ar
 Each network saved in ``--work`` has a note beside it (``cnn.keras.json``: the data, faces,
 classes and settings it was trained with, and what it was fine-tuned from), so a model built
 later with ``--keras`` says in its manifest how the network it reused was made.
+``--between T[,T...]`` trains the CNN on faces morphed between each neutral -> apex pair of
+its train parts too (``morph``: CK+ holds only the two ends of each expression).
 """
 
 from __future__ import annotations
@@ -112,6 +114,15 @@ def add_parser(sub: Any) -> None:
         "rate, on the same train part (with --degraded: for poorer cameras); saved in --work",
     )
     p.add_argument(
+        "--between",
+        type=_intensities,
+        default=(),
+        metavar="T[,T...]",
+        help="train the CNN on faces between each neutral -> apex pair of the --cnn sets' "
+        "train parts too (the CK+ layout's sequences): morphs at these intensities, 0 the "
+        "neutral to 1 the apex (e.g. 0.35,0.5,0.65,0.8), labelled with the apex's emotion",
+    )
+    p.add_argument(
         "--no-mirror",
         dest="mirror",
         action="store_false",
@@ -165,6 +176,20 @@ def _view(text: str) -> Any:
         ) from None
 
 
+def _intensities(text: str) -> tuple[float, ...]:
+    """``--between T[,T...]``: intensities strictly between 0 (neutral) and 1 (apex)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(0.0 < v < 1.0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give intensities between 0 (the neutral) and 1 (the apex), "
+            "comma-separated, e.g. 0.35,0.5,0.65,0.8"
+        )
+    return values
+
+
 class _Set:
     """One labelled set with its parts, extraction and readings."""
 
@@ -205,6 +230,12 @@ def _train_cnn(
     crops = np.concatenate([st.ex.crops[m, 0] for st, m in take])
     y = np.concatenate([[classes.index(v) for v in st.labels[m]] for st, m in take])
     trained_on = [f"{st.s.name} train part ({st.s.root})" for st in chosen]
+    if args.between:
+        from microemo_train.appearance.morph import with_between
+
+        pairs = [(st.s, st.ex, m) for st, m in take]
+        crops, y, more = with_between(pairs, classes, crops, y, args.between)
+        trained_on += more
     model, sources = make(crops, y, classes, trained_on, args, std_floor)
     return model, classes, sources
 
@@ -306,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
             "reused": sources,
             "fine_tune_epochs": args.fine_tune,
             "degraded_share": args.degraded,
+            "between_intensities": list(args.between),
         },
         "calibration": args.calibration or "built-in",
         "command": "microemo-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
