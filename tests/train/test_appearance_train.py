@@ -255,6 +255,7 @@ def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, sti
     assert made["classes"] == ["anger", "happiness", "neutral", "sadness"]
     tuned = json.loads((work / "cnn-ft4.keras.json").read_text())
     assert tuned["settings"]["epochs"] == 4 and tuned["settings"]["degraded"] == 0.5
+    assert "width" not in tuned["settings"], "a fine-tune keeps the network's width (0.5)"
     assert tuned["fine_tuned_from"] == entry
 
 

@@ -70,11 +70,14 @@ def make(
     sources = [_reused(path) for path in args.keras]
 
     def how(settings: train.TrainSettings, **more: Any) -> dict[str, Any]:
+        said = dataclasses.asdict(settings)
+        if "fine_tuned_from" in more:
+            del said["width"]  # the network's own, set when it was first trained
         return {
             "trained_on": trained_on,
             "faces": len(y),
             "classes": classes,
-            "settings": dataclasses.asdict(settings),
+            "settings": said,
             **more,
         }
 
