@@ -142,6 +142,48 @@ def test_turned_heads_are_scored_apart_and_compared_bin_by_bin():
     assert "0-10" not in against  # nothing changed there
 
 
+def test_whose_resting_face_is_read_as_an_emotion_is_named():
+    """Issue 19's fairness defect, measured: one person whose every resting face reads as
+    surprise is named first, however small a share of all the resting faces that is."""
+    from microemo_train.emotion_bench.report import lines
+
+    readings = [Reading("neutral", "surprise", s, f"a{i}", 2.0, "S118") for i, s in
+                enumerate((0.46, 0.75, 0.62, 0.64))]  # fmt: skip
+    readings += [Reading("neutral", "sadness", 0.44, "b0", 1.0, "S095")]
+    readings += [Reading("neutral", "neutral", 0.9, f"b{i}", 1.0, "S095") for i in range(1, 5)]
+    readings += [Reading("neutral", "neutral", 0.9, f"c{i}", 1.0, "S010") for i in range(3)]
+    readings += [Reading("neutral", NO_FACE, 0.0, "c9", None, "S010")]  # no face: not counted
+    readings += [Reading("happiness", "surprise", 0.8, "d0", 1.0, "S010")]  # not at rest
+    readings += [Reading("neutral", "anger", 0.9, "e0", 1.0)]  # no subject given
+    people = score(readings)["resting_by_subject"]
+    assert list(people) == ["S118", "S095", "S010"]
+    assert people["S118"] == {
+        "neutral": 4, "as_emotion": 4, "answers": {"surprise": 4}, "max_score": 0.75
+    }  # fmt: skip
+    assert (people["S095"]["as_emotion"], people["S095"]["neutral"]) == (1, 5)
+    assert people["S010"] == {"neutral": 3, "as_emotion": 0, "answers": {}, "max_score": 0}
+    text = "\n".join(lines(score(readings)))
+    assert "2 of 3 people read as an emotion at rest at least once, 1 in half" in text
+    assert "S118: 4 of 4 (surprise 4; highest score 0.75)" in text
+    assert text.index("S118:") < text.index("S095:") and "S010:" not in text
+    assert "resting faces by person" not in "\n".join(lines(score(readings[-1:])))
+
+
+def test_a_csv_names_the_person_each_face_shows(faces, tmp_path):
+    csv_path = tmp_path / "labels.csv"
+    rows = [("Happy/HAP_0.png", "happy", "actor"), ("NEU/NEU_0.png", "neutral", "actor"),
+            ("NEU/NEU_60.png", "neutral", "actor"), ("NEU/wall.png", "neutral", "")]  # fmt: skip
+    csv_path.write_text(
+        "path,label,subject\n" + "".join(f"{faces}/{p},{lab},{who}\n" for p, lab, who in rows)
+    )
+    out = tmp_path / "bench"
+    done = _bench(str(csv_path), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
+    assert done.returncode == 0, done.stderr
+    people = json.loads((out / "f.json").read_text())["figures"]["resting_by_subject"]
+    assert people == {"actor": {"neutral": 2, "as_emotion": 0, "answers": {}, "max_score": 0}}
+    assert "resting faces by person: 0 of 1 people read as an emotion" in done.stdout
+
+
 def test_against_names_the_faces_only_one_run_reads_right(faces, tmp_path):
     """A run (here: the device's readings with a second opinion that calls one resting face
     anger) against an earlier run on the same faces: the one face that changed is named, on

@@ -169,7 +169,7 @@ def copies(inputs: list[LabelledInput], camera: Camera, out: Path) -> list[Label
                 f"({dst}): rename one of them"
             )
         found[dst] = item.path
-        result.append(LabelledInput(dst, item.label))
+        result.append(LabelledInput(dst, item.label, item.subject))
     return result
 
 

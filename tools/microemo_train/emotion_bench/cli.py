@@ -215,7 +215,9 @@ def collect(
             continue
         answer, s, yaw = _reading(out / row["csv"], how)
         answer, s = _refined(refined, row["name"]) or (answer, s)
-        readings.append(Reading(merge(item.label), merge(answer), s, row["name"], yaw))
+        readings.append(
+            Reading(merge(item.label), merge(answer), s, row["name"], yaw, item.subject)
+        )
     return readings, failed
 
 

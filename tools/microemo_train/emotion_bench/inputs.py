@@ -1,5 +1,6 @@
 """The labelled inputs of an emotion benchmark: a folder with one sub-folder per class, or a
-CSV of ``path,label`` rows (paths relative to the CSV).
+CSV of ``path,label`` rows (paths relative to the CSV), with an optional ``subject`` column
+naming the person each input shows (the benchmark then says whose resting faces it misreads).
 
 In a class folder every picture is one input (a still), every video is one input, and every
 sub-folder is one input (a frame sequence). Class names are read loosely: ``happy``,
@@ -54,6 +55,7 @@ class BenchInputError(ValueError):
 class LabelledInput:
     path: Path
     label: str  # a core emotion (or a merged class, see ``score.Merge``)
+    subject: str = ""  # the person it shows, where the CSV says ("": not known)
 
 
 def core_label(name: str, label_map: dict[str, str], where: str) -> str:
@@ -104,11 +106,15 @@ def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
                     f"{path}: no {missing[0]!r} column (found {list(fields)}); the CSV needs "
                     "path,label"
                 )
-            rows = [(r[fields["path"]], r[fields["label"]]) for r in reader]
+            who = fields.get("subject")
+            rows = [
+                (r[fields["path"]], r[fields["label"]], (r[who] or "").strip() if who else "")
+                for r in reader
+            ]
     except (OSError, UnicodeDecodeError) as exc:
         raise BenchInputError(f"{path}: cannot read it ({exc})") from None
     out = []
-    for line, (name, label) in enumerate(rows, start=2):
+    for line, (name, label, subject) in enumerate(rows, start=2):
         where = f"{path} line {line}"
         p = (path.parent / name.strip()).resolve()
         if not p.exists():
@@ -117,7 +123,7 @@ def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
             )
         if input_kind(p) is None:
             raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
-        out.append(LabelledInput(p, core_label(label, label_map, where)))
+        out.append(LabelledInput(p, core_label(label, label_map, where), subject))
     return out
 
 

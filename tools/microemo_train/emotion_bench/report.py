@@ -43,6 +43,28 @@ def lines(result: dict[str, Any]) -> list[str]:
                 f"  {name:>8s} {b['n']:8d} {b['accuracy']:9.3f}  {rest_text:>28s}  "
                 f"{b['top_answer']} {b['top_share']:.0%}"
             )
+    out += _resting_lines(result.get("resting_by_subject") or {})
+    return out
+
+
+def _resting_lines(people: dict[str, Any], shown: int = 5) -> list[str]:
+    """Whose resting faces were read as an emotion: the people, most often first."""
+    if not people:
+        return []
+    misread = {k: v for k, v in people.items() if v["as_emotion"]}
+    half = sum(2 * v["as_emotion"] >= v["neutral"] for v in misread.values())
+    out = [
+        f"resting faces by person: {len(misread)} of {len(people)} people read as an emotion "
+        f"at rest at least once, {half} in half their resting faces or more"
+    ]
+    for who, v in list(misread.items())[:shown]:
+        what = ", ".join(f"{k} {n}" for k, n in v["answers"].items())
+        out.append(
+            f"  {who}: {v['as_emotion']} of {v['neutral']} ({what}; highest score "
+            f"{v['max_score']:.2f})"
+        )
+    if len(misread) > shown:
+        out.append(f"  and {len(misread) - shown} more (--json has them all)")
     return out
 
 

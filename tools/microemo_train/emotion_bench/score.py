@@ -14,7 +14,11 @@
 - by head turn: accuracy, confident resting faces and the most frequent answer over the
   faces turned 0-10, 10-20, 20-30 and 30 or more degrees (the yaw of the face read), so a
   camera that sees people from the side (a cabin, a kiosk beside the door) is measured as it
-  will see them.
+  will see them;
+- resting faces by person (where the inputs name their subjects): for each person, how many
+  of their neutral inputs were read as an emotion and as what. Who is read as an emotion at
+  rest should not depend on whose face it is: a person whose every resting face reads as
+  surprise is one face the model misreads, however small a share of the inputs.
 
 ``paired`` compares two readings of the same inputs (a model and the one it would replace):
 the inputs only one of them reads right, per class, and the exact two-sided sign test over
@@ -48,6 +52,7 @@ class Reading:
     score: float  # the shown score of ``answer`` (0-1); 0 with no face
     name: str = ""
     yaw: float | None = None  # the read face's head turn, degrees either way; None: no face
+    subject: str = ""  # the person the input shows ("": not known)
 
 
 YAW_BINS = (0.0, 10.0, 20.0, 30.0)  # lower edges, degrees; the last bin is open
@@ -151,7 +156,30 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
         )
         result["confident"] = confident
     result["by_yaw"] = _by_yaw(readings, confident)
+    result["resting_by_subject"] = _resting_by_subject(readings)
     return result
+
+
+def _resting_by_subject(readings: list[Reading]) -> dict[str, dict[str, Any]]:
+    """Per person with neutral inputs (faces found): how many, how many read as an emotion
+    and as which; the people read so most often first."""
+    people: dict[str, list[Reading]] = {}
+    for r in readings:
+        if r.subject and r.label == "neutral" and r.answer != NO_FACE:
+            people.setdefault(r.subject, []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    order: dict[str, tuple[float, int]] = {}
+    for who, rs in people.items():
+        wrong = Counter(r.answer for r in rs if r.answer != "neutral")
+        k = sum(wrong.values())
+        order[who] = (-k / len(rs), -k)
+        out[who] = {
+            "neutral": len(rs),
+            "as_emotion": k,
+            "answers": dict(wrong.most_common()),
+            "max_score": round(max((r.score for r in rs if r.answer != "neutral"), default=0), 4),
+        }
+    return {who: out[who] for who in sorted(out, key=lambda w: (*order[w], w))}
 
 
 def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, Any]]:
