@@ -233,8 +233,8 @@ def _train_cnn(
     if args.between:
         from microemo_train.appearance.morph import with_between
 
-        pairs = [(st.s, st.ex, m) for st, m in take]
-        crops, y, more = with_between(pairs, classes, crops, y, args.between)
+        taken = [(st.s, st.ex, m) for st, m in take]
+        crops, y, more = with_between(taken, classes, crops, y, args.between)
         trained_on += more
     model, sources = make(crops, y, classes, trained_on, args, std_floor)
     return model, classes, sources
