@@ -19,7 +19,7 @@ from tests.conftest import clip_path
 from microemo.config import LandmarkerConfig
 from microemo.types import BLENDSHAPE_INDEX
 from microemo.vision.face_crop import CropSpec
-from microemo_train.appearance.data import Still, StillSet
+from microemo_train.appearance.data import load_set
 from microemo_train.appearance.extract import extract
 from microemo_train.appearance.morph import between_faces, morph, onto
 
@@ -80,25 +80,26 @@ def test_a_face_part_of_the_way_smiles_that_part_of_the_way(landmarker):
 
 
 def test_faces_between_a_pair_grow_from_the_neutral_to_the_apex(tmp_path):
-    paths = []
-    for name, emotion in (("neutral", "NEU"), ("apex", "HAP")):
-        paths.append(tmp_path / f"{name}.png")
-        cv2.imwrite(str(paths[-1]), _frame(emotion))
-    s = StillSet(
-        "pair",
-        [Still(paths[0], "neutral", "S1", "S1_1"), Still(paths[1], "happiness", "S1", "S1_1")],
-        pairs=[(0, 1)],
+    """A user's own sequences, as a CSV with a ``sequence`` column: the neutral still of a
+    sequence is paired with its expression, and the faces between grow from one to the other."""
+    for name, emotion in (("neutral", "NEU"), ("apex", "HAP"), ("other", "SAD")):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), _frame(emotion))
+    (tmp_path / "mine.csv").write_text(
+        "path,label,subject,sequence\nneutral.png,neutral,S1,1\napex.png,happy,S1,1\n"
+        "other.png,sad,S1,2\n"  # a sequence with no neutral still: no pair
     )
+    s = load_set(f"pair=csv:{tmp_path / 'mine.csv'}")
+    assert s.pairs == [(0, 1)]
     spec = CropSpec()
     ex = extract(s, spec, tmp_path / "cache", jobs=1)
     assert ex.ok.all()
-    crops, labels = between_faces(s, ex, np.ones(2, bool), (0.25, 0.5, 0.75), spec)
+    crops, labels = between_faces(s, ex, np.ones(3, bool), (0.25, 0.5, 0.75), spec)
     assert crops.shape == (3, spec.size, spec.size) and labels == ["happiness"] * 3
     ends = ex.crops[:, 0].astype(np.float32)
     to_rest = [float(np.abs(c - ends[0]).mean()) for c in crops.astype(np.float32)]
     to_apex = [float(np.abs(c - ends[1]).mean()) for c in crops.astype(np.float32)]
     assert to_rest == sorted(to_rest) and to_apex == sorted(to_apex, reverse=True)
-    left_out = np.array([True, False])  # the apex is in another part: no faces from this pair
+    left_out = np.array([True, False, True])  # the apex in another part: no faces from it
     assert len(between_faces(s, ex, left_out, (0.5,), spec)[0]) == 0
 
 

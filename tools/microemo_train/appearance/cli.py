@@ -119,7 +119,8 @@ def add_parser(sub: Any) -> None:
         default=(),
         metavar="T[,T...]",
         help="train the CNN on faces between each neutral -> apex pair of the --cnn sets' "
-        "train parts too (the CK+ layout's sequences): morphs at these intensities, 0 the "
+        "train parts too (the CK+ layout's sequences, or a CSV's sequence column): morphs at "
+        "these intensities, 0 the "
         "neutral to 1 the apex (e.g. 0.35,0.5,0.65,0.8), labelled with the apex's emotion",
     )
     p.add_argument(

@@ -6,7 +6,8 @@
 - ``ckplus``: the CK+ development layout (``neutral/``, ``apex/<emotion>/``, ``last3/``):
   the neutral crops and the apex crops as stills, subjects from the file names, and each
   sequence's neutral -> apex pair for reading the AUs against the face's own neutral.
-- ``csv``: ``path,label[,subject]`` rows.
+- ``csv``: ``path,label[,subject[,sequence]]`` rows; stills of one subject's sequence stay in
+  one part, and its neutral still is paired with each of its expressions (as CK+'s are).
 
 Small crops (under 128 px, as FER2013's and CK+'s 48 px faces) are prepared as the data sets'
 READMEs say: cubic upscale to 192 px and 64 px of black around, so the landmarker finds them.
@@ -89,23 +90,17 @@ def ckplus(root: Path, name: str = "ckplus") -> StillSet:
     if not all((root / d).is_dir() for d in ("neutral", "apex")):
         raise BenchInputError(f"{root}: not the CK+ development layout (neutral/ and apex/)")
     stills: list[Still] = []
-    neutral_of: dict[str, int] = {}
     for p in _images(root / "neutral"):
         m = CK_NAME.match(p.stem)
         if m:
-            neutral_of[f"{m[1]}_{m[2]}"] = len(stills)
             stills.append(Still(p, "neutral", m[1], f"{m[1]}_{m[2]}"))
-    pairs = []
     for folder in sorted((root / "apex").iterdir()):
         for p in _images(folder) if folder.is_dir() else []:
             m = CK_NAME.match(p.stem)
-            if not m:
-                continue
-            seq = f"{m[1]}_{m[2]}"
-            if seq in neutral_of:
-                pairs.append((neutral_of[seq], len(stills)))
-            stills.append(Still(p, core_label(folder.name, {}, str(folder)), m[1], seq))
-    return StillSet(name, stills, pairs, "CK+: non-commercial research use only")
+            if m:
+                label = core_label(folder.name, {}, str(folder))
+                stills.append(Still(p, label, m[1], f"{m[1]}_{m[2]}"))
+    return StillSet(name, stills, _sequence_pairs(stills), "CK+: non-commercial research use only")
 
 
 def from_csv(path: Path, name: str) -> StillSet:
@@ -114,8 +109,24 @@ def from_csv(path: Path, name: str) -> StillSet:
         for line, r in enumerate(csv.DictReader(f), start=2):
             p = (path.parent / r["path"]).resolve()
             label = core_label(r["label"], {}, f"{path} line {line}")
-            stills.append(Still(p, label, r.get("subject", "") or ""))
-    return StillSet(name, stills)
+            subject, seq = ((r.get(k, "") or "").strip() for k in ("subject", "sequence"))
+            stills.append(Still(p, label, subject, f"{subject}_{seq}" if seq else ""))
+    return StillSet(name, stills, _sequence_pairs(stills))
+
+
+def _sequence_pairs(stills: list[Still]) -> list[tuple[int, int]]:
+    """(neutral, expression) still indices within each sequence: its first neutral still
+    with every other still of it."""
+    seqs: dict[str, list[int]] = {}
+    for i, st in enumerate(stills):
+        if st.group:
+            seqs.setdefault(st.group, []).append(i)
+    pairs = []
+    for members in seqs.values():
+        rest = [i for i in members if stills[i].label == "neutral"]
+        if rest:
+            pairs += [(rest[0], j) for j in members if stills[j].label != "neutral"]
+    return sorted(pairs, key=lambda p: p[1])
 
 
 def load_set(spec: str) -> StillSet:

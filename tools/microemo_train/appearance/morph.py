@@ -158,6 +158,7 @@ def with_between(
     if not said:
         raise BenchInputError(
             "--between: no --cnn set has neutral -> apex pairs in its train part (the CK+ "
-            "layout's sequences); leave --between out or add such a set with --cnn"
+            "layout's sequences, or a CSV with a sequence column); leave --between out or add "
+            "such a set with --cnn"
         )
     return np.concatenate(more), np.concatenate(ys), said
