@@ -25,6 +25,20 @@ def clip_path(emotion: str) -> Path:
     return CLIPS / f"1001_DFA_{emotion}_XX.flv"
 
 
+def clip_frame(emotion: str, index: int = 0) -> np.ndarray:
+    """Frame ``index`` of the actor's clip (BGR)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip_path(emotion)))
+    try:
+        for _ in range(index + 1):
+            ok, image = cap.read()
+            assert ok, f"{clip_path(emotion)} has no frame {index}"
+    finally:
+        cap.release()
+    return image
+
+
 class FakeClock:
     """A monotonic clock that moves only when told (budgets and timeouts without sleeping)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tests.conftest import clip_path
+from tests.conftest import clip_frame, clip_path
 
 from microemo.config import LandmarkerConfig
 from microemo.model.appearance import AppearanceModel, appearance_dir, load_appearance
@@ -24,13 +24,7 @@ from microemo.model.bundle import BundleError
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
-def frame(emotion: str, index: int = 0) -> np.ndarray:
-    cap = cv2.VideoCapture(str(clip_path(emotion)))
-    for _ in range(index + 1):
-        ok, image = cap.read()
-        assert ok
-    cap.release()
-    return image
+frame = clip_frame
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tests.conftest import clip_path
+from tests.conftest import clip_frame
 
 from microemo.config import LandmarkerConfig
 from microemo.types import BLENDSHAPE_INDEX
@@ -29,12 +29,7 @@ SMILE = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]
 CORNERS = [61, 291]  # the lip corners
 
 
-def _frame(emotion: str) -> np.ndarray:
-    cap = cv2.VideoCapture(str(clip_path(emotion)))
-    ok, image = cap.read()
-    cap.release()
-    assert ok
-    return image
+_frame = clip_frame
 
 
 @pytest.fixture(scope="module")
