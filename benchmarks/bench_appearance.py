@@ -70,16 +70,22 @@ def main() -> int:
     hz = Config().model.appearance_hz
     per_frame = total * min(1.0, hz / 30.0) if hz > 0 else total
     passes = len(model.views) + sum(model.flips)
-    print(f"faces: {len(faces)} from {len(frames)} frames, model {model.manifest.name} "
-          f"{model.manifest.version} ({model.runtime}): {len(model.views)} views of the crop, "
-          f"{passes} CNN passes a reading")
+    print(
+        f"faces: {len(faces)} from {len(frames)} frames, model {model.manifest.name} "
+        f"{model.manifest.version} ({model.runtime}): {len(model.views)} views of the crop, "
+        f"{passes} CNN passes a reading"
+    )
     for name, (med, p95) in (("crop", crop), ("int8 CNN", cnn), ("fusion", fuse)):
         print(f"  {name:<9} median {med:6.3f} ms  p95 {p95:6.3f} ms")
-    print(f"per reading {total:.3f} ms a face = {total / landmarker:.3f} x the landmarker "
-          f"({landmarker:.2f} ms a frame here, same run)")
-    print(f"at 30 fps and {hz:g} readings a second: {per_frame:.3f} ms a face a frame; "
-          f"projected to a Pi 4 (x{PI4:g}): {per_frame * PI4:.2f} ms a face a frame, "
-          f"{total * PI4:.2f} ms a reading")
+    print(
+        f"per reading {total:.3f} ms a face = {total / landmarker:.3f} x the landmarker "
+        f"({landmarker:.2f} ms a frame here, same run)"
+    )
+    print(
+        f"at 30 fps and {hz:g} readings a second: {per_frame:.3f} ms a face a frame; "
+        f"projected to a Pi 4 (x{PI4:g}): {per_frame * PI4:.2f} ms a face a frame, "
+        f"{total * PI4:.2f} ms a reading"
+    )
     lm.close()
     return 0
 

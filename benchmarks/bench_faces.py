@@ -8,7 +8,12 @@ landmarker after one warm-up frame):
   30 fps, 2 s), num_faces = 8;
   tight pictures: every 10th CREMA-D frame cut to the middle 60 % of the face (about 70 px),
   each a single picture (``Frame.still``, a new stream each) in which the whole-frame pass
-  finds no face, with and without ``still_second_look``.
+  finds no face, with and without ``still_second_look``;
+  tilted tight pictures: the same turned 65 degrees (a head lying on its side), which neither
+  look finds upright, with and without the turned looks (``still_tilts_deg``);
+  face blacked out: every 10th clip frame with a black box over the face, a picture in which
+  every look is tried (the most a picture costs), with and without the turned looks; the
+  faces column counts what the looks made of the black box.
 Figures are ratios to "near face, small faces off" measured in the same run (this machine
 is shared and noisy), with the mean (search frames included), the median, p95, and how many
 search tiles and crop landmarker passes a frame cost on average.
@@ -82,6 +87,33 @@ def _tight(frames: list[Frame]) -> list[Frame]:
     return out
 
 
+def _tilted(frames: list[Frame], angle: float = -65.0) -> list[Frame]:
+    out = []
+    for f in frames:
+        h, w = f.image.shape[:2]
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        img = cv2.warpAffine(f.image, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        out.append(Frame(img, 0.0, 0, still=True))
+    return out
+
+
+def _faceless(frames: list[Frame]) -> list[Frame]:
+    out = []
+    with Landmarker(LandmarkerConfig(small_faces=False)) as lm:
+        for f in frames[::10]:
+            lm.new_stream()
+            found = lm.detect(f)
+            if not found:
+                continue
+            h, w = f.image.shape[:2]
+            xy = found[0].landmarks[:, :2] * [w, h]
+            (x0, y0), (x1, y1) = xy.min(0) - 0.3 * (xy.max(0) - xy.min(0)), xy.max(0) * 1.1
+            img = f.image.copy()
+            img[max(int(y0), 0) : int(y1), max(int(x0), 0) : int(x1)] = 0
+            out.append(Frame(img, 0.0, 0, still=True))
+    return out
+
+
 def _run(frames: list[Frame], repeats: int, **cfg: Any) -> dict[str, float]:
     ms: list[float] = []
     faces = 0
@@ -127,6 +159,12 @@ def main() -> int:
     tight = _tight(near)
     cases.append(("tight pictures, no 2nd look", tight, {"still_second_look": 0}))
     cases.append(("tight pictures, 2nd look", tight, {}))
+    tilted = _tilted(tight)
+    cases.append(("tilted tight, no turned looks", tilted, {"still_tilts_deg": []}))
+    cases.append(("tilted tight, turned looks", tilted, {}))
+    faceless = _faceless(near)
+    cases.append(("face blacked out, upright", faceless, {"still_tilts_deg": []}))
+    cases.append(("face blacked out, turned", faceless, {}))
     results = {label: _run(frames, repeats, **cfg) for label, frames, cfg in cases}
     base = results[cases[0][0]]["mean"]
     print(f"landmarker per frame; ratios to 'near face, small faces off' ({base:.2f} ms mean)")

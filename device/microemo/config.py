@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -90,6 +90,13 @@ class LandmarkerConfig(Section):
         description="a single picture (not a video or a camera) in which no face is found is "
         "looked at once more, framed in a black border, with this detector and presence score "
         "(0: no second look)",
+    )
+    still_tilts_deg: list[Annotated[float, Field(ge=-90, le=90)]] = Field(
+        [-15.0, 15.0, -30.0, 30.0],
+        max_length=8,
+        description="a single picture in which the second look finds no face either is looked "
+        "at turned by each of these angles in turn (degrees, counter-clockwise), until one "
+        "finds it: the detector misses heads tilted in the picture ([]: not)",
     )
     small_faces: bool = Field(
         True,

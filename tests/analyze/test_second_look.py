@@ -78,3 +78,46 @@ def test_the_second_look_maps_the_face_back_and_is_for_pictures_only():
     got = face.landmarks[:, :2] * [w, h]
     off = np.median(np.linalg.norm(got - want, axis=1)) / w
     assert off < 0.05, f"second-look landmarks {off:.3f} picture widths from the face"
+
+
+TILT = -65.0  # degrees, counter-clockwise: a head lying on its side in the picture
+
+
+def tilted_smile() -> tuple[np.ndarray, np.ndarray]:
+    """The cut picture turned ``TILT`` degrees, and where its landmarks went."""
+    picture, xy = tight_smile()
+    h, w = picture.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), TILT, 1.0)
+    tilted = cv2.warpAffine(picture, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return tilted, xy @ turn[:, :2].T + turn[:, 2]
+
+
+def test_a_tilted_face_is_found_by_turning_the_picture_and_read(tmp_path: Path):
+    from microemo.vision.landmarker import StillLandmarker
+
+    tilted, want = tilted_smile()
+    h, w = tilted.shape[:2]
+    cfg = LandmarkerConfig(small_faces=False)
+    upright = StillLandmarker(cfg.model_copy(update={"still_tilts_deg": []}))
+    turning = StillLandmarker(cfg)
+    try:
+        assert upright.detect(tilted) == [], "both looks find this face: no test"
+        (face,) = turning.detect(tilted)
+        (level,) = turning.detect(tight_smile()[0])
+    finally:
+        upright.close()
+        turning.close()
+    assert face.image_size == (w, h)
+    off = np.median(np.linalg.norm(face.landmarks[:, :2] * [w, h] - want, axis=1)) / w
+    assert off < 0.05, f"landmarks found turned are {off:.3f} picture widths from the face"
+    # the head pose is the picture's: rolled by the tilt against the same face upright
+    rel = face.pose[:3, :3] @ level.pose[:3, :3].T
+    roll = float(np.degrees(np.arctan2(rel[1, 0], rel[0, 0])))
+    assert abs(roll - TILT) < 10, f"pose rolled {roll:.1f} deg, the picture {TILT}"
+
+    still = tmp_path / "tilted.png"
+    assert cv2.imwrite(str(still), tilted)
+    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    assert row["faces"] == "1" and row["dominant"] == "happiness", row
