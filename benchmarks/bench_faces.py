@@ -107,7 +107,8 @@ def _faceless(frames: list[Frame]) -> list[Frame]:
                 continue
             h, w = f.image.shape[:2]
             xy = found[0].landmarks[:, :2] * [w, h]
-            (x0, y0), (x1, y1) = xy.min(0) - 0.3 * (xy.max(0) - xy.min(0)), xy.max(0) * 1.1
+            margin = 0.2 * (xy.max(0) - xy.min(0))  # brows to chin, ear to ear, and some
+            (x0, y0), (x1, y1) = xy.min(0) - margin, xy.max(0) + margin
             img = f.image.copy()
             img[max(int(y0), 0) : int(y1), max(int(x0), 0) : int(x1)] = 0
             out.append(Frame(img, 0.0, 0, still=True))

@@ -89,7 +89,7 @@ class LandmarkerConfig(Section):
         le=1,
         description="a single picture (not a video or a camera) in which no face is found is "
         "looked at once more, framed in a black border, with this detector and presence score "
-        "(0: no second look)",
+        "(0: no second look, nor the turned looks after it)",
     )
     still_tilts_deg: list[Annotated[float, Field(ge=-90, le=90)]] = Field(
         [-15.0, 15.0, -30.0, 30.0],
