@@ -69,21 +69,28 @@ def _pan_zoom(name: str, n: int = 60) -> list[Frame]:
     return out
 
 
-def _tight(frames: list[Frame]) -> list[Frame]:
+def _face_boxes(frames: list[Frame]) -> list[tuple[Frame, np.ndarray, np.ndarray]]:
+    """Every 10th frame with a face found, and the face's landmark box (top-left and
+    bottom-right corners, frame pixels)."""
     out = []
     with Landmarker(LandmarkerConfig(small_faces=False)) as lm:
         for f in frames[::10]:
             lm.new_stream()
             found = lm.detect(f)
-            if not found:
-                continue
-            h, w = f.image.shape[:2]
-            xy = found[0].landmarks[:, :2] * [w, h]
-            (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
-            half = 0.3 * max(x1 - x0, y1 - y0)
-            left, top = int((x0 + x1) / 2 - half), int((y0 + y1) / 2 - half)
-            cut = f.image[top : top + int(2 * half), left : left + int(2 * half)].copy()
-            out.append(Frame(cut, 0.0, 0, still=True))
+            if found:
+                h, w = f.image.shape[:2]
+                xy = found[0].landmarks[:, :2] * [w, h]
+                out.append((f, xy.min(0), xy.max(0)))
+    return out
+
+
+def _tight(frames: list[Frame]) -> list[Frame]:
+    out = []
+    for f, (x0, y0), (x1, y1) in _face_boxes(frames):
+        half = 0.3 * max(x1 - x0, y1 - y0)
+        left, top = int((x0 + x1) / 2 - half), int((y0 + y1) / 2 - half)
+        cut = f.image[top : top + int(2 * half), left : left + int(2 * half)].copy()
+        out.append(Frame(cut, 0.0, 0, still=True))
     return out
 
 
@@ -99,19 +106,12 @@ def _tilted(frames: list[Frame], angle: float = -65.0) -> list[Frame]:
 
 def _faceless(frames: list[Frame]) -> list[Frame]:
     out = []
-    with Landmarker(LandmarkerConfig(small_faces=False)) as lm:
-        for f in frames[::10]:
-            lm.new_stream()
-            found = lm.detect(f)
-            if not found:
-                continue
-            h, w = f.image.shape[:2]
-            xy = found[0].landmarks[:, :2] * [w, h]
-            margin = 0.2 * (xy.max(0) - xy.min(0))  # brows to chin, ear to ear, and some
-            (x0, y0), (x1, y1) = xy.min(0) - margin, xy.max(0) + margin
-            img = f.image.copy()
-            img[max(int(y0), 0) : int(y1), max(int(x0), 0) : int(x1)] = 0
-            out.append(Frame(img, 0.0, 0, still=True))
+    for f, low, high in _face_boxes(frames):
+        margin = 0.2 * (high - low)  # brows to chin, ear to ear, and some
+        (x0, y0), (x1, y1) = low - margin, high + margin
+        img = f.image.copy()
+        img[max(int(y0), 0) : int(y1), max(int(x0), 0) : int(x1)] = 0
+        out.append(Frame(img, 0.0, 0, still=True))
     return out
 
 
