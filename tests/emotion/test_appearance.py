@@ -24,9 +24,6 @@ from microemo.model.bundle import BundleError
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
 
-frame = clip_frame
-
-
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> dict[str, Path]:
     """The actor smiling (HAP, first frame) and at rest (NEU, first frame) as JPEG photos."""
@@ -34,7 +31,7 @@ def photos(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for name, emotion in (("smile", "HAP"), ("rest", "NEU")):
         out[name] = folder / f"{name}.jpg"
-        cv2.imwrite(str(out[name]), frame(emotion))
+        cv2.imwrite(str(out[name]), clip_frame(emotion))
     return out
 
 
@@ -54,8 +51,8 @@ def _read(model: AppearanceModel, image: np.ndarray) -> str:
 def test_the_builtin_model_reads_a_smile_and_a_face_at_rest():
     model = load_appearance("builtin")
     assert model is not None
-    assert _read(model, frame("HAP")) == "happiness"
-    assert _read(model, frame("NEU")) == "neutral"
+    assert _read(model, clip_frame("HAP")) == "happiness"
+    assert _read(model, clip_frame("NEU")) == "neutral"
     m = model.manifest
     assert m.source.get("licence"), "the manifest says under what terms it may be used"
     assert m.metrics.get("sets"), "the manifest carries the figures it was measured with"
@@ -114,7 +111,7 @@ def test_with_mirror_on_a_face_and_its_mirror_image_read_alike(tmp_path):
     the model reads both sides; without it the two readings differ."""
     from microemo.vision.landmarker import StillLandmarker
 
-    image = frame("SAD", 20)
+    image = clip_frame("SAD", 20)
     lm = StillLandmarker(LandmarkerConfig(small_faces=False))
     try:
         face = lm.detect(image)[0]
@@ -134,7 +131,7 @@ def test_a_model_with_views_reads_the_face_through_each(tmp_path):
     landmark fix a little off does not decide alone; the smile still reads as one."""
     from microemo.vision.landmarker import StillLandmarker
 
-    image = frame("HAP")
+    image = clip_frame("HAP")
     lm = StillLandmarker(LandmarkerConfig(small_faces=False))
     try:
         face = lm.detect(image)[0]

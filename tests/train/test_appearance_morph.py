@@ -29,9 +29,6 @@ SMILE = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]
 CORNERS = [61, 291]  # the lip corners
 
 
-_frame = clip_frame
-
-
 @pytest.fixture(scope="module")
 def landmarker():
     from microemo.vision.landmarker import StillLandmarker
@@ -48,7 +45,7 @@ def _face(landmarker, image: np.ndarray):
 
 
 def test_a_face_part_of_the_way_smiles_that_part_of_the_way(landmarker):
-    rest, smile = _frame("NEU"), _frame("HAP")
+    rest, smile = clip_frame("NEU"), clip_frame("HAP")
     f_rest, f_smile = _face(landmarker, rest), _face(landmarker, smile)
     spec = CropSpec()
     moved, lm_smile, inside = onto(smile, f_smile.landmarks, f_rest.landmarks, spec)
@@ -78,7 +75,7 @@ def test_faces_between_a_pair_grow_from_the_neutral_to_the_apex(tmp_path):
     """A user's own sequences, as a CSV with a ``sequence`` column: the neutral still of a
     sequence is paired with its expression, and the faces between grow from one to the other."""
     for name, emotion in (("neutral", "NEU"), ("apex", "HAP"), ("other", "SAD")):
-        cv2.imwrite(str(tmp_path / f"{name}.png"), _frame(emotion))
+        cv2.imwrite(str(tmp_path / f"{name}.png"), clip_frame(emotion))
     (tmp_path / "mine.csv").write_text(
         "path,label,subject,sequence\nneutral.png,neutral,S1,1\napex.png,happy,S1,1\n"
         "other.png,sad,S1,2\n"  # a sequence with no neutral still: no pair
@@ -117,7 +114,7 @@ def test_between_without_pairs_is_refused_by_name(tmp_path: Path):
     for label, emotion in (("happy", "HAP"), ("neutral", "NEU")):
         (folder / label).mkdir(parents=True)
         for k in range(3):
-            cv2.imwrite(str(folder / label / f"{k}.png"), _frame(emotion))
+            cv2.imwrite(str(folder / label / f"{k}.png"), clip_frame(emotion))
     out = tmp_path / "o"
     done = _train(
         "--data", f"mine={folder}", "--out", str(out), "--work", str(tmp_path / "w"),

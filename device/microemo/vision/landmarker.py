@@ -188,8 +188,6 @@ class SecondLook:
         score = self.config.still_second_look
         if score <= 0:
             return []
-        import mediapipe as mp
-
         if self._task is None:
             from mediapipe.tasks.python import vision
 
@@ -205,7 +203,7 @@ class SecondLook:
         )
         found: list[FaceObservation] = []
         for angle in [0.0, *self.config.still_tilts_deg]:
-            found = self._look(square, angle, mp)
+            found = self._look(square, angle)
             if found:
                 break
         window = CropWindow(-x0, -y0, side)
@@ -225,10 +223,12 @@ class SecondLook:
             boxes.append(box)
         return faces
 
-    def _look(self, square: np.ndarray, angle: float, mp: Any) -> list[FaceObservation]:
+    def _look(self, square: np.ndarray, angle: float) -> list[FaceObservation]:
         """Faces in ``square`` turned ``angle`` degrees counter-clockwise about its centre,
         turned back: landmarks (normalised to the square) and head pose as if found upright
         (a turn about the picture's centre is a roll about the camera's axis)."""
+        import mediapipe as mp
+
         side = square.shape[0]
         turn = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
         if angle:

@@ -168,18 +168,20 @@ def _resting_by_subject(readings: list[Reading]) -> dict[str, dict[str, Any]]:
         if r.subject and r.label == "neutral" and r.answer != NO_FACE:
             people.setdefault(r.subject, []).append(r)
     out: dict[str, dict[str, Any]] = {}
-    order: dict[str, tuple[float, int]] = {}
     for who, rs in people.items():
         wrong = Counter(r.answer for r in rs if r.answer != "neutral")
         k = sum(wrong.values())
-        order[who] = (-k / len(rs), -k)
         out[who] = {
             "neutral": len(rs),
             "as_emotion": k,
             "answers": dict(wrong.most_common()),
             "max_score": round(max((r.score for r in rs if r.answer != "neutral"), default=0), 4),
         }
-    return {who: out[who] for who in sorted(out, key=lambda w: (*order[w], w))}
+
+    def misread_first(w: str) -> tuple[float, int, str]:
+        return -out[w]["as_emotion"] / out[w]["neutral"], -out[w]["as_emotion"], w
+
+    return {who: out[who] for who in sorted(out, key=misread_first)}
 
 
 def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, Any]]:
