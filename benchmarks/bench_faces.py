@@ -12,8 +12,9 @@ landmarker after one warm-up frame):
   tilted tight pictures: the same turned 65 degrees (a head lying on its side), which neither
   look finds upright, with and without the turned looks (``still_tilts_deg``);
   face blacked out: every 10th clip frame with a black box over the face, a picture in which
-  every look is tried (the most a picture costs), with and without the turned looks; the
-  faces column counts what the looks made of the black box.
+  every look is tried (the most a picture costs): upright only, with the turned looks, and
+  with the mirrored look after them (``still_mirror_look``); the faces column counts what the
+  looks made of the black box.
 Figures are ratios to "near face, small faces off" measured in the same run (this machine
 is shared and noisy), with the mean (search frames included), the median, p95, and how many
 search tiles and crop landmarker passes a frame cost on average.
@@ -161,11 +162,13 @@ def main() -> int:
     cases.append(("tight pictures, no 2nd look", tight, {"still_second_look": 0}))
     cases.append(("tight pictures, 2nd look", tight, {}))
     tilted = _tilted(tight)
-    cases.append(("tilted tight, no turned looks", tilted, {"still_tilts_deg": []}))
+    upright = {"still_tilts_deg": [], "still_mirror_look": False}
+    cases.append(("tilted tight, no turned looks", tilted, upright))
     cases.append(("tilted tight, turned looks", tilted, {}))
     faceless = _faceless(near)
-    cases.append(("face blacked out, upright", faceless, {"still_tilts_deg": []}))
-    cases.append(("face blacked out, turned", faceless, {}))
+    cases.append(("face blacked out, upright", faceless, upright))
+    cases.append(("face blacked out, turned", faceless, {"still_mirror_look": False}))
+    cases.append(("face blacked out, + mirror", faceless, {}))
     results = {label: _run(frames, repeats, **cfg) for label, frames, cfg in cases}
     base = results[cases[0][0]]["mean"]
     print(f"landmarker per frame; ratios to 'near face, small faces off' ({base:.2f} ms mean)")

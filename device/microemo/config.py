@@ -98,6 +98,12 @@ class LandmarkerConfig(Section):
         "at turned by each of these angles in turn (degrees, counter-clockwise), until one "
         "finds it: the detector misses heads tilted in the picture ([]: not)",
     )
+    still_mirror_look: bool = Field(
+        True,
+        description="a single picture in which no look above finds a face is looked at as its "
+        "mirror image, upright and at each of still_tilts_deg, and the face found put back on "
+        "its own sides (false: not)",
+    )
     small_faces: bool = Field(
         True,
         description="also find faces too small for the landmarker's own detector (people two "

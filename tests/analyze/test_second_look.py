@@ -98,7 +98,9 @@ def test_a_tilted_face_is_found_by_turning_the_picture_and_read(tmp_path: Path):
     tilted, want = tilted_smile()
     h, w = tilted.shape[:2]
     cfg = LandmarkerConfig(small_faces=False)
-    upright = StillLandmarker(cfg.model_copy(update={"still_tilts_deg": []}))
+    upright = StillLandmarker(
+        cfg.model_copy(update={"still_tilts_deg": [], "still_mirror_look": False})
+    )
     turning = StillLandmarker(cfg)
     try:
         assert upright.detect(tilted) == [], "both looks find this face: no test"
@@ -121,3 +123,56 @@ def test_a_tilted_face_is_found_by_turning_the_picture_and_read(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
     assert row["faces"] == "1" and row["dominant"] == "happiness", row
+
+
+def half_smile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smile cut by the picture's right edge through the middle of the face (the left 45 %
+    of it shows), the whole frame's landmarks in its pixels, and which of them show."""
+    from microemo.vision.landmarker import StillLandmarker
+
+    frame = clip_frames("HAP", 41)[40]
+    lm = StillLandmarker(LandmarkerConfig(small_faces=False, still_second_look=0))
+    try:
+        (face,) = lm.detect(frame)
+    finally:
+        lm.close()
+    xy = face.landmarks[:, :2] * [frame.shape[1], frame.shape[0]]
+    (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+    top, bottom = int(y0 - 0.2 * (y1 - y0)), int(y1 + 0.2 * (y1 - y0))
+    left, right = int(x0 - 0.4 * (x1 - x0)), int(x1 - 0.55 * (x1 - x0))
+    return frame[top:bottom, left:right].copy(), xy - [left, top], xy[:, 0] < right
+
+
+def test_a_face_only_its_mirror_image_shows_is_found_on_its_own_sides(tmp_path: Path):
+    """The detector is not symmetric: half a smiling face at the picture's edge is missed by
+    every upright and turned look and found in the mirror image. Put back, the landmarks that
+    show sit where the whole frame put them (a corner swapped with its other side would be
+    half a face away), and the picture reads as a smile."""
+    from microemo.vision.geometry import CHEEK_L, CHEEK_R
+    from microemo.vision.landmarker import StillLandmarker
+
+    picture, want, shows = half_smile()
+    cfg = LandmarkerConfig(small_faces=False)
+    unmirrored = StillLandmarker(cfg.model_copy(update={"still_mirror_look": False}))
+    mirroring = StillLandmarker(cfg)
+    try:
+        assert unmirrored.detect(picture) == [], "a look without the mirror finds it: no test"
+        (face,) = mirroring.detect(picture)
+    finally:
+        unmirrored.close()
+        mirroring.close()
+    h, w = picture.shape[:2]
+    width = np.linalg.norm(want[CHEEK_L] - want[CHEEK_R])
+    off = np.linalg.norm(face.landmarks[:, :2] * [w, h] - want, axis=1) / width
+    assert off[shows].mean() < 0.05, f"landmarks that show {off[shows].mean():.3f} widths off"
+    for i in (61, 33):  # the mouth corner and the eye corner on the side that shows
+        assert shows[i] and off[i] < 0.03, f"landmark {i} is {off[i]:.3f} face widths off"
+
+    still = tmp_path / "half.png"
+    assert cv2.imwrite(str(still), picture)
+    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    assert row["faces"] == "1" and row["dominant"] == "happiness", row
+    (frame,) = csv.DictReader((tmp_path / "out" / "half.csv").open())
+    assert float(frame["AU12_r"]) >= 2.0, f"the smile reads AU12 {frame['AU12_r']}"
