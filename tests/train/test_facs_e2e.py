@@ -96,6 +96,41 @@ def test_bench_scores_each_layout_per_au_and_per_subject(data, tmp_path: Path, l
         assert "core emotion from AUs (device rules): accuracy" in proc.stdout
 
 
+def test_bench_reads_the_faces_as_a_poorer_camera_takes_them(data, tmp_path: Path):
+    """``--degrade`` measures what a camera costs the AUs on the same faces: the frames are
+    landmarked again as that camera takes them, cached apart from the clean ones."""
+
+    def bench(*extra: str, name: str) -> dict:
+        out = tmp_path / f"{name}.json"
+        proc = kit.run_tool(
+            "facs-bench", "--adapter", "ckplus", "--root", data["ckplus"],
+            "--neutral-frames", "3", "--apex-frames", "1", "--min-positives", "3",
+            "--json", out, "--cache", data["cache"], *extra,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(out.read_text())
+
+    def figures(result: dict) -> dict:
+        return {n: {f["au"]: f for f in s["aus"]} for n, s in result["sets"].items()}
+
+    clean = bench(name="clean")
+    noisy = bench("--degrade", "noise=24", name="noisy")
+    assert "every frame as the camera noise-24 takes it (--degrade)" in noisy["data_set"]["notes"]
+    assert figures(noisy) != figures(clean), "the noisy frames read exactly as the clean ones"
+    for name, aus in figures(noisy).items():
+        assert aus["AU12"]["auc"] >= 0.8, (name, aus["AU12"])  # a smile is still a smile
+    assert figures(bench(name="again")) == figures(clean)  # the clean frames' cache is untouched
+
+    bad = kit.run_tool(
+        "facs-bench", "--adapter", "ckplus", "--root", data["ckplus"], "--degrade", "blur=9",
+        "--cache", data["cache"],
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "--degrade 'blur=9': blur takes a percent of the shorter side from 0.05 to 5" in (
+        bad.stderr
+    )
+
+
 def test_calibrate_writes_a_file_the_device_reads(data, tmp_path: Path):
     cal, weights, docs = tmp_path / "my_au.toml", tmp_path / "my_core.toml", tmp_path / "aus.md"
     proc = kit.run_tool(
@@ -202,7 +237,8 @@ def test_calibrate_names_what_it_cannot_use(data, tmp_path: Path):
 def test_help_explains_the_options() -> None:
     bench = kit.run_tool("facs-bench", "--help")
     for option in ("--per-subject", "--json", "--every", "--max-frames", "--on-missing",
-                   "--layout", "--min-intensity", "--calibration", "`subjects`"):  # fmt: skip
+                   "--layout", "--min-intensity", "--calibration", "`subjects`",
+                   "--degrade"):  # fmt: skip
         assert option in bench.stdout, option
     calibrate = kit.run_tool("facs-calibrate", "--help")
     for option in ("--out", "--emotion-out", "--folds", "--base", "--docs", "au.calibration"):

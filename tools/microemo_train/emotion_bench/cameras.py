@@ -110,7 +110,8 @@ class _Unreadable(BenchInputError):
     """An input OpenCV cannot read: copied as it is, for analyze to name."""
 
 
-def _seed(key: str) -> int:
+def frame_seed(key: str) -> int:
+    """The noise seed of the picture named ``key``: the same copy on every run and machine."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
 
@@ -136,7 +137,7 @@ def _copy_video(src: Path, dst: Path, camera: Camera, key: str) -> None:
             ok, frame = cap.read()
             if not ok:
                 break
-            out = camera.take(frame, _seed(f"{key}/{i}"))
+            out = camera.take(frame, frame_seed(f"{key}/{i}"))
             if writer is None:
                 h, w = out.shape[:2]
                 fourcc = cv2.VideoWriter.fourcc(*"FFV1")
@@ -198,10 +199,13 @@ def make_copies(
             frames = sorted(p for p in item.path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
             for i, frame in enumerate(frames):
                 _still(
-                    frame, copy.path / frame.with_suffix(".png").name, camera, _seed(f"{key}/{i}")
+                    frame,
+                    copy.path / frame.with_suffix(".png").name,
+                    camera,
+                    frame_seed(f"{key}/{i}"),
                 )
         elif kind == "still":
-            _still(item.path, copy.path, camera, _seed(key))
+            _still(item.path, copy.path, camera, frame_seed(key))
         else:
             try:
                 _copy_video(item.path, copy.path, camera, key)

@@ -31,6 +31,12 @@ reads faces: per AU ROC-AUC of ``AUxx_r``, F1 of ``AUxx_c`` and correlation with
 intensities (AUs with at least ``--min-positives`` coded positives), per subject, and the core
 emotion from AUs alone where the data set has labels.
 
+``facs-bench --degrade KIND[=VALUE]`` reads every frame as a poorer camera takes it (the same
+cameras and defaults as ``emotion-bench --camera``: ``half``, ``jpeg``, ``noise``, ``dark``,
+``blur``), so what a camera costs the AUs is measured on the same faces:
+
+    microemo-train facs-bench --adapter ckplus --root ckplus_dev --degrade blur
+
 ``facs-calibrate`` fits a new calibration with subject-grouped cross-validation, prints the
 figures before and after, and writes the files (provenance and cross-validated figures
 inside); set ``au.calibration = "FILE"`` in the device's config to use it.
@@ -52,6 +58,7 @@ import json
 import logging
 import shlex
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -78,6 +85,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--calibration", type=Path, help="AU calibration file (default: built-in)")
     b.add_argument(
         "--per-subject", action="store_true", help="print a line per subject under each set"
+    )
+    b.add_argument(
+        "--degrade",
+        metavar="KIND[=VALUE]",
+        help="read every frame as a poorer camera takes it, as emotion-bench --camera does: "
+        "half[=SCALE], jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN] or blur[=PERCENT] (defaults "
+        "0.5, 30, 8, 0.5, 0.6); the frames are landmarked again, once, and cached apart",
     )
     b.add_argument("--json", type=Path, help="also write the figures as JSON here")
     b.set_defaults(func=run_bench)
@@ -240,6 +254,12 @@ def _load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Loa
     # MediaPipe would import TensorFlow in every worker (seconds each); nothing here uses it
     keep_training_libraries_out()
     loaded = adapters.load(args.adapter, args.root, _options(args))
+    if getattr(args, "degrade", None):
+        camera = _degrade(args.degrade)
+        loaded.sets = {
+            n: [replace(it, camera=camera) for it in items] for n, items in loaded.sets.items()
+        }
+        loaded.notes.append(f"every frame as the camera {camera} takes it (--degrade)")
     left_out = _subjects_in(getattr(args, "exclude_subjects", None))
     if left_out:
         loaded.sets = {
@@ -264,6 +284,17 @@ def _load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Loa
         if not out[name]:
             raise FacsDataError(f"{args.root}: no {name} item could be landmarked")
     return loaded, out
+
+
+def _degrade(spec: str) -> str:
+    """The camera ``--degrade`` names, checked (``dark=0.4`` -> ``dark-0.4``)."""
+    from microemo_train.emotion_bench.cameras import Camera
+    from microemo_train.emotion_bench.inputs import BenchInputError
+
+    try:
+        return Camera.parse(spec).name
+    except BenchInputError as exc:
+        raise FacsDataError(str(exc).replace("--camera", "--degrade")) from None
 
 
 def _data_set(args: argparse.Namespace, loaded: adapters.Loaded) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class FacsItem:
     prepare: str = ""  # how frames are turned into pictures ("" = as read)
     meta: dict[str, str] = field(default_factory=dict)
     uncoded: dict[int, frozenset[int]] = field(default_factory=dict)  # frame -> AUs not coded
+    camera: str = ""  # a poorer camera every frame is taken with (``emotion_bench.cameras``)
 
     def coded_at(self, frame: int) -> frozenset[int] | None:
         """The AUs coded at ``frame`` (None: every AU)."""
@@ -67,13 +68,14 @@ class FacsItem:
 
     def images(self) -> Iterator[np.ndarray]:
         prep = PREPARE[self.prepare]
+        take = _camera(self.camera)
         videos = _VideoReader()
         last: tuple[Frame, np.ndarray] | None = None
         try:
             for f in self.frames:
                 if last is None or last[0] != f:  # frames repeat in runs: keep the last one
                     image = videos.read(f) if isinstance(f, VideoFrame) else prep(f)
-                    last = (f, image)
+                    last = (f, take(image, f))
                 yield last[1]
         finally:
             videos.close()
@@ -81,6 +83,8 @@ class FacsItem:
     def fingerprint(self) -> str:
         """Changes when a frame's bytes, the order or the preparation change."""
         h = hashlib.sha256(self.prepare.encode())
+        if self.camera:
+            h.update(b"camera:" + self.camera.encode())
         digests: dict[Path, bytes] = {}
         for f in self.frames:
             path = f.video if isinstance(f, VideoFrame) else f
@@ -90,6 +94,23 @@ class FacsItem:
             if isinstance(f, VideoFrame):
                 h.update(f.index.to_bytes(8, "little"))
         return h.hexdigest()[:20]
+
+
+def _camera(name: str) -> Callable[[np.ndarray, Frame], np.ndarray]:
+    """The frames as the camera ``name`` (``dark-0.5``) takes them; "" as they are. The same
+    frame is taken alike every time it is shown and on every run (noise drawn from its name),
+    as ``emotion-bench --camera`` takes a picture."""
+    if not name:
+        return lambda image, _f: image
+    from microemo_train.emotion_bench.cameras import Camera, frame_seed
+
+    camera = Camera.from_name(name)
+
+    def take(image: np.ndarray, f: Frame) -> np.ndarray:
+        key = f"{f.video.name}/{f.index}" if isinstance(f, VideoFrame) else f.name
+        return camera.take(image, frame_seed(key))
+
+    return take
 
 
 def _digest(path: Path) -> bytes:
