@@ -58,13 +58,12 @@ import json
 import logging
 import shlex
 import sys
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from microemo_train.facs import adapters
-from microemo_train.facs.files import ON_MISSING, Sampling
+from microemo_train.facs import adapters, inputs
+from microemo_train.facs.files import ON_MISSING
 from microemo_train.facs.items import FacsDataError
 
 logger = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ def run_frames(args: argparse.Namespace) -> int:
     from microemo_train.facs import frames
 
     try:
-        options = _options(args)
+        options = inputs.options(args)
     except FacsDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -225,78 +224,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace) -> adapters.LoadOptions:
-    for name in ("every", "neutral_frames", "apex_frames", "jobs"):
-        if getattr(args, name) < 1:
-            raise FacsDataError(f"--{name.replace('_', '-')} {getattr(args, name)}: give 1 or more")
-    if args.max_frames < 0 or (args.fps is not None and args.fps <= 0):
-        raise FacsDataError("--max-frames must be 0 or more and --fps above 0")
-    return adapters.LoadOptions(
-        mode=args.mode,
-        neutral_frames=args.neutral_frames,
-        apex_frames=args.apex_frames,
-        layout=args.layout,
-        camera=args.camera,
-        frame_base=args.frame_base,
-        fps=args.fps,
-        sampling=Sampling(args.every, args.max_frames),
-        min_intensity=args.min_intensity,
-        on_missing=args.on_missing,
-    )
-
-
-def _load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Loaded, dict]:
-    """The data set read and every item landmarked (from the cache where it can), all sets
-    in one pool of workers."""
-    from microemo.daemon.cli import keep_training_libraries_out
-    from microemo_train.facs.record import record_items
-
-    # MediaPipe would import TensorFlow in every worker (seconds each); nothing here uses it
-    keep_training_libraries_out()
-    loaded = adapters.load(args.adapter, args.root, _options(args))
-    if getattr(args, "degrade", None):
-        camera = _degrade(args.degrade)
-        loaded.sets = {
-            n: [replace(it, camera=camera) for it in items] for n, items in loaded.sets.items()
-        }
-        loaded.notes.append(f"every frame as the camera {camera} takes it (--degrade)")
-    left_out = _subjects_in(getattr(args, "exclude_subjects", None))
-    if left_out:
-        loaded.sets = {
-            n: [it for it in items if it.subject not in left_out]
-            for n, items in loaded.sets.items()
-        }
-        loaded.notes.append(f"{len(left_out)} subjects left out ({args.exclude_subjects})")
-    every = [it for items in loaded.sets.values() for it in items]
-    subjects = {it.subject for it in every}
-    if len(subjects) < min_subjects:
-        raise FacsDataError(
-            f"{args.root}: {len(subjects)} subject(s); cross-validation by subject needs at "
-            f"least {min_subjects} (every face is scored by a fit that never saw its subject)"
-        )
-    recs, failed = record_items(every, args.cache, args.jobs, sys.stderr.isatty())
-    for it, err in failed:
-        print(f"left out {it.key}: {err}", file=sys.stderr)
-    by_key = {id(r.item): r for r in recs}
-    out = {}
-    for name, items in loaded.sets.items():
-        out[name] = [by_key[id(it)] for it in items if id(it) in by_key]
-        if not out[name]:
-            raise FacsDataError(f"{args.root}: no {name} item could be landmarked")
-    return loaded, out
-
-
-def _degrade(spec: str) -> str:
-    """The camera ``--degrade`` names, checked (``dark=0.4`` -> ``dark-0.4``)."""
-    from microemo_train.emotion_bench.cameras import Camera
-    from microemo_train.emotion_bench.inputs import BenchInputError
-
-    try:
-        return Camera.parse(spec).name
-    except BenchInputError as exc:
-        raise FacsDataError(str(exc).replace("--camera", "--degrade")) from None
-
-
 def _data_set(args: argparse.Namespace, loaded: adapters.Loaded) -> dict[str, Any]:
     return {
         "adapter": args.adapter,
@@ -313,7 +240,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     try:
         cal = load_calibration(args.calibration)
-        loaded, recs = _load(args)
+        loaded, recs = inputs.load(args)
     except (FacsDataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -345,10 +272,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     try:
         base = load_calibration(args.base)
-        loaded, recs = _load(args, min_subjects=3)
+        loaded, recs = inputs.load(args, min_subjects=3)
         provenance = _provenance(args, loaded, base)
         if args.stills is not None:
-            recs["stills"] = _stills(args)
+            recs["stills"] = inputs.stills(args)
             provenance["stills"] = (
                 f"{args.stills.name}: {len(recs['stills'])} weakly coded stills (neutral as "
                 "rest; happiness AU12; surprise AU1+2)"
@@ -373,37 +300,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.emotion_out and wrote is None:
         print(f"note: {args.emotion_out} not written: the data set has no emotion labels")
     return 0
-
-
-def _subjects_in(path: Path | None) -> set[str]:
-    """The ``subject`` column of a CSV (e.g. the test part ``microemo-train appearance``
-    wrote), to keep those subjects out of a fit."""
-    if path is None:
-        return set()
-    import csv
-
-    try:
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise FacsDataError(f"--exclude-subjects {path}: cannot read it ({exc.strerror})") from None
-    if rows and "subject" not in rows[0]:
-        raise FacsDataError(f"--exclude-subjects {path}: no 'subject' column")
-    return {r["subject"] for r in rows if r["subject"]}
-
-
-def _stills(args: argparse.Namespace) -> list:
-    from microemo_train.facs.stills import still_recordings
-
-    if not args.stills.exists():
-        raise FacsDataError(f"--stills {args.stills}: no such folder or CSV")
-    neutral, other = args.stills_max
-    recs = still_recordings(args.stills, neutral, other, args.cache / "stills", args.jobs)
-    if not recs:
-        raise FacsDataError(
-            f"--stills {args.stills}: no face found in any neutral, happy or surprised still"
-        )
-    return recs
 
 
 def _provenance(args: argparse.Namespace, loaded: adapters.Loaded, base: Any) -> dict[str, Any]:
