@@ -41,24 +41,29 @@ def tight_smile() -> tuple[np.ndarray, np.ndarray]:
     return picture, xy - [left, top]
 
 
+def analyze_still(picture: np.ndarray, out: Path, *args: str | Path) -> tuple[dict, list[dict]]:
+    """``microemo analyze`` on ``picture`` saved as a PNG in ``out``: its index row and the
+    rows of its CSV (none when no face was found)."""
+    out.mkdir(parents=True, exist_ok=True)
+    still = out / "still.png"
+    assert cv2.imwrite(str(still), picture)
+    done = run_analyze(still, *args, "--out", out / "analyze", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader((out / "analyze" / "analyze-index.csv").open())
+    table = out / "analyze" / "still.csv"
+    return row, list(csv.DictReader(table.open())) if table.is_file() else []
+
+
 def test_a_face_filling_the_picture_is_found_and_read(tmp_path: Path):
     picture, _ = tight_smile()
-    still = tmp_path / "smile.png"
-    assert cv2.imwrite(str(still), picture)
-
-    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
-    assert done.returncode == 0, done.stderr
-    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    row, (frame,) = analyze_still(picture, tmp_path / "on")
     assert row["faces"] == "1", row
     assert row["dominant"] == "happiness", row
-    (frame,) = csv.DictReader((tmp_path / "out" / "smile.csv").open())
     assert float(frame["AU12_r"]) >= 2.0, f"the smile reads AU12 {frame['AU12_r']}"
 
     off = tmp_path / "off.toml"
     off.write_text("[landmarker]\nstill_second_look = 0\n")
-    done = run_analyze(still, "--config", off, "--out", tmp_path / "off", "--no-plot")
-    assert done.returncode == 0, done.stderr
-    (row,) = csv.DictReader((tmp_path / "off" / "analyze-index.csv").open())
+    row, _ = analyze_still(picture, tmp_path / "off", "--config", off)
     assert row["faces"] == "0" and row["dominant"] == "no face", row
 
 
@@ -117,11 +122,7 @@ def test_a_tilted_face_is_found_by_turning_the_picture_and_read(tmp_path: Path):
     roll = float(np.degrees(np.arctan2(rel[1, 0], rel[0, 0])))
     assert abs(roll - TILT) < 10, f"pose rolled {roll:.1f} deg, the picture {TILT}"
 
-    still = tmp_path / "tilted.png"
-    assert cv2.imwrite(str(still), tilted)
-    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
-    assert done.returncode == 0, done.stderr
-    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    row, _ = analyze_still(tilted, tmp_path)
     assert row["faces"] == "1" and row["dominant"] == "happiness", row
 
 
@@ -168,11 +169,6 @@ def test_a_face_only_its_mirror_image_shows_is_found_on_its_own_sides(tmp_path: 
     for i in (61, 33):  # the mouth corner and the eye corner on the side that shows
         assert shows[i] and off[i] < 0.03, f"landmark {i} is {off[i]:.3f} face widths off"
 
-    still = tmp_path / "half.png"
-    assert cv2.imwrite(str(still), picture)
-    done = run_analyze(still, "--out", tmp_path / "out", "--no-plot")
-    assert done.returncode == 0, done.stderr
-    (row,) = csv.DictReader((tmp_path / "out" / "analyze-index.csv").open())
+    row, (frame,) = analyze_still(picture, tmp_path)
     assert row["faces"] == "1" and row["dominant"] == "happiness", row
-    (frame,) = csv.DictReader((tmp_path / "out" / "half.csv").open())
     assert float(frame["AU12_r"]) >= 2.0, f"the smile reads AU12 {frame['AU12_r']}"
