@@ -81,7 +81,7 @@ class FacsItem:
             videos.close()
 
     def fingerprint(self) -> str:
-        """Changes when a frame's bytes, the order or the preparation change."""
+        """Changes when a frame's bytes, the order, the preparation or the camera change."""
         h = hashlib.sha256(self.prepare.encode())
         if self.camera:
             h.update(b"camera:" + self.camera.encode())
