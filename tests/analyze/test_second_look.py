@@ -7,6 +7,7 @@ whole-frame pass finds no face."""
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import cv2
@@ -22,22 +23,34 @@ pytestmark = pytest.mark.usefixtures("needs_asset")
 CUT = 0.6  # of the face's landmark box, around its centre
 
 
-def tight_smile() -> tuple[np.ndarray, np.ndarray]:
-    """The cut picture, and the whole frame's landmarks in its pixels (x, y)."""
+@functools.cache
+def smile() -> tuple[np.ndarray, np.ndarray]:
+    """The actor's smile (HAP, frame 40) and the landmarks its whole-frame pass finds, in its
+    pixels (x, y); the pictures below are cut from it (read-only: each cut copies)."""
+    frame = clip_frames("HAP", 41)[40]
+    (face,) = _upright_pass(frame)
+    return frame, face.landmarks[:, :2] * [frame.shape[1], frame.shape[0]]
+
+
+def _upright_pass(image: np.ndarray) -> list:
+    """The faces the landmarker's whole-frame pass finds, with no second look."""
     from microemo.vision.landmarker import StillLandmarker
 
-    frame = clip_frames("HAP", 41)[40]
     lm = StillLandmarker(LandmarkerConfig(small_faces=False, still_second_look=0))
     try:
-        (face,) = lm.detect(frame)
-        xy = face.landmarks[:, :2] * [frame.shape[1], frame.shape[0]]
-        (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
-        half = CUT * max(x1 - x0, y1 - y0) / 2
-        left, top = int((x0 + x1) / 2 - half), int((y0 + y1) / 2 - half)
-        picture = frame[top : top + int(2 * half), left : left + int(2 * half)].copy()
-        assert lm.detect(picture) == [], "the whole-frame pass finds this face: no test"
+        return lm.detect(image)
     finally:
         lm.close()
+
+
+def tight_smile() -> tuple[np.ndarray, np.ndarray]:
+    """The cut picture, and the whole frame's landmarks in its pixels (x, y)."""
+    frame, xy = smile()
+    (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+    half = CUT * max(x1 - x0, y1 - y0) / 2
+    left, top = int((x0 + x1) / 2 - half), int((y0 + y1) / 2 - half)
+    picture = frame[top : top + int(2 * half), left : left + int(2 * half)].copy()
+    assert _upright_pass(picture) == [], "the whole-frame pass finds this face: no test"
     return picture, xy - [left, top]
 
 
@@ -129,15 +142,7 @@ def test_a_tilted_face_is_found_by_turning_the_picture_and_read(tmp_path: Path):
 def half_smile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The smile cut by the picture's right edge through the middle of the face (the left 45 %
     of it shows), the whole frame's landmarks in its pixels, and which of them show."""
-    from microemo.vision.landmarker import StillLandmarker
-
-    frame = clip_frames("HAP", 41)[40]
-    lm = StillLandmarker(LandmarkerConfig(small_faces=False, still_second_look=0))
-    try:
-        (face,) = lm.detect(frame)
-    finally:
-        lm.close()
-    xy = face.landmarks[:, :2] * [frame.shape[1], frame.shape[0]]
+    frame, xy = smile()
     (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
     top, bottom = int(y0 - 0.2 * (y1 - y0)), int(y1 + 0.2 * (y1 - y0))
     left, right = int(x0 - 0.4 * (x1 - x0)), int(x1 - 0.55 * (x1 - x0))

@@ -26,15 +26,19 @@ def test_the_map_swaps_sides_and_is_its_own_inverse():
     assert MIRROR[468] == 473  # the irises' centres
 
 
-def _read(image: np.ndarray) -> FaceObservation:
+@pytest.fixture(scope="module")
+def read():
+    """One face in a picture, as the landmarker's whole-frame pass reads it."""
     from microemo.vision.landmarker import StillLandmarker
 
     lm = StillLandmarker(LandmarkerConfig(small_faces=False, still_second_look=0))
-    try:
+
+    def one_face(image: np.ndarray) -> FaceObservation:
         (face,) = lm.detect(image)
-    finally:
-        lm.close()
-    return face
+        return face
+
+    yield one_face
+    lm.close()
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,10 +49,10 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.usefixtures("needs_asset")
 @pytest.mark.parametrize(("emotion", "index"), [("HAP", 40), ("ANG", 20), ("DIS", 60)])
-def test_a_face_read_in_the_mirror_image_is_the_face_read_upright(emotion: str, index: int):
+def test_a_face_read_in_the_mirror_image_is_the_face_read_upright(read, emotion: str, index: int):
     frame = clip_frame(emotion, index)
-    upright = _read(frame)
-    back = unmirror(_read(cv2.flip(frame, 1)))
+    upright = read(frame)
+    back = unmirror(read(cv2.flip(frame, 1)))
     w, h = frame.shape[1], frame.shape[0]
 
     def pixels(face: FaceObservation) -> np.ndarray:
@@ -71,7 +75,7 @@ def test_a_face_read_in_the_mirror_image_is_the_face_read_upright(emotion: str, 
 
 
 @pytest.mark.usefixtures("needs_asset")
-def test_a_lopsided_smile_keeps_its_side():
+def test_a_lopsided_smile_keeps_its_side(read):
     """The DIS actor's smile is higher on his left (mouthSmileLeft 0.75, Right 0.57): read in
     the mirror image and put back, it is still his left that smiles more."""
     left, right = (
@@ -79,10 +83,12 @@ def test_a_lopsided_smile_keeps_its_side():
         BLENDSHAPE_NAMES.index("mouthSmileRight"),
     )
     frame = clip_frame("DIS", 60)
-    upright = _read(frame).blendshapes
+    upright = read(frame).blendshapes
     assert upright[left] - upright[right] > 0.1, "the smile is not lopsided: no test"
-    mirrored = _read(cv2.flip(frame, 1)).blendshapes
-    assert mirrored[right] - mirrored[left] > 0.1, "the mirror image smiles on the other side"
-    back = unmirror(_read(cv2.flip(frame, 1))).blendshapes
+    mirrored = read(cv2.flip(frame, 1))
+    assert mirrored.blendshapes[right] - mirrored.blendshapes[left] > 0.1, (
+        "the mirror image smiles on the other side"
+    )
+    back = unmirror(mirrored).blendshapes
     assert back[left] - back[right] > 0.1
     assert abs(back[left] - upright[left]) < 0.1 and abs(back[right] - upright[right]) < 0.1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,10 @@ class StillLandmarker:
         self.second.close()
 
 
+def _as_found(face: FaceObservation) -> FaceObservation:
+    return face
+
+
 class SecondLook:
     """A picture in which the landmarker found no face, looked at once more: centred in a
     black square a fifth of its longer side wider on each side, with ``still_second_look`` as
@@ -206,16 +211,15 @@ class SecondLook:
         square = cv2.copyMakeBorder(
             image, y0, side - h - y0, x0, side - w - x0, cv2.BORDER_CONSTANT, value=(0, 0, 0)
         )
-        found: list[FaceObservation] = []
-        angles = [0.0, *self.config.still_tilts_deg]
-        looks = [(False, a) for a in angles]
+        turns = [0.0, *self.config.still_tilts_deg]
+        looks: list[tuple[np.ndarray, Callable[[FaceObservation], FaceObservation], float]]
+        looks = [(square, _as_found, angle) for angle in turns]
         if self.config.still_mirror_look:
-            looks += [(True, a) for a in angles]
-        for mirrored, angle in looks:
-            if mirrored:
-                found = [unmirror(f) for f in self._look(cv2.flip(square, 1), angle)]
-            else:
-                found = self._look(square, angle)
+            flipped = cv2.flip(square, 1)  # once, for every turn
+            looks += [(flipped, unmirror, angle) for angle in turns]
+        found: list[FaceObservation] = []
+        for picture, put_back, angle in looks:
+            found = [put_back(f) for f in self._look(picture, angle)]
             if found:
                 break
         window = CropWindow(-x0, -y0, side)

@@ -64,23 +64,25 @@ class Camera:
         return cls.parse(f"{kind}={value}")
 
     @classmethod
-    def parse(cls, spec: str) -> Camera:
+    def parse(cls, spec: str, option: str = "--camera") -> Camera:
+        """The camera ``spec`` (``KIND[=VALUE]``) names; a bad one is refused naming
+        ``option``, the command-line option it came from."""
         kind, sep, text = spec.strip().lower().partition("=")
         if kind not in KINDS:
             raise BenchInputError(
-                f"--camera {spec!r}: unknown camera {kind!r}; use one of {', '.join(KINDS)} "
-                "(e.g. --camera dark or --camera jpeg=30)"
+                f"{option} {spec!r}: unknown camera {kind!r}; use one of {', '.join(KINDS)} "
+                f"(e.g. {option} dark or {option} jpeg=30)"
             )
         default, low, high, what = KINDS[kind]
         try:
             value = float(text) if sep else default
         except ValueError:
             raise BenchInputError(
-                f"--camera {spec!r}: {text!r} is not a number ({kind} takes {what})"
+                f"{option} {spec!r}: {text!r} is not a number ({kind} takes {what})"
             ) from None
         if not low <= value <= high:
             raise BenchInputError(
-                f"--camera {spec!r}: {kind} takes {what} from {low:g} to {high:g}"
+                f"{option} {spec!r}: {kind} takes {what} from {low:g} to {high:g}"
             )
         return cls(kind, value)
 

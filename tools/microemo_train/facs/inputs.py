@@ -43,18 +43,15 @@ def load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Load
     # MediaPipe would import TensorFlow in every worker (seconds each); nothing here uses it
     keep_training_libraries_out()
     loaded = adapters.load(args.adapter, args.root, options(args))
-    if getattr(args, "degrade", None):
-        camera = _degrade(args.degrade)
-        loaded.sets = {
-            n: [replace(it, camera=camera) for it in items] for n, items in loaded.sets.items()
-        }
-        loaded.notes.append(f"every frame as the camera {camera} takes it (--degrade)")
+    camera = _degrade(getattr(args, "degrade", None))
     left_out = _subjects_in(getattr(args, "exclude_subjects", None))
+    loaded.sets = {
+        n: [replace(it, camera=camera) for it in items if it.subject not in left_out]
+        for n, items in loaded.sets.items()
+    }
+    if camera:
+        loaded.notes.append(f"every frame as the camera {camera} takes it (--degrade)")
     if left_out:
-        loaded.sets = {
-            n: [it for it in items if it.subject not in left_out]
-            for n, items in loaded.sets.items()
-        }
         loaded.notes.append(f"{len(left_out)} subjects left out ({args.exclude_subjects})")
     every = [it for items in loaded.sets.values() for it in items]
     subjects = {it.subject for it in every}
@@ -75,15 +72,17 @@ def load(args: argparse.Namespace, min_subjects: int = 1) -> tuple[adapters.Load
     return loaded, out
 
 
-def _degrade(spec: str) -> str:
-    """The camera ``--degrade`` names, checked (``dark=0.4`` -> ``dark-0.4``)."""
+def _degrade(spec: str | None) -> str:
+    """The camera ``--degrade`` names, checked (``dark=0.4`` -> ``dark-0.4``; none: "")."""
     from microemo_train.emotion_bench.cameras import Camera
     from microemo_train.emotion_bench.inputs import BenchInputError
 
+    if not spec:
+        return ""
     try:
-        return Camera.parse(spec).name
+        return Camera.parse(spec, "--degrade").name
     except BenchInputError as exc:
-        raise FacsDataError(str(exc).replace("--camera", "--degrade")) from None
+        raise FacsDataError(str(exc)) from None
 
 
 def _subjects_in(path: Path | None) -> set[str]:
