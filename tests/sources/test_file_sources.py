@@ -68,6 +68,7 @@ def _make(tmp_path: Path, case: str) -> Path:
     elif case == "folder_of_videos":
         p.mkdir()
         (p / "a.flv").write_bytes(clip_path("HAP").read_bytes())
+        (p / "b.mp4").write_bytes(b"")
     elif case == "folder_of_folders":
         (p / "EP02_01f").mkdir(parents=True)
     return p
@@ -82,7 +83,7 @@ def _make(tmp_path: Path, case: str) -> Path:
         ("notes.csv", "not a video, a folder of frames or an image", ".mp4"),
         ("corrupt.png", "not a readable image", "convert it"),
         ("empty_folder", "folder holds no images", "--fps"),
-        ("folder_of_videos", "it holds 1 videos", "give them instead"),
+        ("folder_of_videos", "it holds 2 videos", "give them instead"),
         ("folder_of_folders", "it holds 1 folders", "/*/)"),
     ],
 )
@@ -97,6 +98,8 @@ def test_unreadable_inputs_name_the_file_the_fault_and_what_to_do(tmp_path, case
         assert f"`ffprobe {p}`" in message and "H.264" in message and "mkv" in message
     if case == "empty_folder":
         assert ".jpg" in message and ".png" in message
+    if case == "folder_of_videos":  # every kind it holds, so the glob given misses none
+        assert f"({p}/*.flv {p}/*.mp4)" in message
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")

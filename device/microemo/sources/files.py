@@ -224,10 +224,8 @@ def _no_images(path: Path, entries: list[Path]) -> str:
     videos = [p for p in entries if p.suffix.lower() in VIDEO_EXTS]
     folders = [p for p in entries if p.is_dir()]
     if videos:
-        return (
-            text
-            + f"; it holds {len(videos)} videos: give them instead ({path}/*{videos[0].suffix})"
-        )
+        globs = " ".join(f"{path}/*{s}" for s in sorted({p.suffix for p in videos}))
+        return text + f"; it holds {len(videos)} videos: give them instead ({globs})"
     if folders:
         return text + f"; it holds {len(folders)} folders: give them instead ({path}/*/)"
     return text
