@@ -288,7 +288,8 @@ def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(fa
 @pytest.mark.parametrize(
     "spec, said",
     [
-        ("fog", "unknown camera 'fog'; use one of half, jpeg, noise, dark, blur"),
+        ("fog", "unknown camera 'fog'; use one of half, jpeg, noise, dark, blur, glasses"),
+        ("glasses=1.5", "glasses takes a lens tint from 0 to 1"),
         ("jpeg=300", "jpeg takes a JPEG quality from 1 to 100"),
         ("dark=dim", "'dim' is not a number (dark takes a gain)"),
     ],

@@ -11,7 +11,10 @@ Each camera is ``KIND`` or ``KIND=VALUE``:
   more (levels ** 1.5), back to 8 bits, so the levels a dim exposure loses are lost
   (default 0.5);
 - ``blur[=PERCENT]``: a soft or out-of-focus lens, a Gaussian blur whose sigma is PERCENT % of
-  the picture's shorter side (default 0.6: about 2 px on a 320 px picture).
+  the picture's shorter side (default 0.6: about 2 px on a 320 px picture);
+- ``glasses[=TINT]``: eyeglasses drawn on the face the landmarker finds, lenses stopping TINT
+  of the light (default 0: clear glasses, the frames only; 0.85 sunglasses;
+  ``microemo_train/glasses.py``).
 
 A copy is the same for every run and machine (noise is drawn from the input's name), so two
 runs with the same camera read the same pictures. Stills are written as PNG (lossless: a ``jpeg``
@@ -42,6 +45,7 @@ KINDS: dict[str, tuple[float, float, float, str]] = {
     "noise": (8.0, 0.5, 64, "grey levels"),
     "dark": (0.5, 0.05, 0.99, "a gain"),
     "blur": (0.6, 0.05, 5, "a percent of the shorter side"),
+    "glasses": (0.0, 0.0, 1.0, "a lens tint"),
 }
 
 
@@ -104,6 +108,10 @@ class Camera:
         if self.kind == "dark":
             x = 255.0 * (image / 255.0) ** 1.5 * self.value
             return np.rint(x).astype(np.uint8)
+        if self.kind == "glasses":
+            from microemo_train.glasses import wear
+
+            return wear(image, self.value)
         sigma = self.value / 100.0 * min(image.shape[:2])
         return np.asarray(cv2.GaussianBlur(image, (0, 0), sigma))
 

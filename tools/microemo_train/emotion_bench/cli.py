@@ -32,8 +32,9 @@ taken for an improvement:
 
 ``--camera KIND[=VALUE]`` reads the same inputs as a poorer camera would have taken them
 (``half``, ``jpeg``, ``noise``, ``dark``, ``blur``; ``emotion_bench/cameras.py`` says how
-each is made): copies go to DIR/camera-KIND-VALUE, and ``--against`` a clean run says what
-that camera costs, face by face:
+each is made), or with the faces wearing glasses (``glasses``, clear, or ``glasses=0.85``,
+sunglasses, drawn where the landmarker finds the eyes): copies go to DIR/camera-KIND-VALUE,
+and ``--against`` a clean run says what that camera costs, face by face:
 
     microemo-train emotion-bench my_faces/ --out out/dark --camera dark --against out/new
 """
@@ -102,8 +103,8 @@ def add_parser(sub: Any) -> None:
         "--camera",
         metavar="KIND[=VALUE]",
         help="read copies of the inputs as a poorer camera takes them: half[=SCALE], "
-        "jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN] or blur[=PERCENT] (defaults 0.5, 30, 8, "
-        "0.5, 0.6)",
+        "jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN], blur[=PERCENT] (defaults 0.5, 30, 8, "
+        "0.5, 0.6), or the faces in glasses[=TINT] (0 clear, default; 0.85 sunglasses)",
     )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--rescore", action="store_true", help="read DIR/analyze again, do not run it")

@@ -33,7 +33,8 @@ emotion from AUs alone where the data set has labels.
 
 ``facs-bench --degrade KIND[=VALUE]`` reads every frame as a poorer camera takes it (the same
 cameras and defaults as ``emotion-bench --camera``: ``half``, ``jpeg``, ``noise``, ``dark``,
-``blur``), so what a camera costs the AUs is measured on the same faces:
+``blur``, and ``glasses[=TINT]`` drawn on every face), so what a camera costs the AUs is
+measured on the same faces:
 
     microemo-train facs-bench --adapter ckplus --root ckplus_dev --degrade blur
 
@@ -89,8 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--degrade",
         metavar="KIND[=VALUE]",
         help="read every frame as a poorer camera takes it, as emotion-bench --camera does: "
-        "half[=SCALE], jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN] or blur[=PERCENT] (defaults "
-        "0.5, 30, 8, 0.5, 0.6); the frames are landmarked again, once, and cached apart",
+        "half[=SCALE], jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN], blur[=PERCENT] (defaults "
+        "0.5, 30, 8, 0.5, 0.6) or glasses[=TINT] on every face (0 clear; 0.85 sunglasses); the "
+        "frames are landmarked again, once, and cached apart",
     )
     b.add_argument("--json", type=Path, help="also write the figures as JSON here")
     b.set_defaults(func=run_bench)
