@@ -227,13 +227,14 @@ def test_a_reused_cnn_with_other_classes_is_refused_by_name(trained, stills, tmp
 
 
 def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, stills, tmp_path):
-    """``--keras`` with ``--fine-tune N --degraded S``: the network trained above goes on
-    learning N epochs on the same train part, a share S of its faces dimmed, blurred, shrunk,
-    noisy or strongly compressed; the device reads the result, the manifest says so."""
+    """``--keras`` with ``--fine-tune N --degraded S --glasses G``: the network trained above
+    goes on learning N epochs on the same train part, a share S of its faces dimmed, blurred,
+    shrunk, noisy or strongly compressed and a share G in glasses; the device reads the
+    result, the manifest says so."""
     single, work, _ = trained
     out = tmp_path / "model"
-    done = _reuse(stills, work, out, "--fine-tune", "4", "--degraded", "0.5")
-    assert "fine-tuning cnn.keras: 4 epochs, degraded 0.5" in done.stdout
+    done = _reuse(stills, work, out, "--fine-tune", "4", "--degraded", "0.5", "--glasses", "0.3")
+    assert "fine-tuning cnn.keras: 4 epochs, degraded 0.5, glasses 0.3" in done.stdout
     assert (work / "cnn-ft4.keras").is_file()
     model = load_appearance(str(out))
     assert model is not None
@@ -243,6 +244,7 @@ def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, sti
     assert after.read_bytes() != before
     training = model.manifest.source["cnn_training"]
     assert training["fine_tune_epochs"] == 4 and training["degraded_share"] == 0.5
+    assert training["glasses_share"] == 0.3
     assert model.manifest.metrics["sets"]["mine"]["fused"]["accuracy"] >= 0.6
     # the manifest says how the network it reused was made: by the run above, on this train
     # part, 60 epochs at width 0.5; the fine-tuned network's own note says what it came from
@@ -255,6 +257,7 @@ def test_fine_tune_continues_a_trained_cnn_with_poorer_camera_faces(trained, sti
     assert made["classes"] == ["anger", "happiness", "neutral", "sadness"]
     tuned = json.loads((work / "cnn-ft4.keras.json").read_text())
     assert tuned["settings"]["epochs"] == 4 and tuned["settings"]["degraded"] == 0.5
+    assert tuned["settings"]["glasses"] == 0.3
     assert "width" not in tuned["settings"], "a fine-tune keeps the network's width (0.5)"
     assert tuned["fine_tuned_from"] == entry
 
@@ -282,6 +285,7 @@ def test_a_reused_network_from_elsewhere_is_named_without_a_history(trained, sti
     [
         (["--fine-tune", "3"], "--fine-tune 3: a number of epochs for the networks given with"),
         (["--degraded", "1.5"], "--degraded 1.5: a share of the faces, 0 to 1"),
+        (["--glasses", "-0.2"], "--glasses -0.2: a share of the faces, 0 to 1"),
     ],
 )
 def test_fine_tune_and_degraded_are_checked_before_any_work(stills, tmp_path, args, message):

@@ -101,3 +101,32 @@ def test_a_smile_behind_sunglasses_still_reads_as_happiness(smile, tmp_path):
         assert run["figures"]["recall"] == {"happiness": 1.0}
     assert runs["sun"]["camera"] == "glasses=0.85"
 
+
+def test_training_faces_wear_glasses_where_the_crop_template_puts_the_eyes(smile):
+    """``appearance --glasses SHARE``: the network sees that share of its aligned training
+    crops in glasses; they sit on the crop's eyes and leave the mouth as it was, and with no
+    share the augmentation's draws are those of the networks trained before."""
+    from microemo.config import LandmarkerConfig
+    from microemo.vision.face_crop import CropSpec, aligned_crop
+    from microemo.vision.landmarker import StillLandmarker
+    from microemo_train.appearance.net import augment, wear_glasses
+
+    marker = StillLandmarker(LandmarkerConfig())
+    try:
+        (face,) = marker.detect(smile)
+    finally:
+        marker.close()
+    crop = aligned_crop(smile, face.landmarks, CropSpec())
+    rng = np.random.default_rng(0)
+    worn = [wear_glasses(crop, rng) for _ in range(40)]
+    eyes, mouth = (slice(16, 21), slice(11, 37)), (slice(32, 44), slice(14, 34))
+    tinted = [w for w in worn if w[eyes].mean() < 0.7 * crop[eyes].mean()]
+    assert 10 <= len(tinted) <= 30, "about half of them sunglasses, the rest clear"
+    for w in worn:
+        assert w.shape == crop.shape and w.dtype == np.uint8
+        assert np.array_equal(w[mouth], crop[mouth])
+        assert (w[12:25] != crop[12:25]).any(), "the frames show, clear lenses or not"
+    crops = np.stack([crop] * 6)
+    same = augment(crops, np.random.default_rng(3), 10.0, 0.0)
+    assert np.array_equal(same, augment(crops, np.random.default_rng(3), 10.0, 0.0, 0.0))
+    assert not np.array_equal(same, augment(crops, np.random.default_rng(3), 10.0, 0.0, 1.0))

@@ -106,6 +106,14 @@ def add_parser(sub: Any) -> None:
         "low resolution, noisy or strong JPEG (default 0)",
     )
     p.add_argument(
+        "--glasses",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the training faces shown wearing glasses drawn over the eyes, clear or "
+        "tinted like sunglasses (a cabin's drivers; default 0)",
+    )
+    p.add_argument(
         "--fine-tune",
         type=int,
         default=0,
@@ -284,8 +292,9 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in cnn if c not in {s.name for s in sets_in}]
     if unknown:
         raise BenchInputError(f"--cnn {unknown[0]}: no --data set of that name")
-    if not 0.0 <= args.degraded <= 1.0:
-        raise BenchInputError(f"--degraded {args.degraded}: a share of the faces, 0 to 1")
+    for option, share in (("--degraded", args.degraded), ("--glasses", args.glasses)):
+        if not 0.0 <= share <= 1.0:
+            raise BenchInputError(f"{option} {share}: a share of the faces, 0 to 1")
     if args.fine_tune < 0 or (args.fine_tune and not args.keras):
         raise BenchInputError(
             f"--fine-tune {args.fine_tune}: a number of epochs for the networks given with "
@@ -338,6 +347,7 @@ def run(args: argparse.Namespace) -> int:
             "reused": sources,
             "fine_tune_epochs": args.fine_tune,
             "degraded_share": args.degraded,
+            "glasses_share": args.glasses,
             "between_intensities": list(args.between),
         },
         "calibration": args.calibration or "built-in",

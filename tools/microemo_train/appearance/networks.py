@@ -82,10 +82,11 @@ def make(
         }
 
     for i, path in enumerate(args.keras if args.fine_tune else []):
-        print(f"fine-tuning {path.name}: {args.fine_tune} epochs, degraded {args.degraded}")
+        print(f"fine-tuning {path.name}: {args.fine_tune} epochs, degraded {args.degraded}, "
+              f"glasses {args.glasses}")  # fmt: skip
         settings = train.TrainSettings(
             epochs=args.fine_tune, learning_rate=train.TrainSettings.learning_rate / 10,
-            seed=i, degraded=args.degraded,
+            seed=i, degraded=args.degraded, glasses=args.glasses,
         )  # fmt: skip
         models[i] = train.fine_tune(models[i], crops, np.asarray(y), settings, std_floor)
         _save(
@@ -97,7 +98,11 @@ def make(
         print(f"CNN {seed + 1} of {args.members}: {len(y)} faces of {', '.join(trained_on)} "
               f"({', '.join(classes)})")  # fmt: skip
         settings = train.TrainSettings(
-            epochs=args.epochs, width=args.width, seed=seed, degraded=args.degraded
+            epochs=args.epochs,
+            width=args.width,
+            seed=seed,
+            degraded=args.degraded,
+            glasses=args.glasses,
         )
         models.append(train.train_cnn(crops, np.asarray(y), len(classes), settings, std_floor))
         name = "cnn.keras" if seed == 0 else f"cnn-{seed}.keras"

@@ -28,6 +28,7 @@ class TrainSettings:
     class_weight_power: float = 0.5  # 0: none, 1: inverse frequency
     seed: int = 0
     degraded: float = 0.0  # share of faces shown as a poorer camera takes them (net.degrade)
+    glasses: float = 0.0  # share of faces shown wearing glasses (net.wear_glasses)
 
 
 def class_weights(y: np.ndarray, n: int, power: float) -> np.ndarray:
@@ -96,7 +97,7 @@ def _fit(
     with tqdm(range(st.epochs), desc="train", unit="epoch") as bar:
         for _ in bar:
             h = model.fit(
-                augment(crops, rng, std_floor, st.degraded),
+                augment(crops, rng, std_floor, st.degraded, st.glasses),
                 target,
                 sample_weight=weight,
                 batch_size=st.batch,
