@@ -45,12 +45,13 @@ def _landmarker() -> StillLandmarker:
 
 def face_points(image: np.ndarray) -> np.ndarray | None:
     """The largest face's landmarks in ``image``'s pixels (x, y), or None."""
-    faces = _landmarker().detect(
-        image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    from microemo.vision.landmarker import largest
+
+    face = largest(
+        _landmarker().detect(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
     )
-    if not faces:
+    if face is None:
         return None
-    face = max(faces, key=lambda f: float(np.ptp(f.landmarks[:, 0])))
     h, w = image.shape[:2]
     return face.landmarks[:, :2] * np.array([w, h], np.float32)
 
@@ -59,55 +60,59 @@ def draw(image: np.ndarray, points: np.ndarray, tint: float, lens: float = 1.0) 
     """``image`` with glasses on the face whose landmarks (pixels) are ``points``; ``lens``
     scales the lenses (1: 1.8 x 1.3 eye widths)."""
     out = image.copy()
-    lenses = []
+    lenses = []  # per eye: its middle, width, the angle of its line, the lens's half axes
     for outer, inner, upper, lower in EYES:
-        centre = points[[outer, inner, upper, lower]].mean(0)
         axis = points[inner] - points[outer]
         eye = float(np.linalg.norm(axis))
+        half = (LENS_WIDTH * lens * eye / 2, LENS_HEIGHT * lens * eye / 2)
         angle = math.degrees(math.atan2(float(axis[1]), float(axis[0])))
-        lenses.append((centre, eye, angle, axis / max(eye, 1e-6)))
-    scale = 16  # cv2's shift: sub-pixel geometry
-    width, height = LENS_WIDTH * lens, LENS_HEIGHT * lens
-    thick = max(1, round(RIM * float(np.mean([lens[1] for lens in lenses]))))
+        lenses.append((points[[outer, inner, upper, lower]].mean(0), eye, angle, half))
+    thick = max(1, round(RIM * float(np.mean([eye for _, eye, _, _ in lenses]))))
+    colour: Sequence[float] | float = FRAME_BGR[0] if image.ndim == 2 else FRAME_BGR
     mask = np.zeros(image.shape[:2], np.uint8)
-    for centre, eye, angle, _ in lenses:
-        axes = (round(width * eye / 2 * scale), round(height * eye / 2 * scale))
-        c = tuple(int(v) for v in np.rint(centre * scale))
-        cv2.ellipse(mask, c, axes, angle, 0, 360, 255, -1, cv2.LINE_AA, 4)
+    for centre, _, angle, half in lenses:
+        _ellipse(mask, centre, half, angle, 255, -1)
     if tint > 0:
         keep = 1.0 - tint * (mask.astype(np.float32) / 255.0)
-        shade = keep if image.ndim == 2 else keep[..., None]
-        out = np.rint(out * shade).astype(np.uint8)
-    colour: Sequence[float] | float = FRAME_BGR[0] if image.ndim == 2 else FRAME_BGR
-    for (centre, eye, angle, _), side in zip(lenses, FACE_SIDES):
-        axes = (round(width * eye / 2 * scale), round(height * eye / 2 * scale))
-        c = tuple(int(v) for v in np.rint(centre * scale))
-        cv2.ellipse(out, c, axes, angle, 0, 360, colour, thick, cv2.LINE_AA, 4)
+        out = np.rint(out * (keep if image.ndim == 2 else keep[..., None])).astype(np.uint8)
+    for (centre, _, angle, half), side in zip(lenses, FACE_SIDES):
+        _ellipse(out, centre, half, angle, colour, thick)
         # the temple: from the lens's outer edge along the line of the eyes, as far out as
         # the side of the face
-        t = math.radians(angle)
-        along = np.array([math.cos(t), math.sin(t)])
+        along = np.array([math.cos(math.radians(angle)), math.sin(math.radians(angle))])
         reach = float((points[side] - centre) @ along)
-        edge = centre + math.copysign(width * eye / 2, reach) * along
-        _line(out, edge, centre + reach * along, colour, thick, scale)
+        _line(out, centre + math.copysign(half[0], reach) * along, centre + reach * along,
+              colour, thick)  # fmt: skip
     # the bridge: between the lenses' inner edges, across the nose
-    (c0, e0, _, _), (c1, e1, _, _) = lenses
+    (c0, _, _, h0), (c1, _, _, h1) = lenses
     d = (c1 - c0) / max(float(np.linalg.norm(c1 - c0)), 1e-6)
-    _line(out, c0 + d * width * e0 / 2, c1 - d * width * e1 / 2, colour, thick, scale)
+    _line(out, c0 + d * h0[0], c1 - d * h1[0], colour, thick)
     return out
 
 
-def _line(
+_SHIFT = 4  # cv2's fractional bits: sub-pixel geometry
+_ONE = 1 << _SHIFT
+
+
+def _ellipse(
     image: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
+    centre: np.ndarray,
+    half: tuple[float, float],
+    angle: float,
     colour: Sequence[float] | float,
     thick: int,
-    scale: int,
 ) -> None:
-    pa = tuple(int(v) for v in np.rint(a * scale))
-    pb = tuple(int(v) for v in np.rint(b * scale))
-    cv2.line(image, pa, pb, colour, thick, cv2.LINE_AA, 4)
+    c = tuple(int(v) for v in np.rint(centre * _ONE))
+    axes = (round(half[0] * _ONE), round(half[1] * _ONE))
+    cv2.ellipse(image, c, axes, angle, 0, 360, colour, thick, cv2.LINE_AA, _SHIFT)
+
+
+def _line(
+    image: np.ndarray, a: np.ndarray, b: np.ndarray, colour: Sequence[float] | float, thick: int
+) -> None:
+    pa = tuple(int(v) for v in np.rint(a * _ONE))
+    pb = tuple(int(v) for v in np.rint(b * _ONE))
+    cv2.line(image, pa, pb, colour, thick, cv2.LINE_AA, _SHIFT)
 
 
 def wear(image: np.ndarray, tint: float) -> np.ndarray:

@@ -39,6 +39,13 @@ logger = logging.getLogger(__name__)
 SECOND_LOOK_BORDER = 0.2  # of the picture's longer side, black, on each side
 
 
+def largest(faces: list[FaceObservation]) -> FaceObservation | None:
+    """The widest face of ``faces`` (a data set's still or frame shows one person), or None."""
+    if not faces:
+        return None
+    return max(faces, key=lambda f: float(np.ptp(f.landmarks[:, 0])))
+
+
 def _options(config: LandmarkerConfig, model: Path, video: bool = True) -> Any:
     from mediapipe.tasks.python import BaseOptions, vision
 

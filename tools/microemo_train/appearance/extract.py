@@ -58,7 +58,7 @@ def _work(args: tuple[list[str], CropSpec, tuple[CropView, ...]]) -> list[tuple 
     global _worker
     from microemo.config import LandmarkerConfig
     from microemo.daemon.cli import keep_training_libraries_out
-    from microemo.vision.landmarker import StillLandmarker
+    from microemo.vision.landmarker import StillLandmarker, largest
 
     keep_training_libraries_out()
     if _worker is None:
@@ -72,11 +72,10 @@ def _work(args: tuple[list[str], CropSpec, tuple[CropView, ...]]) -> list[tuple 
             logger.warning("%s: left out: %s", p, exc)
             out.append(None)
             continue
-        faces = _worker.detect(image)
-        if not faces:
+        face = largest(_worker.detect(image))
+        if face is None:
             out.append(None)
             continue
-        face = max(faces, key=lambda f: float(np.ptp(f.landmarks[:, 0])))
         crops = aligned_crops(image, face.landmarks, spec, views)
         out.append((face.landmarks, face.blendshapes, face.pose, face.image_size, crops))
     return out

@@ -52,24 +52,18 @@ def landmarker_signature() -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _largest(faces: list[FaceObservation]) -> FaceObservation | None:
-    if not faces:
-        return None
-    return max(faces, key=lambda f: float(np.ptp(f.landmarks[:, 0])))
-
-
 def record_one(item: FacsItem, out: str) -> str | None:
     """Landmark ``item`` into ``out``; the error text when its frames cannot be read."""
     from microemo.config import LandmarkerConfig
     from microemo.types import Frame
-    from microemo.vision.landmarker import Landmarker
+    from microemo.vision.landmarker import Landmarker, largest
 
     lm, bs, pose, ok, size = [], [], [], [], (0, 0)
     try:
         with Landmarker(LandmarkerConfig()) as landmarker:
             for i, image in enumerate(item.images()):
                 t_ms = i * 1000.0 / item.fps
-                face = _largest(landmarker.detect(Frame(image, t_ms, i)))
+                face = largest(landmarker.detect(Frame(image, t_ms, i)))
                 size = image.shape[1::-1]
                 ok.append(face is not None)
                 lm.append(face.landmarks if face else np.zeros((478, 3), np.float32))
