@@ -9,6 +9,7 @@ under the final weights before the model is evaluated or converted.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import cv2
@@ -82,14 +83,23 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img if decoded is None else np.asarray(decoded)
 
 
+@cache
+def _crop_face_points() -> np.ndarray:
+    """Where the 48 px crop template puts the face's landmarks, as ``glasses.draw`` reads
+    them (once: every training crop is aligned to the same template)."""
+    from microemo.vision.face_crop import CROP_POINTS, CROP_TEMPLATE
+    from microemo_train.glasses import template_points
+
+    return template_points(CROP_POINTS, CROP_TEMPLATE)
+
+
 def wear_glasses(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A (s, s) uint8 aligned face crop wearing glasses drawn where the crop template puts
     its eyes (``microemo_train.glasses``): clear half of the time, else lenses stopping 50-95 %
     of the light; lenses 0.85-1.15 times the usual size."""
-    from microemo.vision.face_crop import CROP_POINTS, CROP_TEMPLATE
-    from microemo_train.glasses import draw, template_points
+    from microemo_train.glasses import draw
 
-    points = template_points(CROP_POINTS, CROP_TEMPLATE) * (img.shape[0] / 48.0)
+    points = _crop_face_points() * (img.shape[0] / 48.0)
     tint = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.5, 0.95))
     return draw(img, points, tint, lens=float(rng.uniform(0.85, 1.15)))
 
