@@ -99,6 +99,36 @@ def test_the_model_it_writes_runs_on_the_device_and_reads_faces_it_never_fitted(
     assert figures["appearance"]["accuracy"] >= 0.6, figures["appearance"]
     assert figures["fused"]["accuracy"] >= 0.6, figures["fused"]
     assert "mine test, fused" in done.stdout
+    # the fusion's out-of-fold figures, over all rows and over each set's own
+    oof = model.manifest.metrics["fusion_out_of_fold_by_set"]["mine"]
+    assert oof["n"] == model.manifest.metrics["fusion_out_of_fold"]["n"] > 0
+    assert "mine fusion rows, out of fold" in done.stdout
+
+
+def test_a_set_whose_scores_are_too_modest_shows_in_its_own_out_of_fold_line():
+    """Pooled over two sets, a fusion can look calibrated while one set's scores say less than
+    they should (the lab faces under a temperature fitted mostly on in-the-wild ones): each
+    set's own figures show it before a test part is read."""
+    from microemo_train.appearance.figures import out_of_fold
+
+    classes = ["happiness", "neutral"]
+    labels = np.array(["happiness", "neutral"] * 50 + ["happiness", "neutral"] * 10)
+    source = np.array(["wild"] * 100 + ["lab"] * 20)
+    probs = np.zeros((120, 2))
+    right = np.array([classes.index(v) for v in labels])
+    # wild: right 70 % of the time at a score of 0.7; lab: always right, at a score of 0.55
+    wrong = (np.arange(100) % 10) >= 7
+    shown = np.where(np.r_[wrong, np.zeros(20, bool)], 1 - right, right)
+    score = np.r_[np.full(100, 0.7), np.full(20, 0.55)]
+    probs[np.arange(120), shown] = score
+    probs[np.arange(120), 1 - shown] = 1 - score
+    figures = out_of_fold(labels, probs, classes, source)
+    wild, lab = (figures["fusion_out_of_fold_by_set"][k] for k in ("wild", "lab"))
+    assert (wild["n"], lab["n"]) == (100, 20)
+    assert wild["accuracy"] == pytest.approx(0.7) and wild["ece"] < 0.02
+    assert lab["accuracy"] == 1.0 and lab["ece"] == pytest.approx(0.45, abs=0.01)
+    pooled = figures["fusion_out_of_fold"]
+    assert pooled["n"] == 120 and pooled["ece"] < lab["ece"]
 
 
 def test_the_manifest_says_what_it_was_trained_on_and_under_which_terms(trained, stills):

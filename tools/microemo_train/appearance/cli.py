@@ -325,9 +325,7 @@ def run(args: argparse.Namespace) -> int:
     fused_rows = FusionRows.concat(rows)
     share = {k: float(v) for k, _, v in (x.partition("=") for x in args.share)}
     spec, oof, classes = fit_fusion(fused_rows, app_labels, share)
-    metrics["fusion_out_of_fold"] = figures.summary(
-        fused_rows.label, oof, classes, np.ones(len(fused_rows), bool)
-    )
+    metrics.update(figures.out_of_fold(fused_rows.label, oof, classes, fused_rows.source))
     fusion = Fusion(spec, app_labels)
     for st in sets:
         metrics["sets"][st.s.name] = _test_figures(st, app_all[st.s.name], app_labels, fusion)
@@ -391,6 +389,8 @@ def _test_figures(st: _Set, app: np.ndarray, app_labels: list[str], fusion: Any)
 
 def _print(metrics: dict[str, Any], spec: Any) -> None:
     print(figures.line("fusion, out of fold", metrics["fusion_out_of_fold"]))
+    for name, fig in metrics["fusion_out_of_fold_by_set"].items():
+        print(figures.line(f"  {name} fusion rows, out of fold", fig))
     for name, f in metrics["sets"].items():
         for kind, fig in f.items():
             print(figures.line(f"{name} test, {kind}", fig))

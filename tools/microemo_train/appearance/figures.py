@@ -45,6 +45,24 @@ def summary(
     return out
 
 
+def out_of_fold(
+    labels: np.ndarray, probs: np.ndarray, classes: list[str], source: np.ndarray
+) -> dict[str, Any]:
+    """The fusion's out-of-fold figures over all its rows and over each data set's own: a
+    set the fusion reads badly or scores wrongly (a temperature fitted mostly on another set)
+    shows here, before anyone reads a test part."""
+
+    def of(rows: np.ndarray) -> dict[str, Any]:
+        return summary(labels[rows], probs[rows], classes, np.ones(int(rows.sum()), bool))
+
+    return {
+        "fusion_out_of_fold": of(np.ones(len(labels), bool)),
+        "fusion_out_of_fold_by_set": {
+            str(name): of(source == name) for name in sorted(set(source.tolist()))
+        },
+    }
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
