@@ -109,7 +109,7 @@ def test_a_set_whose_scores_are_too_modest_shows_in_its_own_out_of_fold_line():
     """Pooled over two sets, a fusion can look calibrated while one set's scores say less than
     they should (the lab faces under a temperature fitted mostly on in-the-wild ones): each
     set's own figures show it before a test part is read."""
-    from microemo_train.appearance.figures import out_of_fold
+    from microemo_train.appearance.figures import line, out_of_fold
 
     classes = ["happiness", "neutral"]
     labels = np.array(["happiness", "neutral"] * 50 + ["happiness", "neutral"] * 10)
@@ -127,6 +127,9 @@ def test_a_set_whose_scores_are_too_modest_shows_in_its_own_out_of_fold_line():
     assert (wild["n"], lab["n"]) == (100, 20)
     assert wild["accuracy"] == pytest.approx(0.7) and wild["ece"] < 0.02
     assert lab["accuracy"] == 1.0 and lab["ece"] == pytest.approx(0.45, abs=0.01)
+    # which way: the lab set's mean shown score sits under its accuracy (too modest)
+    assert lab["mean_score"] == pytest.approx(0.55) and wild["mean_score"] == pytest.approx(0.7)
+    assert "acc 1.000  UF1 1.000  ECE 0.450 (mean score 0.550)" in line("lab", lab)
     pooled = figures["fusion_out_of_fold"]
     assert pooled["n"] == 120 and pooled["ece"] < lab["ece"]
 

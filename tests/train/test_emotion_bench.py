@@ -112,6 +112,20 @@ def test_scores_count_what_a_user_cares_about():
     # ECE over the three faces found, in tenths of score: 0.9 and 0.95 share a bin (mean
     # score 0.925, one of two right), 0.7 is alone (right)
     assert r["calibration"]["ece"] == pytest.approx(2 / 3 * 0.425 + 1 / 3 * 0.3, abs=1e-3)
+    # and which way: a mean shown score of 0.85 for two of three faces right says too much
+    from microemo_train.emotion_bench.report import lines
+
+    assert r["calibration"]["mean_score"] == pytest.approx(0.85)
+    assert any(
+        "mean score 0.850 against 0.667 read right: the scores say more than they should" in x
+        for x in lines({**r, "confident": 0.8})
+    ), lines({**r, "confident": 0.8})
+    modest = score([Reading("happiness", "happiness", 0.55), Reading("anger", "anger", 0.6)])
+    assert any("say less than they should" in x for x in lines({**modest, "confident": 0.8}))
+    # within five points of the share read right: no verdict either way
+    near = score([Reading("happiness", "happiness", 0.97), Reading("anger", "anger", 0.99)])
+    (cal,) = (x for x in lines({**near, "confident": 0.8}) if x.startswith("calibration"))
+    assert cal.endswith("mean score 0.980 against 1.000 read right"), cal
     negative = Merge.parse(["negative=anger,fear"])
     assert score([Reading(negative("fear"), negative("anger"), 0.5)])["accuracy"] == 1.0
 

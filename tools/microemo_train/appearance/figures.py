@@ -42,6 +42,7 @@ def summary(
     )
     out = {k: r[k] for k in keep if k in r}
     out["ece"] = r["calibration"]["ece"]
+    out["mean_score"] = r["calibration"]["mean_score"]  # under the accuracy: too modest
     return out
 
 
@@ -69,9 +70,10 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def line(name: str, f: dict[str, Any]) -> str:
-    neutral = f.get("neutral_as_emotion_confident")
+    neutral, shown = f.get("neutral_as_emotion_confident"), f.get("mean_score")
     return (
         f"{name:34s} acc {f['accuracy']:.3f}  UF1 {f['uf1']:.3f}  ECE {f['ece'] or 0:.3f}"
+        + (f" (mean score {shown:.3f})" if shown is not None else "")
         + (f"  neutral->emotion@0.8 {neutral:.1%}" if neutral is not None else "")
         + f"  (n {f['n']}, no face {f['no_face']})"
     )

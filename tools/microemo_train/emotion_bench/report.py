@@ -17,6 +17,7 @@ def lines(result: dict[str, Any]) -> list[str]:
     if cal["ece"] is not None:
         out.append(
             f"calibration: expected calibration error {cal['ece']:.3f} (shown score vs right)"
+            + _leaning(cal.get("mean_score"), cal.get("accuracy"))
         )
     if "neutral_as_emotion" in result:
         out.append(
@@ -45,6 +46,20 @@ def lines(result: dict[str, Any]) -> list[str]:
             )
     out += _resting_lines(result.get("resting_by_subject") or {})
     return out
+
+
+def _leaning(mean: float | None, right: float | None, margin: float = 0.05) -> str:
+    """Which way the shown scores err overall: their mean against the share read right."""
+    if mean is None or right is None:
+        return ""
+    way = (
+        ": the scores say less than they should"
+        if mean <= right - margin
+        else ": the scores say more than they should"
+        if mean >= right + margin
+        else ""
+    )
+    return f"; of the faces found, mean score {mean:.3f} against {right:.3f} read right{way}"
 
 
 def _resting_lines(people: dict[str, Any], shown: int = 5) -> list[str]:

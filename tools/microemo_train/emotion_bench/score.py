@@ -93,7 +93,9 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 
 
 def calibration(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict[str, Any]:
-    """ECE over equal-width score bins, and each bin's count, mean score and accuracy."""
+    """ECE over equal-width score bins, and each bin's count, mean score and accuracy; the
+    mean score and accuracy over all say which way it errs (a mean score under the accuracy:
+    the scores say less than they should; over it, more)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
     rows, ece = [], 0.0
@@ -112,7 +114,15 @@ def calibration(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict
                 "accuracy": round(acc, 4),
             }
         )
-    return {"ece": round(ece, 4) if len(scores) else None, "bins": rows}
+    if not len(scores):
+        return {"ece": None, "bins": rows, "mean_score": None, "accuracy": None}
+    mean, right = float(scores.mean()), float(correct.mean())
+    return {
+        "ece": round(ece, 4),
+        "bins": rows,
+        "mean_score": round(mean, 4),
+        "accuracy": round(right, 4),
+    }
 
 
 def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> dict[str, Any]:
