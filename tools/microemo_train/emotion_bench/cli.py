@@ -18,9 +18,10 @@ DIR/analyze --out DIR/analyze`` writes one ``<name>.refined.jsonl`` per input: i
 refined episode's label stands for the input), to measure before and after.
 
 Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read as an emotion
-(and at a score >= ``--confident``), the expected calibration error of the shown score, and
-how often each class is answered. ``--json FILE`` writes the same figures; a reliability plot
-goes to DIR/reliability.png. An input where no face is found counts as wrong and is counted;
+(and at a score >= ``--confident``), the expected calibration error of the shown score and
+which way it errs (the mean score against the share read right), how often each class is
+answered. ``--json FILE`` writes the same figures; a reliability plot goes to
+DIR/reliability.png. An input where no face is found counts as wrong and is counted;
 an input analyze could not read is named and left out.
 
 ``--against DIR`` compares with another run on the same DATA (the model an update would

@@ -8,7 +8,8 @@
   shown as an emotion with a high score is what a dashboard user sees and believes;
 - calibration: the expected calibration error (ECE) of the shown score, over ``bins``
   equal-width bins of score (how far "0.8" is from being right 80 % of the time), with the
-  bins for a reliability plot;
+  bins for a reliability plot, and the mean shown score beside the share read right (which
+  way it errs: a score under it says too little, over it too much);
 - answer shares: how often each class is answered (a reading that answers one class for
   most inputs has learnt a prior, not the faces);
 - by head turn: accuracy, confident resting faces and the most frequent answer over the
