@@ -17,7 +17,7 @@ def lines(result: dict[str, Any]) -> list[str]:
     if cal["ece"] is not None:
         out.append(
             f"calibration: expected calibration error {cal['ece']:.3f} (shown score vs right)"
-            + _leaning(cal.get("mean_score"), cal.get("accuracy"))
+            + leaning(cal.get("mean_score"), cal.get("accuracy"))
         )
     if "neutral_as_emotion" in result:
         out.append(
@@ -48,8 +48,9 @@ def lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
-def _leaning(mean: float | None, right: float | None, margin: float = 0.05) -> str:
-    """Which way the shown scores err overall: their mean against the share read right."""
+def leaning(mean: float | None, right: float | None, margin: float = 0.05) -> str:
+    """Which way the shown scores err overall: their mean against the share of the faces
+    found read right (both from ``score.calibration``); a verdict past ``margin``."""
     if mean is None or right is None:
         return ""
     way = (
