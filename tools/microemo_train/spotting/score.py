@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from microemo_train.paired import split
-from microemo_train.spotting.plan import region
+from microemo_train.spotting.plan import base_au, region
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -67,7 +67,7 @@ def score_clip(labels: dict, ends: list[dict]) -> dict[str, Any]:
     false = [e for j, e in enumerate(ends) if j not in matched]
     au_tp = au_fp = au_fn = 0
     for i, j in pairs:
-        want = set(truth[i]["aus"])
+        want = {base_au(a) for a in truth[i]["aus"]}  # the device names AU14 for AU14R
         got = {a["au"] for a in ends[j]["aus"]}
         au_tp += len(want & got)
         au_fp += len(got - want)

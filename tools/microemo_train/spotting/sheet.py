@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from microemo_train.spotting.synth import INTENSITY_LEVELS, Episode, SourceClip, render_frame
+from microemo_train.spotting.plan import base_au
 from microemo_train.spotting.warp import TEMPLATES
 
 logger = logging.getLogger(__name__)
@@ -27,9 +28,10 @@ _R_FACE, _L_FACE = 234, 454
 
 
 def _box(pts: np.ndarray, au: str, margin: float = 0.14) -> tuple[int, int, int, int]:
-    """The handles' bounding box grown by ``margin`` face widths (x0, y0, x1, y1)."""
+    """The handles' bounding box grown by ``margin`` face widths (x0, y0, x1, y1); both
+    sides' for a one-sided AU, so the side left alone is in the picture too."""
     fw = float(np.linalg.norm(pts[_L_FACE] - pts[_R_FACE]))
-    idx = sorted({i for r, left, _, _ in TEMPLATES[au][1] for i in (r, left)})
+    idx = sorted({i for r, left, _, _ in TEMPLATES[base_au(au)][1] for i in (r, left)})
     lo = pts[idx].min(0) - margin * fw
     hi = pts[idx].max(0) + margin * fw
     return int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1

@@ -29,7 +29,9 @@ TEMPLATES_FILE = Path(__file__).with_name("au_templates.toml")
 def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handles]]:
     """AU -> (sigma in face widths, [(right idx, left idx, out, up), ...]) from the data
     table (``au_templates.toml``: displacement at template scale 1.0, face-width units,
-    "out" away from the face midline). A malformed entry is a ``ValueError`` naming it."""
+    "out" away from the face midline), with ``AUnnR`` / ``AUnnL`` (one side only, both
+    indices that side's) for the AUs marked ``one_sided``. A malformed entry is a
+    ``ValueError`` naming it."""
     table = tomllib.loads(path.read_text())
     out: dict[str, tuple[float, _Handles]] = {}
     for au, entry in table.items():
@@ -42,6 +44,11 @@ def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handl
             raise ValueError(
                 f"{path}: [{au}] needs sigma and handles = [[right, left, out, up], ...] ({exc})"
             ) from None
+        if entry.get("one_sided", False) is not False:
+            if entry["one_sided"] is not True:
+                raise ValueError(f"{path}: [{au}] one_sided must be true or false")
+            out[au + "R"] = (out[au][0], [(r, r, o, u) for r, _, o, u in handles])
+            out[au + "L"] = (out[au][0], [(left, left, o, u) for _, left, o, u in handles])
     return out
 
 
