@@ -133,6 +133,14 @@ def test_spots_on_a_held_expression_are_counted_apart() -> None:
     )  # fmt: skip
 
 
+def test_a_one_sided_dimpler_is_named_as_the_device_names_it() -> None:
+    truth = {"episodes": [{"onset_ms": 1000.0, "offset_ms": 1400.0, "aus": {"AU14R": 1.6}}]}
+    spot = {"onset_ms": 1010.0, "offset_ms": 1390.0, "aus": [{"au": "AU14"}], "kind": "micro"}
+    s = score_clip(truth, [spot])
+    assert (s["tp"], s["au_tp"], s["au_fp"], s["au_fn"]) == (1, 1, 0, 0)
+    assert parse_au_sets("au14r,AU12L+AU06") == (("AU14R",), ("AU12L", "AU06"))
+
+
 def test_spot_eval_refuses_a_run_without_untouched_clips(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="false alarms are part of every report"):
         main(["spot-eval", "--untouched-s", "0", "-o", str(tmp_path)])
@@ -153,6 +161,19 @@ def test_contact_sheet_shows_each_intensity_beside_the_untouched_frame() -> None
     assert diff.mean() > 0
     row = sheet_row(src, "AU12", 1000.0)
     assert row is not None and row.shape[1] > 5 * untouched.shape[1]  # enlarged, side by side
+    # one side: the cut-out holds the whole mouth, the tucked corner moved, the other not
+    one = sheet_cells(src, "AU14R", 1000.0)
+    assert one is not None
+    before, after = one[0][1].astype(int), one[3][1].astype(int)
+    half = before.shape[1] // 2  # the subject's right is the picture's left
+    right, left = (
+        float(np.abs(after - before)[:, sl].mean()) for sl in (np.s_[:half], np.s_[half:])
+    )
+    assert right > 5 * left
+    other = sheet_cells(src, "AU14L", 1000.0)
+    assert other is not None
+    moved = np.abs(other[3][1].astype(int) - other[0][1].astype(int))
+    assert moved[:, half:].mean() > 5 * moved[:, :half].mean()
     joined = join_clips([src, src])
     assert len(joined.frames) == 2 * len(src.frames) and joined.loop is None
 

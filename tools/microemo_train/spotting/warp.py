@@ -44,9 +44,10 @@ def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handl
             raise ValueError(
                 f"{path}: [{au}] needs sigma and handles = [[right, left, out, up], ...] ({exc})"
             ) from None
-        if entry.get("one_sided", False) is not False:
-            if entry["one_sided"] is not True:
-                raise ValueError(f"{path}: [{au}] one_sided must be true or false")
+        one_sided = entry.get("one_sided", False)
+        if not isinstance(one_sided, bool):
+            raise ValueError(f"{path}: [{au}] one_sided must be true or false")
+        if one_sided:
             out[au + "R"] = (out[au][0], [(r, r, o, u) for r, _, o, u in handles])
             out[au + "L"] = (out[au][0], [(left, left, o, u) for _, left, o, u in handles])
     return out
