@@ -16,7 +16,7 @@ OFFERED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12
 
 
 def test_the_table_loads_every_au_the_tool_offers() -> None:
-    assert tuple(TEMPLATES) == OFFERED  # AU12 and AU14 also one side at a time (R12, L14)
+    assert tuple(TEMPLATES) == OFFERED  # AU12 and AU14 also one side at a time
     for au, (sigma, handles) in TEMPLATES.items():
         assert 0 < sigma < 0.2, au
         assert handles and all(0 <= i < 468 for r, left, _, _ in handles for i in (r, left)), au

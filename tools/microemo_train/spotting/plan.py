@@ -127,11 +127,6 @@ REGIONS: dict[str, str] = {
 }  # everything else: mouth
 
 
-def base_au(au: str) -> str:
-    """The AU a one-sided template adds (``AU14R`` -> ``AU14``): what the device names."""
-    return au[:-1] if au[-1:] in ("R", "L") else au
-
-
 def region(aus: str) -> str:
     """Face region of an AU set written as in the report ("AU01+AU02")."""
     return REGIONS.get(aus, "mouth")

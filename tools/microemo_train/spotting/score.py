@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from microemo_train.paired import split
-from microemo_train.spotting.plan import base_au, region
+from microemo_train.spotting.plan import region
+from microemo_train.spotting.warp import base_au
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:

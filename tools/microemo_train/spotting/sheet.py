@@ -16,9 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from microemo_train.spotting.plan import base_au
 from microemo_train.spotting.synth import INTENSITY_LEVELS, Episode, SourceClip, render_frame
-from microemo_train.spotting.warp import TEMPLATES
+from microemo_train.spotting.warp import TEMPLATES, base_au
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,12 @@ _BRIDGE = 168
 
 _Handles = list[tuple[int, int, float, float]]
 TEMPLATES_FILE = Path(__file__).with_name("au_templates.toml")
+SIDES = ("R", "L")  # a one-sided AU's suffix, as FACS prefixes it (R14, L14): subject's side
+
+
+def base_au(au: str) -> str:
+    """The AU a one-sided template adds (``AU14R`` -> ``AU14``): what the device names."""
+    return au[:-1] if au[-1:] in SIDES else au
 
 
 def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handles]]:
@@ -48,8 +54,9 @@ def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handl
         if not isinstance(one_sided, bool):
             raise ValueError(f"{path}: [{au}] one_sided must be true or false")
         if one_sided:
-            out[au + "R"] = (out[au][0], [(r, r, o, u) for r, _, o, u in handles])
-            out[au + "L"] = (out[au][0], [(left, left, o, u) for _, left, o, u in handles])
+            on_right, on_left = (au + side for side in SIDES)  # both indices that side's
+            out[on_right] = (out[au][0], [(r, r, o, u) for r, _, o, u in handles])
+            out[on_left] = (out[au][0], [(lf, lf, o, u) for _, lf, o, u in handles])
     return out
 
 
