@@ -68,6 +68,11 @@ def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
     # the actor faces the camera: the four faces found are in the first head-turn bin
     assert figures["by_yaw"]["0-10"]["n"] == 4 and list(figures["by_yaw"]) == ["0-10"]
     assert "head turned (deg)" in done.stdout
+    # no input names its person: the intervals draw inputs, and hold the figure they surround
+    chance = figures["chance"]
+    assert (chance["by"], chance["units"]) == ("input", 5)
+    assert chance["accuracy"][0] <= figures["accuracy"] <= chance["accuracy"][1]
+    assert "95 % intervals (1000 draws of the 5 inputs): accuracy" in done.stdout
     assert (out / "reliability.png").stat().st_size > 1000
     assert (out / "analyze" / "analyze-index.csv").is_file(), "analyze's own outputs stay"
     # a second opinion (microemo-reason replay's file) stands in for the device's reading
@@ -154,6 +159,38 @@ def test_turned_heads_are_scored_apart_and_compared_bin_by_bin():
     against = paired(here, there)["by_yaw"]
     assert against["30+"] == {"right_here_only": 0, "right_there_only": 2, "p_sign": 0.5}
     assert "0-10" not in against  # nothing changed there
+
+
+def test_the_intervals_say_how_few_people_the_figures_rest_on():
+    """Forty faces of four people, two read right every time and two never: by person the
+    accuracy of 0.5 could as well be 0.0 or 1.0 on four other people; drawn as if the forty
+    faces were forty people, the interval is far narrower, and wrongly so. The report says
+    which it drew."""
+    from microemo_train.emotion_bench.report import lines
+    from microemo_train.emotion_bench.score import chance
+
+    readings = [
+        Reading("happiness", "happiness" if person < 2 else "anger", 0.9, f"{person}-{i}",
+                0.0, f"S{person}")
+        for person in range(4)
+        for i in range(10)
+    ]  # fmt: skip
+    by_person = chance(readings)
+    assert (by_person["by"], by_person["units"]) == ("person", 4)
+    assert by_person["accuracy"] == [0.0, 1.0]
+    # the scores (0.9) say too much for half the faces: ECE 0.4, and as little as 0.1 or as
+    # much as 0.9 on other people
+    assert by_person["ece"] == [pytest.approx(0.1), pytest.approx(0.9)]
+    assert by_person["neutral_as_emotion_confident"] is None  # no resting face among them
+    as_inputs = chance([Reading(r.label, r.answer, r.score, r.name) for r in readings])
+    assert as_inputs["by"] == "input" and as_inputs["units"] == 40
+    low, high = as_inputs["accuracy"]
+    assert low < 0.5 < high and high - low < 0.4
+    result = score(readings)
+    result["chance"] = by_person
+    assert "95 % intervals (1000 draws of the 4 people): accuracy 0.000-1.000, ECE 0.100-0.900" in (
+        "\n".join(lines(result))
+    )
 
 
 def test_whose_resting_face_is_read_as_an_emotion_is_named():

@@ -7,6 +7,25 @@ from pathlib import Path
 from typing import Any
 
 
+def _chance_lines(chance: dict[str, Any] | None, confident: float) -> list[str]:
+    """How far the figures above could move on other inputs like these (``score.chance``)."""
+    if not chance:
+        return []
+    said = []
+    for name, key in (("accuracy", "accuracy"), ("ECE", "ece")):
+        if chance[key]:
+            low, high = chance[key]
+            said.append(f"{name} {low:.3f}-{high:.3f}")
+    if chance["neutral_as_emotion_confident"]:
+        low, high = chance["neutral_as_emotion_confident"]
+        said.append(f"neutral an emotion at >= {confident:.1f} {low:.1%}-{high:.1%}")
+    units = "people" if chance["by"] == "person" else "inputs"
+    return [
+        f"95 % intervals ({chance['draws']} draws of the {chance['units']} {units}): "
+        + ", ".join(said)
+    ]
+
+
 def lines(result: dict[str, Any]) -> list[str]:
     """The table a user reads after a run."""
     out = [
@@ -24,6 +43,7 @@ def lines(result: dict[str, Any]) -> list[str]:
             f"neutral read as an emotion: {result['neutral_as_emotion']:.1%}, at score >= "
             f"{result['confident']:.1f}: {result['neutral_as_emotion_confident']:.1%}"
         )
+    out += _chance_lines(result.get("chance"), result.get("confident", 0.8))
     out.append("")
     out.append(f"{'class':12s} {'n':>6s} {'recall':>7s} {'F1':>6s}  most often read as")
     for c, rec in result["recall"].items():
