@@ -139,6 +139,16 @@ def _columns(readings: list[Reading]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return labels, answers, np.array([r.score for r in readings], np.float64)
 
 
+def _at_rest(
+    labels: np.ndarray, answers: np.ndarray, scores: np.ndarray, confident: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs labelled neutral, those of them read as an emotion (a face found), and
+    those read so at a score of ``confident`` or more: one definition for every figure."""
+    resting = labels == "neutral"
+    as_emotion = resting & (answers != NO_FACE) & (answers != "neutral")
+    return resting, as_emotion, as_emotion & (scores >= confident)
+
+
 def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> dict[str, Any]:
     """Every figure of the module's docstring, as plain data (the ``--json`` report)."""
     labels, answers, scores = _columns(readings)
@@ -169,13 +179,10 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
         },
         "calibration": calibration(scores[found], correct[found], bins),
     }
-    neutral = labels == "neutral"
+    neutral, as_emotion, confidently = _at_rest(labels, answers, scores, confident)
     if neutral.any():
-        as_emotion = neutral & found & (answers != "neutral")
         result["neutral_as_emotion"] = round(float(as_emotion.sum() / neutral.sum()), 4)
-        result["neutral_as_emotion_confident"] = round(
-            float((as_emotion & (scores >= confident)).sum() / neutral.sum()), 4
-        )
+        result["neutral_as_emotion_confident"] = round(float(confidently.sum() / neutral.sum()), 4)
         result["confident"] = confident
     result["by_yaw"] = _by_yaw(readings, confident)
     result["resting_by_subject"] = _resting_by_subject(readings)
@@ -218,17 +225,14 @@ def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, An
         rs = bins.get(name, [])
         if not rs:
             continue
-        neutral = [r for r in rs if r.label == "neutral"]
+        neutral, _, confidently = _at_rest(*_columns(rs), confident)
         top, k = Counter(r.answer for r in rs).most_common(1)[0]
         out[name] = {
             "n": len(rs),
             "accuracy": round(sum(r.answer == r.label for r in rs) / len(rs), 4),
-            "neutral": len(neutral),
-            "neutral_as_emotion_confident": round(
-                sum(r.answer != "neutral" and r.score >= confident for r in neutral) / len(neutral),
-                4,
-            )
-            if neutral
+            "neutral": int(neutral.sum()),
+            "neutral_as_emotion_confident": round(float(confidently.sum() / neutral.sum()), 4)
+            if neutral.any()
             else None,
             "top_answer": top,
             "top_share": round(k / len(rs), 4),
@@ -279,8 +283,7 @@ def chance(
     the people (or the inputs, when some input names no person) with replacement."""
     labels, answers, scores = _columns(readings)
     correct, found = answers == labels, answers != NO_FACE
-    rest = labels == "neutral"
-    rest_confident = rest & found & (answers != "neutral") & (scores >= confident)
+    rest, _, rest_confident = _at_rest(labels, answers, scores, confident)
     by_person = all(r.subject for r in readings)
     unit = np.array([r.subject if by_person else str(i) for i, r in enumerate(readings)])
     names, of_unit = np.unique(unit, return_inverse=True)

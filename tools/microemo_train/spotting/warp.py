@@ -54,7 +54,7 @@ def load_templates(path: Path = TEMPLATES_FILE) -> dict[str, tuple[float, _Handl
         if not isinstance(one_sided, bool):
             raise ValueError(f"{path}: [{au}] one_sided must be true or false")
         if one_sided:
-            on_right, on_left = (au + side for side in SIDES)  # both indices that side's
+            on_right, on_left = (au + side for side in SIDES)  # each handle moves one side's point
             out[on_right] = (out[au][0], [(r, r, o, u) for r, _, o, u in handles])
             out[on_left] = (out[au][0], [(lf, lf, o, u) for _, lf, o, u in handles])
     return out
