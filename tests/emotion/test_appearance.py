@@ -165,6 +165,62 @@ def test_a_view_out_of_range_is_refused_by_name(tmp_path):
         AppearanceModel(folder)
 
 
+def test_a_temperature_that_follows_the_margin_keeps_every_answer_and_sharpens_clear_ones(
+    photos, tmp_path
+):
+    """A fusion whose temperature falls with the margin between the top two classes
+    (``temperature_slope`` below 0) reads the same emotions as with one temperature and
+    shows a clear reading (the actor's smile) with a higher score."""
+    folder = _copy_builtin(tmp_path)
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["fusion"]["temperature_slope"] = -0.3
+    path.write_text(json.dumps(manifest))
+    config = tmp_path / "margin.toml"
+    config.write_text(f'[model]\nappearance = "{folder}"\n')
+    inputs = [photos["smile"], photos["rest"]]
+    one = _analyze(inputs, tmp_path / "one")
+    margin = _analyze(inputs, tmp_path / "margin", config)
+    assert [r["emotion"] for r in margin] == [r["emotion"] for r in one]
+    assert float(margin[0]["emotion_score"]) > float(one[0]["emotion_score"]) + 0.01
+
+
+def test_a_fusion_score_never_falls_as_its_margin_grows():
+    """However steep the slope the manifest allows, a reading whose top class leads by more
+    is never shown with a lower score (the temperature cannot undo the margin)."""
+    from microemo.emotion.fusion import temperature_of
+
+    margins = np.linspace(0.0, 30.0, 301)
+    z = np.stack([margins, np.zeros_like(margins), np.full_like(margins, -1.0)], axis=1)
+    for slope in (0.0, -0.05, -0.5, -2.0):
+        s = z / temperature_of(z, 1.3, slope)
+        top = 1.0 / np.exp(s - s[:, :1]).sum(axis=1)
+        assert np.all(np.diff(top) >= 0), slope
+
+
+def test_a_slope_that_would_blunt_clear_readings_is_refused_by_name(tmp_path):
+    folder = _copy_builtin(tmp_path)
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["fusion"]["temperature_slope"] = 0.4
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"appearance\.json(.|\n)*fusion.temperature_slope"):
+        AppearanceModel(folder)
+
+
+def test_a_model_made_for_a_newer_runtime_is_refused_as_that_not_as_broken(tmp_path):
+    """A field this runtime does not know (a later one's) is named as a newer runtime's model,
+    with what to do, rather than as an invalid manifest."""
+    folder = _copy_builtin(tmp_path)
+    path = folder / "appearance.json"
+    manifest = json.loads(path.read_text())
+    manifest["min_runtime"] = "9.1.0"
+    manifest["fusion"]["a_later_field"] = 1.0
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"needs runtime 9\.1\.0, this is .*update microemo"):
+        AppearanceModel(folder)
+
+
 def test_a_tampered_model_file_is_refused(tmp_path):
     folder = _copy_builtin(tmp_path)
     model = folder / "appearance.tflite"

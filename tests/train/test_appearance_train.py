@@ -316,12 +316,53 @@ def test_a_reused_network_from_elsewhere_is_named_without_a_history(trained, sti
     assert entry["sha256"] == hashlib.sha256(bare.read_bytes()).hexdigest()
 
 
+def test_refit_keeps_a_models_network_and_fits_a_calibration_that_follows_the_margin(
+    trained, stills, tmp_path
+):
+    """``--refit`` reads a model folder's int8 network as it is (nothing trained) and fits only
+    its fusion: on the same rows the same weights, so the same answers; ``--temperature
+    margin`` prints what the slope changed beside one temperature; the manifest names the
+    model whose network it kept and keeps that network's train part out of the fusion."""
+    first, work, _ = trained
+    out = tmp_path / "refit"
+    done = _train(
+        "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
+        "--refit", str(first), "--temperature", "margin", "--jobs", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "CNN 1 of" not in done.stdout and not (tmp_path / "cnn.keras").exists()
+    assert (out / "appearance.tflite").read_bytes() == (first / "appearance.tflite").read_bytes()
+    old, new = (load_appearance(str(p)) for p in (first, out))
+    assert old is not None and new is not None
+    assert (new.manifest.fusion.weights, new.manifest.fusion.bias) == (
+        old.manifest.fusion.weights,
+        old.manifest.fusion.bias,
+    )
+    assert (
+        new.manifest.metrics["fusion_out_of_fold"]["n"]
+        == (old.manifest.metrics["fusion_out_of_fold"]["n"])
+    )
+    kept = new.manifest.source["cnn_training"]["refit_from"]
+    assert (kept["model"], kept["sha256"]) == (str(first), old.manifest.files["appearance.tflite"])
+    assert new.manifest.source["cnn_trained_on"] == ["mine train part"]
+    assert "mine fusion rows, one temperature" in done.stdout
+    assert "one_temperature" in new.manifest.metrics
+    # a model with one temperature stays readable by the runtime before the slope existed
+    plain = json.loads((first / "appearance.json").read_text())
+    assert "temperature_slope" not in plain["fusion"] and plain["min_runtime"] == "0.2.0"
+    raw = json.loads((out / "appearance.json").read_text())
+    sloped = raw["fusion"].get("temperature_slope", 0.0) != 0.0
+    assert raw["min_runtime"] == ("0.2.1" if sloped else "0.2.0")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--fine-tune", "3"], "--fine-tune 3: a number of epochs for the networks given with"),
         (["--degraded", "1.5"], "--degraded 1.5: a share of the faces, 0 to 1"),
         (["--glasses", "-0.2"], "--glasses -0.2: a share of the faces, 0 to 1"),
+        (["--refit", "m", "--keras", "k"], "--refit m reuses that model's network and crop as"),
+        (["--refit", "nowhere"], "--refit: nowhere/appearance.json: cannot read"),
     ],
 )
 def test_fine_tune_and_degraded_are_checked_before_any_work(stills, tmp_path, args, message):

@@ -43,6 +43,16 @@ def fusion_inputs(
     return x
 
 
+def temperature_of(z: np.ndarray, temperature: float, slope: float) -> np.ndarray:
+    """The temperature a row of fused logits (or each row of a matrix) is divided by:
+    ``temperature * exp(slope * margin)``, the margin its top logit less the next."""
+    if slope == 0.0:
+        return np.full((*z.shape[:-1], 1), temperature)
+    top2 = np.sort(z, axis=-1)[..., -2:]
+    margin = top2[..., 1:] - top2[..., :1]
+    return temperature * np.exp(slope * margin)
+
+
 class Fusion:
     def __init__(self, spec: FusionSpec, app_labels: list[str]) -> None:
         self.spec = spec
@@ -56,7 +66,8 @@ class Fusion:
     ) -> dict[str, float]:
         """Probabilities over ``classes`` (plus repression when its rule holds)."""
         x = fusion_inputs(self.spec.inputs, self.app_labels, app_logp, au_scores, trust)
-        z = (self.w @ x + self.b) / self.spec.temperature
+        z = self.w @ x + self.b
+        z = z / temperature_of(z, self.spec.temperature, self.spec.temperature_slope)
         p = np.exp(z - z.max())
         p /= p.sum()
         out = {c: float(v) for c, v in zip(self.classes, p)}

@@ -14,6 +14,7 @@ Only the crop goes in and only class scores come out; nothing of the face leaves
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from importlib import resources
@@ -80,11 +81,14 @@ class CropModel(BaseModel):
 
 class FusionSpec(BaseModel):
     """How the appearance reading and the AU evidence make one core emotion: a softmax of
-    ``weights @ inputs + bias`` over ``classes``, divided by ``temperature``. Inputs are named
+    ``weights @ inputs + bias`` over ``classes``, divided by a temperature. Inputs are named
     log-probabilities: ``app:<label>`` (this model), ``au:<class>`` (the FACS prototypes over
     the AU intensities) and ``trust*au:<class>`` (the same, times how far the face's own
     neutral baseline is trusted: 0 on a first glance or a photo, towards 1 once it has been
-    seen at rest)."""
+    seen at rest). The temperature is ``temperature * exp(temperature_slope * margin)``, the
+    margin the top logit less the next: with a slope below 0 a clear reading is sharpened
+    more than a close one (never less, so a score still rises with the margin); 0 is one
+    temperature for every face. Neither can change which class is on top."""
 
     model_config = ConfigDict(extra="forbid")
     classes: list[str] = Field(min_length=2)
@@ -92,6 +96,9 @@ class FusionSpec(BaseModel):
     weights: list[list[float]]
     bias: list[float]
     temperature: float = Field(1.0, gt=0)
+    temperature_slope: float = Field(
+        0.0, ge=-2.0, le=0.0, description="per unit of the top logits' margin (log scale)"
+    )
 
     @model_validator(mode="after")
     def _shapes(self) -> FusionSpec:
@@ -151,23 +158,36 @@ def appearance_dir(setting: str) -> Path | None:
     return folder
 
 
+def _runtime_first(path: Path, text: bytes) -> None:
+    """A manifest made for a newer runtime is refused as that, before its fields are read
+    (a field this runtime does not know would otherwise read as a broken manifest)."""
+    try:
+        wanted = json.loads(text).get("min_runtime")
+    except (ValueError, AttributeError):
+        return  # not a JSON object: validation names what is wrong
+    if isinstance(wanted, str) and version_tuple(wanted) > version_tuple(RUNTIME_VERSION):
+        raise BundleError(
+            f"{path}: needs runtime {wanted}, this is {RUNTIME_VERSION}: update microemo on "
+            "this device, or point model.appearance at a model made for it"
+        )
+
+
 def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
     """The manifest and the model's bytes, verified; ``BundleError`` naming what is wrong."""
     path = folder / MANIFEST
     try:
-        manifest = AppearanceManifest.model_validate_json(path.read_bytes())
+        text = path.read_bytes()
     except OSError as exc:
         raise BundleError(
             f"{path}: cannot read the appearance model's manifest ({exc.strerror}); point "
             "model.appearance at a folder written by microemo-train appearance, or set it to "
             '"off"'
         ) from None
+    _runtime_first(path, text)
+    try:
+        manifest = AppearanceManifest.model_validate_json(text)
     except ValidationError as exc:
         raise BundleError(f"{path}: invalid appearance manifest: {exc}") from None
-    if version_tuple(manifest.min_runtime) > version_tuple(RUNTIME_VERSION):
-        raise BundleError(
-            f"{path}: needs runtime {manifest.min_runtime}, this is {RUNTIME_VERSION}"
-        )
     model = folder / manifest.model_file
     try:
         data = model.read_bytes()

@@ -35,6 +35,7 @@ import numpy as np
 
 from microemo_train.appearance import data, figures, train
 from microemo_train.appearance.fuse import PROTO_CLASSES, FusionRows, fit_fusion
+from microemo_train.appearance.options import add_arguments
 from microemo_train.emotion_bench.inputs import BenchInputError
 
 logger = logging.getLogger(__name__)
@@ -47,156 +48,8 @@ def add_parser(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--data",
-        action="append",
-        required=True,
-        metavar="NAME=[KIND:]PATH",
-        help="a labelled set (repeatable): class folders, ckplus or a CSV",
-    )
-    p.add_argument("--out", type=Path, required=True, help="the model folder to write")
-    p.add_argument(
-        "--work",
-        type=Path,
-        default=Path("out/appearance-work"),
-        help="parts, cache and the trained CNN (default out/appearance-work)",
-    )
-    p.add_argument(
-        "--cnn",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="sets whose train part trains the CNN (default: the first --data)",
-    )
-    p.add_argument(
-        "--calibration",
-        help="AU calibration the AUs are read with (default: "
-        "built-in; use the device's au.calibration)",
-    )
-    p.add_argument(
-        "--share",
-        action="append",
-        default=[],
-        metavar="NAME=W",
-        help="weight of a set in the fusion fit (default 1 each)",
-    )
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--width", type=float, default=1.0, help="CNN width multiplier (1.0)")
-    p.add_argument(
-        "--members",
-        type=int,
-        default=1,
-        help="CNNs trained alike from other random starts (seeds 0, 1, ...) and read as one, "
-        "their log-probabilities averaged (default 1, or as many as --keras; each costs the "
-        "device one more reading)",
-    )
-    p.add_argument(
-        "--keras",
-        type=Path,
-        action="append",
-        default=[],
-        help="a trained CNN to reuse as the next member (repeatable; skips its training)",
-    )
-    p.add_argument(
-        "--degraded",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="share of the training faces shown as a poorer camera takes them: dim, blurred, "
-        "low resolution, noisy or strong JPEG (default 0)",
-    )
-    p.add_argument(
-        "--glasses",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="share of the training faces shown wearing glasses drawn over the eyes, clear or "
-        "tinted like sunglasses (a cabin's drivers; default 0)",
-    )
-    p.add_argument(
-        "--fine-tune",
-        type=int,
-        default=0,
-        metavar="EPOCHS",
-        help="train each --keras network this many epochs more, at a tenth of the learning "
-        "rate, on the same train part (with --degraded: for poorer cameras); saved in --work",
-    )
-    p.add_argument(
-        "--between",
-        type=_intensities,
-        default=(),
-        metavar="T[,T...]",
-        help="train the CNN on faces between each neutral -> apex pair of the --cnn sets' "
-        "train parts too (the CK+ layout's sequences, or a CSV's sequence column): morphs at "
-        "these intensities, 0 the "
-        "neutral to 1 the apex (e.g. 0.35,0.5,0.65,0.8), labelled with the apex's emotion",
-    )
-    p.add_argument(
-        "--no-mirror",
-        dest="mirror",
-        action="store_false",
-        help="read each crop once (default: the crop and its mirror image, averaged; the "
-        "fusion is fitted on readings made that way)",
-    )
-    p.add_argument(
-        "--view",
-        action="append",
-        default=[],
-        type=_view,
-        metavar="DX,DY[,SCALE][,mirror]",
-        help="one more view the device reads each face through, besides the template's own "
-        "(repeatable): the template moved DX, DY crop pixels and scaled by SCALE about its "
-        "centre, with its mirror image too if 'mirror' is given; all readings' probabilities "
-        "are averaged and the fusion is fitted on them (each costs one more CNN pass a reading)",
-    )
-    p.add_argument("--jobs", type=int, default=2, help="landmarker processes")
-    p.add_argument("--name", default="microemo-appearance")
-    p.add_argument("--version", default="0.1.0")
-    p.add_argument("--licence", default="", help="terms of the data, recorded in the manifest")
-    p.add_argument(
-        "--parts-only",
-        action="store_true",
-        help="write the parts' CSVs into --work and stop (e.g. to calibrate the "
-        "AUs on the train part first: facs-calibrate --stills WORK/parts/NAME-train.csv)",
-    )
+    add_arguments(p)
     p.set_defaults(func=run)
-
-
-def _view(text: str) -> Any:
-    """``--view DX,DY[,SCALE][,mirror]`` as the manifest's view."""
-    from pydantic import ValidationError
-
-    from microemo.model.appearance import ViewModel
-
-    parts = [p.strip() for p in text.split(",")]
-    mirror = parts[-1] == "mirror"
-    numbers = parts[:-1] if mirror else parts
-    try:
-        if len(numbers) not in (2, 3):
-            raise ValueError("two or three numbers")
-        values = [float(v) for v in numbers]
-        return ViewModel(dx=values[0], dy=values[1], scale=values[2] if len(values) == 3 else 1.0,
-                         mirror=mirror)  # fmt: skip
-    except (ValueError, ValidationError) as exc:
-        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give DX,DY[,SCALE][,mirror], e.g. 0,-1.5 or 0,0,1.06,mirror "
-            f"(pixels of the crop, -8 to 8; scale 0.5 to 2): {detail}"
-        ) from None
-
-
-def _intensities(text: str) -> tuple[float, ...]:
-    """``--between T[,T...]``: intensities strictly between 0 (neutral) and 1 (apex)."""
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or not all(0.0 < v < 1.0 for v in values):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give intensities between 0 (the neutral) and 1 (the apex), "
-            "comma-separated, e.g. 0.35,0.5,0.65,0.8"
-        )
-    return values
 
 
 class _Set:
@@ -284,12 +137,15 @@ def _template() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from microemo.emotion.fusion import Fusion
     from microemo.model.appearance import CropModel
+    from microemo_train.appearance.networks import from_model
     from microemo_train.appearance.write import write_folder
 
     std_floor = 10.0
     sets_in = [data.load_set(spec) for spec in args.data]
-    cnn = args.cnn or [sets_in[0].name]
-    unknown = [c for c in cnn if c not in {s.name for s in sets_in}]
+    names = [s.name for s in sets_in]
+    refit = from_model(args.refit, args) if args.refit else None
+    cnn = args.cnn or ([n for n in refit[4] if n in names] if refit else [names[0]])
+    unknown = [c for c in cnn if c not in names]
     if unknown:
         raise BenchInputError(f"--cnn {unknown[0]}: no --data set of that name")
     for option, share in (("--degraded", args.degraded), ("--glasses", args.glasses)):
@@ -306,14 +162,19 @@ def run(args: argparse.Namespace) -> int:
             for path in data.write_parts(s, data.split(s), args.work / "parts"):
                 print(f"wrote {path}")
         return 0
-    crop = CropModel(**_template(), std_floor=std_floor, mirror=args.mirror, views=args.view)
+    if refit:
+        tflite, app_labels, crop, reused, _ = refit
+        std_floor = crop.std_floor
+    else:
+        crop = CropModel(**_template(), std_floor=std_floor, mirror=args.mirror, views=args.view)
     sets = [_Set(s, args.work, args.jobs, args.calibration, crop.crop_views()) for s in sets_in]
-    model, app_labels, sources = _train_cnn(sets, cnn, args, std_floor)
-    rep = np.concatenate(
-        [st.ex.crops[(st.part == 0) & st.ex.ok, 0] for st in sets if st.s.name in cnn]
-    )
-    rep = rep[np.random.default_rng(0).permutation(len(rep))[:500]]
-    tflite = train.to_int8(model, rep, std_floor)
+    if not refit:
+        model, app_labels, sources = _train_cnn(sets, cnn, args, std_floor)
+        rep = np.concatenate(
+            [st.ex.crops[(st.part == 0) & st.ex.ok, 0] for st in sets if st.s.name in cnn]
+        )
+        rep = rep[np.random.default_rng(0).permutation(len(rep))[:500]]
+        tflite = train.to_int8(model, rep, std_floor)
     metrics: dict[str, Any] = {"sets": {}}
     app_all, rows = {}, []
     for st in sets:
@@ -324,12 +185,16 @@ def run(args: argparse.Namespace) -> int:
         rows.append(_rows(st, app_all[st.s.name], st.s.name in cnn))
     fused_rows = FusionRows.concat(rows)
     share = {k: float(v) for k, _, v in (x.partition("=") for x in args.share)}
-    spec, oof, classes = fit_fusion(fused_rows, app_labels, share)
-    metrics.update(figures.out_of_fold(fused_rows.label, oof, classes, fused_rows.source))
-    fusion = Fusion(spec, app_labels)
+    fit = fit_fusion(fused_rows, app_labels, share, margin=args.temperature == "margin")
+    label, of = fused_rows.label, fused_rows.source
+    metrics.update(figures.out_of_fold(label, fit.oof, fit.classes, of))
+    if args.temperature == "margin":  # what the slope changed, on the same rows
+        one = figures.out_of_fold(label, fit.oof_one, fit.classes, of)
+        metrics["one_temperature"] = {k.replace("fusion_", ""): v for k, v in one.items()}
+    fusion = Fusion(fit.spec, app_labels)
     for st in sets:
         metrics["sets"][st.s.name] = _test_figures(st, app_all[st.s.name], app_labels, fusion)
-    _print(metrics, spec)
+    _print(metrics, fit.spec)
     source = {
         "data": {
             st.s.name: {
@@ -341,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
             for st in sets
         },
         "cnn_trained_on": [f"{c} train part" for c in cnn],
-        "cnn_training": {
+        "cnn_training": {"refit_from": reused}
+        if refit
+        else {
             "reused": sources,
             "fine_tune_epochs": args.fine_tune,
             "degraded_share": args.degraded,
@@ -357,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         tflite,
         app_labels,
-        spec,
+        fit.spec,
         metrics,
         source,
         args.name,
@@ -391,7 +258,13 @@ def _print(metrics: dict[str, Any], spec: Any) -> None:
     print(figures.line("fusion, out of fold", metrics["fusion_out_of_fold"]))
     for name, fig in metrics["fusion_out_of_fold_by_set"].items():
         print(figures.line(f"  {name} fusion rows, out of fold", fig))
+    if "one_temperature" in metrics:
+        one = metrics["one_temperature"]
+        print(figures.line("the same, one temperature", one["out_of_fold"]))
+        for name, fig in one["out_of_fold_by_set"].items():
+            print(figures.line(f"  {name} fusion rows, one temperature", fig))
     for name, f in metrics["sets"].items():
         for kind, fig in f.items():
             print(figures.line(f"{name} test, {kind}", fig))
-    print(f"temperature {spec.temperature}")
+    slope = f", slope {spec.temperature_slope} a unit of margin" if spec.temperature_slope else ""
+    print(f"temperature {spec.temperature}{slope}")

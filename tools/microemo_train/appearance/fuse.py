@@ -7,7 +7,8 @@ neutral). The fusion is a softmax over their named log-probabilities
 (``emotion.fusion.fusion_inputs``, the device's own function) of the ``Structured`` form:
 three numbers shared by every class and a bias each, fitted by weighted maximum likelihood,
 each data set weighing its ``share`` (a camera's own class mix stands within it); then one
-temperature, fitted on held-out folds, so that the shown score means what it says.
+temperature (or one that follows the margin between the top two classes), fitted on held-out
+folds, so that the shown score means what it says.
 
 Measured on the development sets (docs/real-faces.md): a free matrix over the same inputs, or
 classes balanced within a set, fitted the posed set's prototypes into the in-the-wild faces'
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microemo.emotion.fusion import fusion_inputs
+from microemo.emotion.fusion import fusion_inputs, temperature_of
 from microemo.emotion.rules import CORE_EMOTIONS
 from microemo.model.appearance import FusionSpec
 
@@ -126,17 +127,38 @@ class Structured:
         return np.asarray(minimize(loss, p0, method="L-BFGS-B").x)
 
 
-def temperature(z: np.ndarray, y_idx: np.ndarray, w: np.ndarray) -> float:
-    """The temperature minimising the weighted negative log-likelihood of held-out logits."""
-    from scipy.optimize import minimize_scalar
+def calibration(
+    z: np.ndarray, y_idx: np.ndarray, w: np.ndarray, margin: bool = False
+) -> tuple[float, float]:
+    """The temperature (and with ``margin`` its slope on the top two logits' margin, 0 or
+    below: ``emotion.fusion.temperature_of``) minimising the weighted negative
+    log-likelihood of held-out logits."""
+    from scipy.optimize import minimize
 
-    def nll(log_t: float) -> float:
-        s = z / np.exp(log_t)
+    def nll(p: np.ndarray) -> float:
+        s = z / temperature_of(z, float(np.exp(p[0])), float(p[1]))
         s = s - s.max(axis=1, keepdims=True)
         lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
         return float(-(w * lp[np.arange(len(y_idx)), y_idx]).sum() / w.sum())
 
-    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+    bounds = [(-3.0, 3.0), (-2.0, 0.0) if margin else (0.0, 0.0)]
+    p = minimize(nll, np.zeros(2), method="L-BFGS-B", bounds=bounds).x
+    return float(np.exp(p[0])), float(p[1])
+
+
+def calibrated(z: np.ndarray, t: float, slope: float) -> np.ndarray:
+    """Probabilities of fused logits under a fitted calibration."""
+    s = z / temperature_of(z, t, slope)
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class FusionFit:
+    spec: FusionSpec
+    classes: list[str]
+    oof: np.ndarray  # out-of-fold probabilities, calibrated as ``spec`` says (for the figures)
+    oof_one: np.ndarray  # the same under one temperature (what the margin's slope changed)
 
 
 def fit_fusion(
@@ -145,9 +167,11 @@ def fit_fusion(
     share: dict[str, float] | None = None,
     folds: int = 5,
     seed: int = 0,
-) -> tuple[FusionSpec, np.ndarray, list[str]]:
-    """The fusion fitted on every row, its temperature from out-of-fold logits (folds of
-    whole groups); and the calibrated out-of-fold probabilities (for the figures)."""
+    margin: bool = False,
+) -> FusionFit:
+    """The fusion fitted on every row, its calibration (one temperature, or with ``margin``
+    one that follows the top two classes' margin) from out-of-fold logits (folds of whole
+    groups); and the calibrated out-of-fold probabilities (for the figures)."""
     classes = sorted(set(rows.label.tolist()))
     form = Structured(classes, app_labels)
     x = design(rows, form.names, app_labels)
@@ -161,7 +185,8 @@ def fit_fusion(
         tr, te = fold != k, fold == k
         wm, b = form.matrix(form.fit(x[tr], y[tr], w[tr]))
         z[te] = x[te] @ wm.T + b
-    t = temperature(z, y, w)
+    one = calibration(z, y, w)
+    t, slope = calibration(z, y, w, margin) if margin else one
     wm, b = form.matrix(form.fit(x, y, w))
     spec = FusionSpec(
         classes=classes,
@@ -169,7 +194,6 @@ def fit_fusion(
         weights=wm.round(5).tolist(),
         bias=b.round(5).tolist(),
         temperature=round(t, 4),
+        temperature_slope=round(slope, 4) + 0.0,  # not -0.0
     )
-    s = z / t
-    p = np.exp(s - s.max(axis=1, keepdims=True))
-    return spec, p / p.sum(axis=1, keepdims=True), classes
+    return FusionFit(spec, classes, calibrated(z, t, slope), calibrated(z, *one))

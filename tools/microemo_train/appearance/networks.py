@@ -108,3 +108,43 @@ def make(
         name = "cnn.keras" if seed == 0 else f"cnn-{seed}.keras"
         _save(models[-1], args.work / name, how(settings))
     return average(models), sources
+
+
+def from_model(
+    folder: Path, args: argparse.Namespace
+) -> tuple[bytes, list[str], Any, dict[str, Any], list[str]]:
+    """``--refit``: an appearance model folder's int8 network as it is, verified by the
+    device's own reader; its labels and crop; how the manifest names it; and the data sets
+    its network trained on (``source.cnn_trained_on``)."""
+    from microemo.model.appearance import read_appearance
+    from microemo.model.bundle import BundleError
+
+    given = {
+        "--keras": bool(args.keras),
+        "--members": args.members != 1,
+        "--fine-tune": bool(args.fine_tune),
+        "--between": bool(args.between),
+        "--degraded": bool(args.degraded),
+        "--glasses": bool(args.glasses),
+        "--view": bool(args.view),
+        "--no-mirror": not args.mirror,
+    }
+    clash = [option for option, used in given.items() if used]
+    if clash:
+        raise BenchInputError(
+            f"--refit {folder} reuses that model's network and crop as they are: leave out "
+            f"{clash[0]} (or train a new network without --refit)"
+        )
+    try:
+        manifest, tflite = read_appearance(folder)
+    except BundleError as exc:
+        raise BenchInputError(f"--refit: {exc}") from None
+    seen = [str(v).removesuffix(" train part") for v in manifest.source.get("cnn_trained_on", [])]
+    reused = {
+        "model": str(folder),
+        "name": manifest.name,
+        "version": manifest.version,
+        "sha256": manifest.files[manifest.model_file],
+        "made": manifest.source.get("cnn_training"),
+    }
+    return tflite, list(manifest.labels), manifest.crop, reused, seen

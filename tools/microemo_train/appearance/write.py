@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from microemo import RUNTIME_VERSION
 from microemo.model.appearance import MANIFEST, AppearanceManifest, CropModel, FusionSpec
 from microemo.model.bundle import TensorSpec
 
@@ -22,6 +21,17 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
         scale=float(scale),
         zero_point=int(zero),
     )
+
+
+# What a runtime must know to read a model folder right; older runtimes refuse it by
+# min_runtime with a message saying so (``model.appearance.read_appearance``).
+BASE_RUNTIME = "0.2.0"  # the first with appearance models
+SLOPE_RUNTIME = "0.2.1"  # a temperature that follows the margin (``temperature_slope``)
+
+
+def min_runtime(fusion: FusionSpec) -> str:
+    """The oldest runtime that reads a model with this fusion as it was fitted."""
+    return SLOPE_RUNTIME if fusion.temperature_slope else BASE_RUNTIME
 
 
 def write_folder(
@@ -52,10 +62,12 @@ def write_folder(
         fusion=fusion,
         metrics=metrics,
         source=source,
-        min_runtime=RUNTIME_VERSION,
+        min_runtime=min_runtime(fusion),
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "appearance.tflite").write_bytes(tflite)
-    text = json.dumps(manifest.model_dump(mode="json"), indent=1)
+    # a fusion with one temperature stays readable by runtimes before its slope existed
+    skip = None if fusion.temperature_slope else {"fusion": {"temperature_slope"}}
+    text = json.dumps(manifest.model_dump(mode="json", exclude=skip), indent=1)
     (out / MANIFEST).write_text(text + "\n")
     return out
