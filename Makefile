@@ -90,7 +90,7 @@ appearance: setup need-data
 		--cnn fer --cnn ckplus --out device/microemo/model/appearance \
 		--work $(APPEARANCE_WORK) --epochs 36 --width 1.5 --share fer=3 \
 		--keras $(APPEARANCE_WORK)/cnn.keras --fine-tune 10 \
-		--between 0.35,0.5,0.65,0.8 --version 0.2.0
+		--between 0.35,0.5,0.65,0.8 --temperature margin --version 0.2.1
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

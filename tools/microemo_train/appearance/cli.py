@@ -19,6 +19,9 @@ classes and settings it was trained with, and what it was fine-tuned from), so a
 later with ``--keras`` says in its manifest how the network it reused was made.
 ``--between T[,T...]`` trains the CNN on faces morphed between each neutral -> apex pair of
 its train parts too (``morph``: CK+ holds only the two ends of each expression).
+``--refit MODEL`` keeps a model folder's int8 network as it is and fits only the fusion and
+its calibration; ``--temperature margin`` calibrates with a temperature that follows the
+margin between the top two classes (``FusionSpec.temperature_slope``).
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="reuse the network of an appearance model folder as it is (its int8 file, labels "
         "and crop; no training): fit only the fusion and its calibration on these sets. The "
         "sets its network trained on (--cnn; default: those its manifest names) keep their "
-        "train parts out of the fusion",
+        "train parts out of the fusion: give them under the same names and paths, so that "
+        "they split as they did",
     )
     p.add_argument(
         "--temperature",
@@ -130,7 +131,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="one",
         help="the fusion's calibration: one temperature for every face (default), or one "
         "that follows the margin between the top two classes (a clear reading sharpened more "
-        "than a close one; needs a device of this version)",
+        "than a close one; a model made so needs runtime 0.2.1)",
     )
     p.add_argument(
         "--parts-only",
