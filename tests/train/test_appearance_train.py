@@ -327,7 +327,7 @@ def test_refit_keeps_a_models_network_and_fits_a_calibration_that_follows_the_ma
     out = tmp_path / "refit"
     done = _train(
         "--data", f"mine={stills}", "--out", str(out), "--work", str(work),
-        "--refit", str(first), "--temperature", "margin", "--jobs", "1",
+        "--refit", str(first), "--temperature", "margin", "--version", "0.1.1", "--jobs", "1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "CNN 1 of" not in done.stdout and not (tmp_path / "cnn.keras").exists()
@@ -353,6 +353,15 @@ def test_refit_keeps_a_models_network_and_fits_a_calibration_that_follows_the_ma
     raw = json.loads((out / "appearance.json").read_text())
     sloped = raw["fusion"].get("temperature_slope", 0.0) != 0.0
     assert raw["min_runtime"] == ("0.2.1" if sloped else "0.2.0")
+    # a refit named as the model it came from would be told apart by nothing in the events
+    again = _train(
+        "--data", f"mine={stills}", "--out", str(tmp_path / "again"), "--work", str(work),
+        "--refit", str(out), "--version", new.manifest.version,
+    )  # fmt: skip
+    assert again.returncode == 2 and "give the refitted model a --version of its own" in (
+        again.stderr
+    )
+    assert not (tmp_path / "again").exists()
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,12 @@ def from_model(
         manifest, tflite = read_appearance(folder)
     except BundleError as exc:
         raise BenchInputError(f"--refit: {exc}") from None
+    if (args.name, args.version) == (manifest.name, manifest.version):
+        raise BenchInputError(
+            f"--refit {folder}: give the refitted model a --version of its own (not "
+            f"{manifest.version}): events name a model by name, version and its network's "
+            "sha256, which a refit keeps"
+        )
     seen = [str(v).removesuffix(" train part") for v in manifest.source.get("cnn_trained_on", [])]
     reused = {
         "model": str(folder),
