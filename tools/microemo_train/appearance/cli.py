@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     sets_in = [data.load_set(spec) for spec in args.data]
     names = [s.name for s in sets_in]
     refit = from_model(args.refit, args) if args.refit else None
-    cnn = args.cnn or ([n for n in refit[4] if n in names] if refit else [names[0]])
+    cnn = args.cnn or ([n for n in refit.sets() if n in names] if refit else [names[0]])
     unknown = [c for c in cnn if c not in names]
     if unknown:
         raise BenchInputError(f"--cnn {unknown[0]}: no --data set of that name")
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}")
         return 0
     if refit:
-        tflite, app_labels, crop, reused, _ = refit
+        tflite, app_labels, crop = refit.tflite, refit.labels, refit.crop
         std_floor = crop.std_floor
     else:
         crop = CropModel(**_template(), std_floor=std_floor, mirror=args.mirror, views=args.view)
@@ -189,10 +189,10 @@ def run(args: argparse.Namespace) -> int:
     fused_rows = FusionRows.concat(rows)
     share = {k: float(v) for k, _, v in (x.partition("=") for x in args.share)}
     fit = fit_fusion(fused_rows, app_labels, share, margin=args.temperature == "margin")
-    label, of = fused_rows.label, fused_rows.source
-    metrics.update(figures.out_of_fold(label, fit.oof, fit.classes, of))
+    label, from_set = fused_rows.label, fused_rows.source
+    metrics.update(figures.out_of_fold(label, fit.oof, fit.classes, from_set))
     if args.temperature == "margin":  # what the slope changed, on the same rows
-        one = figures.out_of_fold(label, fit.oof_one, fit.classes, of)
+        one = figures.out_of_fold(label, fit.oof_one, fit.classes, from_set)
         metrics["one_temperature"] = {k.replace("fusion_", ""): v for k, v in one.items()}
     fusion = Fusion(fit.spec, app_labels)
     for st in sets:
@@ -208,8 +208,9 @@ def run(args: argparse.Namespace) -> int:
             }
             for st in sets
         },
-        "cnn_trained_on": [f"{c} train part" for c in cnn],
-        "cnn_training": {"refit_from": reused}
+        # a refit's network is the model's: what it trained on, whatever --cnn kept out
+        "cnn_trained_on": refit.trained_on if refit else [f"{c} train part" for c in cnn],
+        "cnn_training": {"refit_from": refit.entry}
         if refit
         else {
             "reused": sources,

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -110,12 +110,23 @@ def make(
     return average(models), sources
 
 
-def from_model(
-    folder: Path, args: argparse.Namespace
-) -> tuple[bytes, list[str], Any, dict[str, Any], list[str]]:
-    """``--refit``: an appearance model folder's int8 network as it is, verified by the
-    device's own reader; its labels and crop; how the manifest names it; and the data sets
-    its network trained on (``source.cnn_trained_on``)."""
+class Refit(NamedTuple):
+    """``--refit``'s model: its int8 network, labels and crop as they are; how the new
+    manifest names it; and what its network trained on (its ``source.cnn_trained_on``)."""
+
+    tflite: bytes
+    labels: list[str]
+    crop: Any
+    entry: dict[str, Any]
+    trained_on: list[str]
+
+    def sets(self) -> list[str]:
+        """The data set names its network trained on (``"fer train part"`` -> ``"fer"``)."""
+        return [v.removesuffix(" train part") for v in self.trained_on]
+
+
+def from_model(folder: Path, args: argparse.Namespace) -> Refit:
+    """``--refit``: an appearance model folder, verified by the device's own reader."""
     from microemo.model.appearance import read_appearance
     from microemo.model.bundle import BundleError
 
@@ -145,12 +156,12 @@ def from_model(
             f"{manifest.version}): events name a model by name, version and its network's "
             "sha256, which a refit keeps"
         )
-    seen = [str(v).removesuffix(" train part") for v in manifest.source.get("cnn_trained_on", [])]
-    reused = {
+    entry = {
         "model": str(folder),
         "name": manifest.name,
         "version": manifest.version,
         "sha256": manifest.files[manifest.model_file],
         "made": manifest.source.get("cnn_training"),
     }
-    return tflite, list(manifest.labels), manifest.crop, reused, seen
+    trained_on = [str(v) for v in manifest.source.get("cnn_trained_on", [])]
+    return Refit(tflite, list(manifest.labels), manifest.crop, entry, trained_on)
