@@ -68,11 +68,6 @@ def out_of_fold(
     }
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def line(name: str, f: dict[str, Any]) -> str:
     neutral = f.get("neutral_as_emotion_confident")
     return (

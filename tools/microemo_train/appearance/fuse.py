@@ -23,7 +23,7 @@ import numpy as np
 
 from microemo.emotion.fusion import fusion_inputs, temperature_of
 from microemo.emotion.rules import CORE_EMOTIONS
-from microemo.model.appearance import FusionSpec
+from microemo.model.appearance import FusionSpec, log_softmax
 
 # the prototypes' classes in a fixed order; repression (anger's AUs, held weakly) counts as anger
 PROTO_CLASSES: tuple[str, ...] = tuple(sorted(set(CORE_EMOTIONS) - {"repression"}))
@@ -136,9 +136,7 @@ def calibration(
     from scipy.optimize import minimize
 
     def nll(p: np.ndarray) -> float:
-        s = z / temperature_of(z, float(np.exp(p[0])), float(p[1]))
-        s = s - s.max(axis=1, keepdims=True)
-        lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        lp = log_softmax(z / temperature_of(z, float(np.exp(p[0])), float(p[1])))
         return float(-(w * lp[np.arange(len(y_idx)), y_idx]).sum() / w.sum())
 
     bounds = [(-3.0, 3.0), (-2.0, 0.0) if margin else (0.0, 0.0)]
@@ -148,9 +146,7 @@ def calibration(
 
 def calibrated(z: np.ndarray, t: float, slope: float) -> np.ndarray:
     """Probabilities of fused logits under a fitted calibration."""
-    s = z / temperature_of(z, t, slope)
-    p = np.exp(s - s.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
+    return np.exp(log_softmax(z / temperature_of(z, t, slope)))
 
 
 @dataclass
@@ -196,4 +192,5 @@ def fit_fusion(
         temperature=round(t, 4),
         temperature_slope=round(slope, 4) + 0.0,  # not -0.0
     )
-    return FusionFit(spec, classes, calibrated(z, t, slope), calibrated(z, *one))
+    oof = calibrated(z, t, slope)
+    return FusionFit(spec, classes, oof, calibrated(z, *one) if margin else oof)
