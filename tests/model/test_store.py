@@ -3,6 +3,7 @@ classifying, survives kill -9 during a switch, and rolls back."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from microemo.model.bundle import BundleError
 from microemo.model.runner import CnnClassifier
 from microemo.model.selftest import SelfTestError
 from microemo.model.store import ModelStore
+from microemo_train.signing import load_private_key
 
 
 def assert_runs(store: ModelStore, version: str) -> None:
@@ -80,6 +82,18 @@ def _downgrade(kit: Kit, tmp: Path) -> Path:
     return kit.bundle("old", kit.model_b, "0.9.0")
 
 
+def _newer_runtime(kit: Kit, tmp: Path) -> Path:
+    """Signed for a later runtime, with a manifest field this one does not know."""
+    b = kit.bundle("newer", kit.model_b, "3.0.0")
+    m = json.loads((b / "manifest.json").read_text())
+    m["min_runtime"], m["a_later_field"] = "9.1.0", 1.0
+    (b / "manifest.json").write_bytes(text := json.dumps(m).encode())
+    # signed by hand: sign_bundle checks what it signed with this runtime, which refuses it
+    signature = load_private_key(kit.key).sign(text)
+    (b / "manifest.json.sig").write_text(base64.b64encode(signature).decode() + "\n")
+    return b
+
+
 def _selftest_fails(kit: Kit, tmp: Path) -> Path:
     return kit.bundle("badselftest", kit.model_b, "3.0.0", break_selftest=True)
 
@@ -97,6 +111,7 @@ def _too_large(kit: Kit, tmp: Path) -> Path:
         (_missing_signature, "missing signature"),
         (_unknown_key, "signature does not verify with any trusted key"),
         (_downgrade, "not newer than the running 1.0.0"),
+        (_newer_runtime, "needs runtime 9.1.0, this is"),
         (_selftest_fails, "self-test window 0"),
         (_too_large, "over model.max_bundle_bytes=100000"),
     ],
@@ -107,6 +122,7 @@ def _too_large(kit: Kit, tmp: Path) -> Path:
         "no-sig",
         "unknown-key",
         "downgrade",
+        "newer-runtime",
         "selftest",
         "too-large",
     ],

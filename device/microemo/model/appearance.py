@@ -14,7 +14,6 @@ Only the crop goes in and only class scores come out; nothing of the face leaves
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from importlib import resources
@@ -24,8 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from microemo import RUNTIME_VERSION
-from microemo.model.bundle import BundleError, TensorSpec, version_tuple
+from microemo.model.bundle import BundleError, TensorSpec, refuse_newer
 from microemo.vision.face_crop import CENTRED, CropSpec, CropView, aligned_crops
 
 logger = logging.getLogger(__name__)
@@ -158,20 +156,6 @@ def appearance_dir(setting: str) -> Path | None:
     return folder
 
 
-def _runtime_first(path: Path, text: bytes) -> None:
-    """A manifest made for a newer runtime is refused as that, before its fields are read
-    (a field this runtime does not know would otherwise read as a broken manifest)."""
-    try:
-        wanted = json.loads(text).get("min_runtime")
-    except (ValueError, AttributeError):
-        return  # not a JSON object: validation names what is wrong
-    if isinstance(wanted, str) and version_tuple(wanted) > version_tuple(RUNTIME_VERSION):
-        raise BundleError(
-            f"{path}: needs runtime {wanted}, this is {RUNTIME_VERSION}: update microemo on "
-            "this device, or point model.appearance at a model made for it"
-        )
-
-
 def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
     """The manifest and the model's bytes, verified; ``BundleError`` naming what is wrong."""
     path = folder / MANIFEST
@@ -183,7 +167,7 @@ def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
             "model.appearance at a folder written by microemo-train appearance, or set it to "
             '"off"'
         ) from None
-    _runtime_first(path, text)
+    refuse_newer(path, text, "point model.appearance at a model made for it")
     try:
         manifest = AppearanceManifest.model_validate_json(text)
     except ValidationError as exc:

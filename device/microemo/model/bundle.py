@@ -96,6 +96,21 @@ def version_tuple(v: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def refuse_newer(path: Path, text: bytes, instead: str) -> None:
+    """A manifest (``text``, as read) made for a newer runtime is refused as that, before its
+    fields are validated: a field this runtime does not know would otherwise read as a
+    broken manifest. ``instead``: what else the owner can do."""
+    try:
+        wanted = json.loads(text).get("min_runtime")
+    except (ValueError, AttributeError):
+        return  # not a JSON object: validation names what is wrong
+    if isinstance(wanted, str) and version_tuple(wanted) > version_tuple(RUNTIME_VERSION):
+        raise BundleError(
+            f"{path}: needs runtime {wanted}, this is {RUNTIME_VERSION}: update microemo on "
+            f"this device, or {instead}"
+        )
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -150,8 +165,9 @@ def load_bundle(
 ) -> Bundle:
     """Read and verify a bundle directory; raise ``BundleError`` naming what is wrong.
 
-    Verification order: signature over the manifest bytes, manifest schema, runtime
-    version, then every listed file's sha256. Nothing is trusted before the signature.
+    Verification order: signature over the manifest bytes, runtime version (before the
+    schema, which a newer runtime's fields would fail), manifest schema, then every listed
+    file's sha256. Nothing is trusted before the signature.
     """
     path = Path(path)
     mpath = path / MANIFEST
@@ -173,15 +189,12 @@ def load_bundle(
             signed_by = verify_signature(manifest_bytes, sig, public_keys or [])
         except BundleError as exc:
             raise BundleError(f"{spath}: {exc}") from exc
+    refuse_newer(mpath, manifest_bytes, "keep the bundle it runs (send it one made for it)")
     try:
         manifest = Manifest.model_validate_json(manifest_bytes)
     except ValidationError as exc:
         raise BundleError(f"{mpath}: invalid manifest: {exc}") from exc
     manifest.check_shapes()
-    if version_tuple(manifest.min_runtime) > version_tuple(RUNTIME_VERSION):
-        raise BundleError(
-            f"{mpath}: needs runtime {manifest.min_runtime}, this device runs {RUNTIME_VERSION}"
-        )
     model_bytes = b""
     for name, want in manifest.files.items():
         fpath = path / name
