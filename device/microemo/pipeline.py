@@ -284,12 +284,15 @@ class Pipeline:
             if step is not None:
                 result.steps.append(step)
         cls = self.classifier.classify(au.face_id, au.intensity, au.trust)
+        expressed = cls.expressed()
         result.emotions[au.face_id] = {
             "core": cls.core,
             "core_score": round(cls.core_score, 3),
             "core_source": cls.core_source,
             "micro": cls.micro,
             "micro_rule": cls.micro_rule,
+            "expressed": expressed[0] if expressed else None,
+            "expressed_score": round(expressed[1], 3) if expressed else None,
             "aus": {n: round(float(v), 2) for n, v in zip(AU_NAMES, au.intensity.tolist())},
         }
 

@@ -163,6 +163,20 @@ class Classification:
     cnn_core: str | None = None
     rules_core: str | None = None
 
+    def expressed(self) -> tuple[str, float] | None:
+        """The emotion this face most likely shows if it shows one: the best class but
+        ``neutral``, with its probability given that the face is not at rest (its score over
+        the scores of every class but neutral). For inputs known to hold an expression (a
+        micro-expression's apex frame, where MEGC's classes have no neutral), where the
+        shown emotion may be the resting face the expression nearly is. None with no
+        scores but neutral."""
+        rest = {k: v for k, v in self.scores.items() if k != "neutral"}
+        if not rest:
+            return None
+        best = max(rest, key=rest.__getitem__)
+        total = sum(rest.values())
+        return best, (rest[best] / total if total > 0 else 0.0)
+
 
 @dataclass(frozen=True, slots=True)
 class EpisodeStep:

@@ -151,6 +151,10 @@ def test_the_daemon_publishes_the_driver_over_mqtt(drive, tmp_path, broker):
     cabins = [s["cabin"] for s in states if s.get("cabin")]
     assert cabins and all(c["drowsiness"] in ("awake", "drowsy", "asleep") for c in cabins)
     assert all(c["attention"] in ("attentive", "distracted", "no_face") for c in cabins)
+    # and what the face shows, and what it leans to if it shows an expression (never neutral)
+    seen = [s for s in states if s.get("core_emotion")]
+    assert seen and all(s["expressed"] not in (None, "neutral") for s in seen)
+    assert all(0.0 < s["expressed_score"] <= 1.0 for s in seen)
     config = json.loads(rec.on("homeassistant/sensor/cab-e2e/drowsiness/config")[-1])
     assert config["state_topic"] == "microemo/cab-e2e/state"
     rec.close()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from microemo.emotion.rules import classify_aus, load_tables, parse_tables
-from microemo.types import AU_IDS, AU_INDEX
+from microemo.types import AU_IDS, AU_INDEX, Classification
 
 
 def aus(**kw: float) -> np.ndarray:
@@ -94,3 +94,19 @@ all = [12, 99]
 """
     with pytest.raises(ValueError, match=r"giddy.*AU99"):
         parse_tables(text)
+
+
+def test_what_a_face_shown_at_rest_leans_to():
+    """``expressed``: the best class but neutral, with its share of the non-neutral scores
+    (a face that shows an expression, if it shows one, is this one so likely)."""
+    at_rest = Classification(
+        core="neutral",
+        core_source="appearance+rules",
+        core_score=0.6,
+        scores={"neutral": 0.6, "happiness": 0.3, "anger": 0.1},
+    )
+    assert at_rest.expressed() == ("happiness", pytest.approx(0.75))
+    assert Classification("neutral", "rules", 1.0, {"neutral": 1.0}).expressed() is None
+    smile = classify_aus(aus(AU6=3, AU12=4))
+    label, score = smile.expressed() or ("", 0.0)
+    assert label == "happiness" and score >= smile.scores["happiness"]

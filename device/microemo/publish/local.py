@@ -4,12 +4,13 @@
 OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
 0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
-after the AUs, then the cabin columns (``CABIN_COLUMNS``: eye openness 0-1 per eye, eyes
-closed and yawning 0/1, head and gaze yaw and pitch in degrees, PERCLOS 0-1; empty for a
-face the cabin stage does not watch), then ``AUxx_flow``: the optical-flow motion of the
-brow, lid and nose AUs that the spotter also uses (0-5, fading within about a second; 0 when
-``spotting.flow`` is off). A frame without a face gets one row with ``face_id`` -1 and
-``success`` 0.
+after the AUs (``expressed``, ``expressed_score``: the best emotion but neutral and its
+probability given that the face shows one, ``Classification.expressed``), then the cabin
+columns (``CABIN_COLUMNS``: eye openness 0-1 per eye, eyes closed and yawning 0/1, head and
+gaze yaw and pitch in degrees, PERCLOS 0-1; empty for a face the cabin stage does not
+watch), then ``AUxx_flow``: the optical-flow motion of the brow, lid and nose AUs that the
+spotter also uses (0-5, fading within about a second; 0 when ``spotting.flow`` is off). A
+frame without a face gets one row with ``face_id`` -1 and ``success`` 0.
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from typing import IO, Any
 
 from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FrameResult
 
-CSV_VERSION = 2  # 2: the cabin columns
+CSV_VERSION = 3  # 2: the cabin columns; 3: expressed, expressed_score
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
-EMOTION_COLUMNS = ["emotion", "emotion_score", "emotion_source", "micro_emotion", "micro_rule"]
+EMOTION_COLUMNS = [
+    "emotion",
+    "emotion_score",
+    "emotion_source",
+    "micro_emotion",
+    "micro_rule",
+    "expressed",
+    "expressed_score",
+]
 # column (a key of the face's cabin state) -> its format; booleans are written 0/1
 _CABIN = {
     "eye_open_l": "{:.2f}",
@@ -102,9 +111,8 @@ class CsvWriter:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
             no_flow = ["0"] * len(FLOW_AUS)
             no_cabin = [""] * len(CABIN_COLUMNS)
-            self._w.writerow(
-                [frame, -1, ts, "0.00", 0, *blank, "", "", "", "", "", *no_cabin, *no_flow]
-            )
+            no_emotion = [""] * len(EMOTION_COLUMNS)
+            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, *no_emotion, *no_cabin, *no_flow])
             self.rows += 1
             return
         for au in result.faces:
@@ -123,6 +131,8 @@ class CsvWriter:
                     emo.get("core_source", ""),
                     emo.get("micro") or "",
                     emo.get("micro_rule") or "",
+                    emo.get("expressed") or "",
+                    "" if emo.get("expressed_score") is None else emo["expressed_score"],
                 ]
                 + cabin_cells(result.cabin.get(au.face_id))
                 + (

@@ -3,7 +3,7 @@ your own labelled faces, measured through ``microemo analyze`` itself.
 
     microemo-train emotion-bench my_faces/ --out out/bench            # happy/, neutral/, ...
     microemo-train emotion-bench labels.csv --out out/bench --jobs 2  # path,label rows
-    microemo-train emotion-bench apex/ --out out/megc --merge positive=happiness \
+    microemo-train emotion-bench apex/ --out out/megc --expressed --merge positive=happiness \
         --merge negative=anger,disgust,fear,sadness,contempt,repression
 
 DATA is a folder with one sub-folder per class (pictures, videos or frame folders inside;
@@ -16,6 +16,11 @@ input (``--read majority``). ``--rescore`` reads DIR/analyze again without re-ru
 ``--refined DIR`` puts a second opinion in the device's place (``microemo-reason replay
 DIR/analyze --out DIR/analyze`` writes one ``<name>.refined.jsonl`` per input: its last
 refined episode's label stands for the input), to measure before and after.
+
+``--expressed`` is for inputs that all show an expression, as a micro-expression's apex frames
+do (MEGC's classes have no neutral): each input is read by the best emotion but neutral and
+its probability given the face shows one (analyze's ``expressed`` columns), not by the shown
+emotion, which for a brief or slight expression is often the resting face it nearly is.
 
 Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read as an emotion
 (and at a score >= ``--confident``), the expected calibration error of the shown score and
@@ -81,6 +86,12 @@ def add_parser(sub: Any) -> None:
         choices=("last", "majority"),
         default="last",
         help="reading of a video or frame folder (default: its last face)",
+    )
+    p.add_argument(
+        "--expressed",
+        action="store_true",
+        help="every input shows an expression (MEGC apex frames): read the best emotion but "
+        "neutral, not the shown one",
     )
     p.add_argument(
         "--label-map",
@@ -164,19 +175,26 @@ def run_analyze(inputs: list[LabelledInput], args: argparse.Namespace, out: Path
             bar.update(len(batch))
 
 
-def _reading(csv_path: Path, how: str) -> tuple[str, float, float | None]:
+def _reading(csv_path: Path, how: str, column: str) -> tuple[str, float, float | None]:
     """The input's answer, its score and the head turn (degrees) of the face read, from its
-    analyze CSV (the turn: of the last face read, or averaged over the answer's faces)."""
+    analyze CSV (the turn: of the last face read, or averaged over the answer's faces).
+    ``column``: ``emotion`` (the shown emotion) or ``expressed`` (the best but neutral)."""
     faces: list[tuple[int, int, str, float, float]] = []
     with csv_path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row["success"] == "1" and row["emotion"]:
+        reader = csv.DictReader(f)
+        if column not in (reader.fieldnames or []):
+            raise BenchInputError(
+                f"{csv_path}: no {column!r} column (written by an older microemo analyze): "
+                "run emotion-bench again without --rescore"
+            )
+        for row in reader:
+            if row["success"] == "1" and row[column]:
                 faces.append(
                     (
                         int(row["frame"]),
                         int(row["face_id"]),
-                        row["emotion"],
-                        float(row["emotion_score"] or 0.0),
+                        row[column],
+                        float(row[f"{column}_score"] or 0.0),
                         abs(math.degrees(float(row["pose_Ry"] or 0.0))),
                     )
                 )
@@ -203,9 +221,15 @@ def _refined(folder: Path | None, name: str) -> tuple[str, float] | None:
 
 
 def collect(
-    inputs: list[LabelledInput], out: Path, how: str, merge: Merge, refined: Path | None = None
+    inputs: list[LabelledInput],
+    out: Path,
+    how: str,
+    merge: Merge,
+    refined: Path | None = None,
+    column: str = "emotion",
 ) -> tuple[list[Reading], list[str]]:
-    """One reading per input analyze wrote; the inputs it could not read."""
+    """One reading per input analyze wrote (by ``column``, see ``_reading``); the inputs it
+    could not read."""
     index = out / "analyze-index.csv"
     if not index.is_file():
         raise BenchInputError(f"{index}: missing: run without --rescore first")
@@ -217,7 +241,7 @@ def collect(
         if row is None or row["status"] != "ok" or not row["csv"]:
             failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
             continue
-        answer, s, yaw = _reading(out / row["csv"], how)
+        answer, s, yaw = _reading(out / row["csv"], how, column)
         answer, s = _refined(refined, row["name"]) or (answer, s)
         readings.append(
             Reading(merge(item.label), merge(answer), s, row["name"], yaw, item.subject)
@@ -241,16 +265,21 @@ def _analysed(folder: Path, inputs: list[LabelledInput]) -> list[LabelledInput]:
 
 
 def _against(
-    folder: Path, inputs: list[LabelledInput], readings: list[Reading], how: str, merge: Merge
+    folder: Path,
+    inputs: list[LabelledInput],
+    readings: list[Reading],
+    how: str,
+    merge: Merge,
+    column: str,
 ) -> dict[str, Any]:
     """This run's readings against another run's over the same inputs (``--against``), with
-    or without a camera on either side."""
+    or without a camera on either side, both read by ``column``."""
     if not (folder / "analyze" / "analyze-index.csv").is_file():
         raise BenchInputError(
             f"--against {folder}: no emotion-bench results there ({folder}/analyze/"
             "analyze-index.csv is missing): run emotion-bench --out on it with the same DATA"
         )
-    there, _ = collect(_analysed(folder, inputs), folder / "analyze", how, merge)
+    there, _ = collect(_analysed(folder, inputs), folder / "analyze", how, merge, column=column)
     result = paired(readings, there)
     if result["n"] == 0:
         raise BenchInputError(
@@ -282,11 +311,18 @@ def _camera_copies(
 
 def run(args: argparse.Namespace) -> int:
     camera = Camera.parse(args.camera) if args.camera else None
-    inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"))
     try:
         merge = Merge.parse(args.merge)
     except ValueError as exc:
         raise BenchInputError(str(exc)) from None
+    merged = frozenset(merge.groups.values())
+    inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"), merged)
+    resting = [i for i in inputs if i.label == "neutral"]
+    if args.expressed and resting:
+        raise BenchInputError(
+            f"--expressed reads every input as showing an expression, but {len(resting)} are "
+            f"labelled neutral ({resting[0].path}...): leave them out, or run without --expressed"
+        )
     out = args.out / "analyze"
     originals = inputs
     if args.rescore:
@@ -301,7 +337,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         inputs = _camera_copies(inputs, camera, args.out)
         run_analyze(inputs, args, out)
-    readings, failed = collect(inputs, out, args.read, merge, args.refined)
+    column = "expressed" if args.expressed else "emotion"
+    if args.expressed and args.refined is not None:
+        raise BenchInputError(
+            "--expressed with --refined: a second opinion's label has no 'best but neutral'; "
+            "use one of them"
+        )
+    readings, failed = collect(inputs, out, args.read, merge, args.refined, column)
     for problem in failed[:10]:
         print(f"left out: {problem}", file=sys.stderr)
     if len(failed) > 10:
@@ -313,9 +355,11 @@ def run(args: argparse.Namespace) -> int:
     result = score(readings, args.confident)
     result["chance"] = chance(readings, args.confident)
     result["left_out"] = len(failed)
+    if args.expressed:
+        print("read: the best emotion but neutral (--expressed: every input shows an expression)")
     print("\n".join(lines(result)))
     if args.against is not None:
-        result["against"] = _against(args.against, originals, readings, args.read, merge)
+        result["against"] = _against(args.against, originals, readings, args.read, merge, column)
         print("\n".join(paired_lines(result["against"], str(args.against))))
     plot = args.out / "reliability.png"
     reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")
@@ -324,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
         meta = {
             "data": str(args.data),
             "read": args.read,
+            "expressed": bool(args.expressed),
             "merge": merge.groups,
             "config": str(args.config or ""),
             "bundle": str(args.bundle or ""),

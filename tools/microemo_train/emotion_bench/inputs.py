@@ -5,7 +5,9 @@ naming the person each input shows (the benchmark then says whose resting faces 
 In a class folder every picture is one input (a still), every video is one input, and every
 sub-folder is one input (a frame sequence). Class names are read loosely: ``happy``,
 ``Happiness``, ``HAP`` and ``joy`` are all ``happiness``; a name that is none of the
-device's core emotions is refused with the names it knows, unless ``--label-map`` maps it.
+device's core emotions is refused with the names it knows, unless ``--label-map`` maps it or
+it is a class ``--merge`` makes (data already labelled ``negative/``, ``positive/``,
+``surprise/``, as MEGC's composite set is).
 """
 
 from __future__ import annotations
@@ -58,12 +60,15 @@ class LabelledInput:
     subject: str = ""  # the person it shows, where the CSV says ("": not known)
 
 
-def core_label(name: str, label_map: dict[str, str], where: str) -> str:
-    """``name`` as a core emotion: through ``label_map`` first, then the synonyms."""
+def core_label(
+    name: str, label_map: dict[str, str], where: str, merged: frozenset[str] = frozenset()
+) -> str:
+    """``name`` as a core emotion: through ``label_map`` first, then the synonyms; or as one
+    of the ``merged`` classes (``--merge``'s), which it may name already."""
     mapped = label_map.get(name, label_map.get(name.lower(), name))
     key = mapped.strip().lower()
     label = SYNONYMS.get(key, key)
-    if label not in CORE_EMOTIONS:
+    if label not in CORE_EMOTIONS and label not in merged:
         raise BenchInputError(
             f"{where}: class {name!r} is not a core emotion ({', '.join(CORE_EMOTIONS)}); "
             f"rename it or map it with --label-map {name}=EMOTION"
@@ -79,7 +84,9 @@ def input_kind(path: Path) -> str | None:
     return "still" if suffix in IMAGE_EXTS else "video" if suffix in VIDEO_EXTS else None
 
 
-def from_folder(root: Path, label_map: dict[str, str]) -> list[LabelledInput]:
+def from_folder(
+    root: Path, label_map: dict[str, str], merged: frozenset[str] = frozenset()
+) -> list[LabelledInput]:
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise BenchInputError(
@@ -88,14 +95,16 @@ def from_folder(root: Path, label_map: dict[str, str]) -> list[LabelledInput]:
         )
     out = []
     for folder in classes:
-        label = core_label(folder.name, label_map, str(folder))
+        label = core_label(folder.name, label_map, str(folder), merged)
         for p in sorted(folder.iterdir()):
             if not p.name.startswith(".") and input_kind(p) is not None:
                 out.append(LabelledInput(p, label))
     return out
 
 
-def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
+def from_csv(
+    path: Path, label_map: dict[str, str], merged: frozenset[str] = frozenset()
+) -> list[LabelledInput]:
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -123,16 +132,20 @@ def from_csv(path: Path, label_map: dict[str, str]) -> list[LabelledInput]:
             )
         if input_kind(p) is None:
             raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
-        out.append(LabelledInput(p, core_label(label, label_map, where), subject))
+        out.append(LabelledInput(p, core_label(label, label_map, where, merged), subject))
     return out
 
 
-def load_inputs(root: Path, label_map: dict[str, str] | None = None) -> list[LabelledInput]:
-    """Every labelled input under ``root`` (a class folder tree or a CSV)."""
+def load_inputs(
+    root: Path, label_map: dict[str, str] | None = None, merged: frozenset[str] = frozenset()
+) -> list[LabelledInput]:
+    """Every labelled input under ``root`` (a class folder tree or a CSV); ``merged``: the
+    classes ``--merge`` makes, accepted as labels too."""
     label_map = label_map or {}
     if not root.exists():
         raise BenchInputError(f"{root}: no such file or folder")
-    found = from_folder(root, label_map) if root.is_dir() else from_csv(root, label_map)
+    read = from_folder if root.is_dir() else from_csv
+    found = read(root, label_map, merged)
     if not found:
         raise BenchInputError(f"{root}: no pictures, videos or frame folders found")
     return found
