@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from microemo.publish.events import validate_event
@@ -139,6 +141,8 @@ def test_events_name_the_appearance_model_that_helped_decide(clip_runs):
     events = [e for run in clip_runs.values() for e in run.events]
     fused = [e for e in events if "appearance" in e["core_source"]]
     assert fused, "by default the appearance model takes part"
+    manifest = builtin.folder / "appearance.json"
+    assert builtin.describe["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
     for e in fused:
         assert e["appearance"] == builtin.describe, e["id"]
     for e in events:

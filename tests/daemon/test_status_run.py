@@ -6,6 +6,7 @@ scrapes /metrics; nothing of the preview reaches the broker. One daemon run for 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import signal
@@ -151,11 +152,13 @@ def test_a_person_sees_it_working(tmp_path, clip):
     assert f["workers"] == "2 / 2" and f["camera"] == "ok" and f["broker"] == "connected"
     assert f["model"] == f"{api['model']['name']} {api['model']['version']}"
     # the appearance model that decides core_emotion with the AUs is named, as the bundle is
-    builtin = json.loads((appearance_dir("builtin") / "appearance.json").read_text())
+    builtin_raw = (appearance_dir("builtin") / "appearance.json").read_bytes()
+    builtin = json.loads(builtin_raw)
     assert api["appearance"] == {
         "name": builtin["name"],
         "version": builtin["version"],
         "sha256": builtin["files"]["appearance.tflite"],
+        "manifest_sha256": hashlib.sha256(builtin_raw).hexdigest(),
     }
     assert f["device"] == "status-e2e" and f["face-count"] == "1"
     (face,) = page["faces"]

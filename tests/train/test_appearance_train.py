@@ -344,6 +344,10 @@ def test_refit_keeps_a_models_network_and_fits_a_calibration_that_follows_the_ma
     )
     kept = new.manifest.source["cnn_training"]["refit_from"]
     assert (kept["model"], kept["sha256"]) == (str(first), old.manifest.files["appearance.tflite"])
+    # events tell the two apart by the manifest's hash, as they share the network's
+    assert new.describe["sha256"] == old.describe["sha256"]
+    assert new.describe["manifest_sha256"] != old.describe["manifest_sha256"]
+    assert kept["manifest_sha256"] == old.describe["manifest_sha256"]
     assert new.manifest.source["cnn_trained_on"] == ["mine train part"]
     assert "mine fusion rows, one temperature" in done.stdout
     assert "one_temperature" in new.manifest.metrics

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -156,7 +156,15 @@ def appearance_dir(setting: str) -> Path | None:
     return folder
 
 
-def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
+class AppearanceFiles(NamedTuple):
+    """An appearance model folder, read and verified (``read_appearance``)."""
+
+    manifest: AppearanceManifest
+    data: bytes  # the TFLite model
+    manifest_sha256: str  # tells apart two models that share a network (a refit's fusion)
+
+
+def read_appearance(folder: Path) -> AppearanceFiles:
     """The manifest and the model's bytes, verified; ``BundleError`` naming what is wrong."""
     path = folder / MANIFEST
     try:
@@ -182,7 +190,7 @@ def read_appearance(folder: Path) -> tuple[AppearanceManifest, bytes]:
     got = hashlib.sha256(data).hexdigest()
     if got != manifest.files[manifest.model_file]:
         raise BundleError(f"{model}: sha256 {got} does not match {MANIFEST}'s")
-    return manifest, data
+    return AppearanceFiles(manifest, data, hashlib.sha256(text).hexdigest())
 
 
 class AppearanceModel:
@@ -192,7 +200,7 @@ class AppearanceModel:
         from microemo.model.runner import interpreter_class
 
         self.folder = folder
-        self.manifest, data = read_appearance(folder)
+        self.manifest, data, self.manifest_sha256 = read_appearance(folder)
         self.labels = list(self.manifest.labels)
         self.crop_spec = self.manifest.crop.spec()
         self.views = self.manifest.crop.crop_views()
@@ -225,8 +233,15 @@ class AppearanceModel:
 
     @property
     def describe(self) -> dict[str, str]:
+        """Which model: name, version, the network's sha256 and the manifest's (a refit keeps
+        the network and changes only the manifest's fusion)."""
         m = self.manifest
-        return {"name": m.name, "version": m.version, "sha256": m.files[m.model_file]}
+        return {
+            "name": m.name,
+            "version": m.version,
+            "sha256": m.files[m.model_file],
+            "manifest_sha256": self.manifest_sha256,
+        }
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The face's crops through the model's views: (views, size, size) uint8."""

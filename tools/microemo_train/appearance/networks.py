@@ -147,20 +147,21 @@ def from_model(folder: Path, args: argparse.Namespace) -> Refit:
             f"{clash[0]} (or train a new network without --refit)"
         )
     try:
-        manifest, tflite = read_appearance(folder)
+        manifest, tflite, manifest_sha256 = read_appearance(folder)
     except BundleError as exc:
         raise BenchInputError(f"--refit: {exc}") from None
     if (args.name, args.version) == (manifest.name, manifest.version):
         raise BenchInputError(
             f"--refit {folder}: give the refitted model a --version of its own (not "
-            f"{manifest.version}): events name a model by name, version and its network's "
-            "sha256, which a refit keeps"
+            f"{manifest.version}): dashboards tell models apart by name and version, and the "
+            "network's sha256 in every event stays the same in a refit"
         )
     entry = {
         "model": str(folder),
         "name": manifest.name,
         "version": manifest.version,
         "sha256": manifest.files[manifest.model_file],
+        "manifest_sha256": manifest_sha256,
         "made": manifest.source.get("cnn_training"),
     }
     trained_on = [str(v) for v in manifest.source.get("cnn_trained_on", [])]
