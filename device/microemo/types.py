@@ -166,10 +166,10 @@ class Classification:
     def expressed(self) -> tuple[str, float] | None:
         """The emotion this face most likely shows if it shows one: the best class but
         ``neutral``, with its probability given that the face is not at rest (its score over
-        the scores of every class but neutral). For inputs known to hold an expression (a
-        micro-expression's apex frame, where MEGC's classes have no neutral), where the
-        shown emotion may be the resting face the expression nearly is. None with no
-        scores but neutral."""
+        the scores of every class but neutral); None when no class but neutral is scored.
+        What a face known to hold an expression is read as (a micro-expression's apex frame:
+        MEGC's classes have no neutral), where the shown emotion may be the resting face that
+        a slight expression nearly is."""
         rest = {k: v for k, v in self.scores.items() if k != "neutral"}
         if not rest:
             return None

@@ -97,6 +97,9 @@ def test_expressed_refuses_inputs_labelled_neutral_and_old_outputs(slight, tmp_p
     assert done.returncode == 2
     assert "1 are labelled neutral" in done.stderr and "without --expressed" in done.stderr
     assert not (tmp_path / "x" / "analyze").exists(), "refused before any work"
+    both = _bench(str(slight), "--out", str(tmp_path / "y"), "--expressed", "--refined", "z")
+    assert both.returncode == 2 and "--expressed with --refined" in both.stderr
+    assert not (tmp_path / "y" / "analyze").exists()
     # a folder analysed before analyze wrote the column: named, with what to do
     out = tmp_path / "old"
     assert _bench(str(slight), "--out", str(out), "--jobs", "1").returncode == 0

@@ -317,6 +317,12 @@ def run(args: argparse.Namespace) -> int:
         raise BenchInputError(str(exc)) from None
     merged = frozenset(merge.groups.values())
     inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"), merged)
+    column = "expressed" if args.expressed else "emotion"
+    if args.expressed and args.refined is not None:
+        raise BenchInputError(
+            "--expressed with --refined: a second opinion's label has no 'best but neutral'; "
+            "use one of them"
+        )
     resting = [i for i in inputs if i.label == "neutral"]
     if args.expressed and resting:
         raise BenchInputError(
@@ -337,12 +343,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         inputs = _camera_copies(inputs, camera, args.out)
         run_analyze(inputs, args, out)
-    column = "expressed" if args.expressed else "emotion"
-    if args.expressed and args.refined is not None:
-        raise BenchInputError(
-            "--expressed with --refined: a second opinion's label has no 'best but neutral'; "
-            "use one of them"
-        )
     readings, failed = collect(inputs, out, args.read, merge, args.refined, column)
     for problem in failed[:10]:
         print(f"left out: {problem}", file=sys.stderr)
