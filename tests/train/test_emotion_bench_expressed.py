@@ -95,7 +95,7 @@ def test_expressed_refuses_inputs_labelled_neutral_and_old_outputs(slight, tmp_p
     cv2.imwrite(str(faces / "positive" / "HAP_15.png"), _frame("HAP", 15))
     done = _bench(str(faces), "--out", str(tmp_path / "x"), "--expressed")
     assert done.returncode == 2
-    assert "1 are labelled neutral" in done.stderr and "without --expressed" in done.stderr
+    assert "1 of 2 are labelled neutral" in done.stderr and "without --expressed" in done.stderr
     assert not (tmp_path / "x" / "analyze").exists(), "refused before any work"
     both = _bench(str(slight), "--out", str(tmp_path / "y"), "--expressed", "--refined", "z")
     assert both.returncode == 2 and "--expressed with --refined" in both.stderr

@@ -326,8 +326,9 @@ def run(args: argparse.Namespace) -> int:
     resting = [i for i in inputs if i.label == "neutral"]
     if args.expressed and resting:
         raise BenchInputError(
-            f"--expressed reads every input as showing an expression, but {len(resting)} are "
-            f"labelled neutral ({resting[0].path}...): leave them out, or run without --expressed"
+            f"--expressed reads every input as showing an expression, but {len(resting)} of "
+            f"{len(inputs)} are labelled neutral ({resting[0].path}...): leave them out, or run "
+            "without --expressed"
         )
     out = args.out / "analyze"
     originals = inputs
