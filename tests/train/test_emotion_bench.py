@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from tests.conftest import clip_path
+from tests.train.bench_kit import bench, frames
 
 from microemo_train.emotion_bench.score import NO_FACE, Merge, Reading, paired, score
 from microemo_train.paired import sign_test
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
-
-
-def _frames(emotion: str, wanted: list[int]) -> list:
-    cap = cv2.VideoCapture(str(clip_path(emotion)))
-    out, i = [], 0
-    while len(out) < len(wanted):
-        ok, image = cap.read()
-        assert ok
-        if i in wanted:
-            out.append(image)
-        i += 1
-    cap.release()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +27,15 @@ def faces(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("faces")
     for folder, emotion, idx in (("Happy", "HAP", [0, 40]), ("NEU", "NEU", [0, 60])):
         (root / folder).mkdir()
-        for i, image in zip(idx, _frames(emotion, idx)):
+        for i, image in zip(idx, frames(emotion, idx)):
             cv2.imwrite(str(root / folder / f"{emotion}_{i}.png"), image)
     cv2.imwrite(str(root / "NEU" / "wall.png"), np.full((360, 480, 3), 128, np.uint8))
     return root
 
 
-def _bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "microemo_train.cli", "emotion-bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
     out = tmp_path / "bench"
-    done = _bench(str(faces), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
+    done = bench(str(faces), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
     assert done.returncode == 0, done.stderr
     assert "accuracy" in done.stdout and "calibration error" in done.stdout
     figures = json.loads((out / "f.json").read_text())["figures"]
@@ -79,7 +56,7 @@ def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
     (out / "analyze" / "NEU_0.refined.jsonl").write_text(
         json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
     )
-    again = _bench(
+    again = bench(
         str(faces),
         "--out",
         str(out),
@@ -98,7 +75,7 @@ def test_a_folder_of_labelled_faces_is_scored_through_analyze(faces, tmp_path):
 def test_a_csv_with_an_unknown_class_is_refused_naming_the_line(faces, tmp_path):
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text(f"path,label\n{faces}/Happy/HAP_0.png,happy\n{faces}/NEU/NEU_0.png,bored\n")
-    done = _bench(str(csv_path), "--out", str(tmp_path / "x"))
+    done = bench(str(csv_path), "--out", str(tmp_path / "x"))
     assert done.returncode == 2
     assert f"{csv_path} line 3: class 'bored' is not a core emotion" in done.stderr
     assert "--label-map bored=EMOTION" in done.stderr
@@ -228,7 +205,7 @@ def test_a_csv_names_the_person_each_face_shows(faces, tmp_path):
         "path,label,subject\n" + "".join(f"{faces}/{p},{lab},{who}\n" for p, lab, who in rows)
     )
     out = tmp_path / "bench"
-    done = _bench(str(csv_path), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
+    done = bench(str(csv_path), "--out", str(out), "--jobs", "1", "--json", str(out / "f.json"))
     assert done.returncode == 0, done.stderr
     people = json.loads((out / "f.json").read_text())["figures"]["resting_by_subject"]
     assert people == {"actor": {"neutral": 2, "as_emotion": 0, "answers": {}, "max_score": 0}}
@@ -240,14 +217,14 @@ def test_against_names_the_faces_only_one_run_reads_right(faces, tmp_path):
     anger) against an earlier run on the same faces: the one face that changed is named, on
     the side that read it right, and one face is no evidence either way (p = 1)."""
     before = tmp_path / "before"
-    done = _bench(str(faces), "--out", str(before), "--jobs", "1")
+    done = bench(str(faces), "--out", str(before), "--jobs", "1")
     assert done.returncode == 0, done.stderr
     opinion = tmp_path / "opinion"
     opinion.mkdir()
     (opinion / "NEU_0.refined.jsonl").write_text(
         json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
     )
-    after = _bench(
+    after = bench(
         str(faces), "--out", str(before), "--rescore", "--refined", str(opinion),
         "--against", str(before), "--json", str(tmp_path / "a.json"),
     )  # fmt: skip
@@ -259,10 +236,10 @@ def test_against_names_the_faces_only_one_run_reads_right(faces, tmp_path):
         "neutral": {"right_here_only": 0, "right_there_only": 1}
     }
     # the same run against itself: nothing changed
-    same = _bench(str(faces), "--out", str(before), "--rescore", "--against", str(before))
+    same = bench(str(faces), "--out", str(before), "--rescore", "--against", str(before))
     assert "read right only here: 0, only there: 0; sign test p = 1.000" in same.stdout
     # a folder that holds no run is named, with what to do
-    missing = _bench(str(faces), "--out", str(before), "--rescore", "--against", str(tmp_path))
+    missing = bench(str(faces), "--out", str(before), "--rescore", "--against", str(tmp_path))
     assert missing.returncode == 2
     assert f"--against {tmp_path}: no emotion-bench results there" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -288,9 +265,9 @@ def test_a_poorer_camera_reads_the_same_faces_and_is_compared_face_by_face(faces
     folder, the originals untouched), and ``--against`` the clean run pairs every face by
     name, so the user sees what the camera costs on the same faces."""
     clean = tmp_path / "clean"
-    assert _bench(str(faces), "--out", str(clean), "--jobs", "1").returncode == 0
+    assert bench(str(faces), "--out", str(clean), "--jobs", "1").returncode == 0
     dark = tmp_path / "dark"
-    done = _bench(
+    done = bench(
         str(faces), "--out", str(dark), "--jobs", "1", "--camera", "dark=0.3",
         "--against", str(clean), "--json", str(dark / "f.json"),
     )  # fmt: skip
@@ -303,11 +280,11 @@ def test_a_poorer_camera_reads_the_same_faces_and_is_compared_face_by_face(faces
     assert report["figures"]["n"] == 5 and report["figures"]["against"]["n"] == 5
     assert "read right only here:" in done.stdout
     # --rescore reads the camera's run again, and the clean run against the dark one pairs too
-    again = _bench(str(faces), "--out", str(clean), "--rescore", "--against", str(dark))
+    again = bench(str(faces), "--out", str(clean), "--rescore", "--against", str(dark))
     assert again.returncode == 0, again.stderr
     assert "read right only here:" in again.stdout
     # scoring a run again as if it had been read with another camera is refused, named
-    wrong = _bench(str(faces), "--out", str(dark), "--rescore", "--camera", "blur")
+    wrong = bench(str(faces), "--out", str(dark), "--rescore", "--camera", "blur")
     assert wrong.returncode == 2
     assert f"{dark} was read with --camera dark-0.3; run without --rescore" in wrong.stderr
 
@@ -320,7 +297,7 @@ def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(fa
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        done = _bench(
+        done = bench(
             str(data), "--out", str(out), "--jobs", "1", "--camera", "noise",
             "--json", str(out / "f.json"),
         )  # fmt: skip
@@ -346,7 +323,7 @@ def test_a_camera_copy_is_the_same_every_run_and_a_broken_picture_is_left_out(fa
     ],
 )
 def test_a_bad_camera_is_refused_before_any_work(faces, tmp_path, spec, said):
-    done = _bench(str(faces), "--out", str(tmp_path / "x"), "--camera", spec)
+    done = bench(str(faces), "--out", str(tmp_path / "x"), "--camera", spec)
     assert done.returncode == 2
     assert f"--camera {spec!r}: {said}" in done.stderr
     assert not (tmp_path / "x").exists()

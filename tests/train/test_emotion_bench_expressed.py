@@ -8,25 +8,15 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
-from tests.conftest import clip_path
+from tests.train.bench_kit import bench, frames
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
 MEGC = ["--merge", "positive=happiness", "--merge", "negative=anger,sadness,disgust,fear"]
-
-
-def _frame(emotion: str, index: int):
-    cap = cv2.VideoCapture(str(clip_path(emotion)))
-    for _ in range(index + 1):
-        ok, image = cap.read()
-        assert ok
-    cap.release()
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +27,12 @@ def slight(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("slight")
     for folder, emotion in (("positive", "HAP"), ("negative", "ANG"), ("negative", "SAD")):
         (root / folder).mkdir(exist_ok=True)
-        cv2.imwrite(str(root / folder / f"{emotion}_15.png"), _frame(emotion, 15))
+        cv2.imwrite(str(root / folder / f"{emotion}_15.png"), frames(emotion, [15])[0])
     return root
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "microemo_train.cli", "emotion-bench", *args, *MEGC],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return bench(*args, *MEGC)
 
 
 def test_slight_expressions_are_read_by_what_they_lean_to(slight, tmp_path):
@@ -91,8 +76,8 @@ def test_expressed_refuses_inputs_labelled_neutral_and_old_outputs(slight, tmp_p
     faces = tmp_path / "faces"
     (faces / "neutral").mkdir(parents=True)
     (faces / "positive").mkdir()
-    cv2.imwrite(str(faces / "neutral" / "NEU_0.png"), _frame("NEU", 0))
-    cv2.imwrite(str(faces / "positive" / "HAP_15.png"), _frame("HAP", 15))
+    cv2.imwrite(str(faces / "neutral" / "NEU_0.png"), frames("NEU", [0])[0])
+    cv2.imwrite(str(faces / "positive" / "HAP_15.png"), frames("HAP", [15])[0])
     done = _bench(str(faces), "--out", str(tmp_path / "x"), "--expressed")
     assert done.returncode == 2
     assert "1 of 2 are labelled neutral" in done.stderr and "without --expressed" in done.stderr

@@ -185,7 +185,7 @@ def _reading(csv_path: Path, how: str, column: str) -> tuple[str, float, float |
         if column not in (reader.fieldnames or []):
             raise BenchInputError(
                 f"{csv_path}: no {column!r} column (written by an older microemo analyze): "
-                "run emotion-bench again without --rescore"
+                "run emotion-bench on that folder again without --rescore"
             )
         for row in reader:
             if row["success"] == "1" and row[column]:
