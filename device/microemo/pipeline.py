@@ -293,6 +293,7 @@ class Pipeline:
             "micro_rule": cls.micro_rule,
             "expressed": expressed[0] if expressed else None,
             "expressed_score": round(expressed[1], 3) if expressed else None,
+            "scores": {k: round(float(v), 3) for k, v in cls.scores.items()},
             "aus": {n: round(float(v), 2) for n, v in zip(AU_NAMES, au.intensity.tolist())},
         }
 

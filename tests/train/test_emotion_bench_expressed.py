@@ -16,7 +16,8 @@ from tests.train.bench_kit import bench, frames
 
 pytestmark = pytest.mark.usefixtures("needs_asset")
 
-MEGC = ["--merge", "positive=happiness", "--merge", "negative=anger,sadness,disgust,fear"]
+NEGATIVE = {"anger", "sadness", "disgust", "fear"}
+MEGC = ["--merge", "positive=happiness", "--merge", f"negative={','.join(sorted(NEGATIVE))}"]
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +43,22 @@ def test_slight_expressions_are_read_by_what_they_lean_to(slight, tmp_path):
     figures = json.loads((tmp_path / "a").read_text())["figures"]
     assert figures["answer_share"] == {"neutral": 1.0}, "each is shown as the face at rest"
     assert figures["accuracy"] == 0.0
-    # analyze writes what each face leans to beside what it shows, for every face
+    # analyze writes what each face leans to beside what it shows, and every class's score
+    merged = []  # each face's probability of the merged class it leans to, given it is not at rest
     for name in ("HAP_15", "ANG_15", "SAD_15"):
         with (out / "analyze" / f"{name}.csv").open(newline="") as f:
             row = next(csv.DictReader(f))
         assert row["emotion"] == "neutral" and row["expressed"] != "neutral"
         assert 0.0 < float(row["expressed_score"]) <= 1.0
+        p = {k[6:]: float(v or 0) for k, v in row.items() if k.startswith("score_")}
+        assert p["neutral"] == float(row["emotion_score"]) and sum(p.values()) == pytest.approx(
+            1, abs=0.01
+        )
+        assert float(row["expressed_score"]) == pytest.approx(
+            p[row["expressed"]] / (1 - p["neutral"]), abs=0.002
+        )
+        group = NEGATIVE if row["expressed"] in NEGATIVE else {row["expressed"]}
+        merged.append(sum(p[e] for e in group) / (1 - p["neutral"]))
     read = _bench(
         str(slight),
         "--out",
@@ -68,6 +79,8 @@ def test_slight_expressions_are_read_by_what_they_lean_to(slight, tmp_path):
     assert figures["answer_share"] == pytest.approx(
         {"negative": 2 / 3, "positive": 1 / 3}, abs=1e-3
     )
+    # the score of a merged answer is its merged class's: anger leaning also counts sadness
+    assert figures["calibration"]["mean_score"] == pytest.approx(sum(merged) / 3, abs=0.002)
     # against the same run read the same way: nothing differs (both sides read --expressed)
     assert figures["against"]["right_here_only"] == 0 == figures["against"]["right_there_only"]
 

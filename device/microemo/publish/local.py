@@ -5,7 +5,8 @@ OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose trans
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
 0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
 after the AUs (``expressed``, ``expressed_score``: the best emotion but neutral and its
-probability given that the face shows one, ``Classification.expressed``), then the cabin
+probability given that the face shows one, ``Classification.expressed``; then
+``score_<emotion>``, each core emotion's probability, empty where not scored), then the cabin
 columns (``CABIN_COLUMNS``: eye openness 0-1 per eye, eyes closed and yawning 0/1, head and
 gaze yaw and pitch in degrees, PERCLOS 0-1; empty for a face the cabin stage does not
 watch), then ``AUxx_flow``: the optical-flow motion of the brow, lid and nose AUs that the
@@ -22,9 +23,10 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from microemo.emotion.rules import CORE_EMOTIONS
 from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FrameResult
 
-CSV_VERSION = 3  # 2: the cabin columns; 3: expressed, expressed_score
+CSV_VERSION = 3  # 2: the cabin columns; 3: expressed, expressed_score, score_<emotion>
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
 EMOTION_COLUMNS = [
     "emotion",
@@ -35,6 +37,8 @@ EMOTION_COLUMNS = [
     "expressed",
     "expressed_score",
 ]
+# every core emotion's probability as the face's reading scored it (empty: not scored)
+SCORE_COLUMNS = [f"score_{e}" for e in CORE_EMOTIONS]
 # column (a key of the face's cabin state) -> its format; booleans are written 0/1
 _CABIN = {
     "eye_open_l": "{:.2f}",
@@ -53,6 +57,7 @@ CSV_COLUMNS = (
     + [f"{n}_r" for n in AU_NAMES]
     + [f"{n}_c" for n in AU_NAMES]
     + EMOTION_COLUMNS
+    + SCORE_COLUMNS
     + CABIN_COLUMNS
     + [f"{n}_flow" for n in FLOW_AUS]
 )
@@ -111,7 +116,7 @@ class CsvWriter:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
             no_flow = ["0"] * len(FLOW_AUS)
             no_cabin = [""] * len(CABIN_COLUMNS)
-            no_emotion = [""] * len(EMOTION_COLUMNS)
+            no_emotion = [""] * (len(EMOTION_COLUMNS) + len(SCORE_COLUMNS))
             self._w.writerow([frame, -1, ts, "0.00", 0, *blank, *no_emotion, *no_cabin, *no_flow])
             self.rows += 1
             return
@@ -133,6 +138,10 @@ class CsvWriter:
                     emo.get("micro_rule") or "",
                     emo.get("expressed") or "",
                     "" if emo.get("expressed_score") is None else emo["expressed_score"],
+                ]
+                + [
+                    "" if (v := emo.get("scores", {}).get(e)) is None else f"{v:.3f}"
+                    for e in CORE_EMOTIONS
                 ]
                 + cabin_cells(result.cabin.get(au.face_id))
                 + (

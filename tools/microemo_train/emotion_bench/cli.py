@@ -21,6 +21,8 @@ refined episode's label stands for the input), to measure before and after.
 do (MEGC's classes have no neutral): each input is read by the best emotion but neutral and
 its probability given the face shows one (analyze's ``expressed`` columns), not by the shown
 emotion, which for a brief or slight expression is often the resting face it nearly is.
+With ``--merge`` an answer's score is its merged class's probability (the sum of its classes'
+``score_<emotion>`` columns), so that ``negative`` at 0.9 means right nine times in ten.
 
 Printed: accuracy, UF1, UAR, per-class recall and confusions, neutral faces read as an emotion
 (and at a score >= ``--confident``), the expected calibration error of the shown score and
@@ -59,6 +61,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from microemo.emotion.rules import CORE_EMOTIONS
 from microemo_train.emotion_bench.cameras import Camera, copies, make_copies
 from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
 from microemo_train.emotion_bench.report import lines, paired_lines, reliability_plot, write_json
@@ -175,10 +178,28 @@ def run_analyze(inputs: list[LabelledInput], args: argparse.Namespace, out: Path
             bar.update(len(batch))
 
 
-def _reading(csv_path: Path, how: str, column: str) -> tuple[str, float, float | None]:
-    """The input's answer, its score and the head turn (degrees) of the face read, from its
-    analyze CSV (the turn: of the last face read, or averaged over the answer's faces).
-    ``column``: ``emotion`` (the shown emotion) or ``expressed`` (the best but neutral)."""
+def _score(row: dict[str, str], column: str, merge: Merge) -> float:
+    """The score of a row's answer: as analyze wrote it, or with ``--merge`` the probability
+    of the answer's merged class (the sum of its classes' ``score_<emotion>``, over the
+    non-neutral ones' for ``expressed``; a class the reading did not score counts 0), where
+    analyze wrote the classes' scores."""
+    own = float(row[f"{column}_score"] or 0.0)
+    if not merge.groups or not row.get("score_neutral"):  # written before the columns
+        return own
+    p = {e: float(row.get(f"score_{e}") or 0.0) for e in CORE_EMOTIONS}
+    group = merge(row[column])
+    total = sum(v for e, v in p.items() if merge(e) == group)
+    rest = 1.0 - p["neutral"] if column == "expressed" else 1.0
+    return min(1.0, total / rest) if rest > 0 else own
+
+
+def _reading(
+    csv_path: Path, how: str, column: str, merge: Merge
+) -> tuple[str, float, float | None]:
+    """The input's answer, its score (``_score``) and the head turn (degrees) of the face
+    read, from its analyze CSV (the turn: of the last face read, or averaged over the
+    answer's faces). ``column``: ``emotion`` (the shown emotion) or ``expressed`` (the best
+    but neutral)."""
     faces: list[tuple[int, int, str, float, float]] = []
     with csv_path.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -194,7 +215,7 @@ def _reading(csv_path: Path, how: str, column: str) -> tuple[str, float, float |
                         int(row["frame"]),
                         int(row["face_id"]),
                         row[column],
-                        float(row[f"{column}_score"] or 0.0),
+                        _score(row, column, merge),
                         abs(math.degrees(float(row["pose_Ry"] or 0.0))),
                     )
                 )
@@ -241,7 +262,7 @@ def collect(
         if row is None or row["status"] != "ok" or not row["csv"]:
             failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
             continue
-        answer, s, yaw = _reading(out / row["csv"], how, column)
+        answer, s, yaw = _reading(out / row["csv"], how, column, merge)
         answer, s = _refined(refined, row["name"]) or (answer, s)
         readings.append(
             Reading(merge(item.label), merge(answer), s, row["name"], yaw, item.subject)
