@@ -18,6 +18,19 @@ AU_IDS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 
 AU_NAMES: tuple[str, ...] = tuple(f"AU{n:02d}" for n in AU_IDS)
 AU_INDEX: dict[int, int] = {n: i for i, n in enumerate(AU_IDS)}
 
+# the core emotions a reading scores (``emotion.rules`` reads them; the outputs name them)
+CORE_EMOTIONS: tuple[str, ...] = (
+    "happiness",
+    "sadness",
+    "anger",
+    "fear",
+    "surprise",
+    "disgust",
+    "contempt",
+    "repression",
+    "neutral",
+)
+
 BLENDSHAPE_NAMES: tuple[str, ...] = (
     "_neutral",
     "browDownLeft",

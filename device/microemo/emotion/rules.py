@@ -22,24 +22,12 @@ from importlib import resources
 
 import numpy as np
 
-from microemo.types import AU_INDEX, Classification
+from microemo.types import AU_INDEX, CORE_EMOTIONS, Classification
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-CORE_EMOTIONS: tuple[str, ...] = (
-    "happiness",
-    "sadness",
-    "anger",
-    "fear",
-    "surprise",
-    "disgust",
-    "contempt",
-    "repression",
-    "neutral",
-)
 
 
 @dataclass(frozen=True)

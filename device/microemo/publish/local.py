@@ -23,8 +23,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from microemo.emotion.rules import CORE_EMOTIONS
-from microemo.types import AU_INDEX, AU_NAMES, FLOW_AUS, FrameResult
+from microemo.types import AU_INDEX, AU_NAMES, CORE_EMOTIONS, FLOW_AUS, FrameResult
 
 CSV_VERSION = 3  # 2: the cabin columns; 3: expressed, expressed_score, score_<emotion>
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
