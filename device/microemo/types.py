@@ -8,6 +8,7 @@ Plain dataclasses holding numpy arrays: cheap to build per frame, easy to record
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,12 +184,19 @@ class Classification:
         What a face known to hold an expression is read as (a micro-expression's apex frame:
         MEGC's classes have no neutral), where the shown emotion may be the resting face that
         a slight expression nearly is."""
-        rest = {k: v for k, v in self.scores.items() if k != "neutral"}
+        rest = [k for k in self.scores if k != "neutral"]
         if not rest:
             return None
-        best = max(rest, key=rest.__getitem__)
-        total = sum(rest.values())
-        return best, (rest[best] / total if total > 0 else 0.0)
+        best = max(rest, key=self.scores.__getitem__)
+        return best, given_expression(self.scores, [best])
+
+
+def given_expression(scores: Mapping[str, float], classes: Iterable[str]) -> float:
+    """How likely a face shows one of ``classes`` given that it shows an expression: their
+    scores over the scores of every class but neutral (0 when those are all 0)."""
+    rest = sum(v for k, v in scores.items() if k != "neutral")
+    wanted = set(classes) - {"neutral"}
+    return sum(v for k, v in scores.items() if k in wanted) / rest if rest > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from microemo.emotion.rules import CORE_EMOTIONS
+from microemo.types import CORE_EMOTIONS, given_expression
 from microemo_train.emotion_bench.cameras import Camera, copies, make_copies
 from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
 from microemo_train.emotion_bench.report import lines, paired_lines, reliability_plot, write_json
@@ -187,10 +187,10 @@ def _score(row: dict[str, str], column: str, merge: Merge) -> float:
     if not merge.groups or not row.get("score_neutral"):  # written before the columns
         return own
     p = {e: float(row.get(f"score_{e}") or 0.0) for e in CORE_EMOTIONS}
-    group = merge(row[column])
-    total = sum(v for e, v in p.items() if merge(e) == group)
-    rest = 1.0 - p["neutral"] if column == "expressed" else 1.0
-    return min(1.0, total / rest) if rest > 0 else own
+    group = [e for e in CORE_EMOTIONS if merge(e) == merge(row[column])]
+    if column == "expressed":
+        return given_expression(p, group)  # as the device's expressed_score is made
+    return min(1.0, sum(p[e] for e in group))
 
 
 def _reading(
@@ -344,8 +344,8 @@ def run(args: argparse.Namespace) -> int:
             "--expressed with --refined: a second opinion's label has no 'best but neutral'; "
             "use one of them"
         )
-    resting = [i for i in inputs if i.label == "neutral"]
-    if args.expressed and resting:
+    resting = [i for i in inputs if i.label == "neutral"] if args.expressed else []
+    if resting:
         raise BenchInputError(
             f"--expressed reads every input as showing an expression, but {len(resting)} of "
             f"{len(inputs)} are labelled neutral ({resting[0].path}...): leave them out, or run "
