@@ -25,6 +25,7 @@ original's by ``--against``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -180,7 +181,7 @@ def copies(inputs: list[LabelledInput], camera: Camera, out: Path) -> list[Label
                 f"({dst}): rename one of them"
             )
         found[dst] = item.path
-        result.append(LabelledInput(dst, item.label, item.subject))
+        result.append(dataclasses.replace(item, path=dst))
     return result
 
 

@@ -33,6 +33,12 @@ names no people). ``--json FILE`` writes the same figures; a reliability plot go
 DIR/reliability.png. An input where no face is found counts as wrong and is counted;
 an input analyze could not read is named and left out.
 
+``--by COLUMN`` (a CSV's column: ``origin``, ``age``, ``glasses``, ``camera``...) prints the
+figures again per group of inputs, and whether the gap between the groups, in accuracy and in
+resting faces read as an emotion, is more than chance (``emotion_bench/groups.py``):
+
+    microemo-train emotion-bench faces.csv --out out/by-origin --by origin --by glasses
+
 ``--against DIR`` compares with another run on the same DATA (the model an update would
 replace, another config): the inputs only one of the two reads right, per class and by
 name, and the exact sign test over them, so a point of accuracy on a hundred faces is not
@@ -58,9 +64,16 @@ from pathlib import Path
 from typing import Any
 
 from microemo_train.emotion_bench.cameras import Camera, copies, make_copies
+from microemo_train.emotion_bench.groups import by_group
 from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
 from microemo_train.emotion_bench.readings import collect
-from microemo_train.emotion_bench.report import lines, paired_lines, reliability_plot, write_json
+from microemo_train.emotion_bench.report import (
+    group_lines,
+    lines,
+    paired_lines,
+    reliability_plot,
+    write_json,
+)
 from microemo_train.emotion_bench.score import Merge, Reading, chance, paired, score
 
 BATCH = 500  # inputs per analyze call (command lines stay short)
@@ -105,6 +118,14 @@ def add_parser(sub: Any) -> None:
         default=[],
         metavar="NEW=A,B",
         help="score classes A, B as NEW (repeatable; MEGC: negative=..., positive=...)",
+    )
+    p.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="the figures per group of inputs the CSV's COLUMN names (origin, age, glasses...), "
+        "and whether the gap between the groups is more than chance (repeatable)",
     )
     p.add_argument(
         "--confident",
@@ -241,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BenchInputError(str(exc)) from None
     merged = frozenset(merge.groups.values())
-    inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"), merged)
+    by = tuple(args.by)
+    inputs = load_inputs(args.data, _pairs(args.label_map, "--label-map"), merged, by)
     column = "expressed" if args.expressed else "emotion"
     if args.expressed and args.refined is not None:
         raise BenchInputError(
@@ -284,6 +306,10 @@ def run(args: argparse.Namespace) -> int:
     if args.expressed:
         print("read: the best emotion but neutral (--expressed: every input shows an expression)")
     print("\n".join(lines(result)))
+    if by:
+        result["by"] = {c: by_group(readings, c, args.confident) for c in by}
+        for c in by:
+            print("\n".join(group_lines(c, result["by"][c], args.confident)))
     if args.against is not None:
         result["against"] = _against(args.against, originals, readings, args.read, merge, column)
         print("\n".join(paired_lines(result["against"], str(args.against))))

@@ -1,6 +1,7 @@
 """The labelled inputs of an emotion benchmark: a folder with one sub-folder per class, or a
 CSV of ``path,label`` rows (paths relative to the CSV), with an optional ``subject`` column
-naming the person each input shows (the benchmark then says whose resting faces it misreads).
+naming the person each input shows (the benchmark then says whose resting faces it misreads)
+and any columns that group the inputs (``--by origin``: the figures per group).
 
 In a class folder every picture is one input (a still), every video is one input, and every
 sub-folder is one input (a frame sequence). Class names are read loosely: ``happy``,
@@ -58,6 +59,7 @@ class LabelledInput:
     path: Path
     label: str  # a core emotion (or a merged class, see ``score.Merge``)
     subject: str = ""  # the person it shows, where the CSV says ("": not known)
+    groups: tuple[tuple[str, str], ...] = ()  # (column, value) of the CSV's --by columns
 
 
 def core_label(
@@ -85,8 +87,16 @@ def input_kind(path: Path) -> str | None:
 
 
 def from_folder(
-    root: Path, label_map: dict[str, str], merged: frozenset[str] = frozenset()
+    root: Path,
+    label_map: dict[str, str],
+    merged: frozenset[str] = frozenset(),
+    by: tuple[str, ...] = (),
 ) -> list[LabelledInput]:
+    if by:
+        raise BenchInputError(
+            f"--by {by[0]}: {root} is a folder of classes, which names no groups; give a CSV "
+            f"of path,label,{by[0]} rows"
+        )
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise BenchInputError(
@@ -103,7 +113,10 @@ def from_folder(
 
 
 def from_csv(
-    path: Path, label_map: dict[str, str], merged: frozenset[str] = frozenset()
+    path: Path,
+    label_map: dict[str, str],
+    merged: frozenset[str] = frozenset(),
+    by: tuple[str, ...] = (),
 ) -> list[LabelledInput]:
     try:
         with path.open(newline="", encoding="utf-8") as f:
@@ -115,15 +128,25 @@ def from_csv(
                     f"{path}: no {missing[0]!r} column (found {list(fields)}); the CSV needs "
                     "path,label"
                 )
+            unknown = [c for c in by if c.strip().lower() not in fields]
+            if unknown:
+                raise BenchInputError(
+                    f"--by {unknown[0]}: {path} has no such column (found {list(fields)})"
+                )
             who = fields.get("subject")
             rows = [
-                (r[fields["path"]], r[fields["label"]], (r[who] or "").strip() if who else "")
+                (
+                    r[fields["path"]],
+                    r[fields["label"]],
+                    (r[who] or "").strip() if who else "",
+                    tuple((c, (r[fields[c.strip().lower()]] or "").strip()) for c in by),
+                )
                 for r in reader
             ]
     except (OSError, UnicodeDecodeError) as exc:
         raise BenchInputError(f"{path}: cannot read it ({exc})") from None
     out = []
-    for line, (name, label, subject) in enumerate(rows, start=2):
+    for line, (name, label, subject, groups) in enumerate(rows, start=2):
         where = f"{path} line {line}"
         p = (path.parent / name.strip()).resolve()
         if not p.exists():
@@ -132,20 +155,25 @@ def from_csv(
             )
         if input_kind(p) is None:
             raise BenchInputError(f"{where}: {name!r} is not a picture, a video or a frame folder")
-        out.append(LabelledInput(p, core_label(label, label_map, where, merged), subject))
+        label = core_label(label, label_map, where, merged)
+        out.append(LabelledInput(p, label, subject, groups))
     return out
 
 
 def load_inputs(
-    root: Path, label_map: dict[str, str] | None = None, merged: frozenset[str] = frozenset()
+    root: Path,
+    label_map: dict[str, str] | None = None,
+    merged: frozenset[str] = frozenset(),
+    by: tuple[str, ...] = (),
 ) -> list[LabelledInput]:
     """Every labelled input under ``root`` (a class folder tree or a CSV); ``merged``: the
-    classes ``--merge`` makes, accepted as labels too."""
+    classes ``--merge`` makes, accepted as labels too; ``by``: the CSV's columns that group
+    the inputs (``--by``)."""
     label_map = label_map or {}
     if not root.exists():
         raise BenchInputError(f"{root}: no such file or folder")
     read = from_folder if root.is_dir() else from_csv
-    found = read(root, label_map, merged)
+    found = read(root, label_map, merged, by)
     if not found:
         raise BenchInputError(f"{root}: no pictures, videos or frame folders found")
     return found

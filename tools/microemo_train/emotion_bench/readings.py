@@ -102,6 +102,14 @@ def collect(
         answer, s, yaw = _reading(out / row["csv"], how, column, merge)
         answer, s = _refined(refined, row["name"]) or (answer, s)
         readings.append(
-            Reading(merge(item.label), merge(answer), s, row["name"], yaw, item.subject)
+            Reading(
+                merge(item.label),
+                merge(answer),
+                s,
+                row["name"],
+                yaw,
+                item.subject,
+                item.groups,
+            )
         )
     return readings, failed

@@ -68,6 +68,40 @@ def lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
+def group_lines(column: str, by: dict[str, Any], confident: float) -> list[str]:
+    """The figures per group of ``--by COLUMN`` (``groups.by_group``) and the gaps."""
+    out = [
+        "",
+        f"by {column:14s} {'n':>6s} {'no face':>8s} {'accuracy':>9s}  resting read as an emotion "
+        f"(>= {confident:.1f})  most answered",
+    ]
+    for name, g in by["groups"].items():
+        rest = (
+            f"{g['neutral_as_emotion']:6.1%} ({g['neutral_as_emotion_confident']:.1%}) of "
+            f"{g['neutral']}"
+            if g["neutral"]
+            else "-"
+        )
+        top = f"{g['top_answer']} {g['top_share']:.0%}" if g["top_answer"] else "-"
+        out.append(
+            f"  {name:16s} {g['n']:6d} {g['no_face']:8d} {g['accuracy']:9.3f}  {rest:>33s}  {top}"
+        )
+    for key, what, fmt in (
+        ("gap_accuracy", "accuracy", "{:.3f}"),
+        ("gap_neutral_as_emotion", "resting faces read as an emotion", "{:.0%}"),
+    ):
+        gap = by.get(key)
+        if gap and not gap["difference"]:
+            out.append(f"gap in {what}: none, every group alike")
+        elif gap:
+            out.append(
+                f"gap in {what}: {fmt.format(gap['difference'])} ({gap['highest']} highest, "
+                f"{gap['lowest']} lowest); p {gap['p']:.3f} that groups alike would differ as "
+                "much"
+            )
+    return out
+
+
 def leaning(mean: float | None, right: float | None, margin: float = 0.05) -> str:
     """Which way the shown scores err overall: their mean against the share of the faces
     found read right (both from ``score.calibration``); a verdict past ``margin``."""

@@ -60,6 +60,7 @@ class Reading:
     name: str = ""
     yaw: float | None = None  # the read face's head turn, degrees either way; None: no face
     subject: str = ""  # the person the input shows ("": not known)
+    groups: tuple[tuple[str, str], ...] = ()  # (column, value): what --by groups it by
 
 
 YAW_BINS = (0.0, 10.0, 20.0, 30.0)  # lower edges, degrees; the last bin is open
@@ -132,14 +133,14 @@ def calibration(scores: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict
     }
 
 
-def _columns(readings: list[Reading]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def columns(readings: list[Reading]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels, answers and shown scores as arrays, one row per reading."""
     labels = np.array([r.label for r in readings])
     answers = np.array([r.answer for r in readings])
     return labels, answers, np.array([r.score for r in readings], np.float64)
 
 
-def _at_rest(
+def at_rest(
     labels: np.ndarray, answers: np.ndarray, scores: np.ndarray, confident: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The inputs labelled neutral, those of them read as an emotion (a face found), and
@@ -151,7 +152,7 @@ def _at_rest(
 
 def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> dict[str, Any]:
     """Every figure of the module's docstring, as plain data (the ``--json`` report)."""
-    labels, answers, scores = _columns(readings)
+    labels, answers, scores = columns(readings)
     classes = sorted(set(labels.tolist()))
     correct = answers == labels
     recall, f1 = {}, {}
@@ -179,7 +180,7 @@ def score(readings: list[Reading], confident: float = 0.8, bins: int = 10) -> di
         },
         "calibration": calibration(scores[found], correct[found], bins),
     }
-    neutral, as_emotion, confidently = _at_rest(labels, answers, scores, confident)
+    neutral, as_emotion, confidently = at_rest(labels, answers, scores, confident)
     if neutral.any():
         result["neutral_as_emotion"] = round(float(as_emotion.sum() / neutral.sum()), 4)
         result["neutral_as_emotion_confident"] = round(float(confidently.sum() / neutral.sum()), 4)
@@ -225,7 +226,7 @@ def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, An
         rs = bins.get(name, [])
         if not rs:
             continue
-        neutral, _, confidently = _at_rest(*_columns(rs), confident)
+        neutral, _, confidently = at_rest(*columns(rs), confident)
         top, k = Counter(r.answer for r in rs).most_common(1)[0]
         out[name] = {
             "n": len(rs),
@@ -281,9 +282,9 @@ def chance(
 ) -> dict[str, Any]:
     """95 % intervals of accuracy, ECE and the confident resting share over ``draws`` draws of
     the people (or the inputs, when some input names no person) with replacement."""
-    labels, answers, scores = _columns(readings)
+    labels, answers, scores = columns(readings)
     correct, found = answers == labels, answers != NO_FACE
-    rest, _, rest_confident = _at_rest(labels, answers, scores, confident)
+    rest, _, rest_confident = at_rest(labels, answers, scores, confident)
     by_person = all(r.subject for r in readings)
     unit = np.array([r.subject if by_person else str(i) for i, r in enumerate(readings)])
     names, of_unit = np.unique(unit, return_inverse=True)
