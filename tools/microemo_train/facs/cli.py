@@ -38,6 +38,14 @@ measured on the same faces:
 
     microemo-train facs-bench --adapter ckplus --root ckplus_dev --degrade blur
 
+``facs-bench --by COLUMN`` (a manifest's other column: ``origin``, ``glasses``...) scores each
+group of items apart: mean ROC-AUC and F1, and the faces coded at rest (no AU present) read
+with an AU anyway, and which, with whether the groups' resting faces differ more than chance
+(``microemo_train.group_gap``). A face read as brow-raised at rest because of how it looks
+(issue 19's JAFFE faces) shows here by group:
+
+    microemo-train facs-bench --adapter manifest --root my_faces.csv --by origin
+
 ``facs-calibrate`` fits a new calibration with subject-grouped cross-validation, prints the
 figures before and after, and writes the files (provenance and cross-validated figures
 inside); set ``au.calibration = "FILE"`` in the device's config to use it.
@@ -49,7 +57,10 @@ inside); set ``au.calibration = "FILE"`` in the device's config to use it.
 ``before`` and ``after`` (calibrate): set name -> {``items``, ``coded``, ``summary`` {``aus``,
 ``auc``, ``f1``, ``corr``}, ``aus`` [{``au``, ``positives``, ``negatives``, ``auc``, ``f1``,
 ``corr``}], ``subjects`` {subject: {``frames``, ``agreement``, ``recall``, ``auc``, ``aus``}},
-``emotion`` null or {``accuracy``, ``uf1``, ``n``, ``labels``, ``confusion``}}.
+``emotion`` null or {``accuracy``, ``uf1``, ``n``, ``labels``, ``confusion``}, with ``--by``
+``by`` {column: {``groups`` {value: {``items``, ``summary``, ``at_rest`` {``frames``,
+``read_with_au``, ``aus``}}}, ``gap_at_rest`` null or {``highest``, ``lowest``,
+``difference``, ``p``}}}}.
 """
 
 from __future__ import annotations
@@ -93,6 +104,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "half[=SCALE], jpeg[=QUALITY], noise[=SIGMA], dark[=GAIN], blur[=PERCENT] (defaults "
         "0.5, 30, 8, 0.5, 0.6) or glasses[=TINT] on every face (0 clear; 0.85 sunglasses); the "
         "frames are landmarked again, once, and cached apart",
+    )
+    b.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="the figures per group of items a manifest column names (origin, glasses...), "
+        "with the faces at rest read with an AU and whether groups differ (repeatable)",
     )
     b.add_argument("--json", type=Path, help="also write the figures as JSON here")
     b.set_defaults(func=run_bench)
@@ -243,6 +262,7 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         cal = load_calibration(args.calibration)
         loaded, recs = inputs.load(args)
+        by = {c: _by_column(c, recs) for c in args.by}  # as written -> the manifest's key
     except (FacsDataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -255,10 +275,34 @@ def run_bench(args: argparse.Namespace) -> int:
     for name, rs in recs.items():
         replays = [replay(r, cal) for r in rs]
         result["sets"][name] = report.score(replays, args.min_positives)
+        if by:
+            result["sets"][name]["by"] = {
+                c: report.by_group(replays, key, args.min_positives) for c, key in by.items()
+            }
     print(report.bench_text(result, per_subject=args.per_subject))
+    for name, r in result["sets"].items():
+        for c, figures in r.get("by", {}).items():
+            print(f"\n## {name} by {c}\n" + "\n".join(report.group_lines(figures)))
     if args.json:
         _write_json(args.json, result)
     return 0
+
+
+def _by_column(column: str, recs: dict[str, list[Any]]) -> str:
+    """``--by COLUMN`` as the manifest's items carry it; refused when none does."""
+    from microemo_train.facs.files import norm
+    from microemo_train.facs.manifest import BY
+
+    key = norm(column)
+    seen = {
+        k[len(BY) :] for rs in recs.values() for r in rs for k in r.item.meta if k.startswith(BY)
+    }
+    if key not in seen:
+        raise FacsDataError(
+            f"--by {column}: no item has such a column (the manifest adapter keeps its CSV's "
+            f"other columns; found {sorted(seen) or 'none'})"
+        )
+    return key
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

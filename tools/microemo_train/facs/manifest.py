@@ -11,6 +11,8 @@ Columns (names matched without case or spaces): ``path,subject,aus`` and optiona
 - ``label``: the emotion label, if any.
 - ``frame``: which frame of a folder or video is coded (a video's index from 0, a frame
   file's name, or the number in it); default: the last one.
+- any other column (``origin``, ``glasses``...): kept with the item (``FacsItem.meta``, as
+  ``by:<column>``), so ``facs-bench --by COLUMN`` reads the figures per group.
 
 Rows with a neutral reference and rows without are scored as two sets (``neutral-apex`` and
 ``apex``). An AU that no row of the manifest mentions is taken as not coded by it.
@@ -35,6 +37,8 @@ from microemo_train.facs.files import (
 from microemo_train.facs.items import FacsDataError, FacsItem, Frame, VideoFrame
 
 REQUIRED = ("path", "subject", "aus")
+KNOWN = (*REQUIRED, "neutral", "label", "emotion", "frame")
+BY = "by:"  # FacsItem.meta key prefix of the other columns (``facs-bench --by``)
 
 
 @dataclass(frozen=True)
@@ -175,5 +179,5 @@ def _item(
         neutral=tuple(range(len(ref.frames))),
         label=label,
         fps=rate / stride,
-        meta={"stride": str(stride)},
+        meta={"stride": str(stride), **{BY + k: v for k, v in row.items() if k not in KNOWN}},
     )
