@@ -40,9 +40,9 @@ measured on the same faces:
 
 ``facs-bench --by COLUMN`` (a manifest's other column: ``origin``, ``glasses``...) scores each
 group of items apart: mean ROC-AUC and F1, and the faces coded at rest (no AU present) read
-with an AU anyway, and which, with whether the groups' resting faces differ more than chance
-(``microemo_train.group_gap``). A face read as brow-raised at rest because of how it looks
-(issue 19's JAFFE faces) shows here by group:
+with an AU anyway (their share, the AUs a face, which), with whether the AUs read on the
+groups' resting faces differ more than chance (``microemo_train.group_gap``). A face read as
+brow-raised at rest because of how it looks (issue 19's JAFFE faces) shows here by group:
 
     microemo-train facs-bench --adapter manifest --root my_faces.csv --by origin
 
@@ -59,7 +59,7 @@ inside); set ``au.calibration = "FILE"`` in the device's config to use it.
 ``corr``}], ``subjects`` {subject: {``frames``, ``agreement``, ``recall``, ``auc``, ``aus``}},
 ``emotion`` null or {``accuracy``, ``uf1``, ``n``, ``labels``, ``confusion``}, with ``--by``
 ``by`` {column: {``groups`` {value: {``items``, ``summary``, ``at_rest`` {``frames``,
-``read_with_au``, ``aus``}}}, ``gap_at_rest`` null or {``highest``, ``lowest``,
+``read_with_au``, ``mean_aus``, ``aus``}}}, ``gap_at_rest`` null or {``highest``, ``lowest``,
 ``difference``, ``p``}}}}.
 """
 

@@ -53,24 +53,27 @@ def score(
 
 def at_rest(sc: Scored) -> dict[str, Any]:
     """The coded frames with no AU coded present (a face at rest): how many, the share read
-    with some coded AU present anyway, and which AUs, most often first."""
+    with some coded AU present anyway, how many AUs a face on average, and which, most often
+    first."""
     known = sc.y >= 0
     rest = known.any(axis=1) & ~(sc.y == 1).any(axis=1)
     wrong = sc.present & known & rest[:, None]
-    counts = wrong.sum(axis=0)
+    counts, per_face = wrong.sum(axis=0), wrong.sum(axis=1)[rest]
     order = np.argsort(-counts, kind="stable")
     return {
         "frames": int(rest.sum()),
-        "read_with_au": round(float(wrong.any(axis=1)[rest].mean()), 4) if rest.any() else None,
+        "read_with_au": round(float((per_face > 0).mean()), 4) if rest.any() else None,
+        "mean_aus": round(float(per_face.mean()), 3) if rest.any() else None,
         "aus": {AU_NAMES[a]: int(counts[a]) for a in order if counts[a]},
-        "per_frame": wrong.any(axis=1)[rest],  # for the gap's test; not written to JSON
+        "per_face": per_face,  # for the gap's test; not written to JSON
     }
 
 
 def by_group(replays: list[Replay], column: str, min_positives: int) -> dict[str, Any]:
     """``facs-bench --by COLUMN``: per value of the manifest's ``column``, the mean ROC-AUC
     and F1 over the AUs with ``min_positives`` there, and the faces at rest read with an AU
-    (``at_rest``); and whether the groups' resting faces differ more than chance."""
+    (``at_rest``); and whether the AUs read on the groups' resting faces differ more than
+    chance (the mean count a face)."""
     from microemo_train.facs.manifest import BY
     from microemo_train.group_gap import gap
 
@@ -81,7 +84,7 @@ def by_group(replays: list[Replay], column: str, min_positives: int) -> dict[str
     for name in sorted(parts):
         sc = Scored.from_replays(parts[name])
         rest = at_rest(sc)
-        rest_of += [(name, bool(v)) for v in rest.pop("per_frame")]
+        rest_of += [(name, int(v)) for v in rest.pop("per_face")]
         groups[name] = {"items": len(parts[name]), "summary": summary(per_au(sc, min_positives)),
                         "at_rest": rest}  # fmt: skip
     gap_rest = gap([g for g, _ in rest_of], np.array([v for _, v in rest_of])) if rest_of else None
@@ -90,20 +93,21 @@ def by_group(replays: list[Replay], column: str, min_positives: int) -> dict[str
 
 def group_lines(by: dict[str, Any]) -> list[str]:
     """The figures per group of ``--by COLUMN`` (``by_group``)."""
-    out = ["per group: items, mean ROC-AUC, mean F1; faces at rest read with an AU (which)"]
+    out = ["per group: items, mean ROC-AUC, mean F1; faces at rest read with an AU, AUs a face"]
     for name, g in by["groups"].items():
         s, r = g["summary"], g["at_rest"]
         rest = "-"
         if r["frames"]:
             which = ", ".join(f"{a} {n}" for a, n in list(r["aus"].items())[:3])
-            rest = f"{r['read_with_au']:.0%} of {r['frames']}" + (f" ({which})" if which else "")
+            rest = f"{r['read_with_au']:.0%} of {r['frames']}, {r['mean_aus']:.2f} AUs a face"
+            rest += f" ({which})" if which else ""
         out.append(
             f"  {name}: {g['items']} items, ROC-AUC {_num(s['auc'], '.3f')} over {s['aus']} AUs, "
             f"F1 {_num(s['f1'], '.3f')}; at rest {rest}"
         )
     if gap := by["gap_at_rest"]:
         out.append(
-            f"gap in faces at rest read with an AU: {gap['difference']:.0%} ({gap['highest']} "
+            f"gap in AUs read on a face at rest: {gap['difference']:.2f} ({gap['highest']} "
             f"highest, {gap['lowest']} lowest); p {gap['p']:.3f} that groups alike would differ "
             "as much"
         )
