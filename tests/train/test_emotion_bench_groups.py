@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from tests.train.bench_kit import bench, frames
 
-from microemo_train.emotion_bench.groups import BLANK, by_group
+from microemo_train.emotion_bench.groups import by_group
 from microemo_train.emotion_bench.report import group_lines
 from microemo_train.emotion_bench.score import NO_FACE, Reading
-from microemo_train.group_gap import spread_p
+from microemo_train.group_gap import BLANK, spread_p
 
 
 def _faces(group: str, n: int, read_as: str, misread: int, score: float = 0.9) -> list[Reading]:

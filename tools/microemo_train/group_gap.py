@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+BLANK = "(blank)"  # the group of items whose column is empty
+
 
 def spread_p(outcome: np.ndarray, group: np.ndarray, draws: int = 2000, seed: int = 0) -> float:
     """How often shuffling ``group`` (an index per item) over the items gives a spread of the

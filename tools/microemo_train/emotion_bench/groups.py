@@ -18,9 +18,7 @@ from collections import Counter
 from typing import Any
 
 from microemo_train.emotion_bench.score import NO_FACE, Reading, at_rest, columns
-from microemo_train.group_gap import gap
-
-BLANK = "(blank)"  # the group of inputs whose column is empty
+from microemo_train.group_gap import BLANK, gap
 
 
 def group_of(r: Reading, column: str) -> str:

@@ -51,22 +51,22 @@ def score(
     }
 
 
-def at_rest(sc: Scored) -> dict[str, Any]:
+def at_rest(sc: Scored) -> tuple[dict[str, Any], np.ndarray]:
     """The coded frames with no AU coded present (a face at rest): how many, the share read
     with some coded AU present anyway, how many AUs a face on average, and which, most often
-    first."""
+    first; and the count of each resting face (for the gap between groups)."""
     known = sc.y >= 0
     rest = known.any(axis=1) & ~(sc.y == 1).any(axis=1)
     wrong = sc.present & known & rest[:, None]
     counts, per_face = wrong.sum(axis=0), wrong.sum(axis=1)[rest]
     order = np.argsort(-counts, kind="stable")
-    return {
+    figures = {
         "frames": int(rest.sum()),
         "read_with_au": round(float((per_face > 0).mean()), 4) if rest.any() else None,
         "mean_aus": round(float(per_face.mean()), 3) if rest.any() else None,
         "aus": {AU_NAMES[a]: int(counts[a]) for a in order if counts[a]},
-        "per_face": per_face,  # for the gap's test; not written to JSON
     }
+    return figures, per_face
 
 
 def by_group(replays: list[Replay], column: str, min_positives: int) -> dict[str, Any]:
@@ -75,16 +75,16 @@ def by_group(replays: list[Replay], column: str, min_positives: int) -> dict[str
     (``at_rest``); and whether the AUs read on the groups' resting faces differ more than
     chance (the mean count a face)."""
     from microemo_train.facs.manifest import BY
-    from microemo_train.group_gap import gap
+    from microemo_train.group_gap import BLANK, gap
 
     parts: dict[str, list[Replay]] = {}
     for rp in replays:
-        parts.setdefault(rp.item.meta.get(BY + column) or "(blank)", []).append(rp)
+        parts.setdefault(rp.item.meta.get(BY + column) or BLANK, []).append(rp)
     groups, rest_of = {}, []
     for name in sorted(parts):
         sc = Scored.from_replays(parts[name])
-        rest = at_rest(sc)
-        rest_of += [(name, int(v)) for v in rest.pop("per_face")]
+        rest, per_face = at_rest(sc)
+        rest_of += [(name, int(v)) for v in per_face]
         groups[name] = {"items": len(parts[name]), "summary": summary(per_au(sc, min_positives)),
                         "at_rest": rest}  # fmt: skip
     gap_rest = gap([g for g, _ in rest_of], np.array([v for _, v in rest_of])) if rest_of else None
