@@ -14,7 +14,7 @@ from tests.train.bench_kit import bench, frames
 
 from microemo_train.emotion_bench.groups import by_group
 from microemo_train.emotion_bench.report import group_lines
-from microemo_train.emotion_bench.score import NO_FACE, Reading
+from microemo_train.emotion_bench.score import NO_FACE, Reading, paired
 from microemo_train.group_gap import BLANK, spread_p
 
 
@@ -74,6 +74,18 @@ def test_a_missed_face_counts_against_its_group_and_a_blank_value_is_a_group():
     assert by["gap_accuracy"]["lowest"] == "door"
 
 
+def test_against_an_earlier_run_says_which_group_an_update_helped():
+    before = _faces("east_asian", 10, "fear", 6) + _faces("white", 10, "fear", 1)
+    after = _faces("east_asian", 10, "fear", 1) + _faces("white", 10, "fear", 2)
+    by = paired(after, before, ("origin",))["by"]["origin"]
+    assert by["east_asian"] == {"right_here_only": 5, "right_there_only": 0, "p_sign": 0.0625}
+    assert (by["white"]["right_here_only"], by["white"]["right_there_only"]) == (0, 1)
+    from microemo_train.emotion_bench.report import paired_lines
+
+    text = "\n".join(paired_lines(paired(after, before, ("origin",)), "before"))
+    assert "origin east_asian: +5 -0 (p 0.062)" in text and "origin white: +0 -1" in text
+
+
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory) -> Path:
     """The CREMA-D actor smiling and at rest, and a grey picture with no face in it."""
@@ -106,6 +118,20 @@ def test_the_bench_reads_real_faces_per_group_a_csv_names(faces, tmp_path):
     assert (dim["n"], dim["no_face"], dim["accuracy"]) == (2, 1, 0.5)  # the wall: no face
     assert dim["neutral_as_emotion"] == 0.0  # the face at rest read as rest
     assert "by lighting" in done.stdout and "gap in accuracy: 0.500 (bright highest" in done.stdout
+    # a second opinion that calls the dim resting face anger, against the first run: the
+    # face it lost is in the dim group
+    opinion = tmp_path / "opinion"
+    opinion.mkdir()
+    (opinion / "neu60.refined.jsonl").write_text(
+        json.dumps({"episode_id": "x", "label": "anger", "confidence": 0.9}) + "\n"
+    )
+    again = bench(
+        str(csv_path), "--out", str(out), "--rescore", "--refined", str(opinion), "--by",
+        "lighting", "--against", str(out), "--json", str(tmp_path / "a.json"),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    split = json.loads((tmp_path / "a.json").read_text())["figures"]["against"]["by"]["lighting"]
+    assert split == {"dim": {"right_here_only": 0, "right_there_only": 1, "p_sign": 1.0}}
     # the same faces as a poorer camera takes them keep their groups
     dark = bench(
         str(csv_path), "--out", str(tmp_path / "dark"), "--jobs", "1", "--by", "lighting",

@@ -35,7 +35,8 @@ an input analyze could not read is named and left out.
 
 ``--by COLUMN`` (a CSV's column: ``origin``, ``age``, ``glasses``, ``camera``...) prints the
 figures again per group of inputs, and whether the gap between the groups, in accuracy and in
-resting faces read as an emotion, is more than chance (``emotion_bench/groups.py``):
+resting faces read as an emotion, is more than chance (``emotion_bench/groups.py``); with
+``--against`` the faces only one run reads right are split by those groups too:
 
     microemo-train emotion-bench faces.csv --out out/by-origin --by origin --by glasses
 
@@ -217,16 +218,18 @@ def _against(
     how: str,
     merge: Merge,
     column: str,
+    by: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """This run's readings against another run's over the same inputs (``--against``), with
-    or without a camera on either side, both read by ``column``."""
+    or without a camera on either side, both read by ``column``; split by the ``by`` groups
+    too."""
     if not (folder / "analyze" / "analyze-index.csv").is_file():
         raise BenchInputError(
             f"--against {folder}: no emotion-bench results there ({folder}/analyze/"
             "analyze-index.csv is missing): run emotion-bench --out on it with the same DATA"
         )
     there, _ = collect(_analysed(folder, inputs), folder / "analyze", how, merge, column=column)
-    result = paired(readings, there)
+    result = paired(readings, there, by)
     if result["n"] == 0:
         raise BenchInputError(
             f"--against {folder}: none of these inputs was read there: was it run on the same DATA?"
@@ -311,7 +314,9 @@ def run(args: argparse.Namespace) -> int:
         for c in by:
             print("\n".join(group_lines(c, result["by"][c], args.confident)))
     if args.against is not None:
-        result["against"] = _against(args.against, originals, readings, args.read, merge, column)
+        result["against"] = _against(
+            args.against, originals, readings, args.read, merge, column, by
+        )
         print("\n".join(paired_lines(result["against"], str(args.against))))
     plot = args.out / "reliability.png"
     reliability_plot(plot, result, f"{args.data.name}: {len(readings)} inputs")

@@ -18,11 +18,7 @@ from collections import Counter
 from typing import Any
 
 from microemo_train.emotion_bench.score import NO_FACE, Reading, at_rest, columns
-from microemo_train.group_gap import BLANK, gap
-
-
-def group_of(r: Reading, column: str) -> str:
-    return dict(r.groups).get(column) or BLANK
+from microemo_train.group_gap import gap
 
 
 def _figures(rs: list[Reading], confident: float) -> dict[str, Any]:
@@ -52,16 +48,14 @@ def by_group(
     for accuracy and for resting faces read as an emotion."""
     groups: dict[str, list[Reading]] = {}
     for r in readings:
-        groups.setdefault(group_of(r, column), []).append(r)
+        groups.setdefault(r.group(column), []).append(r)
     labels, answers, scores = columns(readings)
     resting, as_emotion, _ = at_rest(labels, answers, scores, confident)
     rest = [r for r, keep in zip(readings, resting) if keep]
     return {
         "groups": {name: _figures(groups[name], confident) for name in sorted(groups)},
-        "gap_accuracy": gap(
-            [group_of(r, column) for r in readings], answers == labels, draws, seed
-        ),
+        "gap_accuracy": gap([r.group(column) for r in readings], answers == labels, draws, seed),
         "gap_neutral_as_emotion": gap(
-            [group_of(r, column) for r in rest], as_emotion[resting], draws, seed
+            [r.group(column) for r in rest], as_emotion[resting], draws, seed
         ),
     }

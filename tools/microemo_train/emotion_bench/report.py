@@ -155,6 +155,12 @@ def paired_lines(result: dict[str, Any], there: str) -> list[str]:
             f"  turned {g:>5s} deg +{k['right_here_only']} -{k['right_there_only']} "
             f"(p {k['p_sign']:.3f})"
         )
+    for column, groups in result.get("by", {}).items():
+        for g, k in groups.items():
+            out.append(
+                f"  {column} {g}: +{k['right_here_only']} -{k['right_there_only']} "
+                f"(p {k['p_sign']:.3f})"
+            )
     for key, what in (("right_here_only", "only here"), ("right_there_only", "only there")):
         if result["examples"][key]:
             out.append(f"  right {what}: {', '.join(result['examples'][key])}")

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from microemo_train.group_gap import BLANK
 from microemo_train.paired import sign_test, split
 
 NO_FACE = "(no face)"
@@ -61,6 +62,10 @@ class Reading:
     yaw: float | None = None  # the read face's head turn, degrees either way; None: no face
     subject: str = ""  # the person the input shows ("": not known)
     groups: tuple[tuple[str, str], ...] = ()  # (column, value): what --by groups it by
+
+    def group(self, column: str) -> str:
+        """The input's group by ``column`` (``--by``), ``BLANK`` where the CSV left it empty."""
+        return dict(self.groups).get(column) or BLANK
 
 
 YAW_BINS = (0.0, 10.0, 20.0, 30.0)  # lower edges, degrees; the last bin is open
@@ -241,9 +246,10 @@ def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, An
     return out
 
 
-def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
+def paired(here: list[Reading], there: list[Reading], by: tuple[str, ...] = ()) -> dict[str, Any]:
     """``here`` against ``there``, input by input (matched by name): how many only one of
-    them reads right, by class, with the sign test, and up to ten names of each kind."""
+    them reads right, by class, by head turn and by each ``by`` column's groups (``--by``),
+    with the sign test, and up to ten names of each kind."""
     a = {r.name: (r.label, r.answer == r.label) for r in here}
     b = {r.name: (r.label, r.answer == r.label) for r in there}
     s = split(a, b)
@@ -252,6 +258,7 @@ def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
         {r.name: (yaw_bin(r.yaw), a[r.name][1]) for r in here if r.yaw is not None},
         b,
     )
+    grouped = {c: split({r.name: (r.group(c), a[r.name][1]) for r in here}, b) for c in by}
     n_both = max(len(s.both), 1)
     return {
         "n": len(s.both),
@@ -272,6 +279,17 @@ def paired(here: list[Reading], there: list[Reading]) -> dict[str, Any]:
                 "p_sign": round(sign_test(k, k + lo), 4),
             }
             for g, (k, lo) in turned.by_group.items()
+        },
+        "by": {
+            c: {
+                g: {
+                    "right_here_only": k,
+                    "right_there_only": lo,
+                    "p_sign": round(sign_test(k, k + lo), 4),
+                }
+                for g, (k, lo) in sp.by_group.items()
+            }
+            for c, sp in grouped.items()
         },
         "examples": {"right_here_only": s.gained[:10], "right_there_only": s.lost[:10]},
     }
