@@ -295,6 +295,8 @@ class Pipeline:
             "expressed_score": round(expressed[1], 3) if expressed else None,
             "scores": {k: round(float(v), 3) for k, v in cls.scores.items()},
             "aus": {n: round(float(v), 2) for n, v in zip(AU_NAMES, au.intensity.tolist())},
+            # 0: the AUs read from this glance alone; towards 1: against the face's own neutral
+            "baseline": round(au.trust, 2),
         }
 
     def _end_face(self, face_id: int, t_ms: float, result: FrameResult) -> None:

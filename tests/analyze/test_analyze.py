@@ -53,6 +53,10 @@ def test_analyze_writes_every_good_input_and_names_the_bad_ones(tmp_path):
     # AU1, 2, 4, 5, 9 (brows, lids, nose) and AU12, 15, 17 (the mouth)
     assert flow.shape == (56, 8) and flow.min() >= 0 and flow.max() <= 5 and flow.max() > 0
     assert {r["emotion"] for r in rows} >= {"happiness"}
+    # the first glance has no neutral of this face to read its AUs against; seen for two
+    # seconds its brows and eyes have shown theirs (the smiling mouth has not)
+    baseline = np.array([float(r["baseline"]) for r in rows])
+    assert baseline[0] == 0.0 and 0.5 < baseline[-1] < 1.0
     events = [json.loads(ln) for ln in (out / "1001_DFA_HAP_XX.jsonl").read_text().splitlines()]
     assert events
     for e in events:

@@ -155,6 +155,8 @@ def test_the_daemon_publishes_the_driver_over_mqtt(drive, tmp_path, broker):
     seen = [s for s in states if s.get("core_emotion")]
     assert seen and all(s["expressed"] not in (None, "neutral") for s in seen)
     assert all(0.0 < s["expressed_score"] <= 1.0 for s in seen)
+    # and how far its AUs are read against its own neutral, which forms as it is watched
+    assert all(0.0 <= s["baseline"] <= 1.0 for s in seen) and seen[-1]["baseline"] > 0.3
     config = json.loads(rec.on("homeassistant/sensor/cab-e2e/drowsiness/config")[-1])
     assert config["state_topic"] == "microemo/cab-e2e/state"
     rec.close()

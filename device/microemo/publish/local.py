@@ -3,8 +3,10 @@
 
 OpenFace conventions kept: ``timestamp`` in seconds, ``success`` 0/1, pose translation in
 millimetres and rotation in radians, ``AUxx_r`` intensities on 0-5 and ``AUxx_c`` presence
-0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; our emotion columns come
-after the AUs (``expressed``, ``expressed_score``: the best emotion but neutral and its
+0/1. Our AU24 and AU28 intensity are extra columns OpenFace lacks; ``baseline`` follows
+them: how far the face's AUs are read against its own neutral (0: from this glance alone, a
+photo or a face just seen; towards 1 once it has been seen at rest); our emotion columns come
+after it (``expressed``, ``expressed_score``: the best emotion but neutral and its
 probability given that the face shows one, ``Classification.expressed``; then
 ``score_<emotion>``, each core emotion's probability, empty where not scored), then the cabin
 columns (``CABIN_COLUMNS``: eye openness 0-1 per eye, eyes closed and yawning 0/1, head and
@@ -25,7 +27,8 @@ from typing import IO, Any
 
 from microemo.types import AU_INDEX, AU_NAMES, CORE_EMOTIONS, FLOW_AUS, FrameResult
 
-CSV_VERSION = 3  # 2: the cabin columns; 3: expressed, expressed_score, score_<emotion>
+CSV_VERSION = 4  # 2: the cabin columns; 3: expressed, expressed_score, score_<emotion>;
+# 4: baseline
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
 EMOTION_COLUMNS = [
     "emotion",
@@ -55,6 +58,7 @@ CSV_COLUMNS = (
     ["frame", "face_id", "timestamp", "confidence", "success", *POSE_COLUMNS]
     + [f"{n}_r" for n in AU_NAMES]
     + [f"{n}_c" for n in AU_NAMES]
+    + ["baseline"]
     + EMOTION_COLUMNS
     + SCORE_COLUMNS
     + CABIN_COLUMNS
@@ -115,7 +119,7 @@ class CsvWriter:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
             no_flow = ["0"] * len(FLOW_AUS)
             no_cabin = [""] * len(CABIN_COLUMNS)
-            no_emotion = [""] * (len(EMOTION_COLUMNS) + len(SCORE_COLUMNS))
+            no_emotion = [""] * (1 + len(EMOTION_COLUMNS) + len(SCORE_COLUMNS))
             self._w.writerow([frame, -1, ts, "0.00", 0, *blank, *no_emotion, *no_cabin, *no_flow])
             self.rows += 1
             return
@@ -129,6 +133,7 @@ class CsvWriter:
                 + [f"{v:.3f}" for v in pose[3:]]
                 + [f"{v:.2f}" for v in au.intensity.tolist()]
                 + [int(v) for v in au.present.tolist()]
+                + [f"{au.trust:.2f}"]
                 + [
                     emo.get("core", ""),
                     emo.get("core_score", ""),
