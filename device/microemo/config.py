@@ -151,6 +151,12 @@ class AUConfig(Section):
     )
     presence_on: float = Field(1.0, ge=0, le=5, description="intensity at which an AU is present")
     presence_off: float = Field(0.6, ge=0, le=5, description="intensity at which it stops being")
+    first_glance: str = Field(
+        "builtin",
+        description="each AU's presence bar for a face with no neutral of its own yet (a photo, "
+        "a face just seen), easing to presence_on as its neutral forms: builtin, off, or a file "
+        "from microemo-train first-glance",
+    )
 
 
 class SpottingConfig(Section):

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "facs-bench": "microemo_train.facs.cli",
     "facs-calibrate": "microemo_train.facs.cli",
     "facs-frames": "microemo_train.facs.cli",
+    "first-glance": "microemo_train.facs.first_glance",
     "emotion-bench": "microemo_train.emotion_bench.cli",
     "appearance": "microemo_train.appearance.cli",
 }

@@ -64,6 +64,7 @@ def check_start(config: Config, *, devices: bool = False) -> OpenCV:
     except (PlatformError, SourceError) as exc:
         raise PreflightError(str(exc)) from None
     check_calibration(config)
+    check_first_glance(config)
     check_appearance(config)
     try:
         status.check(config)  # the preview never goes to the network unprotected
@@ -82,6 +83,16 @@ def check_calibration(config: Config) -> None:
         load_calibration(config.au.calibration)
     except CalibrationError as exc:
         raise PreflightError(f"au.calibration: {exc}") from None
+
+
+def check_first_glance(config: Config) -> None:
+    """``au.first_glance`` is builtin, off, or a file this runtime reads."""
+    from microemo.vision.first_glance import FirstGlanceError, load_first_glance
+
+    try:
+        load_first_glance(config.au.first_glance)
+    except FirstGlanceError as exc:
+        raise PreflightError(f"au.first_glance: {exc}") from None
 
 
 def check_appearance(config: Config) -> None:

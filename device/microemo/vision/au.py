@@ -34,6 +34,7 @@ import numpy as np
 from microemo.config import AUConfig
 from microemo.types import AU_NAMES, AUFrame, NormalizedFace
 from microemo.vision.calibration import REGIONS, SIGNAL_REGION, AUCalibration, load_calibration
+from microemo.vision.first_glance import load_first_glance
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class AUEstimator:
     def __init__(self, config: AUConfig, calibration: AUCalibration | None = None) -> None:
         self.config = config
         self.cal = calibration or load_calibration(config.calibration)
+        bars = load_first_glance(config.first_glance)
+        # how far above presence_on each AU's bar sits for a face read from one glance
+        self._glance = (
+            np.zeros(len(AU_NAMES), np.float32)
+            if bars is None
+            else np.maximum(bars - config.presence_on, 0.0).astype(np.float32)
+        )
         self._faces: dict[int, _FaceState] = {}
         self._sample_every_ms = config.baseline_s * 1000.0 / HISTORY
 
@@ -79,6 +87,15 @@ class AUEstimator:
             )
             self._faces[face_id] = st
         return st
+
+    def _raise(self, st: _FaceState) -> np.ndarray:
+        """How far above ``presence_on`` each AU's bar is now: its first-glance bar's height,
+        less as the neutral of the AU's region forms (``trust`` 0 -> 1)."""
+        return (self._glance * (1.0 - self.cal.trust(st.counts))).astype(np.float32)
+
+    def presence_bars(self, face_id: int) -> np.ndarray:
+        """Per AU, the intensity at which the face's AU counts present now."""
+        return self.config.presence_on + self._raise(self._state(face_id))
 
     def forget(self, face_id: int) -> None:
         self._faces.pop(face_id, None)
@@ -122,8 +139,11 @@ class AUEstimator:
         z = self.cal.evidence(s, st.baseline, st.counts, z_abs)
         intensity = self.intensities(z)
         cfg = self.config
+        raise_by = self._raise(st)
         st.present = np.where(
-            st.present, intensity >= cfg.presence_off, intensity >= cfg.presence_on
+            st.present,
+            intensity >= cfg.presence_off + raise_by,
+            intensity >= cfg.presence_on + raise_by,
         )
         return AUFrame(
             face_id=face.face_id,

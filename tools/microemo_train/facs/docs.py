@@ -54,10 +54,11 @@ population standard deviations of the population neutral.
 
 Evidence becomes an intensity on OpenFace's 0-5 scale through a heavy-tailed curve,
 `5 · (1/2 + atan((z − threshold) / scale − 1.376) / π)`: 1.0 at the presence threshold
-(`AUxx_c` switches on at `au.presence_on` = 1.0 and off at `au.presence_off`), and intensities
-keep their order far out instead of tying at 0 or 5. Presence sits at even odds of the
-class-balanced regression; one scale for all fitted AUs puts the median coded positive at
-about its median FACS intensity.
+(`AUxx_c` switches on at `au.presence_on` = 1.0 and off at `au.presence_off`; on a face read
+from one glance at its AU's `au.first_glance` bar, easing to 1.0 as the face's neutral
+forms), and intensities keep their order far out instead of tying at 0 or 5. Presence sits
+at even odds of the class-balanced regression; one scale for all fitted AUs puts the
+median coded positive at about its median FACS intensity.
 """
 
 
