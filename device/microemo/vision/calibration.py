@@ -136,16 +136,25 @@ def _vector(data: dict[str, Any], key: str, n: int, where: str) -> np.ndarray:
     return np.asarray(value, np.float64)
 
 
-def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration:
+def versioned_toml(
+    text: str, source: str, fmt: int, writer: str, error: type[ValueError]
+) -> dict[str, Any]:
+    """A table file's contents, refused with ``error`` (naming ``source``) when it is no TOML
+    or of another ``format`` than ``fmt`` (then: re-run ``writer``, the command that wrote it)."""
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(f"{source}: not valid TOML ({exc})") from None
-    if d.get("format") != FORMAT:
-        raise CalibrationError(
-            f"{source}: format = {d.get('format')!r}, this runtime reads format {FORMAT}; "
-            "re-run microemo-train facs-calibrate"
+        raise error(f"{source}: not valid TOML ({exc})") from None
+    if d.get("format") != fmt:
+        raise error(
+            f"{source}: format = {d.get('format')!r}, this runtime reads format {fmt}; "
+            f"re-run {writer}"
         )
+    return d
+
+
+def parse_calibration(text: str, source: str = "<calibration>") -> AUCalibration:
+    d = versioned_toml(text, source, FORMAT, "microemo-train facs-calibrate", CalibrationError)
     signals = tuple(d.get("signals", ()))
     if signals != SIGNAL_NAMES:
         unknown = [s for s in signals if s not in SIGNAL_NAMES][:3]

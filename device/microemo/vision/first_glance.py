@@ -14,7 +14,6 @@ and so every ranking, the emotion rules and the spotter, are as they were.
 
 from __future__ import annotations
 
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,7 @@ from typing import Any
 import numpy as np
 
 from microemo.types import AU_NAMES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from microemo.vision.calibration import versioned_toml
 
 BUILTIN = "first_glance.toml"
 FORMAT = 1
@@ -38,15 +33,7 @@ class FirstGlanceError(ValueError):
 
 def parse_first_glance(text: str, source: str) -> tuple[np.ndarray, dict[str, Any]]:
     """(len(AU_NAMES),) bars (1.0 where the file names none) and the file's provenance."""
-    try:
-        d = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FirstGlanceError(f"{source}: not valid TOML ({exc})") from None
-    if d.get("format") != FORMAT:
-        raise FirstGlanceError(
-            f"{source}: format = {d.get('format')!r}, this runtime reads format {FORMAT}; "
-            "re-run microemo-train first-glance"
-        )
+    d = versioned_toml(text, source, FORMAT, "microemo-train first-glance", FirstGlanceError)
     bars = d.get("bars", {})
     unknown = [k for k in bars if k not in AU_NAMES]
     if unknown:
