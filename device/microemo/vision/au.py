@@ -88,14 +88,14 @@ class AUEstimator:
             self._faces[face_id] = st
         return st
 
-    def _raise(self, st: _FaceState) -> np.ndarray:
-        """How far above ``presence_on`` each AU's bar is now: its first-glance bar's height,
-        less as the neutral of the AU's region forms (``trust`` 0 -> 1)."""
-        return (self._glance * (1.0 - self.cal.trust(st.counts))).astype(np.float32)
+    def _raise(self, trust: np.ndarray) -> np.ndarray:
+        """How far above ``presence_on`` each AU's bar is: its first-glance bar's height, less
+        as the neutral of the AU's region forms (``trust``, per AU, 0 -> 1)."""
+        return (self._glance * (1.0 - trust)).astype(np.float32)
 
     def presence_bars(self, face_id: int) -> np.ndarray:
         """Per AU, the intensity at which the face's AU counts present now."""
-        return self.config.presence_on + self._raise(self._state(face_id))
+        return self.config.presence_on + self._raise(self.cal.trust(self._state(face_id).counts))
 
     def forget(self, face_id: int) -> None:
         self._faces.pop(face_id, None)
@@ -136,10 +136,11 @@ class AUEstimator:
         if st.counts.any() and st.frames_since_update >= self.config.baseline_update_every:
             self._rebaseline(st)
             st.frames_since_update = 0
-        z = self.cal.evidence(s, st.baseline, st.counts, z_abs)
+        trust = self.cal.trust(st.counts)  # once a frame: the heads' mix, the bars, the frame
+        z = self.cal.evidence(s, st.baseline, st.counts, z_abs, trust)
         intensity = self.intensities(z)
         cfg = self.config
-        raise_by = self._raise(st)
+        raise_by = self._raise(trust)
         st.present = np.where(
             st.present,
             intensity >= cfg.presence_off + raise_by,
@@ -155,7 +156,7 @@ class AUEstimator:
             # readable from the first frames (the absolute head needs no baseline); the
             # spotter only waits for the face to settle in
             baseline_ready=st.seen >= MIN_SAMPLES,
-            trust=float(self.cal.trust(st.counts).mean()),
+            trust=float(trust.mean()),
         )
 
     def intensities(self, evidence: np.ndarray) -> np.ndarray:

@@ -107,10 +107,12 @@ class AUCalibration:
         baseline: np.ndarray,
         samples: np.ndarray,
         z_abs: np.ndarray | None = None,
+        trust: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Both heads mixed, per AU, by how much neutral its region has shown."""
+        """Both heads mixed, per AU, by how much neutral its region has shown (``trust``, when
+        the caller has it already: ``self.trust(samples)``)."""
         z_abs = self.absolute(s) if z_abs is None else z_abs
-        r = self.trust(samples)
+        r = self.trust(samples) if trust is None else trust
         if not r.any():
             return z_abs
         return (1.0 - r) * z_abs + r * self.relative(s, baseline)
