@@ -14,6 +14,7 @@ and so every ranking, the emotion rules and the spotter, are as they were.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,18 @@ def parse_first_glance(text: str, source: str) -> tuple[np.ndarray, dict[str, An
     return np.array(values, np.float32), dict(d.get("provenance", {}))
 
 
+@lru_cache(maxsize=4)
 def load_first_glance(setting: str) -> np.ndarray | None:
     """The bars of ``au.first_glance``: ``builtin``, ``off`` (None: the usual bar from the
-    first frame) or a file's path."""
+    first frame) or a file's path; read once per setting (the training tool builds an AU
+    estimator per item), read-only."""
+    bars = _read(setting)
+    if bars is not None:
+        bars.flags.writeable = False
+    return bars
+
+
+def _read(setting: str) -> np.ndarray | None:
     if setting == "off":
         return None
     if setting == "builtin":
