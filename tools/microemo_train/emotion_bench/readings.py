@@ -78,6 +78,26 @@ def _refined(folder: Path | None, name: str) -> tuple[str, float] | None:
     return (str(lines[-1]["label"]), float(lines[-1]["confidence"])) if lines else None
 
 
+def analysed(
+    inputs: list[LabelledInput], out: Path
+) -> tuple[list[tuple[LabelledInput, dict[str, str]]], list[str]]:
+    """Each input with its row of analyze's index in ``out`` (its CSV in ``row["csv"]``), and
+    the inputs analyze could not read, each with why."""
+    index = out / "analyze-index.csv"
+    if not index.is_file():
+        raise BenchInputError(f"{index}: missing: run without --rescore first")
+    with index.open(newline="") as f:
+        rows = {str(Path(r["input"]).resolve()): r for r in csv.DictReader(f)}
+    done, failed = [], []
+    for item in inputs:
+        row = rows.get(str(item.path.resolve()))
+        if row is None or row["status"] != "ok" or not row["csv"]:
+            failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
+        else:
+            done.append((item, row))
+    return done, failed
+
+
 def collect(
     inputs: list[LabelledInput],
     out: Path,
@@ -88,17 +108,9 @@ def collect(
 ) -> tuple[list[Reading], list[str]]:
     """One reading per input analyze wrote (by ``column``, see ``_reading``); the inputs it
     could not read."""
-    index = out / "analyze-index.csv"
-    if not index.is_file():
-        raise BenchInputError(f"{index}: missing: run without --rescore first")
-    with index.open(newline="") as f:
-        rows = {str(Path(r["input"]).resolve()): r for r in csv.DictReader(f)}
-    readings, failed = [], []
-    for item in inputs:
-        row = rows.get(str(item.path.resolve()))
-        if row is None or row["status"] != "ok" or not row["csv"]:
-            failed.append(f"{item.path}: {row['error'] if row else 'not analysed'}")
-            continue
+    done, failed = analysed(inputs, out)
+    readings = []
+    for item, row in done:
         answer, s, yaw = _reading(out / row["csv"], how, column, merge)
         answer, s = _refined(refined, row["name"]) or (answer, s)
         readings.append(

@@ -26,7 +26,8 @@ import numpy as np
 
 from microemo.types import AU_NAMES
 from microemo.vision.first_glance import FORMAT, parse_first_glance
-from microemo_train.emotion_bench.inputs import BenchInputError, load_inputs
+from microemo_train.emotion_bench.inputs import BenchInputError, LabelledInput, load_inputs
+from microemo_train.emotion_bench.readings import analysed
 
 
 def add_parser(sub: Any) -> None:
@@ -51,17 +52,18 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def first_glance_aus(out: Path) -> list[np.ndarray]:
-    """Each analysed input's AU intensities at the first frame its face was seen."""
+def first_glance_aus(inputs: list[LabelledInput], out: Path) -> list[np.ndarray]:
+    """Each input's AU intensities at the first frame its face was seen (analyze's outputs
+    in ``out``); an input analyze could not read is named and left out."""
+    done, failed = analysed(inputs, out)
+    for problem in failed:
+        print(f"left out: {problem}", file=sys.stderr)
     found = []
-    with (out / "analyze-index.csv").open(newline="") as f:
-        for entry in csv.DictReader(f):
-            if entry["status"] != "ok" or not entry["csv"]:
-                continue
-            with (out / entry["csv"]).open(newline="") as g:
-                row = next((r for r in csv.DictReader(g) if r["success"] == "1"), None)
-            if row is not None:
-                found.append(np.array([float(row[f"{au}_r"]) for au in AU_NAMES]))
+    for _, entry in done:
+        with (out / entry["csv"]).open(newline="") as f:
+            row = next((r for r in csv.DictReader(f) if r["success"] == "1"), None)
+        if row is not None:
+            found.append(np.array([float(row[f"{au}_r"]) for au in AU_NAMES]))
     return found
 
 
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     work = args.work or args.out.with_name(args.out.name + ".d")
     run_analyze(resting, argparse.Namespace(**vars(args), bundle=None, fps=None,
                                             rules_only=False), work / "analyze")  # fmt: skip
-    read = first_glance_aus(work / "analyze")
+    read = first_glance_aus(resting, work / "analyze")
     if len(read) < 20:
         raise BenchInputError(f"{args.data}: a face was found in {len(read)} resting inputs only")
     floor = (load_config(args.config).au if args.config else AUConfig()).presence_on
