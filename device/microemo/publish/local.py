@@ -119,8 +119,10 @@ class CsvWriter:
             blank = ["0"] * (len(POSE_COLUMNS) + 2 * len(AU_NAMES))
             no_flow = ["0"] * len(FLOW_AUS)
             no_cabin = [""] * len(CABIN_COLUMNS)
-            no_emotion = [""] * (1 + len(EMOTION_COLUMNS) + len(SCORE_COLUMNS))
-            self._w.writerow([frame, -1, ts, "0.00", 0, *blank, *no_emotion, *no_cabin, *no_flow])
+            no_emotion = [""] * (len(EMOTION_COLUMNS) + len(SCORE_COLUMNS))
+            self._w.writerow(
+                [frame, -1, ts, "0.00", 0, *blank, "", *no_emotion, *no_cabin, *no_flow]
+            )  # "": no baseline without a face
             self.rows += 1
             return
         for au in result.faces:
