@@ -14,37 +14,16 @@ read alike would show one as wide.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-from microemo_train.emotion_bench.score import NO_FACE, Reading, at_rest, columns
+from microemo_train.emotion_bench.score import Reading, at_rest, columns, subset
 from microemo_train.group_gap import gap
-
-
-def _figures(rs: list[Reading], confident: float) -> dict[str, Any]:
-    labels, answers, scores = columns(rs)
-    found = answers != NO_FACE
-    resting, as_emotion, confidently = at_rest(labels, answers, scores, confident)
-    n_rest = int(resting.sum())
-    top = Counter(answers[found].tolist()).most_common(1)
-    return {
-        "n": len(rs),
-        "no_face": int((~found).sum()),
-        "accuracy": round(float((answers == labels).mean()), 4),
-        "neutral": n_rest,
-        "neutral_as_emotion": round(float(as_emotion.sum() / n_rest), 4) if n_rest else None,
-        "neutral_as_emotion_confident": round(float(confidently.sum() / n_rest), 4)
-        if n_rest
-        else None,
-        "top_answer": top[0][0] if top else None,
-        "top_share": round(top[0][1] / int(found.sum()), 4) if top else None,
-    }
 
 
 def by_group(
     readings: list[Reading], column: str, confident: float = 0.8, draws: int = 2000, seed: int = 0
 ) -> dict[str, Any]:
-    """Per value of ``column``: ``_figures``; and the gaps between the groups (``group_gap``)
+    """Per value of ``column``: ``score.subset``; and the gaps between the groups (``group_gap``)
     for accuracy and for resting faces read as an emotion."""
     groups: dict[str, list[Reading]] = {}
     for r in readings:
@@ -53,7 +32,7 @@ def by_group(
     resting, as_emotion, _ = at_rest(labels, answers, scores, confident)
     rest = [r for r, keep in zip(readings, resting) if keep]
     return {
-        "groups": {name: _figures(groups[name], confident) for name in sorted(groups)},
+        "groups": {name: subset(groups[name], confident) for name in sorted(groups)},
         "gap_accuracy": gap([r.group(column) for r in readings], answers == labels, draws, seed),
         "gap_neutral_as_emotion": gap(
             [r.group(column) for r in rest], as_emotion[resting], draws, seed

@@ -219,31 +219,38 @@ def _resting_by_subject(readings: list[Reading]) -> dict[str, dict[str, Any]]:
     return {who: out[who] for who in sorted(out, key=misread_first)}
 
 
+def subset(rs: list[Reading], confident: float) -> dict[str, Any]:
+    """The figures of a part of the readings (a head-turn bin, a ``--by`` group): n, faces
+    not found, accuracy (a missed face counts wrong), resting faces and those read as an
+    emotion (at any score and at ``confident`` or more), the most frequent answer and its
+    share of the faces found."""
+    labels, answers, scores = columns(rs)
+    found = answers != NO_FACE
+    resting, as_emotion, confidently = at_rest(labels, answers, scores, confident)
+    n_rest = int(resting.sum())
+    top = Counter(answers[found].tolist()).most_common(1)
+    return {
+        "n": len(rs),
+        "no_face": int((~found).sum()),
+        "accuracy": round(float((answers == labels).mean()), 4),
+        "neutral": n_rest,
+        "neutral_as_emotion": round(float(as_emotion.sum() / n_rest), 4) if n_rest else None,
+        "neutral_as_emotion_confident": round(float(confidently.sum() / n_rest), 4)
+        if n_rest
+        else None,
+        "top_answer": top[0][0] if top else None,
+        "top_share": round(top[0][1] / int(found.sum()), 4) if top else None,
+    }
+
+
 def _by_yaw(readings: list[Reading], confident: float) -> dict[str, dict[str, Any]]:
-    """Per head-turn bin (faces found): n, accuracy, resting faces answered as an emotion at
-    ``confident`` or more, and the most frequent answer with its share."""
+    """Per head-turn bin, ``subset`` over the faces found turned that far."""
     bins: dict[str, list[Reading]] = {}
     for r in readings:
         if r.yaw is not None and r.answer != NO_FACE:
             bins.setdefault(yaw_bin(r.yaw), []).append(r)
-    out = {}
-    for name in (yaw_bin(b) for b in YAW_BINS):
-        rs = bins.get(name, [])
-        if not rs:
-            continue
-        neutral, _, confidently = at_rest(*columns(rs), confident)
-        top, k = Counter(r.answer for r in rs).most_common(1)[0]
-        out[name] = {
-            "n": len(rs),
-            "accuracy": round(sum(r.answer == r.label for r in rs) / len(rs), 4),
-            "neutral": int(neutral.sum()),
-            "neutral_as_emotion_confident": round(float(confidently.sum() / neutral.sum()), 4)
-            if neutral.any()
-            else None,
-            "top_answer": top,
-            "top_share": round(k / len(rs), 4),
-        }
-    return out
+    names = (yaw_bin(b) for b in YAW_BINS)
+    return {name: subset(bins[name], confident) for name in names if name in bins}
 
 
 def paired(here: list[Reading], there: list[Reading], by: tuple[str, ...] = ()) -> dict[str, Any]:
