@@ -123,7 +123,7 @@ def test_an_outage_ends_faces_and_episodes_at_the_loss_and_time_goes_on(tmp_path
     extra = {"spotting.max_duration_ms": 30_000.0, "mqtt.enabled": True, "mqtt.port": broker.port}
     extra |= {"mqtt.host": "127.0.0.1", "mqtt.state_interval_s": 0.2, "mqtt.discovery": False}
     cfg = config(tmp_path, camera.url, extra)
-    wall_step = time.time() - time.monotonic()  # the wall clock against the monotonic one
+    wall_offset = time.time() - time.monotonic()  # the wall clock against the monotonic one
     try:
         with running(cfg):
             assert wait_until(lambda: open_start(cfg), 60), "the held smile made no episode"
@@ -159,7 +159,7 @@ def test_an_outage_ends_faces_and_episodes_at_the_loss_and_time_goes_on(tmp_path
     # t_ms is the capture clock: against the wall clock, every event is stamped alike on
     # both sides of the 4-s outage (it used to vanish from t_ms)
     # (less any step of the wall clock itself meanwhile: NTP, or a paused virtual machine)
-    wall_step = abs(time.time() - time.monotonic() - wall_step)
+    wall_step = abs(time.time() - time.monotonic() - wall_offset)
     skew = [wall_s(e) - e["t_ms"] / 1000.0 for e in events]
     assert max(skew) - min(skew) < 1.0 + wall_step, (skew, wall_step)
 

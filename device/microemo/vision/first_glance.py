@@ -2,14 +2,15 @@
 
 A face seen for the first time, or a photo, is read by the AU calibration's absolute head
 alone, and a resting face from anywhere varies in shape more than a faint AU moves it: read
-against the usual presence bar (``au.presence_on``, 1.0) a resting face shows two or three AUs
-(CK+ test stills 2.99, FER2013's 3.26), mostly AU10, AU15 and AU5. So each AU has its own bar
-for a face with no neutral of its own yet: the intensity that a share of resting faces from
-anywhere stay under (``first_glance.toml``, written by ``microemo-train first-glance`` from
-faces at rest; the built-in one from FER2013's training part, research terms). As the face's
-own neutral forms (the AU's region's ``trust``, 0 -> 1) the bar eases back to the usual one,
-where the AU is read against that neutral. Only presence (``AUxx_c``) moves: the intensities,
-and so every ranking, the emotion rules and the spotter, are as they were.
+against the usual presence bar (``au.presence_on``, 1.0) a resting face shows two or three
+AUs (CK+ test stills 2.97, FER2013's test part 3.23), mostly AU10, AU15 and AU5. So each AU
+has its own bar for a face with no neutral of its own yet: the intensity that a share of
+resting faces from anywhere stay under (``first_glance.toml``, written by ``microemo-train
+first-glance`` from faces at rest; the built-in one from FER2013's training part, research
+terms). As the face's own neutral forms (the AU's region's ``trust``, 0 -> 1) the bar eases
+back to the usual one, where the AU is read against that neutral. Only presence (``AUxx_c``)
+moves: the intensities, and so every ranking, the emotion rules and the spotter, are as they
+were.
 """
 
 from __future__ import annotations
