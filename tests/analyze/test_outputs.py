@@ -10,6 +10,7 @@ from pathlib import Path
 from analyze_kit import run_analyze, write_frame_folder, write_still
 from tests.conftest import clip_path
 
+from microemo.publish.local import CSV_COLUMNS, CSV_VERSION
 from microemo.sources.files import is_own_picture
 
 
@@ -40,7 +41,12 @@ def test_an_image_analysed_into_its_own_folder_is_never_written_over(tmp_path: P
     assert f"{other}, which analyze did not write" in lines[1]
     assert is_own_picture(photos / "pic__photos.png") and not is_own_picture(pic)
     assert _rows(photos / "pic__photos.csv") == 1
-    assert _index(photos)["pic__photos"]["input"] == str(pic)
+    row = _index(photos)["pic__photos"]
+    assert row["input"] == str(pic)
+    # the index says which version of the columns the CSV has, and it is the one written
+    assert row["csv_version"] == str(CSV_VERSION)
+    with (photos / "pic__photos.csv").open() as f:
+        assert next(csv.reader(f)) == CSV_COLUMNS
 
 
 def test_inputs_sharing_a_name_get_distinct_stated_names_that_stay(tmp_path: Path):

@@ -1,8 +1,9 @@
 """``OUT/analyze-index.csv``: which input each result in the output folder came from.
 
 One row per name: ``name, input`` (absolute path), ``status`` (``pending`` until the input is
-done, then ``ok`` or ``failed``), the input's figures, the three file names and the note on
-why the name is not the input's stem. Rows of earlier runs stay (their names stay reserved
+done, then ``ok`` or ``failed``), the input's figures, the three file names, ``csv_version``
+(which columns its CSV has, ``publish.local.CSV_VERSION``: a folder's earlier runs may hold an
+older version's) and the note on why the name is not the input's stem. Rows of earlier runs stay (their names stay reserved
 for their inputs, see ``naming``); the rows of this run's inputs are replaced. The file is
 rewritten whole (to a temporary file, then renamed) after every input, so a run stopped half
 way still says which result is whose.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from microemo.analyze.naming import INDEX_NAME, OutputPlan
+from microemo.publish.local import CSV_VERSION
 
 if TYPE_CHECKING:
     from microemo.analyze.run import InputSummary
@@ -34,6 +36,7 @@ COLUMNS = [
     "micro",
     "dominant",
     "csv",
+    "csv_version",
     "jsonl",
     "png",
     "note",
@@ -94,6 +97,7 @@ class OutputIndex:
             micro=str(summary.micro),
             dominant=summary.dominant,
             csv=plan.csv.name if plan.csv in summary.written else "",
+            csv_version=str(CSV_VERSION) if plan.csv in summary.written else "",
             jsonl=plan.jsonl.name if plan.jsonl in summary.written else "",
             png=plan.png.name if plan.png in summary.written else "",
             error=summary.error or "",
