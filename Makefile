@@ -10,6 +10,9 @@ EXTRAS ?= train,dev,reason
 RUN_EXTRAS ?=
 SAMPLE ?= tests/data/crema_d/clips/1001_DFA_HAP_XX.flv
 ASSET  := models/face_landmarker.task
+# `make test` runs the suite on this many processes (pytest-xdist, a test file to each: its
+# module fixtures are built once); TEST_JOBS=1 runs it in this one, in order
+TEST_JOBS ?= 2
 
 .PHONY: setup venv run analyze test check format bench model calibrate appearance need-data clean
 
@@ -32,7 +35,7 @@ analyze: setup
 	$(BIN)/microemo analyze tests/data/crema_d/clips/*.flv --out out/analyze
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 check: setup
 	$(BIN)/ruff check device tools tests
