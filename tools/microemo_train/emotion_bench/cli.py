@@ -3,7 +3,7 @@ your own labelled faces, measured through ``microemo analyze`` itself.
 
     microemo-train emotion-bench my_faces/ --out out/bench            # happy/, neutral/, ...
     microemo-train emotion-bench labels.csv --out out/bench --jobs 2  # path,label rows
-    microemo-train emotion-bench apex/ --out out/megc --expressed --merge positive=happiness \
+    microemo-train emotion-bench apex/ --out out/megc --expressed --merge positive=happiness \\
         --merge negative=anger,disgust,fear,sadness,contempt,repression
 
 DATA is a folder with one sub-folder per class (pictures, videos or frame folders inside;
