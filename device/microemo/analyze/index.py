@@ -3,10 +3,10 @@
 One row per name: ``name, input`` (absolute path), ``status`` (``pending`` until the input is
 done, then ``ok`` or ``failed``), the input's figures, the three file names, ``csv_version``
 (which columns its CSV has, ``publish.local.CSV_VERSION``: a folder's earlier runs may hold an
-older version's) and the note on why the name is not the input's stem. Rows of earlier runs stay (their names stay reserved
-for their inputs, see ``naming``); the rows of this run's inputs are replaced. The file is
-rewritten whole (to a temporary file, then renamed) after every input, so a run stopped half
-way still says which result is whose.
+older version's) and the note on why the name is not the input's stem. Rows of earlier runs
+stay (their names stay reserved for their inputs, see ``naming``); the rows of this run's
+inputs are replaced. The file is rewritten whole (to a temporary file, then renamed) after
+every input, so a run stopped half way still says which result is whose.
 """
 
 from __future__ import annotations
