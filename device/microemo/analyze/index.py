@@ -88,6 +88,7 @@ class OutputIndex:
 
     def record(self, plan: OutputPlan, summary: InputSummary) -> None:
         row = self.rows.setdefault(plan.name, {"name": plan.name, "input": plan.key})
+        wrote_csv = plan.csv in summary.written
         row.update(
             status="failed" if summary.error else "ok",
             frames=str(summary.frames),
@@ -96,8 +97,8 @@ class OutputIndex:
             episodes=str(summary.episodes),
             micro=str(summary.micro),
             dominant=summary.dominant,
-            csv=plan.csv.name if plan.csv in summary.written else "",
-            csv_version=str(CSV_VERSION) if plan.csv in summary.written else "",
+            csv=plan.csv.name if wrote_csv else "",
+            csv_version=str(CSV_VERSION) if wrote_csv else "",
             jsonl=plan.jsonl.name if plan.jsonl in summary.written else "",
             png=plan.png.name if plan.png in summary.written else "",
             error=summary.error or "",
