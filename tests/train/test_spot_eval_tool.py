@@ -200,14 +200,33 @@ def test_spot_eval_against_an_earlier_run_names_what_changed(
     """A real per-AU run (smiles added to a talking face), then the same clips replayed
     without optical flow (the mouth's smiles during speech are then held, as before issue
     20), against the first run: every smile the first run found is found only there; a path
-    that holds no report is refused before any work."""
+    that holds no report is refused before any work. The first run's ``--channels`` holds
+    the spotter's series: the smile channel peaks at each clear smile it was given, above
+    anything the untouched talking face reaches."""
     args = ["spot-eval", "--clips", str(one_clip), "--suite", "per-au", "--aus", "AU12"]
     args += ["--per-cell-30", "1", "--per-cell-100", "0", "--untouched-s", "3"]
     args += ["--cache", str(tmp_path / "cache")]
-    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    assert main([*args, "-o", str(tmp_path / "a"), "--channels"]) == 0
     first = json.loads((tmp_path / "a" / "report.json").read_text())
     hits = sum(c["tp"] for c in first["clips"])
     assert hits > 0, "a clear smile on this face is found at the default settings"
+    series = np.load(tmp_path / "a" / "channels.npz")
+    smile = list(series["au_names"]).index("AU12")
+
+    def smile_flow(clip: dict) -> tuple[np.ndarray, np.ndarray]:
+        name = clip["clip"]
+        assert len(series[f"{name}/t_ms"]) == clip["n_frames"]
+        return series[f"{name}/t_ms"], series[f"{name}/motion"][:, smile]
+
+    clear = next(c for c in first["clips"] if c["cell"]["intensity"] == "clear")
+    t, x = smile_flow(clear)
+    peaks = [x[(t >= e["onset_ms"]) & (t <= e["offset_ms"] + 200)].max() for e in clear["episodes"]]
+    # the talking face past its first second (the articulation model's prior)
+    talking = max(
+        np.max(x, initial=0.0, where=t > 1000)
+        for t, x in (smile_flow(c) for c in first["clips"] if c["cell"]["kind"] == "untouched")
+    )
+    assert len(peaks) >= 3 and min(peaks) > talking > 0
     no_flow = ["--set", "spotting.flow=false", "--against", str(tmp_path / "a")]
     assert main([*args, "-o", str(tmp_path / "b"), *no_flow]) == 0
     against = json.loads((tmp_path / "b" / "report.json").read_text())["against"]

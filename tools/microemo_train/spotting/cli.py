@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from microemo_train.checks import CheckError
 from microemo_train.spotting.plan import (
     PER_AU_SETS,
@@ -102,6 +104,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="an earlier run's report.json (or its -o folder) of the same plan: the episodes "
         "only one of the two finds, per AU set, and whether that is chance",
     )
+    p.add_argument(
+        "--channels",
+        action="store_true",
+        help="also write OUT/channels.npz: each clip's per-frame AU intensities and "
+        "optical-flow motion as the spotter reads them (keys CLIP/t_ms, CLIP/intensity, "
+        "CLIP/motion; columns au_names), for offline looks at a channel's signal and noise",
+    )
     p.add_argument("--config", type=Path, help="device config TOML (spotting parameters)")
     p.add_argument(
         "--set",
@@ -116,6 +125,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from microemo.config import load_config
     from microemo.daemon.cli import parse_overrides
+    from microemo.types import AU_NAMES
 
     t0 = time.monotonic()
     earlier = _earlier(args.against) if args.against is not None else None
@@ -126,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     plans = _plans(args, sources)
     loaded: dict[tuple[Path, ...], Any] = {}
     rows = []
+    channels: dict[str, np.ndarray] = {}
     for i, pl in enumerate(plans):
         key = tuple(pl["source"]) if isinstance(pl["source"], list) else (pl["source"],)
         src = loaded.get(key) or loaded.setdefault(key, LazySource(pl["source"]))
@@ -134,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep:
             path.unlink(missing_ok=True)
         lab["cell"] = pl["cell"]
-        ends = spot_recorded(recorded, config)
+        series: dict[str, list] | None = {} if args.channels else None
+        ends = spot_recorded(recorded, config, series)
+        for name, values in (series or {}).items():
+            channels[f"{lab['clip']}/{name}"] = np.asarray(
+                values, np.float64 if name == "t_ms" else np.float32
+            )
         rows.append(
             dict(
                 lab,
@@ -169,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         json.dumps(dict(report, clips=rows), indent=1, default=str)
     )
     (args.out / "report.md").write_text(markdown(report))
+    if args.channels:
+        np.savez_compressed(args.out / "channels.npz", au_names=np.array(AU_NAMES), **channels)
     print(markdown(report))
     return 0
 
