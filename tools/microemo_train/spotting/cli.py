@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     plans = _plans(args, sources)
     loaded: dict[tuple[Path, ...], Any] = {}
     rows = []
-    channels: dict[str, np.ndarray] = {}
+    channels: dict[str, Any] = {}  # savez_compressed: name -> array
     for i, pl in enumerate(plans):
         key = tuple(pl["source"]) if isinstance(pl["source"], list) else (pl["source"],)
         src = loaded.get(key) or loaded.setdefault(key, LazySource(pl["source"]))
