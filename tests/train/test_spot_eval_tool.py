@@ -223,8 +223,10 @@ def test_spot_eval_against_an_earlier_run_names_what_changed(
     peaks = [x[(t >= e["onset_ms"]) & (t <= e["offset_ms"] + 200)].max() for e in clear["episodes"]]
     # the talking face past its first second (the articulation model's prior)
     talking = max(
-        np.max(x, initial=0.0, where=t > 1000)
-        for t, x in (smile_flow(c) for c in first["clips"] if c["cell"]["kind"] == "untouched")
+        np.max(flow, initial=0.0, where=times > 1000)
+        for times, flow in (
+            smile_flow(c) for c in first["clips"] if c["cell"]["kind"] == "untouched"
+        )
     )
     assert len(peaks) >= 3 and min(peaks) > talking > 0
     no_flow = ["--set", "spotting.flow=false", "--against", str(tmp_path / "a")]
