@@ -18,6 +18,7 @@ from microemo_train.spotting.plan import parse_au_sets, plan_per_au
 from microemo_train.spotting.score import false_alarms, paired, score_clip
 from microemo_train.spotting.sheet import sheet_cells, sheet_row
 from microemo_train.spotting.synth import SourceClip, join_clips, still_turns
+from microemo_train.spotting.why import REASONS
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "crema_d" / "clips" / "1001_DFA_NEU_XX.flv"
 
@@ -229,6 +230,15 @@ def test_spot_eval_against_an_earlier_run_names_what_changed(
         )
     )
     assert len(peaks) >= 3 and min(peaks) > talking > 0
+    # every smile it missed has its reason: the faint ones (half the template) did not reach
+    # the bar, or for less than a start needs
+    for clip in first["clips"]:
+        assert len(clip["missed"]) == clip["truth"] - clip["tp"]
+        assert {m["reason"] for m in clip["missed"]} <= set(REASONS)
+    faint = next(c for c in first["clips"] if c["cell"]["intensity"] == "subtle")["missed"]
+    assert all(m["reason"] in ("under the bar", "too brief") and m["peak"] < 1.2 for m in faint)
+    assert sum(m["reason"] == "under the bar" and m["peak"] < 1 for m in faint) >= 4
+    assert "Episodes missed, and why" in (tmp_path / "a" / "report.md").read_text()
     no_flow = ["--set", "spotting.flow=false", "--against", str(tmp_path / "a")]
     assert main([*args, "-o", str(tmp_path / "b"), *no_flow]) == 0
     against = json.loads((tmp_path / "b" / "report.json").read_text())["against"]

@@ -245,12 +245,15 @@ class Signal:
             self.gate_until = t + self.config.motion_hold_ms
         self.pose_ref, self.pose_ref_ms = pose, t
 
+    def bar(self, z: float) -> np.ndarray:
+        """Each channel's bar: ``z`` times its running noise (at least the floor), no higher
+        than the mouth flow channels' ceilings."""
+        noise = np.maximum(np.sqrt(self.var), self.config.noise_floor)
+        return np.minimum(z * noise, _BAR_MAX)
+
     def active(self, rise: np.ndarray, t: float, level: float, z: float) -> np.ndarray:
         """Carrying channels at ``level`` and ``z`` times their noise, not held back now."""
-        c = self.config
-        noise = np.maximum(np.sqrt(self.var), c.noise_floor)
-        bar = np.minimum(z * noise, _BAR_MAX)
-        mask: np.ndarray = CARRY & (rise >= level) & (rise >= bar)
+        mask: np.ndarray = CARRY & (rise >= level) & (rise >= self.bar(z))
         if t < self.blink_until:
             mask &= ~LIDS
         if t < self.speech_until:

@@ -154,6 +154,10 @@ class Spotter:
             out += self._end(st, ep, face_id, min(t_ms, st.sig.last_ms))
         return out
 
+    def state(self, face_id: int) -> _Face | None:
+        """A face's signal and open episodes, read-only (``spot-eval``'s missed episodes)."""
+        return self._faces.get(face_id)
+
     def _busy(self, st: _Face) -> np.ndarray:
         busy = np.zeros(self._n_reg, bool)
         for ep in st.eps:

@@ -36,6 +36,7 @@ from microemo_train.spotting.record import LazySource, generate, spot_recorded
 from microemo_train.spotting.report import markdown
 from microemo_train.spotting.score import paired, score_clip, summarize
 from microemo_train.spotting.synth import INTENSITY_LEVELS
+from microemo_train.spotting.why import Probe, explain, summarize_missed
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         lab["cell"] = pl["cell"]
         series: dict[str, list] | None = {} if args.channels else None
-        ends = spot_recorded(recorded, config, series)
+        probe = Probe(config)
+        ends = spot_recorded(recorded, config, series, probe)
+        scored = score_clip(lab, ends)
         for name, values in (series or {}).items():
             channels[f"{lab['clip']}/{name}"] = np.asarray(
                 values, np.float64 if name == "t_ms" else np.float32
@@ -154,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append(
             dict(
                 lab,
-                **score_clip(lab, ends),
+                **scored,
+                missed=explain(lab["episodes"], ends, scored["hit"], probe),
                 spots=[
                     {k: e[k] for k in ("onset_ms", "apex_ms", "offset_ms", "kind", "aus")}
                     # the regions that carried it; "within": it rose on top of a held one
@@ -173,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             rows[-1]["tp"],
         )
     report = summarize(rows)
+    report["missed"] = summarize_missed(rows)
     report.update(
         n_clips=len(rows),
         n_episodes=sum(len(r["episodes"]) for r in rows),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from microemo_train.spotting.synth import SourceClip, join_clips, render_frame, write_clip
+from microemo_train.spotting.why import Probe
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,16 @@ def landmarks(path: Path, fps: float | None = None, config: Any = None) -> Recor
 
 
 def spot_recorded(
-    recorded: Recorded, config: Any = None, channels: dict[str, list] | None = None
+    recorded: Recorded,
+    config: Any = None,
+    channels: dict[str, list] | None = None,
+    probe: Probe | None = None,
 ) -> list[dict]:
     """Everything after the landmarker (the device ``Pipeline``) over recorded
     observations; return the ``end`` events. ``channels``: filled with the first face's
     per-frame ``t_ms``, AU ``intensity`` and optical-flow ``motion`` (NaN without flow),
-    the series the spotter reads (``spot-eval --channels``)."""
+    the series the spotter reads (``spot-eval --channels``); ``probe``: shown what the
+    spotter saw of it after every frame (``why``)."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
     from microemo.publish.events import EventBuilder
@@ -54,6 +59,8 @@ def spot_recorded(
     for t_ms, index, faces in recorded:
         result = pipe.process_faces(faces, t_ms, index)
         steps += result.steps
+        if probe is not None and result.faces:
+            probe.see(t_ms, pipe.spotter, result.faces[0].face_id)
         if channels is not None and result.faces:
             au = result.faces[0]
             motion = au.motion if au.motion is not None else np.full_like(au.intensity, np.nan)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from microemo_train.spotting import why
 from microemo_train.spotting.synth import INTENSITY_LEVELS
 
 
@@ -59,6 +60,7 @@ def markdown(report: dict[str, Any]) -> str:
     for key, v in report["recall_by_aus"].items():
         cells = [f"{v.get(lv + '_found', 0)}/{v.get(lv + '_truth', 0)}" for lv in levels]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += why.markdown(report.get("missed", {}))
     return "\n".join(lines) + "\n"
 
 

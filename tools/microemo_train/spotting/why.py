@@ -1,0 +1,209 @@
+"""Why a generated episode was missed: what the device's spotter saw while it happened.
+
+Each replay (``record.spot_recorded``) can keep, per frame of the first face, every
+channel's rise against its bar (the plain rise while an episode holds the channel's region),
+whether speech or a head movement held starts back, and which regions an episode held
+where no brief rise could start (``Probe``). ``explain`` then gives each missed truth one
+reason, first that applies:
+
+- ``mistimed``: a spot that names one of its AUs and began with it (no more than
+  ``BEGAN_WITH_MS`` before it) overlaps it, with IoU under 0.5;
+- ``under the bar``: none of its AUs' channels reached its bar (``peak``: the highest rise
+  over the bar, 1 = at it);
+- ``speech``: only channels the speech hold covers crossed, while it held them;
+- ``region held``: its channels crossed only while an episode held their region and no rise
+  could nest in it (the held episode young, or one already nested);
+- ``head moving``: they crossed only while a head movement held every start back;
+- ``too brief``: they crossed with nothing holding them back, for less than ``confirm_ms``;
+- ``head turned``: they crossed for long enough, but the head had turned by more than
+  ``max_pose_change_rad`` since the truth's onset (a start refuses that: the landmarks'
+  pose leakage);
+- ``no start``: none of these, and no episode began (a rise begun well before the truth,
+  or one joined to another region's episode that names none of its AUs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from microemo_train.spotting.score import iou
+from microemo_train.spotting.warp import base_au
+
+REASONS = (
+    "mistimed",
+    "under the bar",
+    "speech",
+    "region held",
+    "head moving",
+    "too brief",
+    "head turned",
+    "no start",
+)
+AFTER_MS = 200.0  # a channel may peak this long after the truth's offset (smoothing, flow)
+BEGAN_WITH_MS = 500.0  # a spot that began this much before a truth is another expression
+
+
+class Probe:
+    """Per frame, what the spotter saw of the first face (``see`` after each frame)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config.spotting
+        self.t: list[float] = []
+        self.ratio: list[np.ndarray] = []  # rise over the bar a start needs, per channel
+        self.speech: list[bool] = []
+        self.gate: list[bool] = []
+        self.held: list[np.ndarray] = []  # per channel: its region held, nothing may nest
+        self.pose: list[np.ndarray] = []  # head pose (rad)
+        self._eps: list[tuple[np.ndarray, int | None, float]] = []  # open after the last frame
+
+    def see(self, t_ms: float, spotter: Any, face_id: int) -> None:
+        from microemo.emotion.spot_signal import CARRY, N_HIST
+        from microemo.emotion.spotting import NEST_AFTER
+
+        st = spotter.state(face_id)
+        if st is None:
+            return
+        c, sig = self.config, st.sig
+        n_reg = int(sig.ch_region.max()) + 1
+        busy, nestable = np.zeros(n_reg, bool), np.zeros(n_reg, bool)
+        # the episodes open when this frame came: those its starts were judged against
+        for r in range(n_reg):
+            held = [on for regions, within, on in self._eps if regions[r] and within is None]
+            nested = any(regions[r] and within is not None for regions, within, _ in self._eps)
+            busy[r] = bool(held)
+            old = any(t_ms - on >= NEST_AFTER * c.baseline_window_ms for on in held)
+            nestable[r] = c.overlap and old and not nested
+        self._eps = [(e.regions.copy(), e.within, e.onset_ms) for e in st.eps]
+        i = (sig.hist_n - 1) % N_HIST
+        rise = np.where(busy[sig.ch_region], sig.hist_q[i], sig.hist_r[i])
+        need = np.maximum(sig.bar(c.z_on), c.on_threshold)
+        self.t.append(t_ms)
+        self.ratio.append(np.where(CARRY, rise / need, 0.0).astype(np.float32))
+        self.speech.append(t_ms < sig.speech_until)
+        self.gate.append(t_ms < sig.gate_until)
+        self.held.append((busy & ~nestable)[sig.ch_region])
+        self.pose.append(np.zeros(3, np.float32) if sig.pose is None else sig.pose.copy())
+
+
+def _channels(aus: list[str]) -> list[int]:
+    """The spotter's channels of these AUs: their intensities and their optical flow."""
+    from microemo.emotion.spot_signal import N_AU
+    from microemo.types import AU_INDEX, FLOW_AUS
+
+    out = []
+    for au in map(base_au, aus):
+        out.append(AU_INDEX[int(au[2:])])
+        if au in FLOW_AUS:
+            out.append(N_AU + FLOW_AUS.index(au))
+    return out
+
+
+def explain(truth: list[dict], ends: list[dict], hit: list[bool], probe: Probe) -> list[dict]:
+    """One reason (``REASONS``) for each truth that is not a ``hit``."""
+    from microemo.emotion.spot_signal import SPEECH
+
+    t = np.asarray(probe.t)
+    ratio = np.asarray(probe.ratio).reshape(len(t), -1)
+    speech, gate = np.asarray(probe.speech, bool), np.asarray(probe.gate, bool)
+    held = np.asarray(probe.held, bool).reshape(ratio.shape)
+    pose = np.asarray(probe.pose, np.float32).reshape(len(t), 3)
+    out = []
+    for i, e in enumerate(truth):
+        if hit[i]:
+            continue
+        span = (e["onset_ms"], e["offset_ms"])
+        aus = "+".join(e["aus"])
+        row = {"onset_ms": span[0], "offset_ms": span[1], "aus": aus, "intensity": e["intensity"]}
+        want = {base_au(a) for a in e["aus"]}
+        own = [  # spots that began with it and name its AUs (not an expression around it)
+            (iou(span, (s["onset_ms"], s["offset_ms"])), s)
+            for s in ends
+            if s["onset_ms"] >= span[0] - BEGAN_WITH_MS and want & {a["au"] for a in s["aus"]}
+        ]
+        best = max(own, key=lambda p: p[0], default=(0.0, None))
+        if best[1] is not None and best[0] > 0:
+            s = best[1]
+            out.append(row | {"reason": "mistimed", "iou": round(best[0], 2), "spot": s["kind"]})
+            continue
+        ch = _channels(list(e["aus"]))
+        win = (t >= span[0]) & (t <= span[1] + AFTER_MS)
+        r, h = ratio[win][:, ch], held[win][:, ch]
+        peak = float(r.max()) if r.size else 0.0
+        row["peak"] = round(peak, 2)
+        crossed = r >= 1.0
+        if not crossed.any():
+            reason = "under the bar"
+        elif not (crossed & ~(speech[win, None] & SPEECH[ch])).any():
+            reason = "speech"
+        elif not (crossed & ~h).any():
+            reason = "region held"
+        elif gate[win][(crossed & ~h).any(1)].all():
+            reason = "head moving"
+        else:
+            free = (crossed & ~h).any(1)
+            turned = float(np.abs(pose[win][free] - pose[win][0]).max())
+            if _longest_ms(t[win], free) < probe.config.confirm_ms:
+                reason = "too brief"
+            elif turned > probe.config.max_pose_change_rad:
+                reason = "head turned"
+            else:
+                reason = "no start"
+        out.append(row | {"reason": reason})
+    return out
+
+
+def _longest_ms(t: np.ndarray, on: np.ndarray) -> float:
+    """The longest run of consecutive frames where ``on`` holds, from its first frame's
+    time to its last's (as ``spot_signal.Run`` measures a start's ``confirm_ms``)."""
+    best, since = -1.0, None
+    for ti, ok in zip(t, on, strict=True):
+        if not ok:
+            since = None
+            continue
+        since = ti if since is None else since
+        best = max(best, float(ti - since))
+    return best
+
+
+def summarize_missed(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per added AU set and intensity: how many episodes were missed for each reason, and
+    the median peak (rise over bar) of those under the bar."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    peaks: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        for m in row.get("missed", []):
+            key = f"{m['aus']}/{m['intensity']}"
+            counts[key][m["reason"]] += 1
+            if m["reason"] == "under the bar":
+                peaks[key].append(m["peak"])
+    return {
+        aus: {
+            "missed": sum(c.values()),
+            **{reason: c[reason] for reason in REASONS},
+            "median_peak_under_bar": round(float(np.median(peaks[aus])), 2) if peaks[aus] else None,
+        }
+        for aus, c in sorted(counts.items())
+    }
+
+
+def markdown(missed: dict[str, dict[str, Any]]) -> list[str]:
+    """The report's table of missed episodes by reason."""
+    if not missed:
+        return []
+    head = " | ".join(REASONS)
+    lines = [
+        "",
+        "Episodes missed, and why (`why.py`; under the bar: the median highest rise over it)",
+        "",
+        f"| added AUs / intensity | missed | {head} |",
+        "|---|---|" + "---|" * len(REASONS),
+    ]
+    for aus, m in missed.items():
+        cells = [str(m[r]) for r in REASONS]
+        if m["median_peak_under_bar"] is not None:
+            cells[1] += f" ({m['median_peak_under_bar']:.2f})"
+        lines.append(f"| {aus} | {m['missed']} | " + " | ".join(cells) + " |")
+    return lines
