@@ -80,12 +80,14 @@ def test_each_missed_episode_gets_the_reason_the_spotter_had() -> None:
     assert {m["onset_ms"] for m in missed} == {t["onset_ms"] for t, h in zip(truth, hit) if not h}
 
 
-def test_a_smile_under_the_bar_reports_how_close_it_came() -> None:
+def test_a_smile_under_the_bar_reports_how_close_it_came_and_a_lost_face_is_named() -> None:
     probe = _probe(3.0)
     for i in _frames(probe, 1100, 1300):
         probe.ratio[i][SMILE] = 0.7
     (missed,) = explain([_truth(1000)], [], [False], probe)
     assert missed["reason"] == "under the bar" and missed["peak"] == pytest.approx(0.7)
+    # after the face was lost (the probe's frames end at 3 s) there is nothing to measure
+    assert explain([_truth(3500)], [], [False], probe)[0]["reason"] == "no face"
     # a spot of another expression around it (began long before, names none of its AUs)
     around = {"onset_ms": 0, "offset_ms": 2500, "kind": "macro", "aus": [{"au": "AU04"}]}
     assert explain([_truth(1000)], [around], [False], probe)[0]["reason"] == "under the bar"
@@ -108,4 +110,4 @@ def test_missed_episodes_are_counted_by_reason_per_au_set_and_intensity() -> Non
     assert summary["AU12/clear"]["median_peak_under_bar"] == 0.8
     assert set(REASONS) <= set(summary["AU15/medium"])
     table = "\n".join(markdown(summary))
-    assert "| AU12/clear | 2 | 0 | 1 (0.80) |" in table
+    assert "| AU12/clear | 2 | 0 | 0 | 1 (0.80) |" in table

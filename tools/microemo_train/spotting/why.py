@@ -8,6 +8,7 @@ reason, first that applies:
 
 - ``mistimed``: a spot that names one of its AUs and began with it (no more than
   ``BEGAN_WITH_MS`` before it) overlaps it, with IoU under 0.5;
+- ``no face``: the face was not read while it happened;
 - ``under the bar``: none of its AUs' channels reached its bar (``peak``: the highest rise
   over the bar, 1 = at it);
 - ``speech``: only channels the speech hold covers crossed, while it held them;
@@ -34,6 +35,7 @@ from microemo_train.spotting.warp import base_au
 
 REASONS = (
     "mistimed",
+    "no face",
     "under the bar",
     "speech",
     "region held",
@@ -70,7 +72,7 @@ class Probe:
         n_reg = int(sig.ch_region.max()) + 1
         busy, nestable = np.zeros(n_reg, bool), np.zeros(n_reg, bool)
         # the episodes open when this frame came: those its starts were judged against
-        for r in range(n_reg):
+        for r in range(n_reg if self._eps else 0):
             held = [on for regions, within, on in self._eps if regions[r] and within is None]
             nested = any(regions[r] and within is not None for regions, within, _ in self._eps)
             busy[r] = bool(held)
@@ -130,27 +132,28 @@ def explain(truth: list[dict], ends: list[dict], hit: list[bool], probe: Probe) 
             continue
         ch = _channels(list(e["aus"]))
         win = (t >= span[0]) & (t <= span[1] + AFTER_MS)
-        r, h = ratio[win][:, ch], held[win][:, ch]
-        peak = float(r.max()) if r.size else 0.0
-        row["peak"] = round(peak, 2)
+        if not win.any():
+            out.append(row | {"reason": "no face"})
+            continue
+        r, h, g = ratio[win][:, ch], held[win][:, ch], gate[win]
+        row["peak"] = round(float(r.max()), 2)
         crossed = r >= 1.0
+        usable = crossed & ~(speech[win, None] & SPEECH[ch])  # not held back by speech
+        free = (usable & ~h).any(1)  # frames where one could have started an episode
         if not crossed.any():
             reason = "under the bar"
-        elif not (crossed & ~(speech[win, None] & SPEECH[ch])).any():
+        elif not usable.any():
             reason = "speech"
-        elif not (crossed & ~h).any():
+        elif not free.any():
             reason = "region held"
-        elif gate[win][(crossed & ~h).any(1)].all():
+        elif g[free].all():
             reason = "head moving"
+        elif _longest_ms(t[win], free) < probe.config.confirm_ms:
+            reason = "too brief"
+        elif np.abs(pose[win][free] - pose[win][0]).max() > probe.config.max_pose_change_rad:
+            reason = "head turned"
         else:
-            free = (crossed & ~h).any(1)
-            turned = float(np.abs(pose[win][free] - pose[win][0]).max())
-            if _longest_ms(t[win], free) < probe.config.confirm_ms:
-                reason = "too brief"
-            elif turned > probe.config.max_pose_change_rad:
-                reason = "head turned"
-            else:
-                reason = "no start"
+            reason = "no start"
         out.append(row | {"reason": reason})
     return out
 
@@ -204,6 +207,6 @@ def markdown(missed: dict[str, dict[str, Any]]) -> list[str]:
     for aus, m in missed.items():
         cells = [str(m[r]) for r in REASONS]
         if m["median_peak_under_bar"] is not None:
-            cells[1] += f" ({m['median_peak_under_bar']:.2f})"
+            cells[REASONS.index("under the bar")] += f" ({m['median_peak_under_bar']:.2f})"
         lines.append(f"| {aus} | {m['missed']} | " + " | ".join(cells) + " |")
     return lines
