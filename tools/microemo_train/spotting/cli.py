@@ -146,14 +146,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep:
             path.unlink(missing_ok=True)
         lab["cell"] = pl["cell"]
-        series: dict[str, list] | None = {} if args.channels else None
         probe = Probe(config)
-        ends = spot_recorded(recorded, config, series, probe)
+        ends = spot_recorded(recorded, config, probe)
         scored = score_clip(lab, ends)
-        for name, values in (series or {}).items():
-            channels[f"{lab['clip']}/{name}"] = np.asarray(
-                values, np.float64 if name == "t_ms" else np.float32
-            )
+        if args.channels:
+            channels.update({f"{lab['clip']}/{k}": v for k, v in probe.series().items()})
         rows.append(
             dict(
                 lab,

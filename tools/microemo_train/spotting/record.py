@@ -34,17 +34,10 @@ def landmarks(path: Path, fps: float | None = None, config: Any = None) -> Recor
         return [(f.t_ms, f.index, pipe.observe(f)) for f in src]
 
 
-def spot_recorded(
-    recorded: Recorded,
-    config: Any = None,
-    channels: dict[str, list] | None = None,
-    probe: Probe | None = None,
-) -> list[dict]:
+def spot_recorded(recorded: Recorded, config: Any = None, probe: Probe | None = None) -> list[dict]:
     """Everything after the landmarker (the device ``Pipeline``) over recorded
-    observations; return the ``end`` events. ``channels``: filled with the first face's
-    per-frame ``t_ms``, AU ``intensity`` and optical-flow ``motion`` (NaN without flow),
-    the series the spotter reads (``spot-eval --channels``); ``probe``: shown what the
-    spotter saw of it after every frame (``why``)."""
+    observations; return the ``end`` events. ``probe``: shown the first face and what the
+    spotter saw of it after every frame (``why``; ``spot-eval --channels``)."""
     from microemo.config import Config
     from microemo.pipeline import Pipeline
     from microemo.publish.events import EventBuilder
@@ -60,12 +53,7 @@ def spot_recorded(
         result = pipe.process_faces(faces, t_ms, index)
         steps += result.steps
         if probe is not None and result.faces:
-            probe.see(t_ms, pipe.spotter, result.faces[0].face_id)
-        if channels is not None and result.faces:
-            au = result.faces[0]
-            motion = au.motion if au.motion is not None else np.full_like(au.intensity, np.nan)
-            for key, value in (("t_ms", t_ms), ("intensity", au.intensity), ("motion", motion)):
-                channels.setdefault(key, []).append(value)
+            probe.see(result.faces[0], pipe.spotter)
     ends = [e for e in map(events.build, steps + pipe.finish()) if e["phase"] == "end"]
     sequence.close()
     return ends

@@ -49,11 +49,15 @@ BEGAN_WITH_MS = 500.0  # a spot that began this much before a truth is another e
 
 
 class Probe:
-    """Per frame, what the spotter saw of the first face (``see`` after each frame)."""
+    """Per frame, what the spotter saw of the first face (``see`` after each frame): the AU
+    intensities and optical-flow motion it read (``series``: ``spot-eval --channels``) and
+    how each channel stood against its bar."""
 
     def __init__(self, config: Any) -> None:
         self.config = config.spotting
         self.t: list[float] = []
+        self.intensity: list[np.ndarray] = []
+        self.motion: list[np.ndarray] = []  # NaN without optical flow
         self.ratio: list[np.ndarray] = []  # rise over the bar a start needs, per channel
         self.speech: list[bool] = []
         self.gate: list[bool] = []
@@ -61,14 +65,15 @@ class Probe:
         self.pose: list[np.ndarray] = []  # head pose (rad)
         self._eps: list[tuple[np.ndarray, int | None, float]] = []  # open after the last frame
 
-    def see(self, t_ms: float, spotter: Any, face_id: int) -> None:
+    def see(self, au: Any, spotter: Any) -> None:
+        """After the frame of ``au`` (an ``AUFrame``): what ``spotter`` made of its face."""
         from microemo.emotion.spot_signal import CARRY, N_HIST
         from microemo.emotion.spotting import NEST_AFTER
 
-        st = spotter.state(face_id)
+        st = spotter.state(au.face_id)
         if st is None:
             return
-        c, sig = self.config, st.sig
+        c, sig, t_ms = self.config, st.sig, au.t_ms
         n_reg = int(sig.ch_region.max()) + 1
         busy, nestable = np.zeros(n_reg, bool), np.zeros(n_reg, bool)
         # the episodes open when this frame came: those its starts were judged against
@@ -83,24 +88,30 @@ class Probe:
         rise = np.where(busy[sig.ch_region], sig.hist_q[i], sig.hist_r[i])
         need = np.maximum(sig.bar(c.z_on), c.on_threshold)
         self.t.append(t_ms)
+        self.intensity.append(au.intensity)
+        self.motion.append(np.full_like(au.intensity, np.nan) if au.motion is None else au.motion)
         self.ratio.append(np.where(CARRY, rise / need, 0.0).astype(np.float32))
         self.speech.append(t_ms < sig.speech_until)
         self.gate.append(t_ms < sig.gate_until)
         self.held.append((busy & ~nestable)[sig.ch_region])
         self.pose.append(np.zeros(3, np.float32) if sig.pose is None else sig.pose.copy())
 
+    def series(self) -> dict[str, np.ndarray]:
+        """The face's per-frame ``t_ms``, ``intensity`` and ``motion``, as arrays."""
+        n = len(self.t)
+        return {
+            "t_ms": np.asarray(self.t, np.float64),
+            "intensity": np.asarray(self.intensity, np.float32).reshape(n, -1),
+            "motion": np.asarray(self.motion, np.float32).reshape(n, -1),
+        }
 
-def _channels(aus: list[str]) -> list[int]:
+
+def _channels(aus: list[str]) -> np.ndarray:
     """The spotter's channels of these AUs: their intensities and their optical flow."""
-    from microemo.emotion.spot_signal import N_AU
-    from microemo.types import AU_INDEX, FLOW_AUS
+    from microemo.emotion.spot_signal import CH_AU
+    from microemo.types import AU_INDEX
 
-    out = []
-    for au in map(base_au, aus):
-        out.append(AU_INDEX[int(au[2:])])
-        if au in FLOW_AUS:
-            out.append(N_AU + FLOW_AUS.index(au))
-    return out
+    return np.flatnonzero(np.isin(CH_AU, [AU_INDEX[int(base_au(a)[2:])] for a in aus]))
 
 
 def explain(truth: list[dict], ends: list[dict], hit: list[bool], probe: Probe) -> list[dict]:
@@ -148,7 +159,7 @@ def explain(truth: list[dict], ends: list[dict], hit: list[bool], probe: Probe) 
             reason = "region held"
         elif g[free].all():
             reason = "head moving"
-        elif _longest_ms(t[win], free) < probe.config.confirm_ms:
+        elif not _held(t[win], free, probe.config.confirm_ms):
             reason = "too brief"
         elif np.abs(pose[win][free] - pose[win][0]).max() > probe.config.max_pose_change_rad:
             reason = "head turned"
@@ -158,17 +169,13 @@ def explain(truth: list[dict], ends: list[dict], hit: list[bool], probe: Probe) 
     return out
 
 
-def _longest_ms(t: np.ndarray, on: np.ndarray) -> float:
-    """The longest run of consecutive frames where ``on`` holds, from its first frame's
-    time to its last's (as ``spot_signal.Run`` measures a start's ``confirm_ms``)."""
-    best, since = -1.0, None
-    for ti, ok in zip(t, on, strict=True):
-        if not ok:
-            since = None
-            continue
-        since = ti if since is None else since
-        best = max(best, float(ti - since))
-    return best
+def _held(t: np.ndarray, on: np.ndarray, ms: float) -> bool:
+    """Whether ``on`` held for ``ms`` over consecutive frames, measured as the spotter
+    confirms a start (``spot_signal.Run``)."""
+    from microemo.emotion.spot_signal import Run
+
+    run = Run()
+    return any(run.held(bool(ok), float(ti), ms) for ti, ok in zip(t, on, strict=True))
 
 
 def summarize_missed(rows: list[dict]) -> dict[str, dict[str, Any]]:
